@@ -1,0 +1,47 @@
+//! In-process scoring speed: normalise, tokenize, rules, naive Bayes, verdict, evidence.
+//!
+//! Scores every comment of the youtube-all test split (`scripts/bench.sh` writes it with the
+//! shared `make_splits.py`; set `COMMENTGUARD_BENCH_INPUT` to use another JSON Lines file).
+//! Criterion's median time per iteration divided by the number of comments is the median
+//! cost per comment; the throughput line shows it directly.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use commentguard::corpus::load_jsonl;
+use commentguard::domain::Comment;
+use commentguard::moderation::Policy;
+use commentguard::scoring::Scorer;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use time::OffsetDateTime;
+
+fn input() -> PathBuf {
+    std::env::var_os("COMMENTGUARD_BENCH_INPUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target/splits/youtube-all-test.jsonl"))
+}
+
+fn bench_score(c: &mut Criterion) {
+    let path = input();
+    let comments: Vec<Comment> = load_jsonl(&path)
+        .unwrap_or_else(|e| panic!("{e}: run scripts/bench.sh, which writes the split first"))
+        .iter()
+        .map(|row| row.to_comment())
+        .collect();
+    let scorer = Scorer::load(None, Policy::default()).expect("shipped model loads");
+    let now = OffsetDateTime::now_utc();
+
+    let mut group = c.benchmark_group("score");
+    group.throughput(Throughput::Elements(comments.len() as u64));
+    group.bench_function(format!("youtube_all_test_{}_comments", comments.len()), |b| {
+        b.iter(|| {
+            for comment in &comments {
+                black_box(scorer.score_comment(black_box(comment), now));
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_score);
+criterion_main!(benches);

@@ -1,0 +1,303 @@
+//! The sparse multinomial naive Bayes classifier: the only module that knows its maths.
+//!
+//! The model is per-class feature counts over `2^bits` hashed buckets. Scoring sums one
+//! precomputed log-ratio per feature, so a comment costs O(features) whatever the model's
+//! size, and learning one labelled comment is O(features) too: add its counts and refresh
+//! those buckets' log-ratios. Raw naive Bayes log-odds are overconfident (features are far
+//! from independent), so a Platt calibration fitted on out-of-fold scores at training time
+//! turns them into probabilities that thresholds can mean something against.
+
+mod artifact;
+mod calibration;
+mod train;
+
+pub use artifact::{parse_manifest, ArtifactError, CvMetrics, Manifest, ModelArtifact, MANIFEST_FILE, MODEL_FILE};
+pub use calibration::{Calibration, Evidence, DIMS};
+pub use train::{author_fields, extract_files, train_files, ExtractedDoc, TrainOptions, Trainer};
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Label, TokenWeight};
+#[cfg(test)]
+use crate::domain::Comment;
+use crate::text::{AuthorFields, Features, NormalizedText, KINDS};
+
+pub use crate::text::FeatureConfig;
+
+/// Hyper-parameters of the classifier (stored with the model).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct NbParams {
+    /// Feature extraction settings.
+    pub features: FeatureConfig,
+    /// Additive (Lidstone) smoothing of feature counts.
+    pub alpha: f64,
+    /// The summed evidence is divided by `features^length_power`: 0 is plain naive Bayes,
+    /// 0.5 damps long comments, whose many correlated features would otherwise swamp priors.
+    pub length_power: f64,
+    /// Below this many training comments in either class the model gives no opinion.
+    pub min_class_docs: u64,
+}
+
+impl Default for NbParams {
+    fn default() -> Self {
+        NbParams { features: FeatureConfig::default(), alpha: 0.1, length_power: 0.5, min_class_docs: 20 }
+    }
+}
+
+const SPAM: usize = 0;
+const HAM: usize = 1;
+
+fn class_index(label: Label) -> usize {
+    match label {
+        Label::Spam => SPAM,
+        Label::Ham => HAM,
+    }
+}
+
+/// What the classifier says of one comment.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prediction {
+    /// Calibrated log-odds of spam.
+    pub log_odds: f64,
+    /// Calibrated spam probability; `None` when the model has too few examples to judge.
+    pub probability: Option<f64>,
+}
+
+/// A trained sparse multinomial naive Bayes model.
+#[derive(Debug, Clone)]
+pub struct NbModel {
+    params: NbParams,
+    /// Per class (spam, ham), per bucket: how often the feature was seen.
+    counts: [Vec<f32>; 2],
+    /// Per class: sum of `counts`.
+    totals: [f64; 2],
+    /// Per class: number of training comments.
+    docs: [u64; 2],
+    /// Buckets with any count: the vocabulary size used for smoothing.
+    vocabulary: u64,
+    calibration: Calibration,
+    /// Per bucket: ln(count_spam + α) − ln(count_ham + α), kept in step with `counts`.
+    log_ratio: Vec<f32>,
+}
+
+impl NbModel {
+    /// An empty model (no opinion until it has seen enough of both classes).
+    pub fn new(params: NbParams) -> Self {
+        let n = 1usize << params.features.bits;
+        NbModel {
+            params,
+            counts: [vec![0.0; n], vec![0.0; n]],
+            totals: [0.0; 2],
+            docs: [0; 2],
+            vocabulary: 0,
+            calibration: Calibration::identity(),
+            log_ratio: vec![f32::NAN; n],
+        }
+    }
+
+    /// The model's hyper-parameters.
+    pub fn params(&self) -> &NbParams {
+        &self.params
+    }
+
+    /// Number of training comments per class: (spam, ham).
+    pub fn doc_counts(&self) -> (u64, u64) {
+        (self.docs[SPAM], self.docs[HAM])
+    }
+
+    /// The calibration in use.
+    pub fn calibration(&self) -> Calibration {
+        self.calibration
+    }
+
+    /// Replaces the calibration (fitted by the trainer).
+    pub fn set_calibration(&mut self, calibration: Calibration) {
+        self.calibration = calibration;
+    }
+
+    /// Extracts features the way this model was trained.
+    pub fn features(&self, text: &NormalizedText, author: AuthorFields<'_>) -> Features {
+        Features::extract(&self.params.features, text, author)
+    }
+
+    /// Adds (`weight` = 1) or removes (`weight` = −1) one labelled comment's features.
+    pub fn learn(&mut self, buckets: &[u32], label: Label, weight: f32) {
+        let c = class_index(label);
+        let alpha = self.params.alpha;
+        for &b in buckets {
+            let b = b as usize;
+            let before = self.counts[SPAM][b] + self.counts[HAM][b];
+            let updated = (self.counts[c][b] + weight).max(0.0);
+            let applied = updated - self.counts[c][b];
+            self.counts[c][b] = updated;
+            self.totals[c] = (self.totals[c] + applied as f64).max(0.0);
+            let after = self.counts[SPAM][b] + self.counts[HAM][b];
+            if before == 0.0 && after > 0.0 {
+                self.vocabulary += 1;
+            } else if before > 0.0 && after == 0.0 {
+                self.vocabulary = self.vocabulary.saturating_sub(1);
+            }
+            self.log_ratio[b] = Self::ratio(self.counts[SPAM][b], self.counts[HAM][b], alpha);
+        }
+        let docs = &mut self.docs[c];
+        *docs = if weight >= 0.0 { *docs + 1 } else { docs.saturating_sub(1) };
+    }
+
+    /// NaN marks a bucket never seen in training. Unseen features are skipped rather than
+    /// scored: with smoothing they would each add the class-normaliser gap, pushing every
+    /// unfamiliar word (a language or topic absent from the corpus) towards the smaller class.
+    fn ratio(spam: f32, ham: f32, alpha: f64) -> f32 {
+        if spam + ham <= 0.0 {
+            return f32::NAN;
+        }
+        ((spam as f64 + alpha).ln() - (ham as f64 + alpha).ln()) as f32
+    }
+
+    /// Log-ratio of the class normalisers: what every feature occurrence costs, whatever it is.
+    fn per_feature_offset(&self) -> f64 {
+        let v = self.vocabulary.max(1) as f64 * self.params.alpha;
+        (self.totals[SPAM] + v).ln() - (self.totals[HAM] + v).ln()
+    }
+
+    /// Whether both classes have enough examples for an opinion.
+    pub fn has_opinion(&self) -> bool {
+        self.docs[SPAM] >= self.params.min_class_docs && self.docs[HAM] >= self.params.min_class_docs
+    }
+
+    /// Per-namespace evidence of a feature set: for each namespace the sum of its features'
+    /// log-ratios divided by `count^length_power`, then the strongest spam and ham feature.
+    /// Features never seen in training are skipped.
+    pub fn evidence(&self, buckets: &[u32], kinds: &[u8]) -> Evidence {
+        let mut sums = [0.0f32; KINDS];
+        let mut counts = [0u32; KINDS];
+        let (mut max, mut min) = (0.0f32, 0.0f32);
+        for (&b, &k) in buckets.iter().zip(kinds) {
+            // Buckets come from masking with the model's own `bits` and kinds are < KINDS,
+            // so neither index can go out of range.
+            let r = self.log_ratio[b as usize];
+            if r.is_nan() {
+                continue;
+            }
+            sums[k as usize] += r;
+            counts[k as usize] += 1;
+            max = max.max(r);
+            min = min.min(r);
+        }
+        let offset = self.per_feature_offset();
+        let mut e = [0.0f64; DIMS];
+        e[KINDS] = max as f64 - offset;
+        e[KINDS + 1] = min as f64 - offset;
+        for k in 0..KINDS {
+            if counts[k] > 0 {
+                let n = counts[k] as f64;
+                e[k] = (sums[k] as f64 - n * offset) / n.powf(self.params.length_power);
+            }
+        }
+        e
+    }
+
+    /// Scores a feature set (`kinds` parallel to `buckets`).
+    pub fn predict(&self, buckets: &[u32], kinds: &[u8]) -> Prediction {
+        let evidence = self.evidence(buckets, kinds);
+        let log_odds = self.calibration.log_odds(&evidence);
+        let probability = self.has_opinion().then(|| self.calibration.probability(&evidence));
+        Prediction { log_odds, probability }
+    }
+
+    /// The `k` strongest features each way, strongest first: positive weights push to spam.
+    pub fn strongest_tokens(&self, features: &Features, k: usize) -> Vec<TokenWeight> {
+        // A feature's weight is its log-ratio scaled by how much the calibration trusts its namespace.
+        let offset = self.per_feature_offset() as f32;
+        let trust = self.calibration.weights;
+        let mut scored: Vec<(f32, usize)> = features
+            .buckets()
+            .iter()
+            .zip(features.kinds())
+            .enumerate()
+            .filter(|(_, (&b, _))| !self.log_ratio[b as usize].is_nan())
+            .map(|(i, (&b, &k))| ((self.log_ratio[b as usize] - offset) * trust[k as usize] as f32, i))
+            .collect();
+        scored.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
+        let mut out: Vec<TokenWeight> = Vec::with_capacity(2 * k);
+        let mut take = |iter: &mut dyn Iterator<Item = &(f32, usize)>, positive: bool| {
+            let mut taken = 0;
+            for &(w, i) in iter {
+                if taken == k || (positive && w <= 0.0) || (!positive && w >= 0.0) {
+                    break;
+                }
+                let token = features.token(i);
+                if out.iter().any(|t| t.token == token) {
+                    continue;
+                }
+                out.push(TokenWeight { token, weight: (w as f64 * 1000.0).round() / 1000.0 });
+                taken += 1;
+            }
+        };
+        take(&mut scored.iter(), true);
+        take(&mut scored.iter().rev(), false);
+        out
+    }
+
+    /// Joint log-likelihood of each class (spam, ham) for per-bucket counts `x`, without length
+    /// normalisation: the textbook multinomial NB quantity, used to check the maths against
+    /// an independent implementation.
+    pub fn joint_log_likelihood(&self, x: &[(u32, f64)]) -> (f64, f64) {
+        let v = self.vocabulary.max(1) as f64 * self.params.alpha;
+        let total_docs = (self.docs[SPAM] + self.docs[HAM]) as f64;
+        let mut out = [0.0f64; 2];
+        for (c, o) in out.iter_mut().enumerate() {
+            *o = (self.docs[c] as f64 / total_docs).ln();
+            let norm = (self.totals[c] + v).ln();
+            for &(b, n) in x {
+                *o += n * ((self.counts[c][b as usize] as f64 + self.params.alpha).ln() - norm);
+            }
+        }
+        (out[SPAM], out[HAM])
+    }
+
+    /// Number of buckets.
+    pub fn buckets(&self) -> usize {
+        self.log_ratio.len()
+    }
+
+    /// Non-zero (bucket, spam count, ham count) triples, for the artifact.
+    fn sparse_counts(&self) -> Vec<(u32, f32, f32)> {
+        (0..self.buckets())
+            .filter(|&b| self.counts[SPAM][b] > 0.0 || self.counts[HAM][b] > 0.0)
+            .map(|b| (b as u32, self.counts[SPAM][b], self.counts[HAM][b]))
+            .collect()
+    }
+
+    /// Rebuilds a model from sparse counts (the artifact's form).
+    fn from_sparse(
+        params: NbParams,
+        docs: (u64, u64),
+        calibration: Calibration,
+        counts: &[(u32, f32, f32)],
+    ) -> Result<Self, String> {
+        if !(8..=24).contains(&params.features.bits) {
+            return Err(format!("bits must be 8..=24, got {}", params.features.bits));
+        }
+        let mut model = NbModel::new(params);
+        for &(b, s, h) in counts {
+            let i = b as usize;
+            if i >= model.buckets() || !s.is_finite() || !h.is_finite() || s < 0.0 || h < 0.0 {
+                return Err(format!("bad count entry for bucket {b}"));
+            }
+            model.counts[SPAM][i] = s;
+            model.counts[HAM][i] = h;
+            model.totals[SPAM] += s as f64;
+            model.totals[HAM] += h as f64;
+            if s + h > 0.0 {
+                model.vocabulary += 1;
+            }
+            model.log_ratio[i] = Self::ratio(s, h, params.alpha);
+        }
+        model.docs = [docs.0, docs.1];
+        model.calibration = calibration;
+        Ok(model)
+    }
+}
+
+#[cfg(test)]
+mod tests;

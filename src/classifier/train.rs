@@ -1,0 +1,164 @@
+//! Training: counting features of labelled comments and calibrating on held-out folds.
+
+use std::path::{Path, PathBuf};
+
+use xxhash_rust::xxh3::Xxh3;
+
+use super::artifact::{write_model, Manifest};
+use super::{Calibration, Evidence, NbModel, NbParams};
+use crate::corpus::{file_len, read_jsonl, LabelledComment};
+use crate::domain::{Comment, Label};
+use crate::text::{normalize_content, AuthorFields, Features, NormalizedText};
+
+/// A labelled comment reduced to its feature buckets.
+#[derive(Debug, Clone)]
+pub struct ExtractedDoc {
+    /// Feature buckets (with repeats unless the model uses presence).
+    pub buckets: Vec<u32>,
+    /// Namespace of each bucket.
+    pub kinds: Vec<u8>,
+    /// Ground truth.
+    pub label: Label,
+}
+
+/// How to train.
+#[derive(Debug, Clone, Copy)]
+pub struct TrainOptions {
+    /// Model hyper-parameters.
+    pub params: NbParams,
+    /// Folds for fitting the calibration on out-of-fold scores (< 2 skips calibration).
+    pub calibration_folds: usize,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions { params: NbParams::default(), calibration_folds: 5 }
+    }
+}
+
+/// Builds models from labelled comments.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Trainer {
+    /// Training options.
+    pub options: TrainOptions,
+}
+
+/// The author fields of a comment, as features see them.
+pub fn author_fields(comment: &Comment) -> AuthorFields<'_> {
+    AuthorFields {
+        name: comment.author.as_deref(),
+        email: comment.author_email.as_deref(),
+        url: comment.author_url.as_deref(),
+    }
+}
+
+impl Trainer {
+    /// A trainer with these options.
+    pub fn new(options: TrainOptions) -> Self {
+        Trainer { options }
+    }
+
+    /// Normalises a comment and extracts its features as this trainer's models will.
+    pub fn features_of(&self, comment: &Comment, text: &NormalizedText) -> Features {
+        Features::extract(&self.options.params.features, text, author_fields(comment))
+    }
+
+    /// Extracts one labelled comment.
+    pub fn extract(&self, labelled: &LabelledComment) -> ExtractedDoc {
+        let comment = labelled.to_comment();
+        let text = normalize_content(&comment.content);
+        let features = self.features_of(&comment, &text);
+        ExtractedDoc { buckets: features.buckets().to_vec(), kinds: features.kinds().to_vec(), label: labelled.label }
+    }
+
+    /// Counts every document into a fresh, uncalibrated model.
+    pub fn count(&self, docs: &[ExtractedDoc]) -> NbModel {
+        let mut model = NbModel::new(self.options.params);
+        for d in docs {
+            model.learn(&d.buckets, d.label, 1.0);
+        }
+        model
+    }
+
+    /// Trains and calibrates: the calibration is fitted on scores each document got from a
+    /// model that did not see it (k-fold), so it reflects how the model does on new comments.
+    pub fn fit(&self, docs: &[ExtractedDoc]) -> NbModel {
+        let mut model = self.count(docs);
+        let calibration = Calibration::fit(&self.out_of_fold_evidence(&model, docs));
+        model.set_calibration(calibration);
+        model
+    }
+
+    /// Out-of-fold evidence for every document (fold = index mod k), given the model counted
+    /// on all of them: each fold's counts are subtracted, which is cheaper than recounting.
+    pub fn out_of_fold_evidence(&self, full: &NbModel, docs: &[ExtractedDoc]) -> Vec<(Evidence, bool)> {
+        let k = self.options.calibration_folds;
+        if k < 2 || docs.len() < k {
+            return Vec::new();
+        }
+        let mut scores = vec![([0.0; super::DIMS], false); docs.len()];
+        for fold in 0..k {
+            let mut model = full.clone();
+            for d in docs.iter().skip(fold).step_by(k) {
+                model.learn(&d.buckets, d.label, -1.0);
+            }
+            for (i, d) in docs.iter().enumerate().skip(fold).step_by(k) {
+                scores[i] = (model.evidence(&d.buckets, &d.kinds), d.label == Label::Spam);
+            }
+        }
+        scores
+    }
+}
+
+/// Reads labelled JSON Lines files, extracting features as it goes; returns the documents
+/// and a hash of the corpus (texts, authors and labels in order).
+pub fn extract_files(
+    trainer: &Trainer,
+    inputs: &[PathBuf],
+    show_progress: bool,
+) -> anyhow::Result<(Vec<ExtractedDoc>, String)> {
+    let total: u64 = inputs.iter().map(|p| file_len(p)).sum();
+    let bar = if show_progress && total > 4 * 1024 * 1024 {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(bar)
+    } else {
+        None
+    };
+    let mut hasher = Xxh3::new();
+    let mut docs = Vec::new();
+    for path in inputs {
+        for row in read_jsonl(path)? {
+            let row = row?;
+            hasher.update(row.text.as_bytes());
+            hasher.update(&[0]);
+            hasher.update(row.author.as_deref().unwrap_or("").as_bytes());
+            hasher.update(if row.label == Label::Spam { b"\0s\n" } else { b"\0h\n" });
+            if let Some(bar) = &bar {
+                bar.inc(row.text.len() as u64 + 40);
+            }
+            docs.push(trainer.extract(&row));
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok((docs, format!("{:032x}", hasher.digest128())))
+}
+
+/// Trains the shipped pipeline's model from labelled JSON Lines files and writes the
+/// artifact and manifest into `out`.
+pub fn train_files(inputs: &[PathBuf], out: &Path, show_progress: bool) -> anyhow::Result<Manifest> {
+    if inputs.is_empty() {
+        anyhow::bail!("no --input files given");
+    }
+    let trainer = Trainer::default();
+    let (docs, corpus_hash) = extract_files(&trainer, inputs, show_progress)?;
+    let model = trainer.fit(&docs);
+    let cv = super::artifact::CvMetrics::from_scores(&trainer.out_of_fold_evidence(&model, &docs), &model);
+    let sources = inputs.iter().map(|p| p.display().to_string()).collect();
+    write_model(&model, out, corpus_hash, sources, cv)
+}

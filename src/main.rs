@@ -1,0 +1,180 @@
+//! The `commentguard` command: run the service, train a model, evaluate it, score one comment.
+//!
+//! Exit codes: 0 success, 1 runtime failure, 2 bad usage, configuration or input.
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use time::OffsetDateTime;
+
+use commentguard::routes::score::{parse_comment, ScoreResponse};
+use commentguard::routes::ApiError;
+use commentguard::settings::Settings;
+use commentguard::startup::{load_scorer, Application};
+use commentguard::{classifier, evaluation, telemetry};
+
+/// Self-hosted comment moderation and spam filtering.
+///
+/// Settings come from COMMENTGUARD_* environment variables and an optional TOML file
+/// (--config or COMMENTGUARD_CONFIG); flags override both.
+#[derive(Parser)]
+#[command(name = "commentguard", version)]
+struct Cli {
+    /// TOML config file (overrides COMMENTGUARD_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service.
+    Serve {
+        /// Address to listen on (overrides COMMENTGUARD_BIND).
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<SocketAddr>,
+        /// Directory with a trained model and rules (overrides COMMENTGUARD_MODELS_DIR).
+        #[arg(long, value_name = "DIR")]
+        models_dir: Option<PathBuf>,
+    },
+    /// Train a model from labelled JSON Lines files; prints the manifest as JSON.
+    Train {
+        /// Labelled JSON Lines file; repeat for several.
+        #[arg(long = "input", value_name = "FILE", required = true)]
+        inputs: Vec<PathBuf>,
+        /// Directory to write the model to.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Do not draw a progress bar.
+        #[arg(long)]
+        no_progress: bool,
+    },
+    /// Train on one labelled file, test on another; prints the report as one line of JSON.
+    Eval {
+        /// Labelled JSON Lines file to train on.
+        #[arg(long, value_name = "FILE")]
+        train: PathBuf,
+        /// Labelled JSON Lines file to test on.
+        #[arg(long, value_name = "FILE")]
+        test: PathBuf,
+    },
+    /// Score one comment (score request JSON) read from stdin; prints the verdict as JSON.
+    Score {
+        /// Directory with a trained model and rules (overrides COMMENTGUARD_MODELS_DIR).
+        #[arg(long, value_name = "DIR")]
+        models_dir: Option<PathBuf>,
+    },
+}
+
+/// How a command failed, which decides the exit code.
+enum Failure {
+    /// Bad configuration or input: exit 2.
+    Usage(anyhow::Error),
+    /// Anything else: exit 1.
+    Runtime(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Runtime(e)
+    }
+}
+
+fn main() -> ExitCode {
+    // clap exits by itself: 2 on usage errors, 0 for --help and --version.
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    let mut settings = Settings::load(cli.config.as_deref())
+        .map_err(|e| Failure::Usage(anyhow::Error::new(e).context("invalid configuration")))?;
+    telemetry::init(settings.log_format)?;
+
+    match cli.command {
+        Command::Serve { bind, models_dir } => {
+            if let Some(bind) = bind {
+                settings.bind = bind;
+            }
+            if models_dir.is_some() {
+                settings.models_dir = models_dir;
+            }
+            serve(settings)
+        }
+        Command::Train {
+            inputs,
+            out,
+            no_progress,
+        } => {
+            let manifest = classifier::train_files(&inputs, &out, !no_progress)?;
+            print_json(&manifest, true)
+        }
+        Command::Eval { train, test } => {
+            let report = evaluation::evaluate_files(&train, &test, &settings.policy)?;
+            print_json(&report, false)
+        }
+        Command::Score { models_dir } => {
+            if models_dir.is_some() {
+                settings.models_dir = models_dir;
+            }
+            score_stdin(&settings)
+        }
+    }
+}
+
+fn serve(settings: Settings) -> Result<(), Failure> {
+    let application = Application::build(settings)?;
+    actix_web::rt::System::new()
+        .block_on(application.run_until_stopped())
+        .context("the HTTP server failed")?;
+    Ok(())
+}
+
+/// Reads one score request from stdin, refuses it exactly as the HTTP route would, and
+/// prints the same JSON the route answers.
+fn score_stdin(settings: &Settings) -> Result<(), Failure> {
+    let bad_input = |e: ApiError| Failure::Usage(anyhow::anyhow!("{}: {e}", e.code()));
+    let limit = settings.max_body_bytes;
+    let mut body = Vec::new();
+    // One byte past the limit is enough to know it is too large.
+    std::io::stdin()
+        .lock()
+        .take(limit as u64 + 1)
+        .read_to_end(&mut body)
+        .context("cannot read stdin")?;
+    if body.len() > limit {
+        return Err(bad_input(ApiError::PayloadTooLarge { limit }));
+    }
+    let comment = parse_comment(&body).map_err(bad_input)?;
+    let scorer = load_scorer(settings)?;
+    let assessment = scorer.score_comment(&comment, OffsetDateTime::now_utc());
+    print_json(&ScoreResponse::fresh(assessment), false)
+}
+
+/// Prints `value` as JSON on stdout: one line, or indented when `pretty`.
+fn print_json(value: &impl serde::Serialize, pretty: bool) -> Result<(), Failure> {
+    let json = if pretty {
+        serde_json::to_string_pretty(value)
+    } else {
+        serde_json::to_string(value)
+    }
+    .context("cannot serialise the output")?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{json}").context("cannot write to stdout")?;
+    Ok(())
+}

@@ -1,0 +1,181 @@
+//! The one place where errors become HTTP responses.
+//!
+//! Every error body is `{"error": "<code>", "message": "..."}`. Codes are stable snake_case
+//! identifiers that clients may match on; messages are for humans and may change. Messages
+//! never contain values from the request body, since those may be personal data.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::domain::CommentError;
+
+/// Everything that can go wrong in a request, with its stable code and status.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No route matches the path.
+    #[error("no such resource")]
+    NotFound,
+    /// The route exists but not with this method.
+    #[error("method not allowed; this resource accepts {allow}")]
+    MethodNotAllowed {
+        /// Value of the `Allow` header: the methods the resource does accept.
+        allow: &'static str,
+    },
+    /// Content-Type is absent or not JSON, or the body is compressed.
+    #[error("{0}")]
+    UnsupportedMediaType(&'static str),
+    /// The body is larger than `max_body_bytes`.
+    #[error("request body is larger than the {limit}-byte limit")]
+    PayloadTooLarge {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The body could not be read from the connection (truncated, aborted, ...).
+    #[error("could not read the request body: {0}")]
+    InvalidBody(String),
+    /// The body is not UTF-8.
+    #[error("request body is not valid UTF-8 (invalid byte at offset {offset})")]
+    InvalidUtf8 {
+        /// Offset of the first invalid byte.
+        offset: usize,
+    },
+    /// The body is not syntactically valid JSON; the message is serde_json's, which gives
+    /// line and column but no values.
+    #[error("request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    /// The JSON is not an object, or a field has the wrong type or format.
+    #[error("{0}")]
+    InvalidField(String),
+    /// `content` is absent or null.
+    #[error("field `content` is required")]
+    MissingContent,
+    /// `content` is empty or whitespace only.
+    #[error("field `content` must not be empty")]
+    EmptyContent,
+    /// `content` is over [`crate::domain::MAX_CONTENT_BYTES`].
+    #[error("{0}")]
+    ContentTooLarge(CommentError),
+    /// Another field is over [`crate::domain::MAX_FIELD_BYTES`].
+    #[error("{0}")]
+    FieldTooLong(CommentError),
+    /// A bug or an unavailable dependency; the client sees an opaque message, the log
+    /// gets the whole chain.
+    #[error("internal server error")]
+    Internal(anyhow::Error),
+}
+
+impl ApiError {
+    /// The stable machine-readable code of the error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::NotFound => "not_found",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::InvalidBody(_) => "invalid_body",
+            ApiError::InvalidUtf8 { .. } => "invalid_utf8",
+            ApiError::MalformedJson(_) => "malformed_json",
+            ApiError::InvalidField(_) => "invalid_field",
+            ApiError::MissingContent => "missing_content",
+            ApiError::EmptyContent => "empty_content",
+            ApiError::ContentTooLarge(_) => "content_too_large",
+            ApiError::FieldTooLong(_) => "field_too_long",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+}
+
+impl From<CommentError> for ApiError {
+    fn from(e: CommentError) -> Self {
+        match e {
+            CommentError::EmptyContent => ApiError::EmptyContent,
+            CommentError::ContentTooLong(_) => ApiError::ContentTooLarge(e),
+            CommentError::FieldTooLong(_) => ApiError::FieldTooLong(e),
+        }
+    }
+}
+
+/// Wire shape of every error body.
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: String,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge { .. } | ApiError::ContentTooLarge(_) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            ApiError::InvalidBody(_)
+            | ApiError::InvalidUtf8 { .. }
+            | ApiError::MalformedJson(_)
+            | ApiError::InvalidField(_)
+            | ApiError::MissingContent
+            | ApiError::EmptyContent
+            | ApiError::FieldTooLong(_) => StatusCode::BAD_REQUEST,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if let ApiError::Internal(e) = self {
+            // The only place a 5xx is logged in full; the body stays opaque.
+            tracing::error!(error = format!("{e:#}"), "internal error");
+        }
+        let mut response = HttpResponse::build(status);
+        if let ApiError::MethodNotAllowed { allow } = self {
+            response.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
+        }
+        response.json(ErrorBody {
+            error: self.code(),
+            message: self.to_string(),
+        })
+    }
+}
+
+/// Fallback service for paths no route matches.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
+/// Fallback service of a resource, for methods it does not serve; `allow` lists those it does.
+pub fn method_not_allowed(allow: &'static str) -> actix_web::Route {
+    web::to(move || async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow }) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_are_opaque() {
+        let e = ApiError::Internal(anyhow::anyhow!("disk /var/secret full"));
+        assert_eq!(e.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(e.to_string(), "internal server error");
+    }
+
+    #[test]
+    fn comment_errors_map_to_their_codes() {
+        let cases = [
+            (CommentError::EmptyContent, "empty_content", 400),
+            (
+                CommentError::ContentTooLong(70_000),
+                "content_too_large",
+                413,
+            ),
+            (CommentError::FieldTooLong("author"), "field_too_long", 400),
+        ];
+        for (e, code, status) in cases {
+            let api = ApiError::from(e);
+            assert_eq!((api.code(), api.status_code().as_u16()), (code, status));
+        }
+    }
+}

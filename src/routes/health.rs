@@ -1,0 +1,21 @@
+//! `GET /healthz` (the process is up) and `GET /readyz` (it can score).
+
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use crate::startup::AppState;
+
+/// Handles `GET /healthz`: liveness, answers as long as the server runs.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+/// Handles `GET /readyz`: readiness, with the version of the loaded model.
+///
+/// The application only starts once the model has loaded, so a running server is ready.
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(json!({
+        "status": "ready",
+        "model_version": state.scorer.model_version(),
+    }))
+}

@@ -1,0 +1,381 @@
+//! `POST /v1/comments/score`: score one comment.
+//!
+//! The body is read and decoded here rather than by actix extractors so that every failure
+//! gets one of our error codes (see [`ApiError`]) instead of actix's plain-text errors.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::domain::{Assessment, Comment};
+use crate::routes::error::ApiError;
+use crate::startup::AppState;
+use crate::telemetry::fingerprint;
+
+/// The 200 answer: the assessment plus an id for this verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScoreResponse {
+    /// Verdict, probability, reasons, tokens and model version.
+    #[serde(flatten)]
+    pub assessment: Assessment,
+    /// Fresh random 128-bit id of this verdict, 32 lowercase hex digits.
+    pub verdict_id: String,
+    /// Whether the verdict was served from a cache (never, for now).
+    pub cached: bool,
+}
+
+impl ScoreResponse {
+    /// Wraps a freshly computed assessment with a new verdict id.
+    pub fn fresh(assessment: Assessment) -> Self {
+        ScoreResponse {
+            assessment,
+            verdict_id: new_verdict_id(),
+            cached: false,
+        }
+    }
+}
+
+/// A new random verdict id: 128 bits as 32 lowercase hex digits.
+pub fn new_verdict_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+/// Handles `POST /v1/comments/score`.
+pub async fn score(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let headers = request.headers();
+    let header_str = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    check_media_type(
+        header_str(header::CONTENT_TYPE),
+        header_str(header::CONTENT_ENCODING),
+    )?;
+
+    let limit = state.max_body_bytes;
+    // Refuse a declared oversize body before reading any of it.
+    let declared = header_str(header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let body = match payload.to_bytes_limited(limit).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(e)) => return Err(ApiError::InvalidBody(e.to_string())),
+        Err(_) => return Err(ApiError::PayloadTooLarge { limit }),
+    };
+
+    let comment = parse_comment(&body)?;
+    let assessment = state
+        .scorer
+        .score_comment(&comment, OffsetDateTime::now_utc());
+    let response = ScoreResponse::fresh(assessment);
+    // Ids, sizes and a hash only: the content and the e-mail address must never be logged.
+    tracing::info!(
+        verdict_id = %response.verdict_id,
+        platform_id = comment.id.as_deref(),
+        verdict = %response.assessment.verdict,
+        spam_probability = response.assessment.spam_probability,
+        content_bytes = comment.content.len(),
+        content_xxh3 = %fingerprint(&comment.content),
+        "comment scored"
+    );
+    let json = serde_json::to_vec(&response)
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("serialising verdict")))?;
+    Ok(HttpResponse::Ok()
+        .content_type(header::ContentType::json())
+        .body(json))
+}
+
+/// Accepts `application/json` and any `*/*+json` type, optionally with `charset=utf-8`;
+/// refuses a missing type, other types, other charsets and compressed bodies.
+pub fn check_media_type(
+    content_type: Option<&str>,
+    content_encoding: Option<&str>,
+) -> Result<(), ApiError> {
+    const NOT_JSON: &str = "Content-Type must be application/json (or a +json type)";
+    let Some(content_type) = content_type else {
+        return Err(ApiError::UnsupportedMediaType(NOT_JSON));
+    };
+    let mut parts = content_type.split(';');
+    let essence = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+    let is_json = essence == "application/json"
+        || essence
+            .split_once('/')
+            .is_some_and(|(kind, sub)| !kind.is_empty() && sub.len() > 5 && sub.ends_with("+json"));
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType(NOT_JSON));
+    }
+    // JSON on the wire is UTF-8 (RFC 8259); a declared legacy charset means the bytes are
+    // not what we would decode.
+    for param in parts {
+        if let Some((name, value)) = param.split_once('=') {
+            let value = value.trim().trim_matches('"');
+            if name.trim().eq_ignore_ascii_case("charset")
+                && !value.eq_ignore_ascii_case("utf-8")
+                && !value.eq_ignore_ascii_case("utf8")
+            {
+                return Err(ApiError::UnsupportedMediaType("JSON bodies must be UTF-8"));
+            }
+        }
+    }
+    // Built without actix's compression features, so a compressed body would reach us as
+    // binary; say so instead of answering invalid_utf8.
+    if content_encoding.is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity")) {
+        return Err(ApiError::UnsupportedMediaType(
+            "compressed request bodies are not supported; omit Content-Encoding",
+        ));
+    }
+    Ok(())
+}
+
+/// Decodes and validates a score request body: UTF-8, JSON syntax, an object, the
+/// [`Comment`] schema, then the size limits. The `score` CLI command uses it too, so both
+/// refuse the same inputs with the same codes.
+pub fn parse_comment(body: &[u8]) -> Result<Comment, ApiError> {
+    let text = std::str::from_utf8(body).map_err(|e| ApiError::InvalidUtf8 {
+        offset: e.valid_up_to(),
+    })?;
+    // Parsing to a `Value` first separates syntax errors from schema errors, and rejects
+    // arrays, which serde's derived struct impl would otherwise accept positionally.
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let Value::Object(fields) = &value else {
+        return Err(ApiError::InvalidField(format!(
+            "request body must be a JSON object, got {}",
+            json_type(&value)
+        )));
+    };
+    match fields.get("content") {
+        None | Some(Value::Null) => return Err(ApiError::MissingContent),
+        Some(Value::String(_)) => {}
+        Some(other) => {
+            return Err(ApiError::InvalidField(format!(
+                "field `content` must be a string, got {}",
+                json_type(other)
+            )))
+        }
+    }
+    let comment = Comment::deserialize(&value).map_err(|_| locate_invalid_field(fields))?;
+    comment.validate()?;
+    Ok(comment)
+}
+
+/// Finds which field made deserialisation fail and describes it without its value.
+///
+/// serde's messages name the value (`invalid type: string "jane@example.com", expected ...`)
+/// but not the field, the opposite of what we may send back; so each field is retried alone.
+/// Only the error path pays for this.
+fn locate_invalid_field(fields: &Map<String, Value>) -> ApiError {
+    for (key, value) in fields {
+        let probe = Value::Object(Map::from_iter([
+            ("content".to_owned(), Value::String("probe".to_owned())),
+            (key.clone(), value.clone()),
+        ]));
+        if let Err(e) = Comment::deserialize(&probe) {
+            // `key` is safe to echo: only fields of the schema can fail, unknown ones are
+            // ignored.
+            let message = match expected_part(&e.to_string()) {
+                Some(expected) => {
+                    format!("field `{key}` must be {expected}, got {}", json_type(value))
+                }
+                None => format!("field `{key}` has an invalid value"),
+            };
+            return ApiError::InvalidField(message);
+        }
+    }
+    ApiError::InvalidField("request body does not match the comment schema".to_owned())
+}
+
+/// The `expected ...` half of serde's "invalid type/value" messages, which comes from the
+/// target type, never from the input. Other (custom) messages may quote input: `None`.
+fn expected_part(message: &str) -> Option<&str> {
+    if !(message.starts_with("invalid type: ") || message.starts_with("invalid value: ")) {
+        return None;
+    }
+    // The last occurrence: the input-derived half comes first and might contain the marker.
+    message
+        .rsplit_once(", expected ")
+        .map(|(_, expected)| expected)
+}
+
+/// JSON type name of a value, for messages that must not include the value itself.
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_types() {
+        // (content type, content encoding, accepted?, why)
+        let cases = [
+            (Some("application/json"), None, true, "the canonical type"),
+            (
+                Some("Application/JSON; charset=UTF-8"),
+                None,
+                true,
+                "case and utf-8 charset",
+            ),
+            (
+                Some("application/vnd.commentguard+json"),
+                None,
+                true,
+                "a +json type",
+            ),
+            (
+                Some("application/json"),
+                Some("identity"),
+                true,
+                "identity is no encoding",
+            ),
+            (None, None, false, "absent"),
+            (Some("text/plain"), None, false, "not JSON"),
+            (
+                Some("application/x-www-form-urlencoded"),
+                None,
+                false,
+                "a form",
+            ),
+            (
+                Some("application/+json"),
+                None,
+                false,
+                "no subtype before +json",
+            ),
+            (
+                Some("application/json; charset=latin1"),
+                None,
+                false,
+                "JSON is UTF-8",
+            ),
+            (
+                Some("application/json"),
+                Some("gzip"),
+                false,
+                "no decompression",
+            ),
+        ];
+        for (ct, ce, ok, why) in cases {
+            let result = check_media_type(ct, ce);
+            assert_eq!(result.is_ok(), ok, "{ct:?} {ce:?}: {why}");
+            if let Err(e) = result {
+                assert_eq!(e.code(), "unsupported_media_type");
+            }
+        }
+    }
+
+    #[test]
+    fn parse_errors_have_codes_and_never_echo_values() {
+        let long = "a".repeat(3000);
+        let field_too_long = format!(r#"{{"content":"hi","author":"{long}"}}"#);
+        // (body, code, why)
+        let cases: Vec<(&[u8], &str, &str)> = vec![
+            (
+                b"{\"content\":\"\xff\xfe\"}",
+                "invalid_utf8",
+                "bytes that are not UTF-8",
+            ),
+            (b"{\"content\": ", "malformed_json", "truncated"),
+            (
+                b"{\"content\":\"a\"} x",
+                "malformed_json",
+                "trailing characters",
+            ),
+            (
+                b"[\"secret@example.com\"]",
+                "invalid_field",
+                "an array, not an object",
+            ),
+            (
+                b"\"just a string\"",
+                "invalid_field",
+                "a string, not an object",
+            ),
+            (b"{\"author\":\"x\"}", "missing_content", "no content"),
+            (b"{\"content\":null}", "missing_content", "null content"),
+            (b"{\"content\":5}", "invalid_field", "content is a number"),
+            (
+                b"{\"content\":\"hi\",\"author_email\":[\"secret@example.com\"]}",
+                "invalid_field",
+                "wrong type",
+            ),
+            (
+                b"{\"content\":\"hi\",\"form_rendered_at\":\"secret@example.com\"}",
+                "invalid_field",
+                "bad timestamp",
+            ),
+            (
+                b"{\"content\":\"hi\",\"author\":5}",
+                "invalid_field",
+                "author is a number",
+            ),
+            (
+                b"{\"content\":\"  \\n\"}",
+                "empty_content",
+                "whitespace only",
+            ),
+            (
+                field_too_long.as_bytes(),
+                "field_too_long",
+                "author over 2 KiB",
+            ),
+        ];
+        for (body, code, why) in cases {
+            let err = parse_comment(body).expect_err(why);
+            assert_eq!(err.code(), code, "{why}: {err}");
+            assert!(
+                !err.to_string().contains("secret"),
+                "{why}: echoes a value: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_field_messages_name_the_field() {
+        let err = parse_comment(br#"{"content":"hi","author":5}"#).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "field `author` must be a string, got a number"
+        );
+        let err =
+            parse_comment(br#"{"content":"hi","form_rendered_at":"not a date"}"#).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "field `form_rendered_at` has an invalid value"
+        );
+    }
+
+    #[test]
+    fn valid_body_parses_and_ignores_unknown_fields() {
+        let comment = parse_comment(
+            br#"{"content":"Nice post","author":"Ann","extra":{"nested":[1,2]},
+                "form_rendered_at":"2024-05-01T10:00:00Z"}"#,
+        )
+        .unwrap();
+        assert_eq!(comment.content, "Nice post");
+        assert_eq!(comment.author.as_deref(), Some("Ann"));
+        assert!(comment.form_rendered_at.is_some());
+    }
+
+    #[test]
+    fn verdict_ids_are_32_lowercase_hex_and_fresh() {
+        let a = new_verdict_id();
+        assert_eq!(a.len(), 32);
+        assert!(a
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert_ne!(a, new_verdict_id());
+    }
+}

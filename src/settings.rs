@@ -1,0 +1,535 @@
+//! Every setting of the service, read from `COMMENTGUARD_*` environment variables and an
+//! optional TOML file.
+//!
+//! Precedence, highest first: command-line flags (applied by `main`), environment variables,
+//! the config file, built-in defaults. The config file is named by `--config` or
+//! `COMMENTGUARD_CONFIG`; its keys are the setting names below, flat, e.g.
+//! `spam_threshold = 0.92`. Unknown keys in the file are an error so that typos do not go
+//! unnoticed. A variable or key set to the empty string counts as unset, so
+//! `COMMENTGUARD_MODELS_DIR=` in a compose file means "use the embedded model".
+//!
+//! | key                 | environment variable              | default                |
+//! |---------------------|-----------------------------------|------------------------|
+//! | `bind`              | `COMMENTGUARD_BIND`               | `127.0.0.1:8080`       |
+//! | `models_dir`        | `COMMENTGUARD_MODELS_DIR`         | unset: embedded model  |
+//! | `data_dir`          | `COMMENTGUARD_DATA_DIR`           | `data`                 |
+//! | `hold_threshold`    | `COMMENTGUARD_HOLD_THRESHOLD`     | [`Policy::default`]    |
+//! | `spam_threshold`    | `COMMENTGUARD_SPAM_THRESHOLD`     | [`Policy::default`]    |
+//! | `discard_threshold` | `COMMENTGUARD_DISCARD_THRESHOLD`  | [`Policy::default`]    |
+//! | `max_body_bytes`    | `COMMENTGUARD_MAX_BODY_BYTES`     | 524288 (512 KiB)       |
+//! | `workers`           | `COMMENTGUARD_WORKERS`            | number of CPUs         |
+//! | `log_format`        | `COMMENTGUARD_LOG_FORMAT`         | `json`                 |
+//!
+//! The log filter is the usual `RUST_LOG` (see [`crate::telemetry`]), not a setting here.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use crate::moderation::Policy;
+
+/// Environment variable naming the optional TOML config file.
+pub const CONFIG_ENV: &str = "COMMENTGUARD_CONFIG";
+
+/// Prefix of every setting's environment variable.
+const ENV_PREFIX: &str = "COMMENTGUARD_";
+
+/// Every key the config file may contain; each is also `COMMENTGUARD_<KEY>` in the environment.
+const KEYS: [&str; 9] = [
+    "bind",
+    "models_dir",
+    "data_dir",
+    "hold_threshold",
+    "spam_threshold",
+    "discard_threshold",
+    "max_body_bytes",
+    "workers",
+    "log_format",
+];
+
+/// Default request body limit: generous for a 64 KiB comment plus metadata and JSON escaping.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 512 * 1024;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// One JSON object per line, for log collectors.
+    #[default]
+    Json,
+    /// Multi-line human-readable output, for development.
+    Pretty,
+}
+
+impl FromStr for LogFormat {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("json") {
+            Ok(LogFormat::Json)
+        } else if s.eq_ignore_ascii_case("pretty") {
+            Ok(LogFormat::Pretty)
+        } else {
+            Err(())
+        }
+    }
+}
+
+/// The resolved configuration of one process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Address the HTTP server listens on; port 0 picks a free port (tests do this).
+    pub bind: SocketAddr,
+    /// Directory with a trained model and rules; `None` uses the ones embedded in the binary.
+    pub models_dir: Option<PathBuf>,
+    /// Directory for state the service writes (created at start-up if missing).
+    pub data_dir: PathBuf,
+    /// Spam-probability thresholds of the moderation policy; 0 ≤ hold ≤ spam ≤ discard ≤ 1.
+    pub policy: Policy,
+    /// Largest request body accepted, in bytes; larger bodies get `413 payload_too_large`.
+    pub max_body_bytes: usize,
+    /// Number of HTTP worker threads.
+    pub workers: usize,
+    /// Format of log lines.
+    pub log_format: LogFormat,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
+            models_dir: None,
+            data_dir: PathBuf::from("data"),
+            policy: Policy::default(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            // Falling back to one worker is safe; the count is only a throughput knob.
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            log_format: LogFormat::Json,
+        }
+    }
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// A setting has a value that does not parse or is out of range.
+    #[error("{setting}: expected {expected}, got {got}")]
+    Invalid {
+        /// Where the value came from: the environment variable, or `<file>: <key>`.
+        setting: String,
+        /// What a valid value looks like.
+        expected: &'static str,
+        /// The offending value, quoted, or its TOML type when it is not a scalar.
+        got: String,
+    },
+    /// The thresholds are individually valid but not in order.
+    #[error(
+        "policy thresholds must satisfy hold ≤ spam ≤ discard, got \
+         COMMENTGUARD_HOLD_THRESHOLD={hold}, COMMENTGUARD_SPAM_THRESHOLD={spam}, \
+         COMMENTGUARD_DISCARD_THRESHOLD={discard}"
+    )]
+    ThresholdOrder {
+        /// Resolved hold threshold.
+        hold: f64,
+        /// Resolved spam threshold.
+        spam: f64,
+        /// Resolved discard threshold.
+        discard: f64,
+    },
+    /// The config file has a key that is not a setting.
+    #[error("{origin}: unknown setting `{key}` (known settings: {})", KEYS.join(", "))]
+    UnknownKey {
+        /// The config file.
+        origin: String,
+        /// The unknown key.
+        key: String,
+    },
+    /// The config file is not valid TOML.
+    // The causes below are part of the message rather than `#[source]`s so that the error
+    // prints in full, once, however it is formatted.
+    #[error("{origin}: not valid TOML: {cause}")]
+    Toml {
+        /// The config file.
+        origin: String,
+        /// The parser's error, with line and column.
+        cause: toml::de::Error,
+    },
+    /// The config file could not be read.
+    #[error("cannot read config file {}: {cause}", path.display())]
+    ReadFile {
+        /// The config file.
+        path: PathBuf,
+        /// The IO error.
+        cause: std::io::Error,
+    },
+}
+
+impl Settings {
+    /// Loads settings from the process environment and the config file named by `config`
+    /// (or, when `None`, by `COMMENTGUARD_CONFIG`).
+    pub fn load(config: Option<&Path>) -> Result<Settings, SettingsError> {
+        // Non-UTF-8 values are kept (lossily) rather than dropped so that they fail loudly
+        // in parsing instead of silently falling back to a default.
+        let env = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
+        let path = match config {
+            Some(path) => Some(path.to_path_buf()),
+            None => env(CONFIG_ENV)
+                .filter(|v| !v.trim().is_empty())
+                .map(PathBuf::from),
+        };
+        let Some(path) = path else {
+            return Self::resolve(env, None);
+        };
+        let text = std::fs::read_to_string(&path).map_err(|cause| SettingsError::ReadFile {
+            path: path.clone(),
+            cause,
+        })?;
+        Self::resolve(env, Some((&path.display().to_string(), &text)))
+    }
+
+    /// Resolves settings from an environment lookup and the text of an optional TOML file,
+    /// without touching the process environment (this is what the unit tests call).
+    pub fn from_sources(
+        env: impl Fn(&str) -> Option<String>,
+        file: Option<&str>,
+    ) -> Result<Settings, SettingsError> {
+        Self::resolve(env, file.map(|text| ("config file", text)))
+    }
+
+    /// `file` is `(origin, text)`; the origin names the file in error messages.
+    fn resolve(
+        env: impl Fn(&str) -> Option<String>,
+        file: Option<(&str, &str)>,
+    ) -> Result<Settings, SettingsError> {
+        let file = match file {
+            None => None,
+            Some((origin, text)) => {
+                let table = text
+                    .parse::<toml::Table>()
+                    .map_err(|cause| SettingsError::Toml {
+                        origin: origin.to_owned(),
+                        cause,
+                    })?;
+                if let Some(key) = table.keys().find(|k| !KEYS.contains(&k.as_str())) {
+                    return Err(SettingsError::UnknownKey {
+                        origin: origin.to_owned(),
+                        key: key.clone(),
+                    });
+                }
+                Some((origin, table))
+            }
+        };
+        let sources = Sources { env, file };
+        let defaults = Settings::default();
+
+        const THRESHOLD: &str = "a number between 0 and 1";
+        let threshold = |v: &str| v.parse::<f64>().ok().filter(|p| (0.0..=1.0).contains(p));
+        let positive = |v: &str| v.parse::<usize>().ok().filter(|n| *n > 0);
+        let policy = Policy {
+            hold_threshold: sources
+                .get("hold_threshold", THRESHOLD, threshold)?
+                .unwrap_or(defaults.policy.hold_threshold),
+            spam_threshold: sources
+                .get("spam_threshold", THRESHOLD, threshold)?
+                .unwrap_or(defaults.policy.spam_threshold),
+            discard_threshold: sources
+                .get("discard_threshold", THRESHOLD, threshold)?
+                .unwrap_or(defaults.policy.discard_threshold),
+        };
+        if !(policy.hold_threshold <= policy.spam_threshold
+            && policy.spam_threshold <= policy.discard_threshold)
+        {
+            return Err(SettingsError::ThresholdOrder {
+                hold: policy.hold_threshold,
+                spam: policy.spam_threshold,
+                discard: policy.discard_threshold,
+            });
+        }
+
+        Ok(Settings {
+            bind: sources
+                .get(
+                    "bind",
+                    "an IP address and port such as 127.0.0.1:8080",
+                    |v| v.parse().ok(),
+                )?
+                .unwrap_or(defaults.bind),
+            // Any non-empty string is a path; whether it exists is checked when it is used.
+            models_dir: sources.get("models_dir", "a path", |v| Some(PathBuf::from(v)))?,
+            data_dir: sources
+                .get("data_dir", "a path", |v| Some(PathBuf::from(v)))?
+                .unwrap_or(defaults.data_dir),
+            policy,
+            max_body_bytes: sources
+                .get("max_body_bytes", "a positive number of bytes", positive)?
+                .unwrap_or(defaults.max_body_bytes),
+            workers: sources
+                .get("workers", "a positive whole number", positive)?
+                .unwrap_or(defaults.workers),
+            log_format: sources
+                .get("log_format", "`json` or `pretty`", |v| v.parse().ok())?
+                .unwrap_or(defaults.log_format),
+        })
+    }
+}
+
+/// The environment and the parsed config file, in precedence order.
+struct Sources<'a, E> {
+    env: E,
+    file: Option<(&'a str, toml::Table)>,
+}
+
+impl<E: Fn(&str) -> Option<String>> Sources<'_, E> {
+    /// The value of setting `key` from the highest-precedence source that sets it, parsed;
+    /// `None` if no source sets it.
+    fn get<T>(
+        &self,
+        key: &str,
+        expected: &'static str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<Option<T>, SettingsError> {
+        let var = format!("{ENV_PREFIX}{}", key.to_ascii_uppercase());
+        if let Some(value) = (self.env)(&var).filter(|v| !v.trim().is_empty()) {
+            return parse(value.trim())
+                .map(Some)
+                .ok_or_else(|| SettingsError::Invalid {
+                    setting: var,
+                    expected,
+                    got: format!("{value:?}"),
+                });
+        }
+        let Some((origin, table)) = &self.file else {
+            return Ok(None);
+        };
+        let Some(value) = table.get(key) else {
+            return Ok(None);
+        };
+        let invalid = |got: String| SettingsError::Invalid {
+            setting: format!("{origin}: {key}"),
+            expected,
+            got,
+        };
+        // TOML values are typed, but numbers written as strings ("0.9") are accepted too:
+        // every scalar goes through the same parser as the environment variable.
+        let text = match value {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Datetime(d) => d.to_string(),
+            toml::Value::Array(_) => return Err(invalid("an array".into())),
+            toml::Value::Table(_) => return Err(invalid("a table".into())),
+        };
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        parse(text.trim())
+            .map(Some)
+            .ok_or_else(|| invalid(format!("{:?}", Quoted(value))))
+    }
+}
+
+/// Renders a TOML scalar as the user wrote it, for error messages.
+struct Quoted<'a>(&'a toml::Value);
+
+impl fmt::Debug for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            toml::Value::String(s) => write!(f, "{s:?}"),
+            toml::Value::Integer(i) => write!(f, "{i}"),
+            toml::Value::Float(x) => write!(f, "{x}"),
+            toml::Value::Boolean(b) => write!(f, "{b}"),
+            toml::Value::Datetime(d) => write!(f, "{d}"),
+            toml::Value::Array(_) => f.write_str("an array"),
+            toml::Value::Table(_) => f.write_str("a table"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let s = Settings::from_sources(env(&[]), None).unwrap();
+        assert_eq!(s, Settings::default());
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.models_dir, None);
+        assert_eq!(s.data_dir, PathBuf::from("data"));
+        assert_eq!(s.policy, Policy::default());
+        assert_eq!(s.max_body_bytes, 512 * 1024);
+        assert!(s.workers >= 1);
+        assert_eq!(s.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn env_sets_every_setting() {
+        let s = Settings::from_sources(
+            env(&[
+                ("COMMENTGUARD_BIND", "0.0.0.0:9000"),
+                ("COMMENTGUARD_MODELS_DIR", "/srv/models"),
+                ("COMMENTGUARD_DATA_DIR", "/var/lib/cg"),
+                ("COMMENTGUARD_HOLD_THRESHOLD", "0.4"),
+                ("COMMENTGUARD_SPAM_THRESHOLD", " 0.8 "),
+                ("COMMENTGUARD_DISCARD_THRESHOLD", "1"),
+                ("COMMENTGUARD_MAX_BODY_BYTES", "1024"),
+                ("COMMENTGUARD_WORKERS", "3"),
+                ("COMMENTGUARD_LOG_FORMAT", "pretty"),
+            ]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(s.bind.to_string(), "0.0.0.0:9000");
+        assert_eq!(s.models_dir, Some(PathBuf::from("/srv/models")));
+        assert_eq!(s.data_dir, PathBuf::from("/var/lib/cg"));
+        assert_eq!(
+            s.policy,
+            Policy {
+                hold_threshold: 0.4,
+                spam_threshold: 0.8,
+                discard_threshold: 1.0
+            }
+        );
+        assert_eq!(s.max_body_bytes, 1024);
+        assert_eq!(s.workers, 3);
+        assert_eq!(s.log_format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn file_overrides_defaults_and_env_overrides_file() {
+        let file = r#"
+            bind = "127.0.0.1:0"
+            spam_threshold = 0.85
+            hold_threshold = "0.3"   # strings are parsed like env values
+            workers = 2
+            models_dir = "/from/file"
+        "#;
+        let s = Settings::from_sources(
+            env(&[
+                ("COMMENTGUARD_WORKERS", "7"),
+                ("COMMENTGUARD_MODELS_DIR", ""),
+            ]),
+            Some(file),
+        )
+        .unwrap();
+        assert_eq!(s.bind.port(), 0);
+        assert_eq!(s.policy.spam_threshold, 0.85);
+        assert_eq!(s.policy.hold_threshold, 0.3);
+        assert_eq!(
+            s.policy.discard_threshold,
+            Policy::default().discard_threshold
+        );
+        assert_eq!(s.workers, 7, "env beats file");
+        // An empty env value is "unset", so the file's value stands.
+        assert_eq!(s.models_dir, Some(PathBuf::from("/from/file")));
+    }
+
+    /// An invalid configuration and the exact error it must produce.
+    struct Case {
+        name: &'static str,
+        env: &'static [(&'static str, &'static str)],
+        file: Option<&'static str>,
+        error: &'static str,
+    }
+
+    #[test]
+    fn invalid_values_name_the_setting() {
+        let cases = [
+            Case {
+                name: "threshold not a number",
+                env: &[("COMMENTGUARD_SPAM_THRESHOLD", "abc")],
+                file: None,
+                error: r#"COMMENTGUARD_SPAM_THRESHOLD: expected a number between 0 and 1, got "abc""#,
+            },
+            Case {
+                name: "threshold out of range",
+                env: &[("COMMENTGUARD_HOLD_THRESHOLD", "1.5")],
+                file: None,
+                error: r#"COMMENTGUARD_HOLD_THRESHOLD: expected a number between 0 and 1, got "1.5""#,
+            },
+            Case {
+                name: "NaN is not in range",
+                env: &[("COMMENTGUARD_DISCARD_THRESHOLD", "NaN")],
+                file: None,
+                error: r#"COMMENTGUARD_DISCARD_THRESHOLD: expected a number between 0 and 1, got "NaN""#,
+            },
+            Case {
+                name: "zero workers",
+                env: &[("COMMENTGUARD_WORKERS", "0")],
+                file: None,
+                error: r#"COMMENTGUARD_WORKERS: expected a positive whole number, got "0""#,
+            },
+            Case {
+                name: "bind without port",
+                env: &[("COMMENTGUARD_BIND", "localhost")],
+                file: None,
+                error: r#"COMMENTGUARD_BIND: expected an IP address and port such as 127.0.0.1:8080, got "localhost""#,
+            },
+            Case {
+                name: "unknown log format",
+                env: &[("COMMENTGUARD_LOG_FORMAT", "xml")],
+                file: None,
+                error: r#"COMMENTGUARD_LOG_FORMAT: expected `json` or `pretty`, got "xml""#,
+            },
+            Case {
+                name: "negative body limit in file",
+                env: &[],
+                file: Some("max_body_bytes = -1"),
+                error: "config file: max_body_bytes: expected a positive number of bytes, got -1",
+            },
+            Case {
+                name: "table where a scalar belongs",
+                env: &[],
+                file: Some("[workers]\nn = 1"),
+                error: "config file: workers: expected a positive whole number, got a table",
+            },
+            Case {
+                name: "thresholds out of order",
+                env: &[("COMMENTGUARD_HOLD_THRESHOLD", "0.95")],
+                file: None,
+                error: "policy thresholds must satisfy hold ≤ spam ≤ discard, got \
+                        COMMENTGUARD_HOLD_THRESHOLD=0.95, COMMENTGUARD_SPAM_THRESHOLD=0.9, \
+                        COMMENTGUARD_DISCARD_THRESHOLD=0.995",
+            },
+        ];
+        for case in cases {
+            let err = Settings::from_sources(env(case.env), case.file).expect_err(case.name);
+            assert_eq!(err.to_string(), case.error, "case: {}", case.name);
+        }
+    }
+
+    #[test]
+    fn file_errors_are_reported() {
+        let err = Settings::from_sources(env(&[]), Some("spam_treshold = 0.9")).unwrap_err();
+        assert!(matches!(&err, SettingsError::UnknownKey { key, .. } if key == "spam_treshold"));
+        let err = Settings::from_sources(env(&[]), Some("bind = ")).unwrap_err();
+        assert!(matches!(err, SettingsError::Toml { .. }), "{err}");
+    }
+
+    #[test]
+    fn load_reads_the_named_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("commentguard.toml");
+        std::fs::write(
+            &path,
+            "data_dir = \"/tmp/cg-data\"\nlog_format = \"pretty\"\n",
+        )
+        .unwrap();
+        // `load` reads the real environment; only assert on keys CI will not set.
+        let s = Settings::load(Some(&path)).unwrap();
+        assert_eq!(s.log_format, LogFormat::Pretty);
+
+        let err = Settings::load(Some(&dir.path().join("missing.toml"))).unwrap_err();
+        assert!(matches!(err, SettingsError::ReadFile { .. }), "{err}");
+    }
+}

@@ -1,0 +1,132 @@
+//! Builds the HTTP application from [`Settings`]; used by `main` and by the API tests.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::dev::{Server, Service};
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+
+use crate::routes::{error, health, score};
+use crate::scoring::Scorer;
+use crate::settings::Settings;
+
+/// State shared by all workers and handlers.
+pub struct AppState {
+    /// The loaded model, rules and policy.
+    pub scorer: Arc<Scorer>,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+/// Loads the model and rules `settings` name (or the embedded ones), with the policy.
+pub fn load_scorer(settings: &Settings) -> anyhow::Result<Scorer> {
+    Scorer::load(settings.models_dir.as_deref(), settings.policy).with_context(|| {
+        match &settings.models_dir {
+            Some(dir) => format!("cannot load the model and rules from {}", dir.display()),
+            None => "cannot load the embedded model and rules".to_owned(),
+        }
+    })
+}
+
+/// A bound, not yet running HTTP server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Loads the scorer, creates the data directory, binds the listener and builds the server.
+    ///
+    /// Fails, with a message saying what and where, if any of those fail; binding happens
+    /// here (not in `run_until_stopped`) so that `port()` is known, even for port 0.
+    pub fn build(settings: Settings) -> anyhow::Result<Application> {
+        let scorer = load_scorer(&settings)?;
+        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                settings.data_dir.display()
+            )
+        })?;
+        let listener = TcpListener::bind(settings.bind)
+            .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let address = listener
+            .local_addr()
+            .context("cannot read the bound address")?;
+
+        tracing::info!(
+            %address,
+            model_version = scorer.model_version(),
+            workers = settings.workers,
+            max_body_bytes = settings.max_body_bytes,
+            "starting"
+        );
+        let state = web::Data::new(AppState {
+            scorer: Arc::new(scorer),
+            max_body_bytes: settings.max_body_bytes,
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap_fn(|request, service| {
+                    let start = Instant::now();
+                    let method = request.method().clone();
+                    // The path only: query strings are where clients put things we should
+                    // not log.
+                    let path = request.path().to_owned();
+                    let response = service.call(request);
+                    async move {
+                        let response = response.await;
+                        let status = match &response {
+                            Ok(r) => r.status(),
+                            Err(e) => e.as_response_error().status_code(),
+                        };
+                        tracing::info!(
+                            method = %method,
+                            path,
+                            status = status.as_u16(),
+                            latency_us = start.elapsed().as_micros() as u64,
+                            "request"
+                        );
+                        response
+                    }
+                })
+                .service(
+                    web::resource("/v1/comments/score")
+                        .route(web::post().to(score::score))
+                        .default_service(error::method_not_allowed("POST")),
+                )
+                .service(
+                    web::resource("/healthz")
+                        .route(web::get().to(health::healthz))
+                        .default_service(error::method_not_allowed("GET")),
+                )
+                .service(
+                    web::resource("/readyz")
+                        .route(web::get().to(health::readyz))
+                        .default_service(error::method_not_allowed("GET")),
+                )
+                .default_service(web::to(error::not_found))
+        })
+        .workers(settings.workers)
+        .listen(listener)
+        .context("cannot start the HTTP server")?
+        .run();
+
+        Ok(Application {
+            port: address.port(),
+            server,
+        })
+    }
+
+    /// The port the server listens on (the real one when the settings asked for port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves requests until the server stops (SIGINT/SIGTERM, or the runtime shuts down).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,417 @@
+//! Turning a normalised comment into hashed, namespaced features.
+//!
+//! Each feature is a namespace plus a string (`w:subscribe`, `d:bit.ly`, `a:john`), hashed
+//! with xxh3 into `2^bits` buckets. Hashing keeps the model a fixed size however much it
+//! learns online; namespaces keep an author called "Free" apart from the word "free".
+//! Strings are not built on the hot path: a feature remembers where it came from, and only
+//! the handful shown as evidence are turned back into text.
+
+use serde::{Deserialize, Serialize};
+use unicode_segmentation::UnicodeSegmentation;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+use super::{domain_of, NormalizedText};
+
+/// Seed for feature hashing; part of the model's identity (changing it invalidates models).
+pub const FEATURE_SEED: u64 = 0x636f_6d6d_656e_7467; // "commentg"
+
+/// Which namespace a feature belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum FeatureKind {
+    /// A word of the body.
+    Word,
+    /// Two consecutive words of the body.
+    Bigram,
+    /// A character n-gram of up to 3 characters inside one word (padded with spaces at the
+    /// word's edges).
+    Chars,
+    /// A link or bare-domain host, or an e-mail domain, in the body.
+    Domain,
+    /// A shape: number length, e-mail, phone number, link count.
+    Shape,
+    /// A word of the author's name.
+    Author,
+    /// The author's URL or e-mail domain, or a shape of the author fields.
+    AuthorMeta,
+    /// A character n-gram of 4 characters (its own namespace so the calibration can weigh
+    /// short and long n-grams differently; hashed like [`FeatureKind::Chars`]).
+    Chars4,
+    /// A character n-gram of 5 or more characters.
+    Chars5,
+}
+
+/// Number of feature namespaces.
+pub const KINDS: usize = 9;
+
+impl FeatureKind {
+    /// Dense index of the namespace, `0..KINDS`.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    fn prefix(self) -> &'static str {
+        match self {
+            FeatureKind::Word => "w:",
+            FeatureKind::Bigram => "b:",
+            FeatureKind::Chars | FeatureKind::Chars4 | FeatureKind::Chars5 => "c:",
+            FeatureKind::Domain => "d:",
+            FeatureKind::Shape => "s:",
+            FeatureKind::Author => "a:",
+            FeatureKind::AuthorMeta => "am:",
+        }
+    }
+
+    fn salt(self) -> u64 {
+        let salted = match self {
+            FeatureKind::Chars4 | FeatureKind::Chars5 => FeatureKind::Chars,
+            other => other,
+        };
+        FEATURE_SEED.wrapping_add((salted as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    }
+}
+
+/// How features are extracted; stored with the model so training and serving agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeatureConfig {
+    /// The model has `2^bits` buckets.
+    pub bits: u8,
+    /// Shortest character n-gram (0 disables character n-grams).
+    pub char_min: u8,
+    /// Longest character n-gram.
+    pub char_max: u8,
+    /// Whether word bigrams are features.
+    pub bigrams: bool,
+    /// Whether a feature counts once per comment however often it occurs.
+    pub presence: bool,
+}
+
+impl Default for FeatureConfig {
+    fn default() -> Self {
+        FeatureConfig { bits: 20, char_min: 2, char_max: 5, bigrams: true, presence: true }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Origin {
+    kind: FeatureKind,
+    /// Byte range in `Features::text`, or an index into `Features::extras` when `extra`.
+    start: u32,
+    end: u32,
+    extra: bool,
+}
+
+/// The features of one comment: bucket indices plus where each came from.
+#[derive(Debug, Clone, Default)]
+pub struct Features {
+    buckets: Vec<u32>,
+    kinds: Vec<u8>,
+    origins: Vec<Origin>,
+    text: String,
+    extras: Vec<String>,
+}
+
+/// Fields besides the body that yield features.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuthorFields<'a> {
+    /// Author display name.
+    pub name: Option<&'a str>,
+    /// Author e-mail.
+    pub email: Option<&'a str>,
+    /// Author website.
+    pub url: Option<&'a str>,
+}
+
+impl Features {
+    /// Extracts the features of a normalised body and its author fields.
+    pub fn extract(config: &FeatureConfig, body: &NormalizedText, author: AuthorFields<'_>) -> Self {
+        let mut f = Features {
+            buckets: Vec::with_capacity(body.folded.len() * 4),
+            kinds: Vec::with_capacity(body.folded.len() * 4),
+            origins: Vec::with_capacity(body.folded.len() * 4),
+            text: body.folded.clone(),
+            extras: Vec::new(),
+        };
+        let mask = (1u32 << config.bits) - 1;
+        f.body_words(config, mask);
+        f.body_links(body, mask);
+        f.author(author, mask);
+        if config.presence {
+            f.dedup();
+        }
+        f
+    }
+
+    /// Bucket index of every feature occurrence.
+    pub fn buckets(&self) -> &[u32] {
+        &self.buckets
+    }
+
+    /// Namespace index ([`FeatureKind::index`]) of every feature occurrence.
+    pub fn kinds(&self) -> &[u8] {
+        &self.kinds
+    }
+
+    /// Number of feature occurrences.
+    pub fn len(&self) -> usize {
+        self.buckets.len()
+    }
+
+    /// Whether there are no features.
+    pub fn is_empty(&self) -> bool {
+        self.buckets.is_empty()
+    }
+
+    /// The readable form of feature `i`, e.g. `w:subscribe`.
+    pub fn token(&self, i: usize) -> String {
+        let o = self.origins[i];
+        let body = if o.extra {
+            self.extras[o.start as usize].as_str()
+        } else {
+            &self.text[o.start as usize..o.end as usize]
+        };
+        format!("{}{}", o.kind.prefix(), body)
+    }
+
+    fn push_text(&mut self, kind: FeatureKind, start: usize, end: usize, hash: u64, mask: u32) {
+        self.buckets.push(hash as u32 & mask);
+        self.kinds.push(kind as u8);
+        self.origins.push(Origin { kind, start: start as u32, end: end as u32, extra: false });
+    }
+
+    fn push_extra(&mut self, kind: FeatureKind, value: String, mask: u32) {
+        let hash = xxh3_64_with_seed(value.as_bytes(), kind.salt());
+        self.buckets.push(hash as u32 & mask);
+        self.kinds.push(kind as u8);
+        self.origins.push(Origin { kind, start: self.extras.len() as u32, end: 0, extra: true });
+        self.extras.push(value);
+    }
+
+    fn body_words(&mut self, config: &FeatureConfig, mask: u32) {
+        let text = std::mem::take(&mut self.text);
+        let mut prev: Option<(usize, u64)> = None;
+        let mut pad = [0u8; 66];
+        let mut char_starts: Vec<usize> = Vec::with_capacity(66);
+        for (start, word) in text.unicode_word_indices() {
+            let end = start + word.len();
+            let wh = xxh3_64_with_seed(word.as_bytes(), FeatureKind::Word.salt());
+            self.push_text(FeatureKind::Word, start, end, wh, mask);
+            if config.bigrams {
+                if let Some((pstart, ph)) = prev {
+                    let bh = ph.rotate_left(17) ^ wh.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                    self.push_text(FeatureKind::Bigram, pstart, end, bh ^ FeatureKind::Bigram.salt(), mask);
+                }
+                prev = Some((start, wh));
+            }
+            self.word_shapes(word, mask);
+            if config.char_min > 0 && word.len() <= 64 {
+                // " word " so n-grams at the edges say where in the word they sit.
+                let n = word.len();
+                pad[0] = b' ';
+                pad[1..=n].copy_from_slice(word.as_bytes());
+                pad[n + 1] = b' ';
+                let padded = &pad[..n + 2];
+                char_starts.clear();
+                char_starts.extend((0..padded.len()).filter(|&i| !is_continuation(padded[i])));
+                char_starts.push(padded.len());
+                let chars = char_starts.len() - 1;
+                let salt = FeatureKind::Chars.salt();
+                for i in 0..chars {
+                    for len in config.char_min as usize..=config.char_max as usize {
+                        if i + len > chars {
+                            break;
+                        }
+                        let (bs, be) = (char_starts[i], char_starts[i + len]);
+                        let h = xxh3_64_with_seed(&padded[bs..be], salt);
+                        // Map the padded range back to the word's range in `text`.
+                        let ts = start + bs.saturating_sub(1).min(n);
+                        let te = start + (be.saturating_sub(1)).min(n);
+                        let kind = match len {
+                            0..=3 => FeatureKind::Chars,
+                            4 => FeatureKind::Chars4,
+                            _ => FeatureKind::Chars5,
+                        };
+                        self.push_text(kind, ts, te.max(ts), h, mask);
+                    }
+                }
+            }
+        }
+        self.text = text;
+    }
+
+    fn word_shapes(&mut self, word: &str, mask: u32) {
+        let digits = word.bytes().filter(u8::is_ascii_digit).count();
+        if digits >= 3 {
+            let shape = if digits == word.len() { "num" } else { "alnum" };
+            let bucket = match digits {
+                3..=4 => "3-4",
+                5..=7 => "5-7",
+                8..=11 => "8-11",
+                _ => "12+",
+            };
+            self.push_extra(FeatureKind::Shape, format!("{shape}{bucket}"), mask);
+        }
+        // A bare domain like `murdev.com`: words with a dot and an alphabetic last label.
+        if let Some((head, tld)) = word.rsplit_once('.') {
+            if !head.is_empty()
+                && (2..=6).contains(&tld.len())
+                && tld.bytes().all(|b| b.is_ascii_lowercase())
+                && head.bytes().any(|b| b.is_ascii_alphabetic())
+            {
+                self.push_extra(FeatureKind::Domain, word.trim_start_matches("www.").to_string(), mask);
+            }
+        }
+    }
+
+    fn body_links(&mut self, body: &NormalizedText, mask: u32) {
+        for link in &body.links {
+            if !link.domain.is_empty() {
+                self.push_extra(FeatureKind::Domain, link.domain.clone(), mask);
+            }
+        }
+        let links = match body.links.len() {
+            0 => None,
+            1 => Some("links1"),
+            2 => Some("links2"),
+            _ => Some("links3+"),
+        };
+        if let Some(l) = links {
+            self.push_extra(FeatureKind::Shape, l.to_string(), mask);
+        }
+        // E-mail and phone shapes are written across word boundaries, so scan the text.
+        let text = &body.folded;
+        for chunk in text.split_whitespace() {
+            if let Some((local, domain)) = chunk.split_once('@') {
+                let domain = domain.trim_end_matches(|c: char| !c.is_alphanumeric());
+                if !local.is_empty() && domain.contains('.') {
+                    self.push_extra(FeatureKind::Shape, "email".to_string(), mask);
+                    self.push_extra(FeatureKind::Domain, domain.to_string(), mask);
+                }
+            }
+        }
+        if has_phone_number(text) {
+            self.push_extra(FeatureKind::Shape, "phone".to_string(), mask);
+        }
+    }
+
+    fn author(&mut self, author: AuthorFields<'_>, mask: u32) {
+        if let Some(name) = author.name.filter(|n| !n.trim().is_empty()) {
+            let folded = super::fold(&super::canonicalize(name));
+            for word in folded.unicode_words() {
+                self.push_extra(FeatureKind::Author, word.to_string(), mask);
+            }
+            if folded.contains("http") || folded.contains("www.") || folded.contains(".com") {
+                self.push_extra(FeatureKind::AuthorMeta, "name_is_url".to_string(), mask);
+            }
+            if folded.bytes().filter(u8::is_ascii_digit).count() >= 3 {
+                self.push_extra(FeatureKind::AuthorMeta, "name_digits".to_string(), mask);
+            }
+        }
+        if let Some(url) = author.url.filter(|u| !u.trim().is_empty()) {
+            self.push_extra(FeatureKind::AuthorMeta, format!("url:{}", domain_of(url)), mask);
+        }
+        if let Some(email) = author.email.and_then(|e| e.rsplit_once('@')) {
+            self.push_extra(FeatureKind::AuthorMeta, format!("email:{}", email.1.to_lowercase()), mask);
+        }
+    }
+
+    /// Keeps the first occurrence of each bucket.
+    fn dedup(&mut self) {
+        let mut order: Vec<u32> = (0..self.buckets.len() as u32).collect();
+        order.sort_unstable_by_key(|&i| (self.buckets[i as usize], i));
+        let mut keep = vec![false; self.buckets.len()];
+        let mut last = None;
+        for i in order {
+            let b = self.buckets[i as usize];
+            if last != Some(b) {
+                keep[i as usize] = true;
+                last = Some(b);
+            }
+        }
+        let mut k = keep.iter();
+        self.buckets.retain(|_| *k.next().unwrap_or(&false));
+        let mut k = keep.iter();
+        self.kinds.retain(|_| *k.next().unwrap_or(&false));
+        let mut k = keep.iter();
+        self.origins.retain(|_| *k.next().unwrap_or(&false));
+    }
+}
+
+fn is_continuation(b: u8) -> bool {
+    b & 0xC0 == 0x80
+}
+
+/// Seven or more digits written as one number, possibly with spaces, dashes, dots or brackets.
+fn has_phone_number(text: &str) -> bool {
+    let mut digits = 0;
+    let mut gap = 0;
+    for b in text.bytes() {
+        if b.is_ascii_digit() {
+            digits += 1;
+            gap = 0;
+            if digits >= 7 {
+                return true;
+            }
+        } else if matches!(b, b' ' | b'-' | b'.' | b'(' | b')' | b'+') && gap == 0 && digits > 0 {
+            gap += 1;
+        } else {
+            digits = 0;
+            gap = 0;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::normalize_content;
+
+    fn tokens(text: &str, author: Option<&str>) -> Vec<String> {
+        let config = FeatureConfig { char_min: 0, ..FeatureConfig::default() };
+        let f = Features::extract(
+            &config,
+            &normalize_content(text),
+            AuthorFields { name: author, ..Default::default() },
+        );
+        (0..f.len()).map(|i| f.token(i)).collect()
+    }
+
+    #[test]
+    fn words_bigrams_domains_and_author_are_namespaced() {
+        let t = tokens("Visit http://Spam.example/x now", Some("Free Money"));
+        for want in ["w:visit", "b:visit http", "d:spam.example", "s:links1", "a:free", "a:money"] {
+            assert!(t.iter().any(|x| x == want), "missing {want} in {t:?}");
+        }
+    }
+
+    #[test]
+    fn non_latin_scripts_tokenize() {
+        let t = tokens("Привет мир, это спам", None);
+        assert!(t.contains(&"w:привет".to_string()), "{t:?}");
+        let t = tokens("素晴らしい動画です", None);
+        assert!(t.iter().filter(|x| x.starts_with("w:")).count() >= 3, "{t:?}");
+    }
+
+    #[test]
+    fn phone_email_and_number_shapes() {
+        let t = tokens("call 0906-170-1461 or mail win@prize.example", None);
+        for want in ["s:phone", "s:email", "d:prize.example", "s:num3-4"] {
+            assert!(t.iter().any(|x| x == want), "missing {want} in {t:?}");
+        }
+    }
+
+    #[test]
+    fn character_ngrams_stay_inside_words() {
+        let config = FeatureConfig { bigrams: false, ..FeatureConfig::default() };
+        let f = Features::extract(&config, &normalize_content("ab cd"), AuthorFields::default());
+        let t: Vec<String> = (0..f.len()).map(|i| f.token(i)).collect();
+        assert!(t.contains(&"c:ab".to_string()) && !t.iter().any(|x| x == "c:b c"), "{t:?}");
+    }
+
+    #[test]
+    fn presence_counts_a_repeated_word_once() {
+        let config = FeatureConfig { char_min: 0, bigrams: false, ..FeatureConfig::default() };
+        let f = Features::extract(&config, &normalize_content("spam spam spam"), AuthorFields::default());
+        assert_eq!(f.len(), 1);
+    }
+}

@@ -1,0 +1,114 @@
+//! Finding links in comment text and reducing them to domains.
+
+/// Where a link was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkSource {
+    /// An HTML `href` (or `src`) attribute.
+    Html,
+    /// A BBCode `[url]` or `[url=...]` tag: forum-spam bots write these, blogs do not render them.
+    BbCode,
+    /// A bare `http(s)://` or `www.` URL in the text.
+    Bare,
+}
+
+/// A link and its host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// The URL as written (trailing punctuation trimmed).
+    pub url: String,
+    /// Lower-cased host without `www.` (empty when the URL has none).
+    pub domain: String,
+    /// How it was written.
+    pub source: LinkSource,
+}
+
+/// Every link in `clean` text plus the `hrefs` the HTML stripper kept, in order, deduplicated
+/// by URL so `<a href="X">X</a>` counts once.
+pub fn find_links(clean: &str, hrefs: &[String]) -> Vec<Link> {
+    let mut links: Vec<Link> = hrefs
+        .iter()
+        .filter(|h| looks_like_url(h))
+        .map(|h| Link { url: h.clone(), domain: domain_of(h), source: LinkSource::Html })
+        .collect();
+    for chunk in clean.split_whitespace() {
+        let lower = chunk.to_ascii_lowercase();
+        let mut from = 0;
+        while let Some(start) = next_url_start(&lower[from..]).map(|p| p + from) {
+            let tail = &chunk[start..];
+            let end = tail.find(['[', ']', '"', '\'', '<', '>']).unwrap_or(tail.len());
+            let url = tail[..end].trim_end_matches(['.', ',', '!', '?', ')', ';', ':']);
+            from = start + end.max(1);
+            if url.len() < 5 || links.iter().any(|l| l.url == url) {
+                continue;
+            }
+            let before = &lower[..start];
+            let source = if before.ends_with("[url=") || before.ends_with("[url]") {
+                LinkSource::BbCode
+            } else {
+                LinkSource::Bare
+            };
+            links.push(Link { url: url.to_string(), domain: domain_of(url), source });
+            if from >= lower.len() {
+                break;
+            }
+        }
+    }
+    links
+}
+
+fn next_url_start(lower: &str) -> Option<usize> {
+    ["http://", "https://", "www."]
+        .iter()
+        .filter_map(|p| lower.find(p))
+        .min()
+}
+
+fn looks_like_url(s: &str) -> bool {
+    let l = s.trim_start().to_ascii_lowercase();
+    l.starts_with("http://") || l.starts_with("https://") || l.starts_with("www.") || l.starts_with("//")
+}
+
+/// The lower-cased host of a URL, without `www.`, user info or port.
+pub fn domain_of(url: &str) -> String {
+    let s = url.trim();
+    let after_scheme = match s.find("://") {
+        Some(p) => &s[p + 3..],
+        None => s.trim_start_matches('/'),
+    };
+    let host_port = after_scheme.split(['/', '?', '#', '\\']).next().unwrap_or("");
+    let host = host_port.rsplit('@').next().unwrap_or("");
+    let host = host.split(':').next().unwrap_or("").trim_end_matches('.');
+    let host = host.to_lowercase();
+    host.strip_prefix("www.").map(str::to_string).unwrap_or(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_and_bbcode_links_are_found() {
+        let links = find_links("see http://a.example/x. and [url=http://b.example]b[/url] www.C.example", &[]);
+        let got: Vec<(&str, &str, LinkSource)> =
+            links.iter().map(|l| (l.url.as_str(), l.domain.as_str(), l.source)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("http://a.example/x", "a.example", LinkSource::Bare),
+                ("http://b.example", "b.example", LinkSource::BbCode),
+                ("www.C.example", "c.example", LinkSource::Bare),
+            ]
+        );
+    }
+
+    #[test]
+    fn href_repeated_as_text_counts_once() {
+        let links = find_links("http://a.example", &["http://a.example".to_string()]);
+        assert_eq!(links.len(), 1);
+    }
+
+    #[test]
+    fn domain_drops_userinfo_port_and_www() {
+        assert_eq!(domain_of("https://user:pw@WWW.Example.COM:8080/p?q"), "example.com");
+    }
+}

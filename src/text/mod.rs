@@ -1,0 +1,134 @@
+//! Text normalisation and features. Pure functions, no IO.
+//!
+//! Spammers hide words from filters with invisible characters, fullwidth letters and HTML;
+//! normalising once, up front, means every later stage (rules, classifier, cache key) sees
+//! the same canonical text.
+
+mod features;
+mod html;
+mod links;
+
+pub use features::{AuthorFields, FeatureConfig, FeatureKind, Features, FEATURE_SEED, KINDS};
+pub use html::strip_html;
+pub use links::{domain_of, find_links, Link, LinkSource};
+
+use unicode_normalization::UnicodeNormalization;
+
+/// A comment body after normalisation.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NormalizedText {
+    /// NFKC, invisible characters removed, HTML tags removed (entities decoded), case kept.
+    pub clean: String,
+    /// `clean`, lower-cased, with runs of one repeated character capped at three.
+    pub folded: String,
+    /// Every link found: `<a href>`, BBCode `[url]`, bare `http(s)://` and `www.` URLs.
+    pub links: Vec<Link>,
+}
+
+/// True for characters that render as nothing and only serve to split words for a filter.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}'                  // soft hyphen
+        | '\u{034F}'                // combining grapheme joiner
+        | '\u{061C}'                // arabic letter mark
+        | '\u{115F}' | '\u{1160}'   // hangul fillers
+        | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}'   // mongolian variation selectors and vowel separator
+        | '\u{200B}'..='\u{200F}'   // zero-width space/joiners, LRM/RLM
+        | '\u{202A}'..='\u{202E}'   // bidi embeddings
+        | '\u{2060}'..='\u{206F}'   // word joiner, invisible operators, bidi isolates
+        | '\u{3164}'                // hangul filler
+        | '\u{FE00}'..='\u{FE0F}'   // variation selectors
+        | '\u{FEFF}'                // BOM / zero-width no-break space
+        | '\u{FFA0}'
+        | '\u{E0000}'..='\u{E007F}' // tag characters
+    )
+}
+
+/// NFKC-normalises `raw` and drops invisible characters and other control characters
+/// (keeping newlines and tabs as spaces).
+pub fn canonicalize(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars().filter(|c| !is_invisible(*c)).nfkc() {
+        if is_invisible(c) {
+            continue;
+        }
+        if c.is_control() {
+            if matches!(c, '\n' | '\r' | '\t') {
+                out.push(' ');
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Lower-cases and caps runs of one repeated character at three (`loooool` → `loool`), so
+/// floods of one letter share features with their milder spellings.
+pub fn fold(clean: &str) -> String {
+    let mut out = String::with_capacity(clean.len());
+    let mut last = '\0';
+    let mut run = 0usize;
+    for c in clean.chars().flat_map(char::to_lowercase) {
+        if c == last {
+            run += 1;
+            if run >= 3 {
+                continue;
+            }
+        } else {
+            last = c;
+            run = 0;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Normalises a comment body: canonical Unicode, HTML stripped with its links kept, folded.
+pub fn normalize_content(raw: &str) -> NormalizedText {
+    let canonical = canonicalize(raw);
+    let (clean, hrefs) = strip_html(&canonical);
+    let links = find_links(&clean, &hrefs);
+    let folded = fold(&clean);
+    NormalizedText { clean, folded, links }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_width_and_bom_are_removed() {
+        let n = normalize_content("sub\u{200B}scri\u{FEFF}be\u{2060} now\u{FEFF}");
+        assert_eq!(n.clean, "subscribe now");
+    }
+
+    #[test]
+    fn fullwidth_letters_become_ascii() {
+        let n = normalize_content("ｃｈｅｃｋ ｏｕｔ ＭＹ ｃｈａｎｎｅｌ");
+        assert_eq!(n.clean, "check out MY channel");
+        assert_eq!(n.folded, "check out my channel");
+    }
+
+    #[test]
+    fn html_is_stripped_but_links_kept() {
+        let n = normalize_content(
+            "Great post!<br>See <a href=\"https://www.Example.org/page?x=1\">this &amp; that</a>.",
+        );
+        assert_eq!(n.clean, "Great post! See this & that.");
+        assert_eq!(n.links.len(), 1);
+        assert_eq!(n.links[0].domain, "example.org");
+        assert_eq!(n.links[0].source, LinkSource::Html);
+    }
+
+    #[test]
+    fn character_floods_are_capped() {
+        assert_eq!(fold("LOOOOOOOL!!!!!!"), "loool!!!");
+    }
+
+    #[test]
+    fn control_characters_are_dropped_and_newlines_become_spaces() {
+        assert_eq!(canonicalize("a\u{0007}b\nc"), "ab c");
+    }
+}

@@ -1,0 +1,110 @@
+//! Spawning the application for a test, and an HTTP client pointed at it.
+
+use commentguard::settings::{LogFormat, Settings};
+use commentguard::startup::Application;
+use reqwest::header::CONTENT_TYPE;
+use reqwest::{Method, Response};
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// A running application and a client for it; the server lives as long as the test runtime.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+    /// Client for requests to `address`.
+    pub client: reqwest::Client,
+    /// The settings the application was built with.
+    pub settings: Settings,
+    /// Keeps the data directory alive until the test ends.
+    _data_dir: TempDir,
+}
+
+/// Spawns the application with test settings: a free port, a fresh data directory, the
+/// embedded model, one worker.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], letting the test adjust the settings first.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    // Set TEST_LOG=1 to see the application's logs; without it tests stay quiet.
+    if std::env::var_os("TEST_LOG").is_some() {
+        // Only the first test to get here installs it; later attempts fail harmlessly.
+        let _ = commentguard::telemetry::init(LogFormat::Pretty);
+    }
+    let data_dir = tempfile::tempdir().expect("cannot create a temporary data dir");
+    let mut settings = Settings {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        models_dir: None,
+        data_dir: data_dir.path().to_path_buf(),
+        workers: 1,
+        ..Settings::default()
+    };
+    adjust(&mut settings);
+    let application = Application::build(settings.clone()).expect("cannot build the application");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    // The server future is Send, so it can run on the test's own runtime; it stops when
+    // the test's runtime shuts down.
+    tokio::spawn(application.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        settings,
+        _data_dir: data_dir,
+    }
+}
+
+impl TestApp {
+    /// `POST /v1/comments/score` with `body` as JSON.
+    pub async fn post_score(&self, body: &Value) -> Response {
+        self.post_raw(serde_json::to_vec(body).unwrap(), Some("application/json"))
+            .await
+    }
+
+    /// `POST /v1/comments/score` with raw bytes and an optional Content-Type.
+    pub async fn post_raw(
+        &self,
+        body: impl Into<reqwest::Body>,
+        content_type: Option<&str>,
+    ) -> Response {
+        let mut request = self
+            .client
+            .post(format!("{}/v1/comments/score", self.address))
+            .body(body);
+        if let Some(content_type) = content_type {
+            request = request.header(CONTENT_TYPE, content_type);
+        }
+        request.send().await.expect("request failed")
+    }
+
+    /// A request with no body.
+    pub async fn request(&self, method: Method, path: &str) -> Response {
+        self.client
+            .request(method, format!("{}{}", self.address, path))
+            .send()
+            .await
+            .expect("request failed")
+    }
+}
+
+/// Status and JSON body of a response, asserting the body is JSON.
+pub async fn status_and_json(response: Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("cannot read the body");
+    let json =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("body is not JSON ({e}): {text}"));
+    (status, json)
+}
+
+/// Checks that a response is a well-formed error with this status and code; returns the
+/// message. Panics with `case` in the message otherwise.
+pub async fn assert_error(response: Response, status: u16, code: &str, case: &str) -> String {
+    let (actual, body) = status_and_json(response).await;
+    assert_eq!(actual, status, "{case}: status; body {body}");
+    assert_eq!(body["error"], code, "{case}: code; body {body}");
+    let message = body["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{case}: no message: {body}"));
+    assert!(!message.is_empty(), "{case}: empty message");
+    message.to_owned()
+}
