@@ -33,13 +33,16 @@ fn bench_score(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("score");
     group.throughput(Throughput::Elements(comments.len() as u64));
-    group.bench_function(format!("youtube_all_test_{}_comments", comments.len()), |b| {
-        b.iter(|| {
-            for comment in &comments {
-                black_box(scorer.score_comment(black_box(comment), now));
-            }
-        })
-    });
+    group.bench_function(
+        format!("youtube_all_test_{}_comments", comments.len()),
+        |b| {
+            b.iter(|| {
+                for comment in &comments {
+                    black_box(scorer.score_comment(black_box(comment), now));
+                }
+            })
+        },
+    );
     group.finish();
 }
 

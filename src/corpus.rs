@@ -27,7 +27,10 @@ pub struct LabelledComment {
 impl LabelledComment {
     /// The comment as the scorer sees it.
     pub fn to_comment(&self) -> Comment {
-        Comment::from_text(self.text.clone(), self.author.clone().filter(|a| !a.is_empty()))
+        Comment::from_text(
+            self.text.clone(),
+            self.author.clone().filter(|a| !a.is_empty()),
+        )
     }
 }
 
@@ -55,18 +58,30 @@ pub enum CorpusError {
 }
 
 /// Streams the labelled comments of a JSON Lines file; blank lines are skipped.
-pub fn read_jsonl(path: &Path) -> Result<impl Iterator<Item = Result<LabelledComment, CorpusError>>, CorpusError> {
+pub fn read_jsonl(
+    path: &Path,
+) -> Result<impl Iterator<Item = Result<LabelledComment, CorpusError>>, CorpusError> {
     let name = path.display().to_string();
-    let file = File::open(path).map_err(|source| CorpusError::Io { path: name.clone(), source })?;
+    let file = File::open(path).map_err(|source| CorpusError::Io {
+        path: name.clone(),
+        source,
+    })?;
     let lines = BufReader::new(file).lines().enumerate();
     Ok(lines.filter_map(move |(i, line)| match line {
-        Err(source) => Some(Err(CorpusError::Io { path: name.clone(), source })),
-        Ok(l) if l.trim().is_empty() => None,
-        Ok(l) => Some(serde_json::from_str::<LabelledComment>(&l).map_err(|e| CorpusError::Parse {
+        Err(source) => Some(Err(CorpusError::Io {
             path: name.clone(),
-            line: i + 1,
-            message: e.to_string(),
+            source,
         })),
+        Ok(l) if l.trim().is_empty() => None,
+        Ok(l) => {
+            Some(
+                serde_json::from_str::<LabelledComment>(&l).map_err(|e| CorpusError::Parse {
+                    path: name.clone(),
+                    line: i + 1,
+                    message: e.to_string(),
+                }),
+            )
+        }
     }))
 }
 

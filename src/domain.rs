@@ -62,7 +62,11 @@ pub enum CommentError {
 impl Comment {
     /// A comment with only a body, as the training corpus has them.
     pub fn from_text(content: impl Into<String>, author: Option<String>) -> Self {
-        Comment { content: content.into(), author, ..Default::default() }
+        Comment {
+            content: content.into(),
+            author,
+            ..Default::default()
+        }
     }
 
     /// Checks the size limits and that there is something to score.

@@ -50,12 +50,28 @@ pub struct EvalReport {
 impl EvalReport {
     /// Computes the report from (predicted spam, actually spam, held) triples.
     pub fn from_outcomes(outcomes: &[(bool, bool, bool)]) -> Self {
-        let count = |p: bool, t: bool| outcomes.iter().filter(|o| o.0 == p && o.1 == t).count() as u64;
-        let (tp, fp, fn_, tn) = (count(true, true), count(true, false), count(false, true), count(false, false));
+        let count =
+            |p: bool, t: bool| outcomes.iter().filter(|o| o.0 == p && o.1 == t).count() as u64;
+        let (tp, fp, fn_, tn) = (
+            count(true, true),
+            count(true, false),
+            count(false, true),
+            count(false, false),
+        );
         let n = outcomes.len().max(1) as f64;
         let held = outcomes.iter().filter(|o| o.2).count() as f64 / n;
-        let fpr = if fp + tn == 0 { 0.0 } else { fp as f64 / (fp + tn) as f64 };
-        let round = |v: f64| if v.is_finite() { (v * 1e4).round() / 1e4 } else { 0.0 };
+        let fpr = if fp + tn == 0 {
+            0.0
+        } else {
+            fp as f64 / (fp + tn) as f64
+        };
+        let round = |v: f64| {
+            if v.is_finite() {
+                (v * 1e4).round() / 1e4
+            } else {
+                0.0
+            }
+        };
         let predicted = Array1::from_iter(outcomes.iter().map(|o| o.0));
         let truth = Array1::from_iter(outcomes.iter().map(|o| o.1));
         // linfa lays its matrix out so that `precision()` is computed down the first argument's
@@ -95,7 +111,11 @@ pub fn evaluate(scorer: &Scorer, test: &[LabelledComment]) -> EvalReport {
         .iter()
         .map(|row| {
             let verdict = scorer.score_comment(&row.to_comment(), now).verdict;
-            (verdict.is_spam(), row.label == Label::Spam, verdict == Verdict::Hold)
+            (
+                verdict.is_spam(),
+                row.label == Label::Spam,
+                verdict == Verdict::Hold,
+            )
         })
         .collect();
     EvalReport::from_outcomes(&outcomes)
@@ -107,7 +127,12 @@ pub fn evaluate_files(train: &Path, test: &Path, policy: &Policy) -> anyhow::Res
 }
 
 /// Like [`evaluate_files`] with a given trainer (for experiments with hyper-parameters).
-pub fn evaluate_with(trainer: &Trainer, train: &Path, test: &Path, policy: &Policy) -> anyhow::Result<EvalReport> {
+pub fn evaluate_with(
+    trainer: &Trainer,
+    train: &Path,
+    test: &Path,
+    policy: &Policy,
+) -> anyhow::Result<EvalReport> {
     let (docs, _) = extract_files(trainer, &[train.to_path_buf()], false)?;
     let model = trainer.fit(&docs);
     let scorer = Scorer::new(model, "eval", shipped_rules()?, *policy);
@@ -133,19 +158,32 @@ pub fn cross_validate(
     folds: usize,
     rules: &RuleSet,
 ) -> anyhow::Result<Vec<HeldOutScore>> {
-    let rows: Vec<LabelledComment> =
-        train.iter().map(|p| load_jsonl(p)).collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect();
+    let rows: Vec<LabelledComment> = train
+        .iter()
+        .map(|p| load_jsonl(p))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .collect();
     let docs: Vec<ExtractedDoc> = rows.iter().map(|r| trainer.extract(r)).collect();
     let now = OffsetDateTime::now_utc();
     let mut out = Vec::with_capacity(rows.len());
     for fold in 0..folds.max(2) {
-        let train_docs: Vec<ExtractedDoc> =
-            docs.iter().enumerate().filter(|(i, _)| i % folds != fold).map(|(_, d)| d.clone()).collect();
+        let train_docs: Vec<ExtractedDoc> = docs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % folds != fold)
+            .map(|(_, d)| d.clone())
+            .collect();
         let model = trainer.fit(&train_docs);
         for (i, row) in rows.iter().enumerate().filter(|(i, _)| i % folds == fold) {
             let comment = row.to_comment();
             let text = normalize_content(&comment.content);
-            let hits = rules.evaluate(&RuleInput { comment: &comment, text: &text, now });
+            let hits = rules.evaluate(&RuleInput {
+                comment: &comment,
+                text: &text,
+                now,
+            });
             out.push(HeldOutScore {
                 probability: model.predict(&docs[i].buckets, &docs[i].kinds).probability,
                 hits,
@@ -174,7 +212,10 @@ mod tests {
     use crate::classifier::{NbParams, TrainOptions};
 
     fn env_f(name: &str, default: f64) -> f64 {
-        std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
     }
 
     fn experiment_trainer() -> Trainer {
@@ -186,7 +227,10 @@ mod tests {
         params.features.char_max = env_f("CG_CMAX", params.features.char_max as f64) as u8;
         params.features.bigrams = env_f("CG_BIGRAMS", 1.0) > 0.0;
         params.features.presence = env_f("CG_PRESENCE", 1.0) > 0.0;
-        Trainer::new(TrainOptions { params, calibration_folds: 5 })
+        Trainer::new(TrainOptions {
+            params,
+            calibration_folds: 5,
+        })
     }
 
     /// Threshold sweep on cross-validated training data: `CG_TRAIN=a.jsonl,b.jsonl cargo test
@@ -194,26 +238,43 @@ mod tests {
     #[test]
     #[ignore]
     fn tune_experiment() {
-        let train: Vec<PathBuf> = std::env::var("CG_TRAIN").unwrap().split(',').map(PathBuf::from).collect();
+        let train: Vec<PathBuf> = std::env::var("CG_TRAIN")
+            .unwrap()
+            .split(',')
+            .map(PathBuf::from)
+            .collect();
         let rules = shipped_rules().unwrap();
         for path in &train {
-            let scores = cross_validate(&experiment_trainer(), std::slice::from_ref(path), 5, &rules).unwrap();
+            let scores =
+                cross_validate(&experiment_trainer(), std::slice::from_ref(path), 5, &rules)
+                    .unwrap();
             if std::env::var("CG_SHOW").is_ok() {
                 let rows = load_jsonl(path).unwrap();
                 // cross_validate emits folds in order; rebuild the same order to pair rows.
-                let order: Vec<usize> = (0..5).flat_map(|f| (0..rows.len()).filter(move |i| i % 5 == f)).collect();
+                let order: Vec<usize> = (0..5)
+                    .flat_map(|f| (0..rows.len()).filter(move |i| i % 5 == f))
+                    .collect();
                 for (s, &i) in scores.iter().zip(&order) {
                     let p = s.probability.unwrap_or(0.5);
                     let rule_ids: Vec<&str> = s.hits.iter().map(|h| h.id.as_str()).collect();
                     if (p >= 0.6 && !s.spam) || (p < 0.3 && s.spam) {
-                        println!("ERR spam={} p={p:.3} rules={rule_ids:?} author={:?} text={:?}", s.spam, rows[i].author, rows[i].text.chars().take(160).collect::<String>());
+                        println!(
+                            "ERR spam={} p={p:.3} rules={rule_ids:?} author={:?} text={:?}",
+                            s.spam,
+                            rows[i].author,
+                            rows[i].text.chars().take(160).collect::<String>()
+                        );
                     }
                 }
             }
             let mut best = [(0.0, 0.0, 0.0); 2];
             for step in 0..200 {
                 let spam = 0.3 + step as f64 * 0.0035;
-                let policy = Policy { hold_threshold: 0.3f64.min(spam), spam_threshold: spam, discard_threshold: 0.9999 };
+                let policy = Policy {
+                    hold_threshold: 0.3f64.min(spam),
+                    spam_threshold: spam,
+                    discard_threshold: 0.9999,
+                };
                 let r = report_for(&policy, &scores);
                 for (i, limit) in [0.01, 0.02].iter().enumerate() {
                     if r.fpr <= *limit && r.f1 > best[i].0 {
@@ -222,12 +283,26 @@ mod tests {
                 }
             }
             let at = |t: f64| {
-                let r = report_for(&Policy { hold_threshold: 0.3f64.min(t), spam_threshold: t, discard_threshold: 0.9999 }, &scores);
+                let r = report_for(
+                    &Policy {
+                        hold_threshold: 0.3f64.min(t),
+                        spam_threshold: t,
+                        discard_threshold: 0.9999,
+                    },
+                    &scores,
+                );
                 format!("{:.4}/{:.4}", r.f1, r.fpr)
             };
             println!(
                 "{} fpr<=.01 f1 {:.4} @{:.3} | fpr<=.02 f1 {:.4} @{:.3} | @0.6 {} @0.65 {} @0.7 {}",
-                path.file_name().unwrap().to_string_lossy(), best[0].0, best[0].1, best[1].0, best[1].1, at(0.6), at(0.65), at(0.7)
+                path.file_name().unwrap().to_string_lossy(),
+                best[0].0,
+                best[0].1,
+                best[1].0,
+                best[1].1,
+                at(0.6),
+                at(0.65),
+                at(0.7)
             );
         }
     }

@@ -91,14 +91,32 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(e)) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", chain(&e));
             ExitCode::from(2)
         }
         Err(Failure::Runtime(e)) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", chain(&e));
             ExitCode::from(1)
         }
     }
+}
+
+/// The error and its causes on one line, like `{:#}`, but skipping a cause whose text the
+/// previous message already ends with (many errors repeat their source in their message).
+fn chain(error: &anyhow::Error) -> String {
+    let mut out = String::new();
+    let mut previous = String::new();
+    for cause in error.chain() {
+        let message = cause.to_string();
+        if !previous.ends_with(&message) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&message);
+        }
+        previous = message;
+    }
+    out
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {

@@ -121,20 +121,13 @@ pub enum SettingsError {
         /// The offending value, quoted, or its TOML type when it is not a scalar.
         got: String,
     },
-    /// The thresholds are individually valid but not in order.
+    /// The thresholds are individually valid but together break [`Policy::validate`]
+    /// (e.g. hold above spam).
     #[error(
-        "policy thresholds must satisfy hold ≤ spam ≤ discard, got \
-         COMMENTGUARD_HOLD_THRESHOLD={hold}, COMMENTGUARD_SPAM_THRESHOLD={spam}, \
-         COMMENTGUARD_DISCARD_THRESHOLD={discard}"
+        "COMMENTGUARD_HOLD_THRESHOLD, COMMENTGUARD_SPAM_THRESHOLD, \
+         COMMENTGUARD_DISCARD_THRESHOLD: {0}"
     )]
-    ThresholdOrder {
-        /// Resolved hold threshold.
-        hold: f64,
-        /// Resolved spam threshold.
-        spam: f64,
-        /// Resolved discard threshold.
-        discard: f64,
-    },
+    Policy(String),
     /// The config file has a key that is not a setting.
     #[error("{origin}: unknown setting `{key}` (known settings: {})", KEYS.join(", "))]
     UnknownKey {
@@ -235,15 +228,7 @@ impl Settings {
                 .get("discard_threshold", THRESHOLD, threshold)?
                 .unwrap_or(defaults.policy.discard_threshold),
         };
-        if !(policy.hold_threshold <= policy.spam_threshold
-            && policy.spam_threshold <= policy.discard_threshold)
-        {
-            return Err(SettingsError::ThresholdOrder {
-                hold: policy.hold_threshold,
-                spam: policy.spam_threshold,
-                discard: policy.discard_threshold,
-            });
-        }
+        policy.validate().map_err(SettingsError::Policy)?;
 
         Ok(Settings {
             bind: sources
@@ -495,11 +480,15 @@ mod tests {
             },
             Case {
                 name: "thresholds out of order",
-                env: &[("COMMENTGUARD_HOLD_THRESHOLD", "0.95")],
+                env: &[
+                    ("COMMENTGUARD_HOLD_THRESHOLD", "0.95"),
+                    ("COMMENTGUARD_SPAM_THRESHOLD", "0.9"),
+                    ("COMMENTGUARD_DISCARD_THRESHOLD", "0.99"),
+                ],
                 file: None,
-                error: "policy thresholds must satisfy hold ≤ spam ≤ discard, got \
-                        COMMENTGUARD_HOLD_THRESHOLD=0.95, COMMENTGUARD_SPAM_THRESHOLD=0.9, \
-                        COMMENTGUARD_DISCARD_THRESHOLD=0.995",
+                error: "COMMENTGUARD_HOLD_THRESHOLD, COMMENTGUARD_SPAM_THRESHOLD, \
+                        COMMENTGUARD_DISCARD_THRESHOLD: thresholds must satisfy \
+                        hold ≤ spam ≤ discard, got 0.95 / 0.9 / 0.99",
             },
         ];
         for case in cases {

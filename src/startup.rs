@@ -8,7 +8,7 @@ use actix_web::dev::{Server, Service};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
-use crate::routes::{error, health, score};
+use crate::routes::{error, health, score, ApiError};
 use crate::scoring::Scorer;
 use crate::settings::Settings;
 
@@ -78,14 +78,19 @@ impl Application {
                     let response = service.call(request);
                     async move {
                         let response = response.await;
-                        let status = match &response {
-                            Ok(r) => r.status(),
-                            Err(e) => e.as_response_error().status_code(),
+                        let (status, error) = match &response {
+                            Ok(r) => (r.status(), r.response().error()),
+                            Err(e) => (e.as_response_error().status_code(), Some(e)),
                         };
+                        // The code, not the message: enough to count failures by kind.
+                        let error_code = error
+                            .and_then(|e| e.as_error::<ApiError>())
+                            .map(ApiError::code);
                         tracing::info!(
                             method = %method,
                             path,
                             status = status.as_u16(),
+                            error_code,
                             latency_us = start.elapsed().as_micros() as u64,
                             "request"
                         );

@@ -5,6 +5,8 @@
 //! [`fingerprint`]s (xxh3 hashes) instead; a fingerprint lets an operator match a log line to
 //! a comment they already have without the log revealing the comment.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::settings::LogFormat;
@@ -29,7 +31,11 @@ pub fn init(format: LogFormat) -> anyhow::Result<()> {
             .flatten_event(true)
             .with_current_span(false)
             .try_init(),
-        LogFormat::Pretty => builder.pretty().try_init(),
+        // Colour codes only help a terminal; in files and collectors they are noise.
+        LogFormat::Pretty => builder
+            .pretty()
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
     };
     result.map_err(|e| anyhow::anyhow!("cannot install the log subscriber: {e}"))
 }

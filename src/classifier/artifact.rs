@@ -46,7 +46,10 @@ impl CvMetrics {
             return CvMetrics::default();
         }
         let cal = model.calibration();
-        let scores: Vec<(f64, bool)> = evidence.iter().map(|(e, y)| (cal.log_odds(e), *y)).collect();
+        let scores: Vec<(f64, bool)> = evidence
+            .iter()
+            .map(|(e, y)| (cal.log_odds(e), *y))
+            .collect();
         let mut sorted: Vec<&(f64, bool)> = scores.iter().collect();
         sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
         let (mut rank_sum, mut pos) = (0.0, 0.0);
@@ -57,17 +60,29 @@ impl CvMetrics {
             }
         }
         let neg = scores.len() as f64 - pos;
-        let auc = if pos > 0.0 && neg > 0.0 { (rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg) } else { 0.0 };
+        let auc = if pos > 0.0 && neg > 0.0 {
+            (rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
+        } else {
+            0.0
+        };
         let log_loss = scores
             .iter()
             .map(|&(x, y)| {
                 let p = (1.0 / (1.0 + (-x).exp())).clamp(1e-12, 1.0 - 1e-12);
-                if y { -p.ln() } else { -(1.0 - p).ln() }
+                if y {
+                    -p.ln()
+                } else {
+                    -(1.0 - p).ln()
+                }
             })
             .sum::<f64>()
             / scores.len() as f64;
         let round = |v: f64| (v * 1e6).round() / 1e6;
-        CvMetrics { folds: 5, auc: round(auc), log_loss: round(log_loss) }
+        CvMetrics {
+            folds: 5,
+            auc: round(auc),
+            log_loss: round(log_loss),
+        }
     }
 }
 
@@ -144,20 +159,31 @@ impl ModelArtifact {
     pub fn decode(bytes: &[u8], manifest: &Manifest) -> Result<NbModel, ArtifactError> {
         let actual = hash_hex(bytes);
         if actual != manifest.artifact_hash {
-            return Err(ArtifactError::HashMismatch { expected: manifest.artifact_hash.clone(), actual });
+            return Err(ArtifactError::HashMismatch {
+                expected: manifest.artifact_hash.clone(),
+                actual,
+            });
         }
-        let a: ModelArtifact = postcard::from_bytes(bytes).map_err(|e| ArtifactError::Decode(e.to_string()))?;
+        let a: ModelArtifact =
+            postcard::from_bytes(bytes).map_err(|e| ArtifactError::Decode(e.to_string()))?;
         if a.format != FORMAT {
-            return Err(ArtifactError::Decode(format!("format {} is not {FORMAT}", a.format)));
+            return Err(ArtifactError::Decode(format!(
+                "format {} is not {FORMAT}",
+                a.format
+            )));
         }
-        NbModel::from_sparse(a.params, a.docs, a.calibration, &a.counts).map_err(ArtifactError::Decode)
+        NbModel::from_sparse(a.params, a.docs, a.calibration, &a.counts)
+            .map_err(ArtifactError::Decode)
     }
 
     /// Reads a model and its manifest from a models directory.
     pub fn read_dir(dir: &Path) -> Result<(NbModel, Manifest), ArtifactError> {
         let read = |name: &str| {
             let path = dir.join(name);
-            std::fs::read(&path).map_err(|source| ArtifactError::Io { path: path.display().to_string(), source })
+            std::fs::read(&path).map_err(|source| ArtifactError::Io {
+                path: path.display().to_string(),
+                source,
+            })
         };
         let manifest = parse_manifest(&read(MANIFEST_FILE)?)?;
         let model = Self::decode(&read(MODEL_FILE)?, &manifest)?;

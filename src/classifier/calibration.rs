@@ -40,12 +40,20 @@ impl Calibration {
         // The max/min dimensions repeat evidence already in the sums.
         weights[KINDS] = 0.0;
         weights[KINDS + 1] = 0.0;
-        Calibration { weights, intercept: 0.0 }
+        Calibration {
+            weights,
+            intercept: 0.0,
+        }
     }
 
     /// Calibrated log-odds of evidence.
     pub fn log_odds(&self, evidence: &Evidence) -> f64 {
-        self.weights.iter().zip(evidence).map(|(w, e)| w * e).sum::<f64>() + self.intercept
+        self.weights
+            .iter()
+            .zip(evidence)
+            .map(|(w, e)| w * e)
+            .sum::<f64>()
+            + self.intercept
     }
 
     /// Calibrated spam probability of evidence.
@@ -78,7 +86,11 @@ impl Calibration {
             for (e, spam) in scores {
                 let t = if *spam { hi } else { lo };
                 let f: f64 = row(e).iter().zip(beta).map(|(x, b)| x * b).sum();
-                total += if f >= 0.0 { f + (-f).exp().ln_1p() - t * f } else { f.exp().ln_1p() - t * f };
+                total += if f >= 0.0 {
+                    f + (-f).exp().ln_1p() - t * f
+                } else {
+                    f.exp().ln_1p() - t * f
+                };
             }
             total + 0.5 * lambda * beta[..DIMS].iter().map(|b| b * b).sum::<f64>()
         };
@@ -128,7 +140,10 @@ impl Calibration {
         if beta.iter().all(|b| b.is_finite()) {
             let mut weights = [0.0; DIMS];
             weights.copy_from_slice(&beta[..DIMS]);
-            Calibration { weights, intercept: beta[P - 1] }
+            Calibration {
+                weights,
+                intercept: beta[P - 1],
+            }
         } else {
             Calibration::identity()
         }
@@ -144,10 +159,11 @@ fn solve<const P: usize>(mut a: [[f64; P]; P], mut b: [f64; P]) -> Option<[f64; 
         }
         a.swap(col, pivot);
         b.swap(col, pivot);
+        let pivot_row = a[col];
         for r in col + 1..P {
-            let f = a[r][col] / a[col][col];
-            for c in col..P {
-                a[r][c] -= f * a[col][c];
+            let f = a[r][col] / pivot_row[col];
+            for (x, p) in a[r].iter_mut().zip(&pivot_row).skip(col) {
+                *x -= f * p;
             }
             b[r] -= f * b[col];
         }
@@ -193,19 +209,30 @@ mod tests {
         let c = Calibration::fit(&scores);
         assert!((c.weights[0] - 2.0).abs() < 0.1, "{c:?}");
         assert!((c.intercept + 1.0).abs() < 0.1, "{c:?}");
-        assert!(c.weights[1..].iter().all(|w| w.abs() < 1e-6), "unused dimensions stay at zero: {c:?}");
+        assert!(
+            c.weights[1..].iter().all(|w| w.abs() < 1e-6),
+            "unused dimensions stay at zero: {c:?}"
+        );
     }
 
     #[test]
     fn separable_data_gives_finite_weights() {
-        let scores: Vec<(Evidence, bool)> = (0..50).map(|i| (evidence(if i % 2 == 0 { 3.0 } else { -3.0 }), i % 2 == 0)).collect();
+        let scores: Vec<(Evidence, bool)> = (0..50)
+            .map(|i| (evidence(if i % 2 == 0 { 3.0 } else { -3.0 }), i % 2 == 0))
+            .collect();
         let c = Calibration::fit(&scores);
-        assert!(c.weights.iter().all(|w| w.is_finite()) && c.probability(&evidence(3.0)) > 0.9, "{c:?}");
+        assert!(
+            c.weights.iter().all(|w| w.is_finite()) && c.probability(&evidence(3.0)) > 0.9,
+            "{c:?}"
+        );
     }
 
     #[test]
     fn one_class_gives_identity() {
-        assert_eq!(Calibration::fit(&[(evidence(1.0), true)]), Calibration::identity());
+        assert_eq!(
+            Calibration::fit(&[(evidence(1.0), true)]),
+            Calibration::identity()
+        );
     }
 
     #[test]

@@ -11,15 +11,17 @@ mod artifact;
 mod calibration;
 mod train;
 
-pub use artifact::{parse_manifest, ArtifactError, CvMetrics, Manifest, ModelArtifact, MANIFEST_FILE, MODEL_FILE};
+pub use artifact::{
+    parse_manifest, ArtifactError, CvMetrics, Manifest, ModelArtifact, MANIFEST_FILE, MODEL_FILE,
+};
 pub use calibration::{Calibration, Evidence, DIMS};
 pub use train::{author_fields, extract_files, train_files, ExtractedDoc, TrainOptions, Trainer};
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Label, TokenWeight};
 #[cfg(test)]
 use crate::domain::Comment;
+use crate::domain::{Label, TokenWeight};
 use crate::text::{AuthorFields, Features, NormalizedText, KINDS};
 
 pub use crate::text::FeatureConfig;
@@ -38,9 +40,21 @@ pub struct NbParams {
     pub min_class_docs: u64,
 }
 
+impl NbParams {
+    /// The feature configuration.
+    pub fn features_ref(&self) -> &FeatureConfig {
+        &self.features
+    }
+}
+
 impl Default for NbParams {
     fn default() -> Self {
-        NbParams { features: FeatureConfig::default(), alpha: 0.1, length_power: 0.5, min_class_docs: 20 }
+        NbParams {
+            features: FeatureConfig::default(),
+            alpha: 0.1,
+            length_power: 0.5,
+            min_class_docs: 20,
+        }
     }
 }
 
@@ -140,7 +154,11 @@ impl NbModel {
             self.log_ratio[b] = Self::ratio(self.counts[SPAM][b], self.counts[HAM][b], alpha);
         }
         let docs = &mut self.docs[c];
-        *docs = if weight >= 0.0 { *docs + 1 } else { docs.saturating_sub(1) };
+        *docs = if weight >= 0.0 {
+            *docs + 1
+        } else {
+            docs.saturating_sub(1)
+        };
     }
 
     /// NaN marks a bucket never seen in training. Unseen features are skipped rather than
@@ -161,20 +179,29 @@ impl NbModel {
 
     /// Whether both classes have enough examples for an opinion.
     pub fn has_opinion(&self) -> bool {
-        self.docs[SPAM] >= self.params.min_class_docs && self.docs[HAM] >= self.params.min_class_docs
+        self.docs[SPAM] >= self.params.min_class_docs
+            && self.docs[HAM] >= self.params.min_class_docs
     }
 
     /// Per-namespace evidence of a feature set: for each namespace the sum of its features'
     /// log-ratios divided by `count^length_power`, then the strongest spam and ham feature.
     /// Features never seen in training are skipped.
     pub fn evidence(&self, buckets: &[u32], kinds: &[u8]) -> Evidence {
+        // Buckets come from masking with the model's own `bits`, so indexing cannot fail.
+        let ratios: Vec<f32> = buckets
+            .iter()
+            .map(|&b| self.log_ratio[b as usize])
+            .collect();
+        self.evidence_of_ratios(&ratios, kinds)
+    }
+
+    /// Evidence from each feature's log-ratio (NaN for unseen), looked up once by the caller.
+    fn evidence_of_ratios(&self, ratios: &[f32], kinds: &[u8]) -> Evidence {
         let mut sums = [0.0f32; KINDS];
         let mut counts = [0u32; KINDS];
         let (mut max, mut min) = (0.0f32, 0.0f32);
-        for (&b, &k) in buckets.iter().zip(kinds) {
-            // Buckets come from masking with the model's own `bits` and kinds are < KINDS,
-            // so neither index can go out of range.
-            let r = self.log_ratio[b as usize];
+        for (&r, &k) in ratios.iter().zip(kinds) {
+            // Kinds are < KINDS by construction.
             if r.is_nan() {
                 continue;
             }
@@ -198,43 +225,89 @@ impl NbModel {
 
     /// Scores a feature set (`kinds` parallel to `buckets`).
     pub fn predict(&self, buckets: &[u32], kinds: &[u8]) -> Prediction {
-        let evidence = self.evidence(buckets, kinds);
-        let log_odds = self.calibration.log_odds(&evidence);
-        let probability = self.has_opinion().then(|| self.calibration.probability(&evidence));
-        Prediction { log_odds, probability }
+        self.prediction_of(&self.evidence(buckets, kinds))
+    }
+
+    fn prediction_of(&self, evidence: &Evidence) -> Prediction {
+        let log_odds = self.calibration.log_odds(evidence);
+        let probability = self
+            .has_opinion()
+            .then(|| self.calibration.probability(evidence));
+        Prediction {
+            log_odds,
+            probability,
+        }
+    }
+
+    /// Scores a comment's features and names the `k` strongest tokens each way, looking each
+    /// feature up once (the lookups, random reads in a table of megabytes, are the cost).
+    pub fn assess(&self, features: &Features, k: usize) -> (Prediction, Vec<TokenWeight>) {
+        let ratios: Vec<f32> = features
+            .buckets()
+            .iter()
+            .map(|&b| self.log_ratio[b as usize])
+            .collect();
+        let prediction = self.prediction_of(&self.evidence_of_ratios(&ratios, features.kinds()));
+        (prediction, self.strongest_of_ratios(features, &ratios, k))
     }
 
     /// The `k` strongest features each way, strongest first: positive weights push to spam.
+    /// A feature's weight is its log-ratio scaled by how much the calibration trusts its
+    /// namespace. Only the winners are turned into strings.
     pub fn strongest_tokens(&self, features: &Features, k: usize) -> Vec<TokenWeight> {
-        // A feature's weight is its log-ratio scaled by how much the calibration trusts its namespace.
-        let offset = self.per_feature_offset() as f32;
-        let trust = self.calibration.weights;
-        let mut scored: Vec<(f32, usize)> = features
+        let ratios: Vec<f32> = features
             .buckets()
             .iter()
-            .zip(features.kinds())
-            .enumerate()
-            .filter(|(_, (&b, _))| !self.log_ratio[b as usize].is_nan())
-            .map(|(i, (&b, &k))| ((self.log_ratio[b as usize] - offset) * trust[k as usize] as f32, i))
+            .map(|&b| self.log_ratio[b as usize])
             .collect();
-        scored.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
+        self.strongest_of_ratios(features, &ratios, k)
+    }
+
+    fn strongest_of_ratios(
+        &self,
+        features: &Features,
+        ratios: &[f32],
+        k: usize,
+    ) -> Vec<TokenWeight> {
+        let offset = self.per_feature_offset() as f32;
+        let trust = self.calibration.weights;
+        // Twice k candidates each way, so duplicates of one token string can be skipped.
+        let keep = 2 * k;
+        let mut top: Vec<(f32, usize)> = Vec::with_capacity(keep + 1);
+        let mut bottom: Vec<(f32, usize)> = Vec::with_capacity(keep + 1);
+        for (i, (&r, &kind)) in ratios.iter().zip(features.kinds()).enumerate() {
+            if r.is_nan() {
+                continue;
+            }
+            let w = (r - offset) * trust[kind as usize] as f32;
+            if w > 0.0 && (top.len() < keep || w > top[keep - 1].0) {
+                let at = top.partition_point(|t| t.0 >= w);
+                top.insert(at, (w, i));
+                top.truncate(keep);
+            } else if w < 0.0 && (bottom.len() < keep || w < bottom[keep - 1].0) {
+                let at = bottom.partition_point(|t| t.0 <= w);
+                bottom.insert(at, (w, i));
+                bottom.truncate(keep);
+            }
+        }
         let mut out: Vec<TokenWeight> = Vec::with_capacity(2 * k);
-        let mut take = |iter: &mut dyn Iterator<Item = &(f32, usize)>, positive: bool| {
+        for side in [top, bottom] {
             let mut taken = 0;
-            for &(w, i) in iter {
-                if taken == k || (positive && w <= 0.0) || (!positive && w >= 0.0) {
+            for (w, i) in side {
+                if taken == k {
                     break;
                 }
                 let token = features.token(i);
                 if out.iter().any(|t| t.token == token) {
                     continue;
                 }
-                out.push(TokenWeight { token, weight: (w as f64 * 1000.0).round() / 1000.0 });
+                out.push(TokenWeight {
+                    token,
+                    weight: (w as f64 * 1000.0).round() / 1000.0,
+                });
                 taken += 1;
             }
-        };
-        take(&mut scored.iter(), true);
-        take(&mut scored.iter().rev(), false);
+        }
         out
     }
 

@@ -7,13 +7,18 @@ use crate::text::normalize_content;
 
 /// A small deterministic generator so the oracle data needs no extra crate.
 fn lcg(state: &mut u64) -> u64 {
-    *state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    *state = state
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     *state >> 33
 }
 
 fn dense_params() -> NbParams {
     NbParams {
-        features: FeatureConfig { bits: 8, ..FeatureConfig::default() },
+        features: FeatureConfig {
+            bits: 8,
+            ..FeatureConfig::default()
+        },
         alpha: 1.0,
         length_power: 0.0,
         min_class_docs: 1,
@@ -37,13 +42,21 @@ fn naive_bayes_agrees_with_linfa_oracle() {
         // Every feature occurs somewhere, so our vocabulary equals linfa's dense width.
         x[(d, d % features)] += 1.0;
     }
-    let oracle = MultinomialNb::params().alpha(1.0).fit(&DatasetView::new(x.view(), y.view())).unwrap();
+    let oracle = MultinomialNb::params()
+        .alpha(1.0)
+        .fit(&DatasetView::new(x.view(), y.view()))
+        .unwrap();
 
     let mut model = NbModel::new(dense_params());
     for d in 0..docs {
-        let buckets: Vec<u32> =
-            (0..features).flat_map(|f| std::iter::repeat_n(f as u32, x[(d, f)] as usize)).collect();
-        model.learn(&buckets, if y[d] == 1 { Label::Spam } else { Label::Ham }, 1.0);
+        let buckets: Vec<u32> = (0..features)
+            .flat_map(|f| std::iter::repeat_n(f as u32, x[(d, f)] as usize))
+            .collect();
+        model.learn(
+            &buckets,
+            if y[d] == 1 { Label::Spam } else { Label::Ham },
+            1.0,
+        );
     }
 
     let jll = oracle.joint_log_likelihood(x.view());
@@ -51,8 +64,16 @@ fn naive_bayes_agrees_with_linfa_oracle() {
     for d in 0..docs {
         let row: Vec<(u32, f64)> = (0..features).map(|f| (f as u32, x[(d, f)])).collect();
         let (spam, ham) = model.joint_log_likelihood(&row);
-        assert!((spam - jll[&1][d]).abs() < 1e-9, "doc {d}: spam {spam} vs {}", jll[&1][d]);
-        assert!((ham - jll[&0][d]).abs() < 1e-9, "doc {d}: ham {ham} vs {}", jll[&0][d]);
+        assert!(
+            (spam - jll[&1][d]).abs() < 1e-9,
+            "doc {d}: spam {spam} vs {}",
+            jll[&1][d]
+        );
+        assert!(
+            (ham - jll[&0][d]).abs() < 1e-9,
+            "doc {d}: ham {ham} vs {}",
+            jll[&0][d]
+        );
         let ours = usize::from(spam > ham);
         assert_eq!(ours, predicted[d], "doc {d}");
     }
@@ -74,34 +95,55 @@ fn learning_then_unlearning_restores_the_model() {
 
 #[test]
 fn too_few_examples_give_no_opinion() {
-    let mut model = NbModel::new(NbParams { min_class_docs: 2, ..dense_params() });
+    let mut model = NbModel::new(NbParams {
+        min_class_docs: 2,
+        ..dense_params()
+    });
     model.learn(&[1], Label::Spam, 1.0);
     model.learn(&[2], Label::Ham, 1.0);
     assert_eq!(model.predict(&[1], &[0]).probability, None);
     model.learn(&[1], Label::Spam, 1.0);
     model.learn(&[2], Label::Ham, 1.0);
-    assert!(model.predict(&[1], &[0]).probability.is_some_and(|p| p > 0.5));
+    assert!(model
+        .predict(&[1], &[0])
+        .probability
+        .is_some_and(|p| p > 0.5));
 }
 
 #[test]
 fn artifact_round_trips_and_detects_corruption() {
     let trainer = Trainer::new(TrainOptions {
-        params: NbParams { features: FeatureConfig { bits: 12, ..FeatureConfig::default() }, ..NbParams::default() },
+        params: NbParams {
+            features: FeatureConfig {
+                bits: 12,
+                ..FeatureConfig::default()
+            },
+            ..NbParams::default()
+        },
         calibration_folds: 2,
     });
-    let rows = [("buy cheap pills now", Label::Spam), ("lovely recipe, thanks", Label::Ham)];
+    let rows = [
+        ("buy cheap pills now", Label::Spam),
+        ("lovely recipe, thanks", Label::Ham),
+    ];
     let docs: Vec<ExtractedDoc> = rows
         .iter()
         .cycle()
         .take(60)
         .map(|(t, l)| {
             let f = trainer.features_of(&Comment::from_text(*t, None), &normalize_content(t));
-            ExtractedDoc { buckets: f.buckets().to_vec(), kinds: f.kinds().to_vec(), label: *l }
+            ExtractedDoc {
+                buckets: f.buckets().to_vec(),
+                kinds: f.kinds().to_vec(),
+                label: *l,
+            }
         })
         .collect();
     let model = trainer.fit(&docs);
     let dir = tempfile::tempdir().unwrap();
-    let manifest = artifact::write_model(&model, dir.path(), "h".into(), vec![], CvMetrics::default()).unwrap();
+    let manifest =
+        artifact::write_model(&model, dir.path(), "h".into(), vec![], CvMetrics::default())
+            .unwrap();
     let (loaded, m2) = ModelArtifact::read_dir(dir.path()).unwrap();
     assert_eq!(manifest, m2);
     let (b, k) = (&docs[0].buckets, &docs[0].kinds);
@@ -113,14 +155,24 @@ fn artifact_round_trips_and_detects_corruption() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
     std::fs::write(&path, &bytes).unwrap();
-    assert!(matches!(ModelArtifact::read_dir(dir.path()), Err(ArtifactError::HashMismatch { .. })));
+    assert!(matches!(
+        ModelArtifact::read_dir(dir.path()),
+        Err(ArtifactError::HashMismatch { .. })
+    ));
 }
 
 #[test]
 fn strongest_tokens_point_both_ways() {
-    let mut model = NbModel::new(NbParams { features: FeatureConfig { char_min: 0, ..dense_params().features }, ..dense_params() });
+    let mut model = NbModel::new(NbParams {
+        features: FeatureConfig {
+            char_min: 0,
+            ..dense_params().features
+        },
+        ..dense_params()
+    });
     let config = model.params.features;
-    let extract = |t: &str| Features::extract(&config, &normalize_content(t), AuthorFields::default());
+    let extract =
+        |t: &str| Features::extract(&config, &normalize_content(t), AuthorFields::default());
     let spam = extract("free money subscribe");
     let ham = extract("thanks recipe lovely");
     for _ in 0..3 {
@@ -129,6 +181,14 @@ fn strongest_tokens_point_both_ways() {
     }
     let f = extract("free recipe");
     let tokens = model.strongest_tokens(&f, 5);
-    assert!(tokens.iter().any(|t| t.token == "w:free" && t.weight > 0.0), "{tokens:?}");
-    assert!(tokens.iter().any(|t| t.token == "w:recipe" && t.weight < 0.0), "{tokens:?}");
+    assert!(
+        tokens.iter().any(|t| t.token == "w:free" && t.weight > 0.0),
+        "{tokens:?}"
+    );
+    assert!(
+        tokens
+            .iter()
+            .any(|t| t.token == "w:recipe" && t.weight < 0.0),
+        "{tokens:?}"
+    );
 }

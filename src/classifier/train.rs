@@ -32,7 +32,10 @@ pub struct TrainOptions {
 
 impl Default for TrainOptions {
     fn default() -> Self {
-        TrainOptions { params: NbParams::default(), calibration_folds: 5 }
+        TrainOptions {
+            params: NbParams::default(),
+            calibration_folds: 5,
+        }
     }
 }
 
@@ -68,7 +71,11 @@ impl Trainer {
         let comment = labelled.to_comment();
         let text = normalize_content(&comment.content);
         let features = self.features_of(&comment, &text);
-        ExtractedDoc { buckets: features.buckets().to_vec(), kinds: features.kinds().to_vec(), label: labelled.label }
+        ExtractedDoc {
+            buckets: features.buckets().to_vec(),
+            kinds: features.kinds().to_vec(),
+            label: labelled.label,
+        }
     }
 
     /// Counts every document into a fresh, uncalibrated model.
@@ -91,7 +98,11 @@ impl Trainer {
 
     /// Out-of-fold evidence for every document (fold = index mod k), given the model counted
     /// on all of them: each fold's counts are subtracted, which is cheaper than recounting.
-    pub fn out_of_fold_evidence(&self, full: &NbModel, docs: &[ExtractedDoc]) -> Vec<(Evidence, bool)> {
+    pub fn out_of_fold_evidence(
+        &self,
+        full: &NbModel,
+        docs: &[ExtractedDoc],
+    ) -> Vec<(Evidence, bool)> {
         let k = self.options.calibration_folds;
         if k < 2 || docs.len() < k {
             return Vec::new();
@@ -136,7 +147,11 @@ pub fn extract_files(
             hasher.update(row.text.as_bytes());
             hasher.update(&[0]);
             hasher.update(row.author.as_deref().unwrap_or("").as_bytes());
-            hasher.update(if row.label == Label::Spam { b"\0s\n" } else { b"\0h\n" });
+            hasher.update(if row.label == Label::Spam {
+                b"\0s\n"
+            } else {
+                b"\0h\n"
+            });
             if let Some(bar) = &bar {
                 bar.inc(row.text.len() as u64 + 40);
             }
@@ -151,14 +166,21 @@ pub fn extract_files(
 
 /// Trains the shipped pipeline's model from labelled JSON Lines files and writes the
 /// artifact and manifest into `out`.
-pub fn train_files(inputs: &[PathBuf], out: &Path, show_progress: bool) -> anyhow::Result<Manifest> {
+pub fn train_files(
+    inputs: &[PathBuf],
+    out: &Path,
+    show_progress: bool,
+) -> anyhow::Result<Manifest> {
     if inputs.is_empty() {
         anyhow::bail!("no --input files given");
     }
     let trainer = Trainer::default();
     let (docs, corpus_hash) = extract_files(&trainer, inputs, show_progress)?;
     let model = trainer.fit(&docs);
-    let cv = super::artifact::CvMetrics::from_scores(&trainer.out_of_fold_evidence(&model, &docs), &model);
+    let cv = super::artifact::CvMetrics::from_scores(
+        &trainer.out_of_fold_evidence(&model, &docs),
+        &model,
+    );
     let sources = inputs.iter().map(|p| p.display().to_string()).collect();
     write_model(&model, out, corpus_hash, sources, cv)
 }

@@ -128,7 +128,8 @@ impl ResponseError for ApiError {
         let status = self.status_code();
         if let ApiError::Internal(e) = self {
             // The only place a 5xx is logged in full; the body stays opaque.
-            tracing::error!(error = format!("{e:#}"), "internal error");
+            let chain = format!("{e:#}");
+            tracing::error!(error = %chain, "internal error");
         }
         let mut response = HttpResponse::build(status);
         if let ApiError::MethodNotAllowed { allow } = self {

@@ -3,6 +3,8 @@
 //! The body is read and decoded here rather than by actix extractors so that every failure
 //! gets one of our error codes (see [`ApiError`]) instead of actix's plain-text errors.
 
+use std::panic::{self, AssertUnwindSafe};
+
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -68,9 +70,21 @@ pub async fn score(
     };
 
     let comment = parse_comment(&body)?;
-    let assessment = state
-        .scorer
-        .score_comment(&comment, OffsetDateTime::now_utc());
+    let content_xxh3 = fingerprint(&comment.content);
+    // Scoring must not panic, but if a bug makes it panic on some input, that request gets a
+    // 500 instead of taking the worker thread (and every connection on it) down. The
+    // scorer is immutable, so nothing is left half-updated.
+    let assessment = panic::catch_unwind(AssertUnwindSafe(|| {
+        state
+            .scorer
+            .score_comment(&comment, OffsetDateTime::now_utc())
+    }))
+    .map_err(|_| {
+        // The panic payload may quote the content, so only the hash is reported.
+        ApiError::Internal(anyhow::anyhow!(
+            "the scorer panicked on content_xxh3 {content_xxh3}"
+        ))
+    })?;
     let response = ScoreResponse::fresh(assessment);
     // Ids, sizes and a hash only: the content and the e-mail address must never be logged.
     tracing::info!(
@@ -79,7 +93,7 @@ pub async fn score(
         verdict = %response.assessment.verdict,
         spam_probability = response.assessment.spam_probability,
         content_bytes = comment.content.len(),
-        content_xxh3 = %fingerprint(&comment.content),
+        content_xxh3 = %content_xxh3,
         "comment scored"
     );
     let json = serde_json::to_vec(&response)

@@ -87,16 +87,23 @@ pub struct FeatureConfig {
 
 impl Default for FeatureConfig {
     fn default() -> Self {
-        FeatureConfig { bits: 20, char_min: 2, char_max: 5, bigrams: true, presence: true }
+        FeatureConfig {
+            bits: 20,
+            char_min: 2,
+            char_max: 5,
+            bigrams: true,
+            presence: true,
+        }
     }
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Origin {
-    kind: FeatureKind,
-    /// Byte range in `Features::text`, or an index into `Features::extras` when `extra`.
+    /// Byte offset in `Features::text`, or an index into `Features::extras` when `extra`.
     start: u32,
-    end: u32,
+    /// Byte length in `Features::text` (unused when `extra`).
+    len: u16,
+    kind: FeatureKind,
     extra: bool,
 }
 
@@ -123,11 +130,19 @@ pub struct AuthorFields<'a> {
 
 impl Features {
     /// Extracts the features of a normalised body and its author fields.
-    pub fn extract(config: &FeatureConfig, body: &NormalizedText, author: AuthorFields<'_>) -> Self {
+    pub fn extract(
+        config: &FeatureConfig,
+        body: &NormalizedText,
+        author: AuthorFields<'_>,
+    ) -> Self {
+        // Up to four n-grams per character plus words, bigrams and shapes: sized once so the
+        // hot loop never reallocates.
+        let capacity =
+            body.folded.len() * (config.char_max.saturating_sub(config.char_min) as usize + 2) + 64;
         let mut f = Features {
-            buckets: Vec::with_capacity(body.folded.len() * 4),
-            kinds: Vec::with_capacity(body.folded.len() * 4),
-            origins: Vec::with_capacity(body.folded.len() * 4),
+            buckets: Vec::with_capacity(capacity),
+            kinds: Vec::with_capacity(capacity),
+            origins: Vec::with_capacity(capacity),
             text: body.folded.clone(),
             extras: Vec::new(),
         };
@@ -167,7 +182,8 @@ impl Features {
         let body = if o.extra {
             self.extras[o.start as usize].as_str()
         } else {
-            &self.text[o.start as usize..o.end as usize]
+            let start = o.start as usize;
+            self.text.get(start..start + o.len as usize).unwrap_or("")
         };
         format!("{}{}", o.kind.prefix(), body)
     }
@@ -175,14 +191,25 @@ impl Features {
     fn push_text(&mut self, kind: FeatureKind, start: usize, end: usize, hash: u64, mask: u32) {
         self.buckets.push(hash as u32 & mask);
         self.kinds.push(kind as u8);
-        self.origins.push(Origin { kind, start: start as u32, end: end as u32, extra: false });
+        let len = (end - start).min(u16::MAX as usize) as u16;
+        self.origins.push(Origin {
+            kind,
+            start: start as u32,
+            len,
+            extra: false,
+        });
     }
 
     fn push_extra(&mut self, kind: FeatureKind, value: String, mask: u32) {
         let hash = xxh3_64_with_seed(value.as_bytes(), kind.salt());
         self.buckets.push(hash as u32 & mask);
         self.kinds.push(kind as u8);
-        self.origins.push(Origin { kind, start: self.extras.len() as u32, end: 0, extra: true });
+        self.origins.push(Origin {
+            kind,
+            start: self.extras.len() as u32,
+            len: 0,
+            extra: true,
+        });
         self.extras.push(value);
     }
 
@@ -198,44 +225,71 @@ impl Features {
             if config.bigrams {
                 if let Some((pstart, ph)) = prev {
                     let bh = ph.rotate_left(17) ^ wh.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-                    self.push_text(FeatureKind::Bigram, pstart, end, bh ^ FeatureKind::Bigram.salt(), mask);
+                    self.push_text(
+                        FeatureKind::Bigram,
+                        pstart,
+                        end,
+                        bh ^ FeatureKind::Bigram.salt(),
+                        mask,
+                    );
                 }
                 prev = Some((start, wh));
             }
             self.word_shapes(word, mask);
             if config.char_min > 0 && word.len() <= 64 {
-                // " word " so n-grams at the edges say where in the word they sit.
-                let n = word.len();
-                pad[0] = b' ';
-                pad[1..=n].copy_from_slice(word.as_bytes());
-                pad[n + 1] = b' ';
-                let padded = &pad[..n + 2];
-                char_starts.clear();
-                char_starts.extend((0..padded.len()).filter(|&i| !is_continuation(padded[i])));
-                char_starts.push(padded.len());
-                let chars = char_starts.len() - 1;
-                let salt = FeatureKind::Chars.salt();
-                for i in 0..chars {
-                    for len in config.char_min as usize..=config.char_max as usize {
-                        if i + len > chars {
-                            break;
-                        }
-                        let (bs, be) = (char_starts[i], char_starts[i + len]);
-                        let h = xxh3_64_with_seed(&padded[bs..be], salt);
-                        // Map the padded range back to the word's range in `text`.
-                        let ts = start + bs.saturating_sub(1).min(n);
-                        let te = start + (be.saturating_sub(1)).min(n);
-                        let kind = match len {
-                            0..=3 => FeatureKind::Chars,
-                            4 => FeatureKind::Chars4,
-                            _ => FeatureKind::Chars5,
-                        };
-                        self.push_text(kind, ts, te.max(ts), h, mask);
-                    }
-                }
+                self.char_ngrams(config, word, start, &mut pad, &mut char_starts, mask);
             }
         }
         self.text = text;
+    }
+
+    /// Character n-grams of " word " (the spaces mark the word's edges). Hashed with a
+    /// rolling FNV-1a over the bytes, finished by a multiply-xorshift so the low bits used as
+    /// bucket index are well mixed: one pass per start position serves every length, which
+    /// is what keeps feature extraction within a few microseconds.
+    fn char_ngrams(
+        &mut self,
+        config: &FeatureConfig,
+        word: &str,
+        start: usize,
+        pad: &mut [u8; 66],
+        char_starts: &mut Vec<usize>,
+        mask: u32,
+    ) {
+        let n = word.len();
+        pad[0] = b' ';
+        pad[1..=n].copy_from_slice(word.as_bytes());
+        pad[n + 1] = b' ';
+        let padded = &pad[..n + 2];
+        char_starts.clear();
+        char_starts.extend((0..padded.len()).filter(|&i| !is_continuation(padded[i])));
+        char_starts.push(padded.len());
+        let chars = char_starts.len() - 1;
+        let (min, max) = (config.char_min as usize, config.char_max as usize);
+        let salt = FeatureKind::Chars.salt();
+        for i in 0..chars {
+            let mut h = salt ^ 0xcbf2_9ce4_8422_2325;
+            let mut byte = char_starts[i];
+            for len in 1..=max.min(chars - i) {
+                let end = char_starts[i + len];
+                while byte < end {
+                    h = (h ^ padded[byte] as u64).wrapping_mul(0x0000_0100_0000_01b3);
+                    byte += 1;
+                }
+                if len < min {
+                    continue;
+                }
+                let kind = match len {
+                    0..=3 => FeatureKind::Chars,
+                    4 => FeatureKind::Chars4,
+                    _ => FeatureKind::Chars5,
+                };
+                // Map the padded range back to the word's range in `text`.
+                let ts = start + char_starts[i].saturating_sub(1).min(n);
+                let te = start + end.saturating_sub(1).min(n);
+                self.push_text(kind, ts, te.max(ts), finish(h), mask);
+            }
+        }
     }
 
     fn word_shapes(&mut self, word: &str, mask: u32) {
@@ -257,7 +311,11 @@ impl Features {
                 && tld.bytes().all(|b| b.is_ascii_lowercase())
                 && head.bytes().any(|b| b.is_ascii_alphabetic())
             {
-                self.push_extra(FeatureKind::Domain, word.trim_start_matches("www.").to_string(), mask);
+                self.push_extra(
+                    FeatureKind::Domain,
+                    word.trim_start_matches("www.").to_string(),
+                    mask,
+                );
             }
         }
     }
@@ -307,33 +365,60 @@ impl Features {
             }
         }
         if let Some(url) = author.url.filter(|u| !u.trim().is_empty()) {
-            self.push_extra(FeatureKind::AuthorMeta, format!("url:{}", domain_of(url)), mask);
+            self.push_extra(
+                FeatureKind::AuthorMeta,
+                format!("url:{}", domain_of(url)),
+                mask,
+            );
         }
         if let Some(email) = author.email.and_then(|e| e.rsplit_once('@')) {
-            self.push_extra(FeatureKind::AuthorMeta, format!("email:{}", email.1.to_lowercase()), mask);
+            self.push_extra(
+                FeatureKind::AuthorMeta,
+                format!("email:{}", email.1.to_lowercase()),
+                mask,
+            );
         }
     }
 
-    /// Keeps the first occurrence of each bucket.
+    /// Keeps the first occurrence of each bucket, in one pass over a small open-addressing set.
     fn dedup(&mut self) {
-        let mut order: Vec<u32> = (0..self.buckets.len() as u32).collect();
-        order.sort_unstable_by_key(|&i| (self.buckets[i as usize], i));
-        let mut keep = vec![false; self.buckets.len()];
-        let mut last = None;
-        for i in order {
-            let b = self.buckets[i as usize];
-            if last != Some(b) {
-                keep[i as usize] = true;
-                last = Some(b);
+        let n = self.buckets.len();
+        let size = (2 * n).next_power_of_two().max(16);
+        let mut seen = vec![u32::MAX; size];
+        let mut kept = 0;
+        for i in 0..n {
+            let b = self.buckets[i];
+            let mut slot = (b.wrapping_mul(0x9E37_79B9) >> 7) as usize & (size - 1);
+            let fresh = loop {
+                match seen[slot] {
+                    u32::MAX => {
+                        seen[slot] = b;
+                        break true;
+                    }
+                    x if x == b => break false,
+                    _ => slot = (slot + 1) & (size - 1),
+                }
+            };
+            if fresh {
+                self.buckets[kept] = b;
+                self.kinds[kept] = self.kinds[i];
+                self.origins[kept] = self.origins[i];
+                kept += 1;
             }
         }
-        let mut k = keep.iter();
-        self.buckets.retain(|_| *k.next().unwrap_or(&false));
-        let mut k = keep.iter();
-        self.kinds.retain(|_| *k.next().unwrap_or(&false));
-        let mut k = keep.iter();
-        self.origins.retain(|_| *k.next().unwrap_or(&false));
+        self.buckets.truncate(kept);
+        self.kinds.truncate(kept);
+        self.origins.truncate(kept);
     }
+}
+
+/// Final avalanche of a rolling hash (the splitmix64 finaliser).
+fn finish(mut h: u64) -> u64 {
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
 }
 
 fn is_continuation(b: u8) -> bool {
@@ -367,11 +452,17 @@ mod tests {
     use crate::text::normalize_content;
 
     fn tokens(text: &str, author: Option<&str>) -> Vec<String> {
-        let config = FeatureConfig { char_min: 0, ..FeatureConfig::default() };
+        let config = FeatureConfig {
+            char_min: 0,
+            ..FeatureConfig::default()
+        };
         let f = Features::extract(
             &config,
             &normalize_content(text),
-            AuthorFields { name: author, ..Default::default() },
+            AuthorFields {
+                name: author,
+                ..Default::default()
+            },
         );
         (0..f.len()).map(|i| f.token(i)).collect()
     }
@@ -379,7 +470,14 @@ mod tests {
     #[test]
     fn words_bigrams_domains_and_author_are_namespaced() {
         let t = tokens("Visit http://Spam.example/x now", Some("Free Money"));
-        for want in ["w:visit", "b:visit http", "d:spam.example", "s:links1", "a:free", "a:money"] {
+        for want in [
+            "w:visit",
+            "b:visit http",
+            "d:spam.example",
+            "s:links1",
+            "a:free",
+            "a:money",
+        ] {
             assert!(t.iter().any(|x| x == want), "missing {want} in {t:?}");
         }
     }
@@ -389,7 +487,10 @@ mod tests {
         let t = tokens("Привет мир, это спам", None);
         assert!(t.contains(&"w:привет".to_string()), "{t:?}");
         let t = tokens("素晴らしい動画です", None);
-        assert!(t.iter().filter(|x| x.starts_with("w:")).count() >= 3, "{t:?}");
+        assert!(
+            t.iter().filter(|x| x.starts_with("w:")).count() >= 3,
+            "{t:?}"
+        );
     }
 
     #[test]
@@ -402,16 +503,34 @@ mod tests {
 
     #[test]
     fn character_ngrams_stay_inside_words() {
-        let config = FeatureConfig { bigrams: false, ..FeatureConfig::default() };
-        let f = Features::extract(&config, &normalize_content("ab cd"), AuthorFields::default());
+        let config = FeatureConfig {
+            bigrams: false,
+            ..FeatureConfig::default()
+        };
+        let f = Features::extract(
+            &config,
+            &normalize_content("ab cd"),
+            AuthorFields::default(),
+        );
         let t: Vec<String> = (0..f.len()).map(|i| f.token(i)).collect();
-        assert!(t.contains(&"c:ab".to_string()) && !t.iter().any(|x| x == "c:b c"), "{t:?}");
+        assert!(
+            t.contains(&"c:ab".to_string()) && !t.iter().any(|x| x == "c:b c"),
+            "{t:?}"
+        );
     }
 
     #[test]
     fn presence_counts_a_repeated_word_once() {
-        let config = FeatureConfig { char_min: 0, bigrams: false, ..FeatureConfig::default() };
-        let f = Features::extract(&config, &normalize_content("spam spam spam"), AuthorFields::default());
+        let config = FeatureConfig {
+            char_min: 0,
+            bigrams: false,
+            ..FeatureConfig::default()
+        };
+        let f = Features::extract(
+            &config,
+            &normalize_content("spam spam spam"),
+            AuthorFields::default(),
+        );
         assert_eq!(f.len(), 1);
     }
 }

@@ -48,7 +48,10 @@ fn tag_end(s: &str, start: usize) -> Option<usize> {
         return None;
     }
     let window = &rest[..rest.len().min(2048)];
-    window.iter().position(|&b| b == b'>').map(|p| start + 1 + p)
+    window
+        .iter()
+        .position(|&b| b == b'>')
+        .map(|p| start + 1 + p)
 }
 
 fn is_separating(tag: &str) -> bool {
@@ -60,8 +63,26 @@ fn is_separating(tag: &str) -> bool {
         .to_ascii_lowercase();
     !matches!(
         name.as_str(),
-        "a" | "b" | "i" | "u" | "em" | "strong" | "span" | "s" | "small" | "sup" | "sub" | "code" | "font" | "mark"
-            | "del" | "ins" | "strike" | "tt" | "q" | "cite" | "abbr"
+        "a" | "b"
+            | "i"
+            | "u"
+            | "em"
+            | "strong"
+            | "span"
+            | "s"
+            | "small"
+            | "sup"
+            | "sub"
+            | "code"
+            | "font"
+            | "mark"
+            | "del"
+            | "ins"
+            | "strike"
+            | "tt"
+            | "q"
+            | "cite"
+            | "abbr"
     )
 }
 
@@ -178,7 +199,8 @@ mod tests {
 
     #[test]
     fn single_quoted_and_bare_hrefs_are_found() {
-        let (_, hrefs) = strip_html("<a href='http://a.example/x'>a</a> <A HREF=http://b.example>b</A>");
+        let (_, hrefs) =
+            strip_html("<a href='http://a.example/x'>a</a> <A HREF=http://b.example>b</A>");
         assert_eq!(hrefs, vec!["http://a.example/x", "http://b.example"]);
     }
 

@@ -28,14 +28,31 @@ pub fn find_links(clean: &str, hrefs: &[String]) -> Vec<Link> {
     let mut links: Vec<Link> = hrefs
         .iter()
         .filter(|h| looks_like_url(h))
-        .map(|h| Link { url: h.clone(), domain: domain_of(h), source: LinkSource::Html })
+        .map(|h| Link {
+            url: h.clone(),
+            domain: domain_of(h),
+            source: LinkSource::Html,
+        })
         .collect();
+    // Almost no comment has a bare URL; checking once spares a lowercase copy of every word.
+    if !contains_ignore_ascii_case(clean.as_bytes(), b"http")
+        && !contains_ignore_ascii_case(clean.as_bytes(), b"www.")
+    {
+        return links;
+    }
     for chunk in clean.split_whitespace() {
+        if !contains_ignore_ascii_case(chunk.as_bytes(), b"http")
+            && !contains_ignore_ascii_case(chunk.as_bytes(), b"www.")
+        {
+            continue;
+        }
         let lower = chunk.to_ascii_lowercase();
         let mut from = 0;
         while let Some(start) = next_url_start(&lower[from..]).map(|p| p + from) {
             let tail = &chunk[start..];
-            let end = tail.find(['[', ']', '"', '\'', '<', '>']).unwrap_or(tail.len());
+            let end = tail
+                .find(['[', ']', '"', '\'', '<', '>'])
+                .unwrap_or(tail.len());
             let url = tail[..end].trim_end_matches(['.', ',', '!', '?', ')', ';', ':']);
             from = start + end.max(1);
             if url.len() < 5 || links.iter().any(|l| l.url == url) {
@@ -47,13 +64,22 @@ pub fn find_links(clean: &str, hrefs: &[String]) -> Vec<Link> {
             } else {
                 LinkSource::Bare
             };
-            links.push(Link { url: url.to_string(), domain: domain_of(url), source });
+            links.push(Link {
+                url: url.to_string(),
+                domain: domain_of(url),
+                source,
+            });
             if from >= lower.len() {
                 break;
             }
         }
     }
     links
+}
+
+fn contains_ignore_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 fn next_url_start(lower: &str) -> Option<usize> {
@@ -65,7 +91,10 @@ fn next_url_start(lower: &str) -> Option<usize> {
 
 fn looks_like_url(s: &str) -> bool {
     let l = s.trim_start().to_ascii_lowercase();
-    l.starts_with("http://") || l.starts_with("https://") || l.starts_with("www.") || l.starts_with("//")
+    l.starts_with("http://")
+        || l.starts_with("https://")
+        || l.starts_with("www.")
+        || l.starts_with("//")
 }
 
 /// The lower-cased host of a URL, without `www.`, user info or port.
@@ -75,11 +104,16 @@ pub fn domain_of(url: &str) -> String {
         Some(p) => &s[p + 3..],
         None => s.trim_start_matches('/'),
     };
-    let host_port = after_scheme.split(['/', '?', '#', '\\']).next().unwrap_or("");
+    let host_port = after_scheme
+        .split(['/', '?', '#', '\\'])
+        .next()
+        .unwrap_or("");
     let host = host_port.rsplit('@').next().unwrap_or("");
     let host = host.split(':').next().unwrap_or("").trim_end_matches('.');
     let host = host.to_lowercase();
-    host.strip_prefix("www.").map(str::to_string).unwrap_or(host)
+    host.strip_prefix("www.")
+        .map(str::to_string)
+        .unwrap_or(host)
 }
 
 #[cfg(test)]
@@ -88,9 +122,14 @@ mod tests {
 
     #[test]
     fn bare_and_bbcode_links_are_found() {
-        let links = find_links("see http://a.example/x. and [url=http://b.example]b[/url] www.C.example", &[]);
-        let got: Vec<(&str, &str, LinkSource)> =
-            links.iter().map(|l| (l.url.as_str(), l.domain.as_str(), l.source)).collect();
+        let links = find_links(
+            "see http://a.example/x. and [url=http://b.example]b[/url] www.C.example",
+            &[],
+        );
+        let got: Vec<(&str, &str, LinkSource)> = links
+            .iter()
+            .map(|l| (l.url.as_str(), l.domain.as_str(), l.source))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -109,6 +148,9 @@ mod tests {
 
     #[test]
     fn domain_drops_userinfo_port_and_www() {
-        assert_eq!(domain_of("https://user:pw@WWW.Example.COM:8080/p?q"), "example.com");
+        assert_eq!(
+            domain_of("https://user:pw@WWW.Example.COM:8080/p?q"),
+            "example.com"
+        );
     }
 }

@@ -49,6 +49,24 @@ pub fn is_invisible(c: char) -> bool {
 /// (keeping newlines and tabs as spaces).
 pub fn canonicalize(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
+    // Most comments are already NFKC (all ASCII text is); the quick check skips the costly
+    // decomposition for them and only invisible and control characters are dropped.
+    if unicode_normalization::is_nfkc_quick(raw.chars()) == unicode_normalization::IsNormalized::Yes
+    {
+        for c in raw.chars() {
+            if is_invisible(c) {
+                continue;
+            }
+            if c.is_control() {
+                if matches!(c, '\n' | '\r' | '\t') {
+                    out.push(' ');
+                }
+                continue;
+            }
+            out.push(c);
+        }
+        return out;
+    }
     for c in raw.chars().filter(|c| !is_invisible(*c)).nfkc() {
         if is_invisible(c) {
             continue;
@@ -70,7 +88,14 @@ pub fn fold(clean: &str) -> String {
     let mut out = String::with_capacity(clean.len());
     let mut last = '\0';
     let mut run = 0usize;
-    for c in clean.chars().flat_map(char::to_lowercase) {
+    let lower = |c: char| -> either_lower::Lower {
+        if c.is_ascii() {
+            either_lower::Lower::One(c.to_ascii_lowercase())
+        } else {
+            either_lower::Lower::Many(c.to_lowercase())
+        }
+    };
+    for c in clean.chars().flat_map(lower) {
         if c == last {
             run += 1;
             if run >= 3 {
@@ -85,13 +110,39 @@ pub fn fold(clean: &str) -> String {
     out
 }
 
+mod either_lower {
+    /// Lower-casing without the general Unicode table walk for ASCII characters.
+    pub enum Lower {
+        One(char),
+        Many(std::char::ToLowercase),
+    }
+
+    impl Iterator for Lower {
+        type Item = char;
+        fn next(&mut self) -> Option<char> {
+            match self {
+                Lower::One(c) => {
+                    let out = *c;
+                    *c = '\0';
+                    (out != '\0').then_some(out)
+                }
+                Lower::Many(it) => it.next(),
+            }
+        }
+    }
+}
+
 /// Normalises a comment body: canonical Unicode, HTML stripped with its links kept, folded.
 pub fn normalize_content(raw: &str) -> NormalizedText {
     let canonical = canonicalize(raw);
     let (clean, hrefs) = strip_html(&canonical);
     let links = find_links(&clean, &hrefs);
     let folded = fold(&clean);
-    NormalizedText { clean, folded, links }
+    NormalizedText {
+        clean,
+        folded,
+        links,
+    }
 }
 
 #[cfg(test)]
