@@ -194,6 +194,86 @@ pub fn cross_validate(
     Ok(out)
 }
 
+/// One candidate spam threshold and how the pipeline did with it on each training file.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThresholdRow {
+    /// Spam threshold tried (the hold threshold is fixed at the policy's).
+    pub spam_threshold: f64,
+    /// Cross-validated report per file, in the order given.
+    pub reports: Vec<EvalReport>,
+}
+
+/// What `commentguard tune` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct TuneReport {
+    /// Training files, in order.
+    pub files: Vec<String>,
+    /// The largest false-positive rate allowed on any file.
+    pub max_fpr: f64,
+    /// The recommended spam threshold: among thresholds whose cross-validated FPR stays within
+    /// `max_fpr` on every file, the highest whose mean F1 is within `F1_TOLERANCE` of the best
+    /// (`None` if none qualifies).
+    pub recommended: Option<f64>,
+    /// Every threshold tried.
+    pub rows: Vec<ThresholdRow>,
+}
+
+/// How far below the best mean F1 a more conservative threshold may be and still be chosen.
+/// F1 is flat near its optimum, and the lowest threshold on that plateau is the one most
+/// likely to throw away a real reader's comment on data the folds did not show.
+pub const F1_TOLERANCE: f64 = 0.005;
+
+/// Chooses the spam threshold honestly: nested cross-validation on training files only (no
+/// test split is read); among thresholds whose false-positive rate stays within `max_fpr`
+/// on every file, the highest whose mean F1 is within [`F1_TOLERANCE`] of the best.
+pub fn tune(
+    train: &[PathBuf],
+    folds: usize,
+    max_fpr: f64,
+    base: &Policy,
+) -> anyhow::Result<TuneReport> {
+    let rules = shipped_rules()?;
+    let trainer = Trainer::default();
+    let scores: Vec<Vec<HeldOutScore>> = train
+        .iter()
+        .map(|p| cross_validate(&trainer, std::slice::from_ref(p), folds, &rules))
+        .collect::<Result<_, _>>()?;
+    let mut rows = Vec::new();
+    let mut eligible: Vec<(f64, f64)> = Vec::new();
+    for step in 0..=60 {
+        let spam_threshold = ((0.4 + step as f64 * 0.01) * 1000.0).round() / 1000.0;
+        let policy = Policy {
+            hold_threshold: base.hold_threshold.min(spam_threshold),
+            spam_threshold,
+            discard_threshold: base.discard_threshold.max(spam_threshold),
+        };
+        let reports: Vec<EvalReport> = scores.iter().map(|s| report_for(&policy, s)).collect();
+        if reports.iter().all(|r| r.fpr <= max_fpr) {
+            let mean_f1 = reports.iter().map(|r| r.f1).sum::<f64>() / reports.len().max(1) as f64;
+            eligible.push((mean_f1, spam_threshold));
+        }
+        rows.push(ThresholdRow {
+            spam_threshold,
+            reports,
+        });
+    }
+    let best = eligible
+        .iter()
+        .map(|e| e.0)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let recommended = eligible
+        .iter()
+        .filter(|e| e.0 >= best - F1_TOLERANCE)
+        .map(|e| e.1)
+        .reduce(f64::max);
+    Ok(TuneReport {
+        files: train.iter().map(|p| p.display().to_string()).collect(),
+        max_fpr,
+        recommended,
+        rows,
+    })
+}
+
 /// Metrics of held-out scores under a policy.
 pub fn report_for(policy: &Policy, scores: &[HeldOutScore]) -> EvalReport {
     let outcomes: Vec<(bool, bool, bool)> = scores
@@ -209,118 +289,6 @@ pub fn report_for(policy: &Policy, scores: &[HeldOutScore]) -> EvalReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classifier::{NbParams, TrainOptions};
-
-    fn env_f(name: &str, default: f64) -> f64 {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    }
-
-    fn experiment_trainer() -> Trainer {
-        let mut params = NbParams::default();
-        params.alpha = env_f("CG_ALPHA", params.alpha);
-        params.length_power = env_f("CG_LP", params.length_power);
-        params.features.bits = env_f("CG_BITS", params.features.bits as f64) as u8;
-        params.features.char_min = env_f("CG_CMIN", params.features.char_min as f64) as u8;
-        params.features.char_max = env_f("CG_CMAX", params.features.char_max as f64) as u8;
-        params.features.bigrams = env_f("CG_BIGRAMS", 1.0) > 0.0;
-        params.features.presence = env_f("CG_PRESENCE", 1.0) > 0.0;
-        Trainer::new(TrainOptions {
-            params,
-            calibration_folds: 5,
-        })
-    }
-
-    /// Threshold sweep on cross-validated training data: `CG_TRAIN=a.jsonl,b.jsonl cargo test
-    /// --release --lib tune_experiment -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn tune_experiment() {
-        let train: Vec<PathBuf> = std::env::var("CG_TRAIN")
-            .unwrap()
-            .split(',')
-            .map(PathBuf::from)
-            .collect();
-        let rules = shipped_rules().unwrap();
-        for path in &train {
-            let scores =
-                cross_validate(&experiment_trainer(), std::slice::from_ref(path), 5, &rules)
-                    .unwrap();
-            if std::env::var("CG_SHOW").is_ok() {
-                let rows = load_jsonl(path).unwrap();
-                // cross_validate emits folds in order; rebuild the same order to pair rows.
-                let order: Vec<usize> = (0..5)
-                    .flat_map(|f| (0..rows.len()).filter(move |i| i % 5 == f))
-                    .collect();
-                for (s, &i) in scores.iter().zip(&order) {
-                    let p = s.probability.unwrap_or(0.5);
-                    let rule_ids: Vec<&str> = s.hits.iter().map(|h| h.id.as_str()).collect();
-                    if (p >= 0.6 && !s.spam) || (p < 0.3 && s.spam) {
-                        println!(
-                            "ERR spam={} p={p:.3} rules={rule_ids:?} author={:?} text={:?}",
-                            s.spam,
-                            rows[i].author,
-                            rows[i].text.chars().take(160).collect::<String>()
-                        );
-                    }
-                }
-            }
-            let mut best = [(0.0, 0.0, 0.0); 2];
-            for step in 0..200 {
-                let spam = 0.3 + step as f64 * 0.0035;
-                let policy = Policy {
-                    hold_threshold: 0.3f64.min(spam),
-                    spam_threshold: spam,
-                    discard_threshold: 0.9999,
-                };
-                let r = report_for(&policy, &scores);
-                for (i, limit) in [0.01, 0.02].iter().enumerate() {
-                    if r.fpr <= *limit && r.f1 > best[i].0 {
-                        best[i] = (r.f1, spam, r.fpr);
-                    }
-                }
-            }
-            let at = |t: f64| {
-                let r = report_for(
-                    &Policy {
-                        hold_threshold: 0.3f64.min(t),
-                        spam_threshold: t,
-                        discard_threshold: 0.9999,
-                    },
-                    &scores,
-                );
-                format!("{:.4}/{:.4}", r.f1, r.fpr)
-            };
-            println!(
-                "{} fpr<=.01 f1 {:.4} @{:.3} | fpr<=.02 f1 {:.4} @{:.3} | @0.6 {} @0.65 {} @0.7 {}",
-                path.file_name().unwrap().to_string_lossy(),
-                best[0].0,
-                best[0].1,
-                best[1].0,
-                best[1].1,
-                at(0.6),
-                at(0.65),
-                at(0.7)
-            );
-        }
-    }
-
-    /// `CG_TRAIN=train.jsonl CG_TEST=test.jsonl cargo test --lib eval_experiment -- --ignored --nocapture`
-    #[test]
-    #[ignore]
-    fn eval_experiment() {
-        let train = PathBuf::from(std::env::var("CG_TRAIN").unwrap());
-        let test = PathBuf::from(std::env::var("CG_TEST").unwrap());
-        let policy = Policy {
-            hold_threshold: env_f("CG_HOLD", 0.5),
-            spam_threshold: env_f("CG_SPAM", 0.9),
-            discard_threshold: 0.9999,
-        };
-        let r = evaluate_with(&experiment_trainer(), &train, &test, &policy).unwrap();
-        println!("{}", serde_json::to_string(&r).unwrap());
-    }
 
     #[test]
     fn precision_and_recall_are_not_swapped() {

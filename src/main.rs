@@ -63,6 +63,19 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         test: PathBuf,
     },
+    /// Choose the spam threshold by nested cross-validation on training files only; prints a
+    /// JSON report with every threshold tried and the recommendation.
+    Tune {
+        /// Labelled JSON Lines file to cross-validate on; repeat for several.
+        #[arg(long = "train", value_name = "FILE", required = true)]
+        train: Vec<PathBuf>,
+        /// Number of folds.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(2..=20))]
+        folds: u16,
+        /// Largest cross-validated false-positive rate allowed on any file.
+        #[arg(long, default_value_t = 0.01)]
+        max_fpr: f64,
+    },
     /// Score one comment (score request JSON) read from stdin; prints the verdict as JSON.
     Score {
         /// Directory with a trained model and rules (overrides COMMENTGUARD_MODELS_DIR).
@@ -144,6 +157,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Eval { train, test } => {
             let report = evaluation::evaluate_files(&train, &test, &settings.policy)?;
+            print_json(&report, false)
+        }
+        Command::Tune {
+            train,
+            folds,
+            max_fpr,
+        } => {
+            let report = evaluation::tune(&train, folds as usize, max_fpr, &settings.policy)?;
             print_json(&report, false)
         }
         Command::Score { models_dir } => {

@@ -294,6 +294,48 @@ mod stage_timing {
                 t.elapsed().as_secs_f64() * 1e6 / n / reps as f64
             );
         }
+        {
+            use unicode_segmentation::UnicodeSegmentation;
+            let t = Instant::now();
+            for _ in 0..reps {
+                for x in &texts {
+                    std::hint::black_box(x.folded.unicode_word_indices().count());
+                }
+            }
+            println!(
+                "  words only {:.2} us",
+                t.elapsed().as_secs_f64() * 1e6 / n / reps as f64
+            );
+            let t = Instant::now();
+            for _ in 0..reps {
+                for x in &texts {
+                    std::hint::black_box(x.folded.clone());
+                }
+            }
+            println!(
+                "  clone {:.2} us",
+                t.elapsed().as_secs_f64() * 1e6 / n / reps as f64
+            );
+            let cfg = crate::text::FeatureConfig {
+                char_min: 0,
+                bigrams: false,
+                ..*scorer.model.params().features_ref()
+            };
+            let t = Instant::now();
+            for _ in 0..reps {
+                for x in &texts {
+                    std::hint::black_box(crate::text::Features::extract(
+                        &cfg,
+                        x,
+                        Default::default(),
+                    ));
+                }
+            }
+            println!(
+                "  no chars, no bigrams, no author {:.2} us",
+                t.elapsed().as_secs_f64() * 1e6 / n / reps as f64
+            );
+        }
         let feats: Vec<_> = comments
             .iter()
             .zip(&texts)

@@ -99,9 +99,9 @@ impl Default for FeatureConfig {
 
 #[derive(Debug, Clone, Copy)]
 struct Origin {
-    /// Byte offset in `Features::text`, or an index into `Features::extras` when `extra`.
+    /// Byte offset in `Features::text`, or in `Features::extras` when `extra`.
     start: u32,
-    /// Byte length in `Features::text` (unused when `extra`).
+    /// Byte length.
     len: u16,
     kind: FeatureKind,
     extra: bool,
@@ -114,7 +114,10 @@ pub struct Features {
     kinds: Vec<u8>,
     origins: Vec<Origin>,
     text: String,
-    extras: Vec<String>,
+    /// Values of features not found verbatim in `text` (domains, shapes, author words).
+    extras: String,
+    /// Open-addressing set of buckets already emitted, when counting presence only.
+    seen: Vec<u32>,
 }
 
 /// Fields besides the body that yield features.
@@ -144,15 +147,18 @@ impl Features {
             kinds: Vec::with_capacity(capacity),
             origins: Vec::with_capacity(capacity),
             text: body.folded.clone(),
-            extras: Vec::new(),
+            extras: String::new(),
+            seen: if config.presence {
+                vec![u32::MAX; capacity.next_power_of_two()]
+            } else {
+                Vec::new()
+            },
         };
         let mask = (1u32 << config.bits) - 1;
         f.body_words(config, mask);
         f.body_links(body, mask);
         f.author(author, mask);
-        if config.presence {
-            f.dedup();
-        }
+        f.seen = Vec::new();
         f
     }
 
@@ -179,17 +185,38 @@ impl Features {
     /// The readable form of feature `i`, e.g. `w:subscribe`.
     pub fn token(&self, i: usize) -> String {
         let o = self.origins[i];
-        let body = if o.extra {
-            self.extras[o.start as usize].as_str()
-        } else {
-            let start = o.start as usize;
-            self.text.get(start..start + o.len as usize).unwrap_or("")
-        };
+        let source = if o.extra { &self.extras } else { &self.text };
+        let start = o.start as usize;
+        let body = source.get(start..start + o.len as usize).unwrap_or("");
         format!("{}{}", o.kind.prefix(), body)
     }
 
+    /// Whether `bucket` is new to this comment (always true when counting occurrences). The
+    /// set is probed as features are made, so duplicates are never stored at all.
+    fn first_time(&mut self, bucket: u32) -> bool {
+        if self.seen.is_empty() {
+            return true;
+        }
+        let mask = self.seen.len() - 1;
+        let mut slot = (bucket.wrapping_mul(0x9E37_79B9) >> 7) as usize & mask;
+        loop {
+            match self.seen[slot] {
+                u32::MAX => {
+                    self.seen[slot] = bucket;
+                    return true;
+                }
+                x if x == bucket => return false,
+                _ => slot = (slot + 1) & mask,
+            }
+        }
+    }
+
     fn push_text(&mut self, kind: FeatureKind, start: usize, end: usize, hash: u64, mask: u32) {
-        self.buckets.push(hash as u32 & mask);
+        let bucket = hash as u32 & mask;
+        if !self.first_time(bucket) {
+            return;
+        }
+        self.buckets.push(bucket);
         self.kinds.push(kind as u8);
         let len = (end - start).min(u16::MAX as usize) as u16;
         self.origins.push(Origin {
@@ -200,17 +227,21 @@ impl Features {
         });
     }
 
-    fn push_extra(&mut self, kind: FeatureKind, value: String, mask: u32) {
-        let hash = xxh3_64_with_seed(value.as_bytes(), kind.salt());
-        self.buckets.push(hash as u32 & mask);
+    fn push_extra(&mut self, kind: FeatureKind, value: &str, mask: u32) {
+        let bucket = xxh3_64_with_seed(value.as_bytes(), kind.salt()) as u32 & mask;
+        if !self.first_time(bucket) {
+            return;
+        }
+        self.buckets.push(bucket);
         self.kinds.push(kind as u8);
+        let len = value.len().min(u16::MAX as usize) as u16;
         self.origins.push(Origin {
             kind,
             start: self.extras.len() as u32,
-            len: 0,
+            len,
             extra: true,
         });
-        self.extras.push(value);
+        self.extras.push_str(value);
     }
 
     fn body_words(&mut self, config: &FeatureConfig, mask: u32) {
@@ -302,20 +333,16 @@ impl Features {
                 8..=11 => "8-11",
                 _ => "12+",
             };
-            self.push_extra(FeatureKind::Shape, format!("{shape}{bucket}"), mask);
+            self.push_extra(FeatureKind::Shape, &format!("{shape}{bucket}"), mask);
         }
         // A bare domain like `murdev.com`: words with a dot and an alphabetic last label.
-        if let Some((head, tld)) = word.rsplit_once('.') {
+        if let Some((head, tld)) = word.contains('.').then(|| word.rsplit_once('.')).flatten() {
             if !head.is_empty()
                 && (2..=6).contains(&tld.len())
                 && tld.bytes().all(|b| b.is_ascii_lowercase())
                 && head.bytes().any(|b| b.is_ascii_alphabetic())
             {
-                self.push_extra(
-                    FeatureKind::Domain,
-                    word.trim_start_matches("www.").to_string(),
-                    mask,
-                );
+                self.push_extra(FeatureKind::Domain, word.trim_start_matches("www."), mask);
             }
         }
     }
@@ -323,7 +350,7 @@ impl Features {
     fn body_links(&mut self, body: &NormalizedText, mask: u32) {
         for link in &body.links {
             if !link.domain.is_empty() {
-                self.push_extra(FeatureKind::Domain, link.domain.clone(), mask);
+                self.push_extra(FeatureKind::Domain, &link.domain, mask);
             }
         }
         let links = match body.links.len() {
@@ -333,21 +360,21 @@ impl Features {
             _ => Some("links3+"),
         };
         if let Some(l) = links {
-            self.push_extra(FeatureKind::Shape, l.to_string(), mask);
+            self.push_extra(FeatureKind::Shape, l, mask);
         }
         // E-mail and phone shapes are written across word boundaries, so scan the text.
         let text = &body.folded;
-        for chunk in text.split_whitespace() {
+        for chunk in text.split_whitespace().filter(|_| text.contains('@')) {
             if let Some((local, domain)) = chunk.split_once('@') {
                 let domain = domain.trim_end_matches(|c: char| !c.is_alphanumeric());
                 if !local.is_empty() && domain.contains('.') {
-                    self.push_extra(FeatureKind::Shape, "email".to_string(), mask);
-                    self.push_extra(FeatureKind::Domain, domain.to_string(), mask);
+                    self.push_extra(FeatureKind::Shape, "email", mask);
+                    self.push_extra(FeatureKind::Domain, domain, mask);
                 }
             }
         }
         if has_phone_number(text) {
-            self.push_extra(FeatureKind::Shape, "phone".to_string(), mask);
+            self.push_extra(FeatureKind::Shape, "phone", mask);
         }
     }
 
@@ -355,60 +382,29 @@ impl Features {
         if let Some(name) = author.name.filter(|n| !n.trim().is_empty()) {
             let folded = super::fold(&super::canonicalize(name));
             for word in folded.unicode_words() {
-                self.push_extra(FeatureKind::Author, word.to_string(), mask);
+                self.push_extra(FeatureKind::Author, word, mask);
             }
             if folded.contains("http") || folded.contains("www.") || folded.contains(".com") {
-                self.push_extra(FeatureKind::AuthorMeta, "name_is_url".to_string(), mask);
+                self.push_extra(FeatureKind::AuthorMeta, "name_is_url", mask);
             }
             if folded.bytes().filter(u8::is_ascii_digit).count() >= 3 {
-                self.push_extra(FeatureKind::AuthorMeta, "name_digits".to_string(), mask);
+                self.push_extra(FeatureKind::AuthorMeta, "name_digits", mask);
             }
         }
         if let Some(url) = author.url.filter(|u| !u.trim().is_empty()) {
             self.push_extra(
                 FeatureKind::AuthorMeta,
-                format!("url:{}", domain_of(url)),
+                &format!("url:{}", domain_of(url)),
                 mask,
             );
         }
         if let Some(email) = author.email.and_then(|e| e.rsplit_once('@')) {
             self.push_extra(
                 FeatureKind::AuthorMeta,
-                format!("email:{}", email.1.to_lowercase()),
+                &format!("email:{}", email.1.to_lowercase()),
                 mask,
             );
         }
-    }
-
-    /// Keeps the first occurrence of each bucket, in one pass over a small open-addressing set.
-    fn dedup(&mut self) {
-        let n = self.buckets.len();
-        let size = (2 * n).next_power_of_two().max(16);
-        let mut seen = vec![u32::MAX; size];
-        let mut kept = 0;
-        for i in 0..n {
-            let b = self.buckets[i];
-            let mut slot = (b.wrapping_mul(0x9E37_79B9) >> 7) as usize & (size - 1);
-            let fresh = loop {
-                match seen[slot] {
-                    u32::MAX => {
-                        seen[slot] = b;
-                        break true;
-                    }
-                    x if x == b => break false,
-                    _ => slot = (slot + 1) & (size - 1),
-                }
-            };
-            if fresh {
-                self.buckets[kept] = b;
-                self.kinds[kept] = self.kinds[i];
-                self.origins[kept] = self.origins[i];
-                kept += 1;
-            }
-        }
-        self.buckets.truncate(kept);
-        self.kinds.truncate(kept);
-        self.origins.truncate(kept);
     }
 }
 
