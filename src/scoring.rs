@@ -242,7 +242,7 @@ mod stage_timing {
         let scorer = Scorer::load(None, Policy::default()).unwrap();
         let now = OffsetDateTime::now_utc();
         let n = comments.len() as f64;
-        let reps = 20;
+        let reps: usize = std::env::var("CG_REPS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
         let t = Instant::now();
         for _ in 0..reps {
             for c in &comments {

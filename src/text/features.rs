@@ -364,7 +364,8 @@ impl Features {
         }
         // E-mail and phone shapes are written across word boundaries, so scan the text.
         let text = &body.folded;
-        for chunk in text.split_whitespace().filter(|_| text.contains('@')) {
+        let has_at = text.contains('@');
+        for chunk in text.split_whitespace().filter(|_| has_at) {
             if let Some((local, domain)) = chunk.split_once('@') {
                 let domain = domain.trim_end_matches(|c: char| !c.is_alphanumeric());
                 if !local.is_empty() && domain.contains('.') {
