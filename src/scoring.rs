@@ -228,166 +228,19 @@ mod tests {
 }
 
 #[cfg(test)]
-mod stage_timing {
+mod profile {
     use super::*;
-    use std::time::Instant;
 
-    /// Per-stage timing: `cargo test --release --lib stage_timing -- --ignored --nocapture`.
+    /// Scores the youtube-all test split once, for profilers (`valgrind --tool=callgrind
+    /// --toggle-collect='*score_comment*'`); measures nothing itself.
     #[test]
     #[ignore]
-    fn stage_timing() {
-        let rows =
-            crate::corpus::load_jsonl(Path::new("target/splits/youtube-all-test.jsonl")).unwrap();
-        let comments: Vec<Comment> = rows.iter().map(|r| r.to_comment()).collect();
+    fn score_test_split_once() {
+        let rows = crate::corpus::load_jsonl(Path::new("target/splits/youtube-all-test.jsonl")).unwrap();
         let scorer = Scorer::load(None, Policy::default()).unwrap();
         let now = OffsetDateTime::now_utc();
-        let n = comments.len() as f64;
-        let reps: usize = std::env::var("CG_REPS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
-        let t = Instant::now();
-        for _ in 0..reps {
-            for c in &comments {
-                std::hint::black_box(normalize_content(&c.content));
-            }
+        for row in &rows {
+            std::hint::black_box(scorer.score_comment(&row.to_comment(), now));
         }
-        println!(
-            "normalize {:.2} us",
-            t.elapsed().as_secs_f64() * 1e6 / n / reps as f64
-        );
-        let texts: Vec<_> = comments
-            .iter()
-            .map(|c| normalize_content(&c.content))
-            .collect();
-        let t = Instant::now();
-        for _ in 0..reps {
-            for (c, x) in comments.iter().zip(&texts) {
-                std::hint::black_box(scorer.model.features(x, author_fields(c)));
-            }
-        }
-        println!(
-            "features {:.2} us",
-            t.elapsed().as_secs_f64() * 1e6 / n / reps as f64
-        );
-        for (label, cfg) in [
-            (
-                "no chars",
-                crate::text::FeatureConfig {
-                    char_min: 0,
-                    ..*scorer.model.params().features_ref()
-                },
-            ),
-            (
-                "no dedup",
-                crate::text::FeatureConfig {
-                    presence: false,
-                    ..*scorer.model.params().features_ref()
-                },
-            ),
-        ] {
-            let t = Instant::now();
-            for _ in 0..reps {
-                for (c, x) in comments.iter().zip(&texts) {
-                    std::hint::black_box(crate::text::Features::extract(&cfg, x, author_fields(c)));
-                }
-            }
-            println!(
-                "features {label} {:.2} us",
-                t.elapsed().as_secs_f64() * 1e6 / n / reps as f64
-            );
-        }
-        {
-            use unicode_segmentation::UnicodeSegmentation;
-            let t = Instant::now();
-            for _ in 0..reps {
-                for x in &texts {
-                    std::hint::black_box(x.folded.unicode_word_indices().count());
-                }
-            }
-            println!(
-                "  words only {:.2} us",
-                t.elapsed().as_secs_f64() * 1e6 / n / reps as f64
-            );
-            let t = Instant::now();
-            for _ in 0..reps {
-                for x in &texts {
-                    std::hint::black_box(x.folded.clone());
-                }
-            }
-            println!(
-                "  clone {:.2} us",
-                t.elapsed().as_secs_f64() * 1e6 / n / reps as f64
-            );
-            let cfg = crate::text::FeatureConfig {
-                char_min: 0,
-                bigrams: false,
-                ..*scorer.model.params().features_ref()
-            };
-            let t = Instant::now();
-            for _ in 0..reps {
-                for x in &texts {
-                    std::hint::black_box(crate::text::Features::extract(
-                        &cfg,
-                        x,
-                        Default::default(),
-                    ));
-                }
-            }
-            println!(
-                "  no chars, no bigrams, no author {:.2} us",
-                t.elapsed().as_secs_f64() * 1e6 / n / reps as f64
-            );
-        }
-        let feats: Vec<_> = comments
-            .iter()
-            .zip(&texts)
-            .map(|(c, x)| scorer.model.features(x, author_fields(c)))
-            .collect();
-        println!(
-            "avg features {:.1}",
-            feats.iter().map(|f| f.len()).sum::<usize>() as f64 / n
-        );
-        let t = Instant::now();
-        for _ in 0..reps {
-            for f in &feats {
-                std::hint::black_box(scorer.model.predict(f.buckets(), f.kinds()));
-            }
-        }
-        println!(
-            "predict {:.2} us",
-            t.elapsed().as_secs_f64() * 1e6 / n / reps as f64
-        );
-        let t = Instant::now();
-        for _ in 0..reps {
-            for f in &feats {
-                std::hint::black_box(scorer.model.strongest_tokens(f, 5));
-            }
-        }
-        println!(
-            "tokens {:.2} us",
-            t.elapsed().as_secs_f64() * 1e6 / n / reps as f64
-        );
-        let t = Instant::now();
-        for _ in 0..reps {
-            for (c, x) in comments.iter().zip(&texts) {
-                std::hint::black_box(scorer.rules.evaluate(&RuleInput {
-                    comment: c,
-                    text: x,
-                    now,
-                }));
-            }
-        }
-        println!(
-            "rules {:.2} us",
-            t.elapsed().as_secs_f64() * 1e6 / n / reps as f64
-        );
-        let t = Instant::now();
-        for _ in 0..reps {
-            for c in &comments {
-                std::hint::black_box(scorer.score_comment(c, now));
-            }
-        }
-        println!(
-            "total {:.2} us",
-            t.elapsed().as_secs_f64() * 1e6 / n / reps as f64
-        );
     }
 }

@@ -40,13 +40,6 @@ pub struct NbParams {
     pub min_class_docs: u64,
 }
 
-impl NbParams {
-    /// The feature configuration.
-    pub fn features_ref(&self) -> &FeatureConfig {
-        &self.features
-    }
-}
-
 impl Default for NbParams {
     fn default() -> Self {
         NbParams {

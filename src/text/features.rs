@@ -188,7 +188,11 @@ impl Features {
         let source = if o.extra { &self.extras } else { &self.text };
         let start = o.start as usize;
         let body = source.get(start..start + o.len as usize).unwrap_or("");
-        format!("{}{}", o.kind.prefix(), body)
+        let prefix = o.kind.prefix();
+        let mut token = String::with_capacity(prefix.len() + body.len());
+        token.push_str(prefix);
+        token.push_str(body);
+        token
     }
 
     /// Whether `bucket` is new to this comment (always true when counting occurrences). The

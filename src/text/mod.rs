@@ -49,35 +49,28 @@ pub fn is_invisible(c: char) -> bool {
 /// (keeping newlines and tabs as spaces).
 pub fn canonicalize(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
-    // Most comments are already NFKC (all ASCII text is); the quick check skips the costly
-    // decomposition for them and only invisible and control characters are dropped.
-    if unicode_normalization::is_nfkc_quick(raw.chars()) == unicode_normalization::IsNormalized::Yes
-    {
-        for c in raw.chars() {
-            if is_invisible(c) {
-                continue;
-            }
-            if c.is_control() {
-                if matches!(c, '\n' | '\r' | '\t') {
-                    out.push(' ');
-                }
-                continue;
-            }
-            out.push(c);
-        }
-        return out;
-    }
-    for c in raw.chars().filter(|c| !is_invisible(*c)).nfkc() {
+    let mut push = |c: char| {
         if is_invisible(c) {
-            continue;
+            return;
         }
         if c.is_control() {
             if matches!(c, '\n' | '\r' | '\t') {
                 out.push(' ');
             }
-            continue;
+            return;
         }
         out.push(c);
+    };
+    // Most comments are already NFKC (all ASCII text is); the quick check skips the costly
+    // decomposition for them and only invisible and control characters are dropped.
+    if unicode_normalization::is_nfkc_quick(raw.chars()) == unicode_normalization::IsNormalized::Yes
+    {
+        raw.chars().for_each(&mut push);
+    } else {
+        raw.chars()
+            .filter(|c| !is_invisible(*c))
+            .nfkc()
+            .for_each(&mut push);
     }
     out
 }
