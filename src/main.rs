@@ -177,9 +177,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
 }
 
 fn serve(settings: Settings) -> Result<(), Failure> {
-    let application = Application::build(settings)?;
-    actix_web::rt::System::new()
-        .block_on(application.run_until_stopped())
+    Application::build(settings)?
+        .run_blocking()
         .context("the HTTP server failed")?;
     Ok(())
 }

@@ -28,7 +28,7 @@ impl Default for Policy {
     fn default() -> Self {
         Policy {
             hold_threshold: 0.35,
-            spam_threshold: 0.76,
+            spam_threshold: 0.75,
             discard_threshold: 0.99,
         }
     }
@@ -97,6 +97,8 @@ fn effect_verdict(effect: RuleEffect) -> Option<Verdict> {
 
 /// Combines rule hits and the classifier's probability (`None` = no opinion) into a verdict.
 pub fn decide(policy: &Policy, hits: &[RuleHit], probability: Option<f64>) -> Decision {
+    // A NaN would compare below every threshold and approve: treat it as no opinion.
+    let probability = probability.filter(|p| p.is_finite());
     let weight: f64 = hits
         .iter()
         .filter_map(|h| match h.effect {

@@ -228,6 +228,95 @@ mod tests {
 }
 
 #[cfg(test)]
+mod adversarial {
+    //! Hostile input must always get an answer: no panic, no endless loop, a probability in
+    //! range. Inputs are stitched from pieces that have broken parsers before.
+
+    use super::*;
+
+    const PIECES: &[&str] = &[
+        "<",
+        "<a href=\"http://x",
+        "\">",
+        "</a>",
+        "<!--",
+        "-->",
+        "<wbr>",
+        "&#",
+        "&#x",
+        ";",
+        "&shy;",
+        "&amp",
+        "http://",
+        "https://a.example/?r=http://b.example",
+        "www.",
+        "[url=",
+        "[/url]",
+        "@",
+        "x@y.example",
+        "\u{FDFA}",
+        "\u{200B}",
+        "\u{FEFF}",
+        "ｆｕｌｌ",
+        "日本語",
+        "Привет",
+        "😀",
+        "0906 170 1461",
+        "!!!!!!!!!!!!",
+        "AAAAAAAAAAAA",
+        " ",
+        "\n",
+        "\t",
+        "\u{0}",
+        "a",
+        "subscribe",
+        ".com",
+    ];
+
+    fn lcg(state: &mut u64) -> usize {
+        *state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (*state >> 33) as usize
+    }
+
+    #[test]
+    fn hostile_comments_always_get_an_answer() {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let scorer = Scorer::load(None, Policy::default()).expect("shipped model loads");
+            let now = OffsetDateTime::now_utc();
+            let mut state = 42u64;
+            for _ in 0..300 {
+                let pieces = 1 + lcg(&mut state) % 400;
+                let content: String = (0..pieces)
+                    .map(|_| PIECES[lcg(&mut state) % PIECES.len()])
+                    .collect();
+                let author: String = (0..lcg(&mut state) % 40)
+                    .map(|_| PIECES[lcg(&mut state) % PIECES.len()])
+                    .collect();
+                let comment = Comment {
+                    content,
+                    author: Some(author),
+                    ..Default::default()
+                };
+                let a = scorer.score_comment(&comment, now);
+                assert!(
+                    (0.0..=1.0).contains(&a.spam_probability),
+                    "{}",
+                    a.spam_probability
+                );
+            }
+            let _ = done.send(());
+        });
+        // A hang is the failure this guards against, so it must fail rather than wait forever.
+        finished
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .expect("scoring hostile comments finished (no panic, no endless loop)");
+    }
+}
+
+#[cfg(test)]
 mod profile {
     use super::*;
 
@@ -236,7 +325,8 @@ mod profile {
     #[test]
     #[ignore]
     fn score_test_split_once() {
-        let rows = crate::corpus::load_jsonl(Path::new("target/splits/youtube-all-test.jsonl")).unwrap();
+        let rows =
+            crate::corpus::load_jsonl(Path::new("target/splits/youtube-all-test.jsonl")).unwrap();
         let scorer = Scorer::load(None, Policy::default()).unwrap();
         let now = OffsetDateTime::now_utc();
         for row in &rows {

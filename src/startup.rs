@@ -12,6 +12,9 @@ use crate::routes::{error, health, score, ApiError};
 use crate::scoring::Scorer;
 use crate::settings::Settings;
 
+/// What the request log says for the route of a request no route matches.
+pub const UNMATCHED_ROUTE: &str = "<unmatched>";
+
 /// State shared by all workers and handlers.
 pub struct AppState {
     /// The loaded model, rules and policy.
@@ -72,9 +75,12 @@ impl Application {
                 .wrap_fn(|request, service| {
                     let start = Instant::now();
                     let method = request.method().clone();
-                    // The path only: query strings are where clients put things we should
-                    // not log.
-                    let path = request.path().to_owned();
+                    // The route template, never the path itself: a path no route matches
+                    // (a 404) is whatever the client typed, e-mail addresses included, and
+                    // query strings are where clients put things we should not log.
+                    let route = request
+                        .match_pattern()
+                        .unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
                     let response = service.call(request);
                     async move {
                         let response = response.await;
@@ -88,7 +94,7 @@ impl Application {
                             .map(ApiError::code);
                         tracing::info!(
                             method = %method,
-                            path,
+                            route,
                             status = status.as_u16(),
                             error_code,
                             latency_us = start.elapsed().as_micros() as u64,
@@ -133,5 +139,13 @@ impl Application {
     /// Serves requests until the server stops (SIGINT/SIGTERM, or the runtime shuts down).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+
+    /// Creates an actix runtime on the current thread and serves requests on it until the
+    /// server stops (SIGINT/SIGTERM); for `main`, which has no runtime of its own.
+    ///
+    /// Fails if the server fails. Must not be called from inside an async runtime.
+    pub fn run_blocking(self) -> std::io::Result<()> {
+        actix_web::rt::System::new().block_on(self.run_until_stopped())
     }
 }

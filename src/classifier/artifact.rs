@@ -41,7 +41,10 @@ pub struct CvMetrics {
 
 impl CvMetrics {
     /// Computes the metrics from out-of-fold (log-odds, is_spam) pairs.
-    pub fn from_scores(evidence: &[(Evidence, bool)], model: &NbModel) -> Self {
+    ///
+    /// The calibration was fitted on these same out-of-fold scores, so the log loss is a
+    /// little optimistic; the AUC does not depend on it.
+    pub fn from_scores(evidence: &[(Evidence, bool)], model: &NbModel, folds: usize) -> Self {
         if evidence.is_empty() {
             return CvMetrics::default();
         }
@@ -79,7 +82,7 @@ impl CvMetrics {
             / scores.len() as f64;
         let round = |v: f64| (v * 1e6).round() / 1e6;
         CvMetrics {
-            folds: 5,
+            folds,
             auc: round(auc),
             log_loss: round(log_loss),
         }

@@ -51,6 +51,36 @@ impl Default for NbParams {
     }
 }
 
+impl NbParams {
+    /// Checks the parameters a model file could carry: a bad one must be refused at load,
+    /// not turn every probability into NaN or every request into a huge allocation.
+    pub fn validate(&self) -> Result<(), String> {
+        let f = &self.features;
+        if !(8..=24).contains(&f.bits) {
+            return Err(format!("bits must be 8..=24, got {}", f.bits));
+        }
+        if f.char_min > f.char_max || f.char_max > 8 {
+            return Err(format!(
+                "character n-grams must satisfy min ≤ max ≤ 8, got {}..{}",
+                f.char_min, f.char_max
+            ));
+        }
+        if !(self.alpha.is_finite() && self.alpha > 0.0) {
+            return Err(format!(
+                "alpha must be a positive number, got {}",
+                self.alpha
+            ));
+        }
+        if !(0.0..=2.0).contains(&self.length_power) {
+            return Err(format!(
+                "length_power must be 0..=2, got {}",
+                self.length_power
+            ));
+        }
+        Ok(())
+    }
+}
+
 const SPAM: usize = 0;
 const HAM: usize = 1;
 
@@ -192,7 +222,7 @@ impl NbModel {
     fn evidence_of_ratios(&self, ratios: &[f32], kinds: &[u8]) -> Evidence {
         let mut sums = [0.0f32; KINDS];
         let mut counts = [0u32; KINDS];
-        let (mut max, mut min) = (0.0f32, 0.0f32);
+        let (mut max, mut min) = (f32::NEG_INFINITY, f32::INFINITY);
         for (&r, &k) in ratios.iter().zip(kinds) {
             // Kinds are < KINDS by construction.
             if r.is_nan() {
@@ -205,8 +235,11 @@ impl NbModel {
         }
         let offset = self.per_feature_offset();
         let mut e = [0.0f64; DIMS];
-        e[KINDS] = max as f64 - offset;
-        e[KINDS + 1] = min as f64 - offset;
+        // With no known feature both stay neutral (0) rather than ±infinity.
+        if max.is_finite() {
+            e[KINDS] = max as f64 - offset;
+            e[KINDS + 1] = min as f64 - offset;
+        }
         for k in 0..KINDS {
             if counts[k] > 0 {
                 let n = counts[k] as f64;
@@ -341,12 +374,26 @@ impl NbModel {
         calibration: Calibration,
         counts: &[(u32, f32, f32)],
     ) -> Result<Self, String> {
-        if !(8..=24).contains(&params.features.bits) {
-            return Err(format!("bits must be 8..=24, got {}", params.features.bits));
+        params.validate()?;
+        if !calibration
+            .weights
+            .iter()
+            .chain([&calibration.intercept])
+            .all(|w| w.is_finite())
+        {
+            return Err("calibration has a non-finite weight".into());
         }
         let mut model = NbModel::new(params);
+        let mut previous: Option<u32> = None;
         for &(b, s, h) in counts {
             let i = b as usize;
+            // Strictly increasing buckets: a repeated entry would count twice in the totals.
+            if previous.is_some_and(|p| b <= p) {
+                return Err(format!(
+                    "count entries not strictly increasing at bucket {b}"
+                ));
+            }
+            previous = Some(b);
             if i >= model.buckets() || !s.is_finite() || !h.is_finite() || s < 0.0 || h < 0.0 {
                 return Err(format!("bad count entry for bucket {b}"));
             }

@@ -120,7 +120,8 @@ fn artifact_round_trips_and_detects_corruption() {
             },
             ..NbParams::default()
         },
-        calibration_folds: 2,
+        // Three folds: with two, `index mod 2` would put every spam row in one fold.
+        calibration_folds: 3,
     });
     let rows = [
         ("buy cheap pills now", Label::Spam),
@@ -148,7 +149,12 @@ fn artifact_round_trips_and_detects_corruption() {
     assert_eq!(manifest, m2);
     let (b, k) = (&docs[0].buckets, &docs[0].kinds);
     assert_eq!(loaded.predict(b, k), model.predict(b, k));
-    assert!(loaded.predict(b, k).probability.unwrap() > 0.5);
+    assert!(
+        loaded.predict(b, k).probability.unwrap() > 0.5,
+        "{:?} {:?}",
+        loaded.predict(b, k),
+        loaded.calibration()
+    );
 
     let path = dir.path().join(MODEL_FILE);
     let mut bytes = std::fs::read(&path).unwrap();
@@ -191,4 +197,55 @@ fn strongest_tokens_point_both_ways() {
             .any(|t| t.token == "w:recipe" && t.weight < 0.0),
         "{tokens:?}"
     );
+}
+
+#[test]
+fn asking_for_no_tokens_gives_none() {
+    let model = NbModel::new(dense_params());
+    let f = Features::extract(
+        &model.params.features,
+        &normalize_content("hello"),
+        AuthorFields::default(),
+    );
+    assert!(model.strongest_tokens(&f, 0).is_empty());
+}
+
+#[test]
+fn invalid_parameters_are_refused() {
+    let ok = NbParams::default();
+    assert!(ok.validate().is_ok());
+    for bad in [
+        NbParams { alpha: 0.0, ..ok },
+        NbParams {
+            alpha: f64::NAN,
+            ..ok
+        },
+        NbParams {
+            length_power: 9.0,
+            ..ok
+        },
+        NbParams {
+            features: FeatureConfig {
+                char_max: 255,
+                ..ok.features
+            },
+            ..ok
+        },
+        NbParams {
+            features: FeatureConfig {
+                bits: 30,
+                ..ok.features
+            },
+            ..ok
+        },
+    ] {
+        assert!(bad.validate().is_err(), "{bad:?}");
+    }
+    let dup = NbModel::from_sparse(
+        dense_params(),
+        (1, 1),
+        Calibration::identity(),
+        &[(3, 1.0, 0.0), (3, 1.0, 0.0)],
+    );
+    assert!(dup.is_err(), "repeated buckets are refused");
 }

@@ -180,6 +180,7 @@ pub fn train_files(
     let cv = super::artifact::CvMetrics::from_scores(
         &trainer.out_of_fold_evidence(&model, &docs),
         &model,
+        trainer.options.calibration_folds,
     );
     let sources = inputs.iter().map(|p| p.display().to_string()).collect();
     write_model(&model, out, corpus_hash, sources, cv)

@@ -71,25 +71,22 @@ pub async fn score(
 
     let comment = parse_comment(&body)?;
     let content_xxh3 = fingerprint(&comment.content);
-    // Scoring must not panic, but if a bug makes it panic on some input, that request gets a
-    // 500 instead of taking the worker thread (and every connection on it) down. The
-    // scorer is immutable, so nothing is left half-updated.
-    let assessment = panic::catch_unwind(AssertUnwindSafe(|| {
+    let assessment = score_without_panicking(&content_xxh3, || {
         state
             .scorer
             .score_comment(&comment, OffsetDateTime::now_utc())
-    }))
-    .map_err(|_| {
-        // The panic payload may quote the content, so only the hash is reported.
-        ApiError::Internal(anyhow::anyhow!(
-            "the scorer panicked on content_xxh3 {content_xxh3}"
-        ))
     })?;
     let response = ScoreResponse::fresh(assessment);
-    // Ids, sizes and a hash only: the content and the e-mail address must never be logged.
+    // The platform's id is arbitrary client text (up to 2 KiB; some platforms put names or
+    // e-mail addresses in it), so it gets what the content gets: a fingerprint, which lets an
+    // operator find the line for an id they already have, and a length. A sanitised prefix
+    // would be more readable but can still carry a name.
+    let platform_id_xxh3 = comment.id.as_deref().map(fingerprint);
+    // Ids, sizes and hashes only: the content and the e-mail address must never be logged.
     tracing::info!(
         verdict_id = %response.verdict_id,
-        platform_id = comment.id.as_deref(),
+        platform_id_xxh3,
+        platform_id_bytes = comment.id.as_ref().map(String::len),
         verdict = %response.assessment.verdict,
         spam_probability = response.assessment.spam_probability,
         content_bytes = comment.content.len(),
@@ -101,6 +98,25 @@ pub async fn score(
     Ok(HttpResponse::Ok()
         .content_type(header::ContentType::json())
         .body(json))
+}
+
+/// Runs `score`, turning a panic into an opaque [`ApiError::Internal`] that names the
+/// content only by its hash `content_xxh3`.
+///
+/// Scoring must not panic, but if a bug makes it panic on some input, that request gets a
+/// 500 instead of taking the worker thread (and every connection on it) down. The scorer is
+/// immutable, so nothing is left half-updated. The panic payload may quote the content, so
+/// it is dropped unread; the panic hook (see [`crate::telemetry::install_panic_hook`]) logs
+/// where it happened.
+pub fn score_without_panicking<T>(
+    content_xxh3: &str,
+    score: impl FnOnce() -> T,
+) -> Result<T, ApiError> {
+    panic::catch_unwind(AssertUnwindSafe(score)).map_err(|_| {
+        ApiError::Internal(anyhow::anyhow!(
+            "the scorer panicked on content_xxh3 {content_xxh3}"
+        ))
+    })
 }
 
 /// Accepts `application/json` and any `*/*+json` type, optionally with `charset=utf-8`;
@@ -381,6 +397,56 @@ mod tests {
         assert_eq!(comment.content, "Nice post");
         assert_eq!(comment.author.as_deref(), Some("Ann"));
         assert!(comment.form_rendered_at.is_some());
+    }
+
+    #[test]
+    fn a_panic_while_scoring_is_an_opaque_500() {
+        use actix_web::body::MessageBody;
+        use actix_web::ResponseError;
+
+        let content = "Great post! jane.secret@example.com";
+        let content_xxh3 = fingerprint(content);
+        let err = score_without_panicking(&content_xxh3, || -> Assessment {
+            // Like a string-slicing panic, whose message quotes the string.
+            panic!("byte index 3 is out of bounds of `{content}`")
+        })
+        .unwrap_err();
+        let ApiError::Internal(cause) = &err else {
+            panic!("not an internal error: {err:?}")
+        };
+        // What `error_response` logs.
+        let logged = format!("{cause:#}");
+        assert!(
+            logged.contains(&content_xxh3),
+            "the log names the content by its hash: {logged}"
+        );
+
+        let response = err.error_response();
+        assert_eq!(response.status().as_u16(), 500);
+        let body = response.into_body().try_into_bytes().unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({ "error": "internal_error", "message": "internal server error" })
+        );
+        // Neither the client nor the log line of the error (its whole chain) gets any of the
+        // panic message.
+        for text in [body.to_string(), logged, format!("{err:?}")] {
+            for part in [
+                "secret",
+                "example.com",
+                "Great post",
+                "byte index",
+                "bounds",
+            ] {
+                assert!(!text.contains(part), "{part:?} leaked into {text}");
+            }
+        }
+    }
+
+    #[test]
+    fn no_panic_no_error() {
+        assert_eq!(score_without_panicking("0", || 7).unwrap(), 7);
     }
 
     #[test]

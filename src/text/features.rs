@@ -120,6 +120,9 @@ pub struct Features {
     seen: Vec<u32>,
 }
 
+/// Upper bound on the features reserved up front for one comment.
+const MAX_INITIAL_CAPACITY: usize = 1 << 16;
+
 /// Fields besides the body that yield features.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AuthorFields<'a> {
@@ -138,10 +141,13 @@ impl Features {
         body: &NormalizedText,
         author: AuthorFields<'_>,
     ) -> Self {
-        // Up to four n-grams per character plus words, bigrams and shapes: sized once so the
-        // hot loop never reallocates.
-        let capacity =
-            body.folded.len() * (config.char_max.saturating_sub(config.char_min) as usize + 2) + 64;
+        // About one n-gram per character per length, plus words, bigrams and shapes: sized so
+        // the hot loop rarely reallocates, and capped so a huge comment cannot reserve
+        // memory it would not use.
+        let capacity = (body.folded.len()
+            * (config.char_max.saturating_sub(config.char_min) as usize + 2)
+            + 64)
+            .min(MAX_INITIAL_CAPACITY);
         let mut f = Features {
             buckets: Vec::with_capacity(capacity),
             kinds: Vec::with_capacity(capacity),
@@ -149,7 +155,7 @@ impl Features {
             text: body.folded.clone(),
             extras: String::new(),
             seen: if config.presence {
-                vec![u32::MAX; capacity.next_power_of_two()]
+                vec![u32::MAX; (2 * capacity).next_power_of_two()]
             } else {
                 Vec::new()
             },
@@ -201,6 +207,11 @@ impl Features {
         if self.seen.is_empty() {
             return true;
         }
+        // Every kept feature is in the set; keeping it at most half full bounds the probes
+        // (links and author words can outnumber what the text length predicted).
+        if 2 * (self.buckets.len() + 1) > self.seen.len() {
+            self.grow_seen();
+        }
         let mask = self.seen.len() - 1;
         let mut slot = (bucket.wrapping_mul(0x9E37_79B9) >> 7) as usize & mask;
         loop {
@@ -212,6 +223,18 @@ impl Features {
                 x if x == bucket => return false,
                 _ => slot = (slot + 1) & mask,
             }
+        }
+    }
+
+    fn grow_seen(&mut self) {
+        let size = self.seen.len() * 2;
+        self.seen = vec![u32::MAX; size];
+        for &b in &self.buckets {
+            let mut slot = (b.wrapping_mul(0x9E37_79B9) >> 7) as usize & (size - 1);
+            while self.seen[slot] != u32::MAX {
+                slot = (slot + 1) & (size - 1);
+            }
+            self.seen[slot] = b;
         }
     }
 
@@ -518,6 +541,29 @@ mod tests {
             t.contains(&"c:ab".to_string()) && !t.iter().any(|x| x == "c:b c"),
             "{t:?}"
         );
+    }
+
+    #[test]
+    fn many_link_and_author_features_do_not_overflow_the_presence_set() {
+        // A short body with hundreds of distinct link domains and author words: more distinct
+        // features than the body's length predicts (this once made the probe loop spin forever).
+        let body: String = (0..400)
+            .map(|i| format!("<a href=\"http://d{i}.example/\"></a>"))
+            .collect();
+        let author: String = (0..300).map(|i| format!("w{i} ")).collect();
+        let f = Features::extract(
+            &FeatureConfig::default(),
+            &normalize_content(&format!("hi{body}")),
+            AuthorFields {
+                name: Some(&author),
+                ..Default::default()
+            },
+        );
+        assert!(f.len() > 700, "{}", f.len());
+        let mut b = f.buckets().to_vec();
+        b.sort_unstable();
+        b.dedup();
+        assert_eq!(b.len(), f.len(), "presence keeps each bucket once");
     }
 
     #[test]

@@ -6,20 +6,25 @@
 ///
 /// A `<` only opens a tag when a letter, `/` or `!` follows and a `>` closes it within 2 KiB,
 /// so text like `I <3 this` or `a < b` stays as written.
-pub fn strip_html(s: &str) -> (String, Vec<String>) {
+pub fn strip_html(s: &str) -> (String, Vec<String>, bool) {
     let mut out = String::with_capacity(s.len());
     let mut hrefs = Vec::new();
     let bytes = s.as_bytes();
     let mut i = 0;
+    // Entities can spell characters that canonicalisation already removed or folded
+    // (`&#8203;`, `&shy;`, `&#xFF56;`); the caller re-canonicalises when any were decoded.
+    let mut decoded_non_ascii = false;
+    // Where a failed search for `>` ended: the bytes before it hold no `>`, so a run of `<`s
+    // is scanned once, not once per `<`.
+    let mut no_close_before = 0;
     while i < s.len() {
         let b = bytes[i];
         if b == b'<' {
-            if let Some(end) = tag_end(s, i) {
+            if let Some(end) = tag_end(s, i, &mut no_close_before) {
                 let tag = &s[i + 1..end];
                 if let Some(href) = attribute(tag, "href").or_else(|| attribute(tag, "src")) {
                     hrefs.push(decode_entities(href));
                 }
-                // Block-ish tags separate words; inline ones (b, i, span) do not.
                 if is_separating(tag) && !out.ends_with(' ') && !out.is_empty() {
                     out.push(' ');
                 }
@@ -28,6 +33,7 @@ pub fn strip_html(s: &str) -> (String, Vec<String>) {
             }
         } else if b == b'&' {
             if let Some((decoded, len)) = entity_at(&s[i..]) {
+                decoded_non_ascii |= !decoded.is_ascii();
                 out.push(decoded);
                 i += len;
                 continue;
@@ -38,22 +44,32 @@ pub fn strip_html(s: &str) -> (String, Vec<String>) {
         i += c.len_utf8();
     }
     let collapsed = collapse_spaces(&out);
-    (collapsed, hrefs)
+    (collapsed, hrefs, decoded_non_ascii)
 }
 
-fn tag_end(s: &str, start: usize) -> Option<usize> {
-    let rest = &s.as_bytes()[start + 1..];
-    let first = *rest.first()?;
+fn tag_end(s: &str, start: usize, no_close_before: &mut usize) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let first = *bytes.get(start + 1)?;
     if !(first.is_ascii_alphabetic() || first == b'/' || first == b'!') {
         return None;
     }
-    let window = &rest[..rest.len().min(2048)];
-    window
-        .iter()
-        .position(|&b| b == b'>')
-        .map(|p| start + 1 + p)
+    let limit = bytes.len().min(start + 1 + 2048);
+    let from = (start + 1).max(*no_close_before);
+    if from >= limit {
+        return None;
+    }
+    match bytes[from..limit].iter().position(|&b| b == b'>') {
+        Some(p) => Some(from + p),
+        None => {
+            *no_close_before = limit;
+            None
+        }
+    }
 }
 
+/// Only block-level tags separate words. Everything else (inline tags, `<wbr>`, comments,
+/// unknown tags) is removed without a space, so `vi<wbr>agra` and `vi<!-- -->agra` still
+/// read `viagra`.
 fn is_separating(tag: &str) -> bool {
     let name: String = tag
         .trim_start_matches('/')
@@ -61,28 +77,44 @@ fn is_separating(tag: &str) -> bool {
         .take_while(|c| c.is_ascii_alphanumeric())
         .collect::<String>()
         .to_ascii_lowercase();
-    !matches!(
+    matches!(
         name.as_str(),
-        "a" | "b"
-            | "i"
-            | "u"
-            | "em"
-            | "strong"
-            | "span"
-            | "s"
-            | "small"
-            | "sup"
-            | "sub"
-            | "code"
-            | "font"
-            | "mark"
-            | "del"
-            | "ins"
-            | "strike"
-            | "tt"
-            | "q"
-            | "cite"
-            | "abbr"
+        "br" | "p"
+            | "div"
+            | "li"
+            | "ul"
+            | "ol"
+            | "dl"
+            | "dt"
+            | "dd"
+            | "tr"
+            | "td"
+            | "th"
+            | "table"
+            | "h1"
+            | "h2"
+            | "h3"
+            | "h4"
+            | "h5"
+            | "h6"
+            | "blockquote"
+            | "pre"
+            | "hr"
+            | "img"
+            | "section"
+            | "article"
+            | "header"
+            | "footer"
+            | "nav"
+            | "aside"
+            | "figure"
+            | "figcaption"
+            | "iframe"
+            | "video"
+            | "audio"
+            | "form"
+            | "input"
+            | "button"
     )
 }
 
@@ -128,6 +160,11 @@ fn entity_at(s: &str) -> Option<(char, usize)> {
         "quot" => '"',
         "apos" => '\'',
         "nbsp" => ' ',
+        "shy" => '\u{AD}',
+        "zwj" => '\u{200D}',
+        "zwnj" => '\u{200C}',
+        "lrm" => '\u{200E}',
+        "rlm" => '\u{200F}',
         "hellip" => '…',
         "mdash" => '—',
         "ndash" => '–',
@@ -140,7 +177,9 @@ fn entity_at(s: &str) -> Option<(char, usize)> {
                 None => num.parse::<u32>().ok()?,
             };
             let c = char::from_u32(code)?;
-            if super::is_invisible(c) || (c.is_control() && c != '\n') {
+            // Invisible characters pass through for canonicalisation to drop (a space here
+            // would split `vi&#173;agra` in two); other control characters become spaces.
+            if c.is_control() && !super::is_invisible(c) {
                 ' '
             } else {
                 c
@@ -199,7 +238,7 @@ mod tests {
 
     #[test]
     fn single_quoted_and_bare_hrefs_are_found() {
-        let (_, hrefs) =
+        let (_, hrefs, _) =
             strip_html("<a href='http://a.example/x'>a</a> <A HREF=http://b.example>b</A>");
         assert_eq!(hrefs, vec!["http://a.example/x", "http://b.example"]);
     }
@@ -207,6 +246,25 @@ mod tests {
     #[test]
     fn numeric_entities_decode() {
         assert_eq!(strip_html("caf&#233; &#x41;").0, "café A");
+    }
+
+    #[test]
+    fn entity_encoded_invisible_characters_do_not_split_words() {
+        for (input, want) in [
+            ("vi&#173;agra", "vi\u{AD}agra"),
+            ("vi&shy;agra", "vi\u{AD}agra"),
+            ("buy vi&#8203;agra", "buy vi\u{200B}agra"),
+            ("vi<wbr>agra", "viagra"),
+            ("vi<!-- x -->agra", "viagra"),
+        ] {
+            assert_eq!(strip_html(input).0, want, "{input}");
+        }
+    }
+
+    #[test]
+    fn many_unclosed_angle_brackets_stay_text() {
+        let input = "<a".repeat(20_000);
+        assert_eq!(strip_html(&input).0, input);
     }
 
     #[test]

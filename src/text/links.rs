@@ -40,6 +40,8 @@ pub fn find_links(clean: &str, hrefs: &[String]) -> Vec<Link> {
     {
         return links;
     }
+    // Owned keys: `links` grows while the set is in use.
+    let mut seen: std::collections::HashSet<String> = links.iter().map(|l| l.url.clone()).collect();
     for chunk in clean.split_whitespace() {
         if !contains_ignore_ascii_case(chunk.as_bytes(), b"http")
             && !contains_ignore_ascii_case(chunk.as_bytes(), b"www.")
@@ -55,7 +57,7 @@ pub fn find_links(clean: &str, hrefs: &[String]) -> Vec<Link> {
                 .unwrap_or(tail.len());
             let url = tail[..end].trim_end_matches(['.', ',', '!', '?', ')', ';', ':']);
             from = start + end.max(1);
-            if url.len() < 5 || links.iter().any(|l| l.url == url) {
+            if url.len() < 5 || !seen.insert(url.to_string()) {
                 continue;
             }
             let before = &lower[..start];
@@ -100,9 +102,15 @@ fn looks_like_url(s: &str) -> bool {
 /// The lower-cased host of a URL, without `www.`, user info or port.
 pub fn domain_of(url: &str) -> String {
     let s = url.trim();
+    // Only a real scheme (`https://`) counts, not a `://` inside a path or query string.
+    let is_scheme = |scheme: &str| {
+        let mut bytes = scheme.bytes();
+        bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
+            && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'.' | b'-'))
+    };
     let after_scheme = match s.find("://") {
-        Some(p) => &s[p + 3..],
-        None => s.trim_start_matches('/'),
+        Some(p) if is_scheme(&s[..p]) => &s[p + 3..],
+        _ => s.trim_start_matches('/'),
     };
     let host_port = after_scheme
         .split(['/', '?', '#', '\\'])
@@ -144,6 +152,18 @@ mod tests {
     fn href_repeated_as_text_counts_once() {
         let links = find_links("http://a.example", &["http://a.example".to_string()]);
         assert_eq!(links.len(), 1);
+    }
+
+    #[test]
+    fn a_url_in_the_query_is_not_the_host() {
+        assert_eq!(
+            domain_of("www.spam.example/?r=http://youtube.com"),
+            "spam.example"
+        );
+        assert_eq!(
+            domain_of("//good.example/?x=https://evil.example"),
+            "good.example"
+        );
     }
 
     #[test]

@@ -14,6 +14,9 @@ pub use links::{domain_of, find_links, Link, LinkSource};
 
 use unicode_normalization::UnicodeNormalization;
 
+/// Normalised text is cut at this many bytes (twice the largest accepted comment body).
+pub const MAX_NORMALIZED_BYTES: usize = 2 * crate::domain::MAX_CONTENT_BYTES;
+
 /// A comment body after normalisation.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NormalizedText {
@@ -127,8 +130,20 @@ mod either_lower {
 
 /// Normalises a comment body: canonical Unicode, HTML stripped with its links kept, folded.
 pub fn normalize_content(raw: &str) -> NormalizedText {
-    let canonical = canonicalize(raw);
-    let (clean, hrefs) = strip_html(&canonical);
+    let mut canonical = canonicalize(raw);
+    // NFKC can expand a character up to 18-fold (U+FDFA); past twice the largest accepted
+    // body nothing more is needed to judge a comment, so the rest is not processed.
+    if canonical.len() > MAX_NORMALIZED_BYTES {
+        let mut end = MAX_NORMALIZED_BYTES;
+        while !canonical.is_char_boundary(end) {
+            end -= 1;
+        }
+        canonical.truncate(end);
+    }
+    let (mut clean, hrefs, decoded_non_ascii) = strip_html(&canonical);
+    if decoded_non_ascii {
+        clean = canonicalize(&clean);
+    }
     let links = find_links(&clean, &hrefs);
     let folded = fold(&clean);
     NormalizedText {
@@ -164,6 +179,20 @@ mod tests {
         assert_eq!(n.links.len(), 1);
         assert_eq!(n.links[0].domain, "example.org");
         assert_eq!(n.links[0].source, LinkSource::Html);
+    }
+
+    #[test]
+    fn entity_spelled_invisible_and_fullwidth_characters_are_normalised() {
+        assert_eq!(
+            normalize_content("buy vi&#173;agra vi&#8203;agra &#xFF56;iagra").clean,
+            "buy viagra viagra viagra"
+        );
+    }
+
+    #[test]
+    fn expanding_characters_are_cut_at_the_limit() {
+        let n = normalize_content(&"\u{FDFA}".repeat(20_000));
+        assert!(n.clean.len() <= MAX_NORMALIZED_BYTES);
     }
 
     #[test]

@@ -1,16 +1,23 @@
 //! Spawning the application for a test, and an HTTP client pointed at it.
 
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
 use commentguard::settings::{LogFormat, Settings};
 use commentguard::startup::Application;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, Response};
 use serde_json::Value;
 use tempfile::TempDir;
+use tracing_subscriber::fmt::writer::{BoxMakeWriter, MakeWriterExt};
+use tracing_subscriber::EnvFilter;
 
 /// A running application and a client for it; the server lives as long as the test runtime.
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`.
     pub address: String,
+    /// The port the application listens on, on 127.0.0.1.
+    pub port: u16,
     /// Client for requests to `address`.
     pub client: reqwest::Client,
     /// The settings the application was built with.
@@ -27,11 +34,7 @@ pub async fn spawn_app() -> TestApp {
 
 /// Like [`spawn_app`], letting the test adjust the settings first.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
-    // Set TEST_LOG=1 to see the application's logs; without it tests stay quiet.
-    if std::env::var_os("TEST_LOG").is_some() {
-        // Only the first test to get here installs it; later attempts fail harmlessly.
-        let _ = commentguard::telemetry::init(LogFormat::Pretty);
-    }
+    capture_logs();
     let data_dir = tempfile::tempdir().expect("cannot create a temporary data dir");
     let mut settings = Settings {
         bind: "127.0.0.1:0".parse().unwrap(),
@@ -42,12 +45,14 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     };
     adjust(&mut settings);
     let application = Application::build(settings.clone()).expect("cannot build the application");
-    let address = format!("http://127.0.0.1:{}", application.port());
+    let port = application.port();
+    let address = format!("http://127.0.0.1:{port}");
     // The server future is Send, so it can run on the test's own runtime; it stops when
     // the test's runtime shuts down.
     tokio::spawn(application.run_until_stopped());
     TestApp {
         address,
+        port,
         client: reqwest::Client::new(),
         settings,
         _data_dir: data_dir,
@@ -107,4 +112,63 @@ pub async fn assert_error(response: Response, status: u16, code: &str, case: &st
         .unwrap_or_else(|| panic!("{case}: no message: {body}"));
     assert!(!message.is_empty(), "{case}: empty message");
     message.to_owned()
+}
+
+/// Every log line of every application the tests spawned, in the production (JSON) format.
+static LOGS: OnceLock<LogBuffer> = OnceLock::new();
+
+/// An in-memory log sink shared by all tests.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        // A test that panicked while holding the lock must not hide the logs of the others.
+        let mut buffer = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        buffer.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs, once per test process, a global subscriber that records every event at every
+/// level into [`LOGS`], with the production JSON layout; set TEST_LOG=1 to see them on
+/// stderr as well.
+///
+/// Global, not per test: the server's workers run on threads of their own, which a
+/// thread-local `with_default` would not reach. So [`captured_logs`] holds the lines of
+/// tests running in parallel too; look for something unique to your test.
+///
+/// Only the subscriber: `telemetry::init` would also install the panic hook, which hides
+/// panic messages, and test failures need theirs.
+fn capture_logs() {
+    LOGS.get_or_init(|| {
+        let buffer = LogBuffer::default();
+        let sink = buffer.clone();
+        let capture = move || sink.clone();
+        let writer = if std::env::var_os("TEST_LOG").is_some() {
+            BoxMakeWriter::new(capture.and(std::io::stderr))
+        } else {
+            BoxMakeWriter::new(capture)
+        };
+        let subscriber = commentguard::telemetry::subscriber(
+            LogFormat::Json,
+            EnvFilter::new("trace"),
+            false,
+            writer,
+        );
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("another global log subscriber is installed");
+        buffer
+    });
+}
+
+/// Everything logged so far by the applications of all tests (see [`capture_logs`]).
+pub fn captured_logs() -> String {
+    let logs = LOGS.get().expect("no application was spawned yet");
+    let buffer = logs.0.lock().unwrap_or_else(|e| e.into_inner());
+    String::from_utf8_lossy(&buffer).into_owned()
 }

@@ -1,8 +1,14 @@
 //! `POST /v1/comments/score`: the happy path and every error code.
 
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, Instant};
+
+use commentguard::telemetry::fingerprint;
+use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, spawn_app, status_and_json};
+use crate::helpers::{assert_error, captured_logs, spawn_app, status_and_json};
 
 /// Checks the shape of a 200 score response and returns it.
 fn assert_score_shape(body: &Value) {
@@ -320,5 +326,141 @@ async fn error_messages_name_the_field_but_never_echo_values() {
             !message.contains("secret"),
             "{mentions}: message echoes a value: {message:?}"
         );
+    }
+}
+
+#[tokio::test]
+async fn a_cut_off_body_is_invalid_body() {
+    let app = spawn_app().await;
+    let port = app.port;
+    // reqwest cannot send fewer bytes than it declares, so this is raw HTTP/1.1: the head
+    // promises 100 bytes, 15 follow, then the client closes its sending half (as an upload
+    // cut off by a dropped connection would) and waits for the answer.
+    let response = tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("cannot connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let body = br#"{"content":"cut"#;
+        let head = "POST /v1/comments/score HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+                    Content-Type: application/json\r\nContent-Length: 100\r\n\r\n";
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(body).unwrap();
+        stream.shutdown(Shutdown::Write).unwrap();
+        let mut response = Vec::new();
+        stream
+            .read_to_end(&mut response)
+            .expect("no answer to a cut-off body");
+        String::from_utf8(response).expect("the answer is not UTF-8")
+    })
+    .await
+    .unwrap();
+
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"));
+    assert!(
+        head.starts_with("HTTP/1.1 400 "),
+        "status line; response {response:?}"
+    );
+    let body: Value = serde_json::from_str(body)
+        .unwrap_or_else(|e| panic!("body is not JSON ({e}): {response:?}"));
+    assert_eq!(body["error"], "invalid_body", "response {response:?}");
+}
+
+/// Waits up to 10 s for a captured log line containing `needle`, and parses it.
+async fn wait_for_log_line(needle: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(line) = captured_logs().lines().find(|line| line.contains(needle)) {
+            return serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"));
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no log line contains {needle:?}; logs:\n{}",
+            captured_logs()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn personal_data_never_reaches_the_logs() {
+    let app = spawn_app().await;
+    // Unique to this test, so that lines logged by tests running alongside cannot match.
+    let hex = format!("{:032x}", rand::random::<u128>());
+    let marker = format!("marker-{hex}");
+    let local_part = format!("jane.{:016x}", rand::random::<u64>());
+    let email = format!("{local_part}@example.org");
+
+    // Every field a platform sends, each carrying the marker or the e-mail address.
+    let comment = json!({
+        "content": format!("Lovely post {marker}, write to me at {email} or http://{hex}.example"),
+        "author": format!("Jane {marker}"),
+        "author_email": email,
+        "author_url": format!("https://{hex}.example/about"),
+        "user_ip": "203.0.113.7",
+        "user_agent": format!("Mozilla/5.0 {marker}"),
+        "referrer": format!("https://blog.example/?ref={marker}"),
+        "permalink": format!("https://blog.example/{marker}"),
+        "id": format!("{marker}-{email}"),
+    });
+    let (status, body) = status_and_json(app.post_score(&comment).await).await;
+    assert_eq!(status, 200, "body {body}");
+    let verdict_id = body["verdict_id"].as_str().unwrap();
+
+    // Refused requests carrying the same data: a path no route matches, a field with the
+    // wrong type, and JSON that does not parse.
+    let response = app
+        .request(Method::GET, &format!("/users/{email}/{marker}"))
+        .await;
+    assert_error(response, 404, "not_found", "path with an e-mail").await;
+    let wrong_type = json!({ "content": marker, "author_email": [email] });
+    assert_error(
+        app.post_score(&wrong_type).await,
+        400,
+        "invalid_field",
+        "wrong type",
+    )
+    .await;
+    let malformed = format!(r#"{{"content": "{marker} {email}""#);
+    let response = app.post_raw(malformed, Some("application/json")).await;
+    assert_error(response, 400, "malformed_json", "malformed").await;
+
+    // The capture works: the verdict was logged, naming the platform id by its hash.
+    let scored = wait_for_log_line(verdict_id).await;
+    assert_eq!(scored["message"], "comment scored", "{scored}");
+    assert_eq!(
+        scored["platform_id_xxh3"],
+        fingerprint(comment["id"].as_str().unwrap()),
+        "{scored}"
+    );
+    // The request log names route templates, never paths (this holds for every test's
+    // requests, which all share the capture).
+    let logs = captured_logs();
+    let requests: Vec<Value> = logs
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|event| event["message"] == "request")
+        .collect();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r["route"] == "<unmatched>" && r["status"] == 404),
+        "no request line for the 404: {requests:#?}"
+    );
+    for request in &requests {
+        let route = request["route"].as_str().unwrap_or_default();
+        assert!(
+            ["/v1/comments/score", "/healthz", "/readyz", "<unmatched>"].contains(&route)
+                && request.get("path").is_none(),
+            "request line without a known route: {request}"
+        );
+    }
+
+    for needle in [hex.as_str(), local_part.as_str(), "203.0.113.7"] {
+        let leaks: Vec<&str> = logs.lines().filter(|l| l.contains(needle)).collect();
+        assert!(leaks.is_empty(), "{needle:?} was logged: {leaks:#?}");
     }
 }
