@@ -28,7 +28,10 @@ fn bench_score(c: &mut Criterion) {
         .iter()
         .map(|row| row.to_comment())
         .collect();
-    let scorer = Scorer::load(None, Policy::default()).expect("shipped model loads");
+    // COMMENTGUARD_BENCH_MODELS points at another models directory (e.g. a model trained with
+    // other parameters); unset benchmarks the shipped model.
+    let models = std::env::var_os("COMMENTGUARD_BENCH_MODELS").map(PathBuf::from);
+    let scorer = Scorer::load(models.as_deref(), Policy::default()).expect("model loads");
     let now = OffsetDateTime::now_utc();
 
     let mut group = c.benchmark_group("score");

@@ -53,6 +53,12 @@ enum Command {
         /// Do not draw a progress bar.
         #[arg(long)]
         no_progress: bool,
+        /// Hash features into 2^BITS buckets (8-24; default the shipped model's).
+        #[arg(long, value_parser = clap::value_parser!(u8).range(8..=24))]
+        bits: Option<u8>,
+        /// Character n-gram lengths as MIN-MAX, e.g. 3-5 (default the shipped model's).
+        #[arg(long, value_name = "MIN-MAX", value_parser = parse_range)]
+        char_ngrams: Option<(u8, u8)>,
     },
     /// Train on one labelled file, test on another; prints the report as one line of JSON.
     Eval {
@@ -151,8 +157,23 @@ fn run(cli: Cli) -> Result<(), Failure> {
             inputs,
             out,
             no_progress,
+            bits,
+            char_ngrams,
         } => {
-            let manifest = classifier::train_files(&inputs, &out, !no_progress)?;
+            let mut options = classifier::TrainOptions::default();
+            if let Some(bits) = bits {
+                options.params.features.bits = bits;
+            }
+            if let Some((min, max)) = char_ngrams {
+                options.params.features.char_min = min;
+                options.params.features.char_max = max;
+            }
+            options
+                .params
+                .validate()
+                .map_err(|e| Failure::Usage(anyhow::anyhow!(e)))?;
+            let trainer = classifier::Trainer::new(options);
+            let manifest = classifier::train_files_with(trainer, &inputs, &out, !no_progress)?;
             print_json(&manifest, true)
         }
         Command::Eval { train, test } => {
@@ -174,6 +195,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
             score_stdin(&settings)
         }
     }
+}
+
+/// Parses `MIN-MAX` (e.g. `3-5`).
+fn parse_range(s: &str) -> Result<(u8, u8), String> {
+    let (min, max) = s.split_once('-').ok_or("expected MIN-MAX, e.g. 3-5")?;
+    let parse = |v: &str| v.trim().parse::<u8>().map_err(|e| format!("{v:?}: {e}"));
+    Ok((parse(min)?, parse(max)?))
 }
 
 fn serve(settings: Settings) -> Result<(), Failure> {

@@ -15,7 +15,10 @@ pub use artifact::{
     parse_manifest, ArtifactError, CvMetrics, Manifest, ModelArtifact, MANIFEST_FILE, MODEL_FILE,
 };
 pub use calibration::{Calibration, Evidence, DIMS};
-pub use train::{author_fields, extract_files, train_files, ExtractedDoc, TrainOptions, Trainer};
+pub use train::{
+    author_fields, extract_files, train_files, train_files_with, ExtractedDoc, TrainOptions,
+    Trainer,
+};
 
 use serde::{Deserialize, Serialize};
 

@@ -171,10 +171,19 @@ pub fn train_files(
     out: &Path,
     show_progress: bool,
 ) -> anyhow::Result<Manifest> {
+    train_files_with(Trainer::default(), inputs, out, show_progress)
+}
+
+/// [`train_files`] with given options (for experiments with other hyper-parameters).
+pub fn train_files_with(
+    trainer: Trainer,
+    inputs: &[PathBuf],
+    out: &Path,
+    show_progress: bool,
+) -> anyhow::Result<Manifest> {
     if inputs.is_empty() {
         anyhow::bail!("no --input files given");
     }
-    let trainer = Trainer::default();
     let (docs, corpus_hash) = extract_files(&trainer, inputs, show_progress)?;
     let model = trainer.fit(&docs);
     let cv = super::artifact::CvMetrics::from_scores(

@@ -154,8 +154,15 @@ impl Features {
             origins: Vec::with_capacity(capacity),
             text: body.folded.clone(),
             extras: String::new(),
+            // Sized for the distinct features of a typical comment (about two per character);
+            // it grows when half full, so a small start costs nothing but a rehash.
             seen: if config.presence {
-                vec![u32::MAX; (2 * capacity).next_power_of_two()]
+                vec![
+                    u32::MAX;
+                    (2 * body.folded.len() + 64)
+                        .min(MAX_INITIAL_CAPACITY)
+                        .next_power_of_two()
+                ]
             } else {
                 Vec::new()
             },
