@@ -13,6 +13,8 @@
 //! - [`rules`]: the TOML rule file, its validation, the compiled `RegexSet` and built-in checks.
 //!   Pure once loaded.
 //! - [`moderation`]: the policy that turns rule hits and a spam probability into a verdict. Pure.
+//! - [`cache`]: the `VerdictCache` seam and its in-process implementation (the Redis one will
+//!   be the only module importing `redis`).
 //! - [`scoring`]: `Scorer`, the whole in-process pipeline (`score_comment`), and loading the
 //!   shipped or on-disk model and rules.
 //! - [`corpus`]: reading labelled JSON Lines (the shared eval format).
@@ -23,6 +25,7 @@
 //! - [`routes`]: HTTP handlers, one file per resource, and the one place errors become HTTP.
 //!   Only `routes` and `startup` import `actix_web`.
 
+pub mod cache;
 pub mod classifier;
 pub mod corpus;
 pub mod domain;

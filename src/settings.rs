@@ -19,6 +19,8 @@
 //! | `max_body_bytes`    | `COMMENTGUARD_MAX_BODY_BYTES`     | 524288 (512 KiB)       |
 //! | `workers`           | `COMMENTGUARD_WORKERS`            | number of CPUs         |
 //! | `log_format`        | `COMMENTGUARD_LOG_FORMAT`         | `json`                 |
+//! | `cache_ttl_secs`    | `COMMENTGUARD_CACHE_TTL_SECS`     | 604800 (7 days)        |
+//! | `cache_capacity`    | `COMMENTGUARD_CACHE_CAPACITY`     | 100000 entries         |
 //!
 //! The log filter is the usual `RUST_LOG` (see [`crate::telemetry`]), not a setting here.
 
@@ -36,7 +38,7 @@ pub const CONFIG_ENV: &str = "COMMENTGUARD_CONFIG";
 const ENV_PREFIX: &str = "COMMENTGUARD_";
 
 /// Every key the config file may contain; each is also `COMMENTGUARD_<KEY>` in the environment.
-const KEYS: [&str; 9] = [
+const KEYS: [&str; 11] = [
     "bind",
     "models_dir",
     "data_dir",
@@ -46,6 +48,8 @@ const KEYS: [&str; 9] = [
     "max_body_bytes",
     "workers",
     "log_format",
+    "cache_ttl_secs",
+    "cache_capacity",
 ];
 
 /// Default request body limit: generous for a 64 KiB comment plus metadata and JSON escaping.
@@ -91,6 +95,10 @@ pub struct Settings {
     pub workers: usize,
     /// Format of log lines.
     pub log_format: LogFormat,
+    /// How long a cached verdict is served.
+    pub cache_ttl: std::time::Duration,
+    /// Most entries the in-process verdict cache keeps.
+    pub cache_capacity: usize,
 }
 
 impl Default for Settings {
@@ -104,6 +112,8 @@ impl Default for Settings {
             // Falling back to one worker is safe; the count is only a throughput knob.
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             log_format: LogFormat::Json,
+            cache_ttl: crate::cache::DEFAULT_TTL,
+            cache_capacity: crate::cache::DEFAULT_CAPACITY,
         }
     }
 }
@@ -253,6 +263,13 @@ impl Settings {
             log_format: sources
                 .get("log_format", "`json` or `pretty`", |v| v.parse().ok())?
                 .unwrap_or(defaults.log_format),
+            cache_ttl: sources
+                .get("cache_ttl_secs", "a positive number of seconds", positive)?
+                .map(|secs: usize| std::time::Duration::from_secs(secs as u64))
+                .unwrap_or(defaults.cache_ttl),
+            cache_capacity: sources
+                .get("cache_capacity", "a positive whole number", positive)?
+                .unwrap_or(defaults.cache_capacity),
         })
     }
 }

@@ -8,7 +8,8 @@ use actix_web::dev::{Server, Service};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
-use crate::routes::{error, health, score, ApiError};
+use crate::cache::LocalCache;
+use crate::routes::{comments, error, health, score, ApiError};
 use crate::scoring::Scorer;
 use crate::settings::Settings;
 
@@ -19,6 +20,8 @@ pub const UNMATCHED_ROUTE: &str = "<unmatched>";
 pub struct AppState {
     /// The loaded model, rules and policy.
     pub scorer: Arc<Scorer>,
+    /// Verdicts already given, by content and by comment id.
+    pub cache: Arc<LocalCache>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
 }
@@ -67,6 +70,7 @@ impl Application {
         );
         let state = web::Data::new(AppState {
             scorer: Arc::new(scorer),
+            cache: Arc::new(LocalCache::new(settings.cache_ttl, settings.cache_capacity)),
             max_body_bytes: settings.max_body_bytes,
         });
         let server = HttpServer::new(move || {
@@ -107,6 +111,11 @@ impl Application {
                     web::resource("/v1/comments/score")
                         .route(web::post().to(score::score))
                         .default_service(error::method_not_allowed("POST")),
+                )
+                .service(
+                    web::resource("/v1/comments/{id}")
+                        .route(web::get().to(comments::last_verdict))
+                        .default_service(error::method_not_allowed("GET")),
                 )
                 .service(
                     web::resource("/healthz")

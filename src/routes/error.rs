@@ -17,6 +17,9 @@ pub enum ApiError {
     /// No route matches the path.
     #[error("no such resource")]
     NotFound,
+    /// No verdict is cached for that comment id or verdict id.
+    #[error("no verdict is known for this comment id")]
+    UnknownComment,
     /// The route exists but not with this method.
     #[error("method not allowed; this resource accepts {allow}")]
     MethodNotAllowed {
@@ -71,6 +74,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::NotFound => "not_found",
+            ApiError::UnknownComment => "unknown_comment",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
@@ -107,7 +111,7 @@ struct ErrorBody<'a> {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::UnknownComment => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } | ApiError::ContentTooLarge(_) => {

@@ -3,6 +3,7 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
+use crate::cache::VerdictCache;
 use crate::startup::AppState;
 
 /// Handles `GET /healthz`: liveness, answers as long as the server runs.
@@ -17,5 +18,6 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(json!({
         "status": "ready",
         "model_version": state.scorer.model_version(),
+        "cache": state.cache.health(),
     }))
 }

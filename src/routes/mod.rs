@@ -1,5 +1,6 @@
 //! HTTP handlers, one file per resource, and [`error`], the one place errors become HTTP.
 
+pub mod comments;
 pub mod error;
 pub mod health;
 pub mod score;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use crate::cache::{CacheKey, CachedVerdict, VerdictCache};
 use crate::domain::{Assessment, Comment};
 use crate::routes::error::ApiError;
 use crate::startup::AppState;
@@ -24,7 +25,8 @@ pub struct ScoreResponse {
     pub assessment: Assessment,
     /// Fresh random 128-bit id of this verdict, 32 lowercase hex digits.
     pub verdict_id: String,
-    /// Whether the verdict was served from a cache (never, for now).
+    /// Whether the verdict was served from the cache (a recheck of a comment already scored
+    /// under the same model).
     pub cached: bool,
 }
 
@@ -71,12 +73,40 @@ pub async fn score(
 
     let comment = parse_comment(&body)?;
     let content_xxh3 = fingerprint(&comment.content);
-    let assessment = score_without_panicking(&content_xxh3, || {
-        state
-            .scorer
-            .score_comment(&comment, OffsetDateTime::now_utc())
-    })?;
-    let response = ScoreResponse::fresh(assessment);
+    let key = CacheKey::new(state.scorer.model_version(), &comment);
+    let response = match state.cache.get(&key).await {
+        Some(hit) => {
+            // A recheck may carry the platform's id for the first time: index it too.
+            if let Some(id) = &comment.id {
+                state.cache.put(key, vec![id.clone()], hit.clone()).await;
+            }
+            ScoreResponse {
+                assessment: hit.assessment,
+                verdict_id: hit.verdict_id,
+                cached: true,
+            }
+        }
+        None => {
+            let assessment = score_without_panicking(&content_xxh3, || {
+                state
+                    .scorer
+                    .score_comment(&comment, OffsetDateTime::now_utc())
+            })?;
+            let response = ScoreResponse::fresh(assessment);
+            let ids = comment
+                .id
+                .iter()
+                .cloned()
+                .chain([response.verdict_id.clone()])
+                .collect();
+            let stored = CachedVerdict {
+                assessment: response.assessment.clone(),
+                verdict_id: response.verdict_id.clone(),
+            };
+            state.cache.put(key, ids, stored).await;
+            response
+        }
+    };
     // The platform's id is arbitrary client text (up to 2 KiB; some platforms put names or
     // e-mail addresses in it), so it gets what the content gets: a fingerprint, which lets an
     // operator find the line for an id they already have, and a length. A sanitised prefix
@@ -88,6 +118,7 @@ pub async fn score(
         platform_id_xxh3,
         platform_id_bytes = comment.id.as_ref().map(String::len),
         verdict = %response.assessment.verdict,
+        cached = response.cached,
         spam_probability = response.assessment.spam_probability,
         content_bytes = comment.content.len(),
         content_xxh3 = %content_xxh3,

@@ -1,5 +1,6 @@
 //! API tests: each spawns the real application on a free port and talks HTTP to it.
 
+mod comments;
 mod health;
 mod helpers;
 mod score;

@@ -1,0 +1,182 @@
+//! The verdict cache: a platform's retries and rechecks of the same comment get the same
+//! answer, and `GET /v1/comments/{id}` finds the last verdict for a comment.
+//!
+//! [`VerdictCache`] is the seam: today the in-process [`LocalCache`] sits behind it (the
+//! embedded default needs no Redis); the Redis implementation joins it in the cache issue
+//! and is the only code that will import `redis`.
+//!
+//! A key is the model version plus a 128-bit xxh3 fingerprint of every normalised field that
+//! can change a verdict, so a new model never serves an old model's verdicts. The time a
+//! form took to fill in is left out on purpose: a retry a minute later must not flip a
+//! verdict because the clock moved.
+
+mod local;
+
+pub use local::LocalCache;
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::domain::{Assessment, Comment};
+use crate::text::canonicalize;
+
+/// Default time a cached verdict lives: a week, the window in which platforms recheck.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Default number of verdicts the in-process cache keeps.
+pub const DEFAULT_CAPACITY: usize = 100_000;
+
+/// Identifies a comment's verdict under one model version.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CacheKey(String);
+
+impl CacheKey {
+    /// The key for `comment` scored by model `model_version`.
+    pub fn new(model_version: &str, comment: &Comment) -> Self {
+        let mut h = Xxh3::new();
+        let mut field = |value: Option<&str>| {
+            // A length prefix keeps ("ab", "c") and ("a", "bc") apart.
+            let canonical = value.map(canonicalize).unwrap_or_default();
+            h.update(&(canonical.len() as u64).to_le_bytes());
+            h.update(canonical.as_bytes());
+        };
+        field(Some(&comment.content));
+        field(comment.author.as_deref());
+        field(
+            comment
+                .author_email
+                .as_deref()
+                .map(str::to_lowercase)
+                .as_deref(),
+        );
+        field(comment.author_url.as_deref());
+        field(comment.user_ip.as_deref());
+        field(comment.user_agent.as_deref());
+        field(comment.referrer.as_deref());
+        // Only whether the honeypot was filled matters to a verdict, not what it says.
+        field(Some(
+            if comment
+                .honeypot
+                .as_deref()
+                .is_some_and(|h| !h.trim().is_empty())
+            {
+                "1"
+            } else {
+                "0"
+            },
+        ));
+        CacheKey(format!("{model_version}:{:032x}", h.digest128()))
+    }
+
+    /// The key as text (model version, colon, 32 hex digits).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What the cache stores: the verdict as answered, and the id it was answered with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CachedVerdict {
+    /// The assessment as first answered.
+    pub assessment: Assessment,
+    /// The verdict id first answered.
+    pub verdict_id: String,
+}
+
+/// How the cache is doing, for `/readyz`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheHealth {
+    /// Working.
+    Ok,
+    /// Failing; requests are scored without it.
+    Degraded,
+}
+
+/// A store of verdicts by content key and by comment id. Implementations never fail a
+/// request: an error is a miss.
+pub trait VerdictCache: Send + Sync + 'static {
+    /// The verdict stored under `key`, if any and not expired.
+    fn get(&self, key: &CacheKey) -> impl Future<Output = Option<CachedVerdict>> + Send;
+    /// Stores `verdict` under `key`, and under each id in `ids` (the platform's comment id and
+    /// the verdict id) for [`VerdictCache::get_by_id`].
+    fn put(
+        &self,
+        key: CacheKey,
+        ids: Vec<String>,
+        verdict: CachedVerdict,
+    ) -> impl Future<Output = ()> + Send;
+    /// The last verdict stored for a platform comment id or verdict id.
+    fn get_by_id(&self, id: &str) -> impl Future<Output = Option<CachedVerdict>> + Send;
+    /// Current health.
+    fn health(&self) -> CacheHealth;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn comment(content: &str) -> Comment {
+        Comment {
+            content: content.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn keys_see_through_invisible_characters_and_width() {
+        assert_eq!(
+            CacheKey::new("m1", &comment("sub\u{200B}scribe")),
+            CacheKey::new("m1", &comment("subscribe"))
+        );
+        assert_eq!(
+            CacheKey::new("m1", &comment("ｓｐａｍ")),
+            CacheKey::new("m1", &comment("spam"))
+        );
+    }
+
+    #[test]
+    fn keys_differ_by_model_and_by_each_field() {
+        let base = Comment {
+            content: "hi".into(),
+            author: Some("ann".into()),
+            ..Default::default()
+        };
+        let key = CacheKey::new("m1", &base);
+        assert_ne!(key, CacheKey::new("m2", &base), "a new model must miss");
+        let variants = [
+            Comment {
+                author: Some("bob".into()),
+                ..base.clone()
+            },
+            Comment {
+                author: None,
+                content: "hiann".into(),
+                ..base.clone()
+            },
+            Comment {
+                user_ip: Some("192.0.2.1".into()),
+                ..base.clone()
+            },
+            Comment {
+                honeypot: Some("x".into()),
+                ..base.clone()
+            },
+        ];
+        for v in variants {
+            assert_ne!(key, CacheKey::new("m1", &v), "{v:?}");
+        }
+        assert_eq!(
+            key,
+            CacheKey::new(
+                "m1",
+                &Comment {
+                    form_rendered_at: Some(time::OffsetDateTime::UNIX_EPOCH),
+                    ..base
+                }
+            )
+        );
+    }
+}
