@@ -21,6 +21,9 @@
 //! | `log_format`        | `COMMENTGUARD_LOG_FORMAT`         | `json`                 |
 //! | `cache_ttl_secs`    | `COMMENTGUARD_CACHE_TTL_SECS`     | 604800 (7 days)        |
 //! | `cache_capacity`    | `COMMENTGUARD_CACHE_CAPACITY`     | 100000 entries         |
+//! | `redis_url`         | `COMMENTGUARD_REDIS_URL` or `REDIS_URL` | unset: in-process cache |
+//! | `redis_timeout_ms`  | `COMMENTGUARD_REDIS_TIMEOUT_MS`   | 25                     |
+//! | `cache_prefix`      | `COMMENTGUARD_CACHE_PREFIX`       | `cg`                   |
 //!
 //! The log filter is the usual `RUST_LOG` (see [`crate::telemetry`]), not a setting here.
 
@@ -38,7 +41,7 @@ pub const CONFIG_ENV: &str = "COMMENTGUARD_CONFIG";
 const ENV_PREFIX: &str = "COMMENTGUARD_";
 
 /// Every key the config file may contain; each is also `COMMENTGUARD_<KEY>` in the environment.
-const KEYS: [&str; 11] = [
+const KEYS: [&str; 14] = [
     "bind",
     "models_dir",
     "data_dir",
@@ -50,6 +53,9 @@ const KEYS: [&str; 11] = [
     "log_format",
     "cache_ttl_secs",
     "cache_capacity",
+    "redis_url",
+    "redis_timeout_ms",
+    "cache_prefix",
 ];
 
 /// Default request body limit: generous for a 64 KiB comment plus metadata and JSON escaping.
@@ -99,6 +105,12 @@ pub struct Settings {
     pub cache_ttl: std::time::Duration,
     /// Most entries the in-process verdict cache keeps.
     pub cache_capacity: usize,
+    /// Redis for the verdict cache; `None` keeps verdicts in process.
+    pub redis_url: Option<String>,
+    /// Longest any Redis call may take before it counts as a miss.
+    pub redis_timeout: std::time::Duration,
+    /// Prefix of every Redis key, so several deployments can share one Redis.
+    pub cache_prefix: String,
 }
 
 impl Default for Settings {
@@ -114,6 +126,9 @@ impl Default for Settings {
             log_format: LogFormat::Json,
             cache_ttl: crate::cache::DEFAULT_TTL,
             cache_capacity: crate::cache::DEFAULT_CAPACITY,
+            redis_url: None,
+            redis_timeout: std::time::Duration::from_millis(25),
+            cache_prefix: "cg".to_owned(),
         }
     }
 }
@@ -270,8 +285,44 @@ impl Settings {
             cache_capacity: sources
                 .get("cache_capacity", "a positive whole number", positive)?
                 .unwrap_or(defaults.cache_capacity),
+            redis_url: match sources.get("redis_url", "a redis:// URL", redis_url)? {
+                Some(url) => Some(url),
+                // The conventional name most hosting platforms set.
+                None => match (sources.env)("REDIS_URL").filter(|v| !v.trim().is_empty()) {
+                    Some(v) => Some(redis_url(v.trim()).ok_or_else(|| SettingsError::Invalid {
+                        setting: "REDIS_URL".to_owned(),
+                        expected: "a redis:// URL",
+                        got: format!("{v:?}"),
+                    })?),
+                    None => None,
+                },
+            },
+            redis_timeout: sources
+                .get(
+                    "redis_timeout_ms",
+                    "a positive number of milliseconds",
+                    positive,
+                )?
+                .map(|ms: usize| std::time::Duration::from_millis(ms as u64))
+                .unwrap_or(defaults.redis_timeout),
+            cache_prefix: sources
+                .get("cache_prefix", "1-32 characters of [A-Za-z0-9_-]", |v| {
+                    (v.len() <= 32
+                        && v.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+                    .then(|| v.to_owned())
+                })?
+                .unwrap_or(defaults.cache_prefix),
         })
     }
+}
+
+fn redis_url(v: &str) -> Option<String> {
+    (v.starts_with("redis://")
+        || v.starts_with("rediss://")
+        || v.starts_with("unix://")
+        || v.starts_with("redis+unix://"))
+    .then(|| v.to_owned())
 }
 
 /// The environment and the parsed config file, in precedence order.

@@ -8,7 +8,7 @@ use actix_web::dev::{Server, Service};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
-use crate::cache::LocalCache;
+use crate::cache::{Cache, LocalCache, RedisCache};
 use crate::routes::{comments, error, health, score, ApiError};
 use crate::scoring::Scorer;
 use crate::settings::Settings;
@@ -21,7 +21,7 @@ pub struct AppState {
     /// The loaded model, rules and policy.
     pub scorer: Arc<Scorer>,
     /// Verdicts already given, by content and by comment id.
-    pub cache: Arc<LocalCache>,
+    pub cache: Arc<Cache>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
 }
@@ -55,6 +55,18 @@ impl Application {
                 settings.data_dir.display()
             )
         })?;
+        let cache = match &settings.redis_url {
+            Some(url) => Cache::Redis(
+                RedisCache::new(
+                    url,
+                    &settings.cache_prefix,
+                    settings.cache_ttl,
+                    settings.redis_timeout,
+                )
+                .context("cannot set up the Redis cache")?,
+            ),
+            None => Cache::Local(LocalCache::new(settings.cache_ttl, settings.cache_capacity)),
+        };
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let address = listener
@@ -65,12 +77,13 @@ impl Application {
             %address,
             model_version = scorer.model_version(),
             workers = settings.workers,
+            cache = if settings.redis_url.is_some() { "redis" } else { "in-process" },
             max_body_bytes = settings.max_body_bytes,
             "starting"
         );
         let state = web::Data::new(AppState {
             scorer: Arc::new(scorer),
-            cache: Arc::new(LocalCache::new(settings.cache_ttl, settings.cache_capacity)),
+            cache: Arc::new(cache),
             max_body_bytes: settings.max_body_bytes,
         });
         let server = HttpServer::new(move || {

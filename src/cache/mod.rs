@@ -11,7 +11,9 @@
 //! verdict because the clock moved.
 
 mod local;
+mod redis;
 
+pub use self::redis::{RedisCache, RedisSetupError};
 pub use local::LocalCache;
 
 use std::future::Future;
@@ -112,6 +114,55 @@ pub trait VerdictCache: Send + Sync + 'static {
     fn get_by_id(&self, id: &str) -> impl Future<Output = Option<CachedVerdict>> + Send;
     /// Current health.
     fn health(&self) -> CacheHealth;
+}
+
+/// The cache the service runs with: Redis when configured, else in-process.
+#[derive(Debug)]
+pub enum Cache {
+    /// In-process, for a single replica without Redis.
+    Local(LocalCache),
+    /// Shared through Redis.
+    Redis(RedisCache),
+}
+
+impl Cache {
+    /// Redis errors and timeouts since start (always 0 in-process).
+    pub fn errors(&self) -> u64 {
+        match self {
+            Cache::Local(_) => 0,
+            Cache::Redis(r) => r.errors(),
+        }
+    }
+}
+
+impl VerdictCache for Cache {
+    async fn get(&self, key: &CacheKey) -> Option<CachedVerdict> {
+        match self {
+            Cache::Local(c) => c.get(key).await,
+            Cache::Redis(c) => c.get(key).await,
+        }
+    }
+
+    async fn put(&self, key: CacheKey, ids: Vec<String>, verdict: CachedVerdict) {
+        match self {
+            Cache::Local(c) => c.put(key, ids, verdict).await,
+            Cache::Redis(c) => c.put(key, ids, verdict).await,
+        }
+    }
+
+    async fn get_by_id(&self, id: &str) -> Option<CachedVerdict> {
+        match self {
+            Cache::Local(c) => c.get_by_id(id).await,
+            Cache::Redis(c) => c.get_by_id(id).await,
+        }
+    }
+
+    fn health(&self) -> CacheHealth {
+        match self {
+            Cache::Local(c) => c.health(),
+            Cache::Redis(c) => c.health(),
+        }
+    }
 }
 
 #[cfg(test)]

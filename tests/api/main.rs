@@ -3,4 +3,6 @@
 mod comments;
 mod health;
 mod helpers;
+mod redis_cache;
+mod redis_server;
 mod score;

@@ -1,0 +1,238 @@
+//! The Redis verdict cache: shared by replicas, bounded in time, never fatal.
+//!
+//! With `ConnectionManager` defaults a dead Redis makes every command wait about half a
+//! second in a reconnect cycle before failing. Here every call is cut off after `timeout`
+//! (25 ms by default) and counts as a miss; after `FAILURES_TO_OPEN` failures in a row the
+//! breaker opens and Redis is not asked at all until a background probe gets an answer
+//! again. All Redis work runs on a small runtime of its own, so a reconnect never runs on,
+//! or depends on, an HTTP worker's runtime; writes are handed to it and not awaited.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::AsyncCommands;
+use tokio::runtime::{Handle, Runtime};
+
+use super::{CacheHealth, CacheKey, CachedVerdict, VerdictCache};
+
+/// Consecutive failures that open the breaker.
+const FAILURES_TO_OPEN: u32 = 3;
+/// How often the background probe pings a Redis the breaker has given up on.
+const PROBE_EVERY: Duration = Duration::from_millis(200);
+
+/// Why the Redis cache could not be set up (a bad URL; an unreachable server is not an error).
+#[derive(Debug, thiserror::Error)]
+pub enum RedisSetupError {
+    /// The URL does not parse.
+    #[error("redis url: {0}")]
+    Url(String),
+    /// The cache's runtime could not start.
+    #[error("cannot start the cache runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+struct Shared {
+    manager: ConnectionManager,
+    prefix: String,
+    ttl: Duration,
+    timeout: Duration,
+    failures: AtomicU32,
+    open: AtomicBool,
+    errors: AtomicU64,
+}
+
+/// Verdicts in Redis, with bounded calls and a circuit breaker.
+pub struct RedisCache {
+    shared: Arc<Shared>,
+    handle: Handle,
+    /// Owns the cache's runtime; dropped last.
+    _runtime: Arc<Runtime>,
+}
+
+impl std::fmt::Debug for RedisCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisCache")
+            .field("prefix", &self.shared.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisCache {
+    /// Connects lazily to `url`: a Redis that is down now only makes the cache degraded.
+    pub fn new(
+        url: &str,
+        prefix: &str,
+        ttl: Duration,
+        timeout: Duration,
+    ) -> Result<Self, RedisSetupError> {
+        let client = redis::Client::open(url).map_err(|e| RedisSetupError::Url(e.to_string()))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("commentguard-redis")
+            .enable_all()
+            .build()
+            .map_err(RedisSetupError::Runtime)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout * 4))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(10))
+            .set_max_delay(Duration::from_millis(100));
+        let manager = {
+            let _inside = runtime.enter();
+            ConnectionManager::new_lazy_with_config(client, config)
+                .map_err(|e| RedisSetupError::Url(e.to_string()))?
+        };
+        let shared = Arc::new(Shared {
+            manager,
+            prefix: prefix.to_string(),
+            ttl,
+            timeout,
+            failures: AtomicU32::new(0),
+            open: AtomicBool::new(false),
+            errors: AtomicU64::new(0),
+        });
+        runtime.spawn(probe(shared.clone()));
+        Ok(RedisCache {
+            handle: runtime.handle().clone(),
+            shared,
+            _runtime: Arc::new(runtime),
+        })
+    }
+
+    /// Redis errors and timeouts since start.
+    pub fn errors(&self) -> u64 {
+        self.shared.errors.load(Ordering::Relaxed)
+    }
+
+    /// Runs `op` on the cache runtime within the timeout; `None` on error, timeout or an
+    /// open breaker.
+    async fn call<T, F>(&self, op: impl FnOnce(ConnectionManager, Arc<Shared>) -> F) -> Option<T>
+    where
+        F: std::future::Future<Output = redis::RedisResult<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        if self.shared.open.load(Ordering::Relaxed) {
+            return None;
+        }
+        let shared = self.shared.clone();
+        let fut = op(shared.manager.clone(), shared.clone());
+        let task = self.handle.spawn(async move {
+            let result = tokio::time::timeout(shared.timeout, fut).await;
+            match result {
+                Ok(Ok(value)) => {
+                    shared.failures.store(0, Ordering::Relaxed);
+                    Some(value)
+                }
+                _ => {
+                    shared.record_failure();
+                    None
+                }
+            }
+        });
+        task.await.ok().flatten()
+    }
+
+    fn key(&self, key: &CacheKey) -> String {
+        format!("{}:v:{}", self.shared.prefix, key.as_str())
+    }
+
+    fn id_key(&self, id: &str) -> String {
+        format!("{}:id:{}", self.shared.prefix, id)
+    }
+}
+
+impl Shared {
+    fn record_failure(&self) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        if self.failures.fetch_add(1, Ordering::Relaxed) + 1 >= FAILURES_TO_OPEN
+            && !self.open.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!("redis failing; cache bypassed until it answers again");
+        }
+    }
+}
+
+/// Pings Redis while the breaker is open and closes it on the first answer.
+async fn probe(shared: Arc<Shared>) {
+    loop {
+        tokio::time::sleep(PROBE_EVERY).await;
+        if !shared.open.load(Ordering::Relaxed) {
+            continue;
+        }
+        let mut manager = shared.manager.clone();
+        let ping = tokio::time::timeout(
+            shared.timeout * 4,
+            redis::cmd("PING").query_async::<String>(&mut manager),
+        )
+        .await;
+        if matches!(ping, Ok(Ok(_))) {
+            shared.failures.store(0, Ordering::Relaxed);
+            shared.open.store(false, Ordering::Relaxed);
+            tracing::info!("redis answers again; cache back in use");
+        }
+    }
+}
+
+fn decode(bytes: Option<Vec<u8>>) -> Option<CachedVerdict> {
+    bytes.and_then(|b| serde_json::from_slice(&b).ok())
+}
+
+impl VerdictCache for RedisCache {
+    async fn get(&self, key: &CacheKey) -> Option<CachedVerdict> {
+        let k = self.key(key);
+        let bytes = self
+            .call(|mut m, _| async move { m.get::<_, Option<Vec<u8>>>(k).await })
+            .await;
+        decode(bytes.flatten())
+    }
+
+    async fn put(&self, key: CacheKey, ids: Vec<String>, verdict: CachedVerdict) {
+        let Ok(value) = serde_json::to_vec(&verdict) else {
+            return;
+        };
+        let keys: Vec<String> = std::iter::once(self.key(&key))
+            .chain(ids.iter().map(|id| self.id_key(id)))
+            .collect();
+        if self.shared.open.load(Ordering::Relaxed) {
+            return;
+        }
+        let shared = self.shared.clone();
+        // Not awaited: the answer does not wait for the write.
+        self.handle.spawn(async move {
+            let mut pipe = redis::pipe();
+            let ttl_ms = shared.ttl.as_millis().min(u64::MAX as u128) as u64;
+            for k in &keys {
+                pipe.cmd("SET")
+                    .arg(k)
+                    .arg(&value)
+                    .arg("PX")
+                    .arg(ttl_ms)
+                    .ignore();
+            }
+            let mut manager = shared.manager.clone();
+            match tokio::time::timeout(shared.timeout, pipe.query_async::<()>(&mut manager)).await {
+                Ok(Ok(())) => shared.failures.store(0, Ordering::Relaxed),
+                _ => shared.record_failure(),
+            }
+        });
+    }
+
+    async fn get_by_id(&self, id: &str) -> Option<CachedVerdict> {
+        let k = self.id_key(id);
+        let bytes = self
+            .call(|mut m, _| async move { m.get::<_, Option<Vec<u8>>>(k).await })
+            .await;
+        decode(bytes.flatten())
+    }
+
+    fn health(&self) -> CacheHealth {
+        if self.shared.open.load(Ordering::Relaxed) {
+            CacheHealth::Degraded
+        } else {
+            CacheHealth::Ok
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! The verdict cache in a real Redis: shared by replicas, expiring, and never a reason for a
+//! request to fail.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app_with, status_and_json, TestApp};
+use crate::redis_server::RedisServer;
+
+async fn app_on(redis: &RedisServer, ttl: Duration) -> TestApp {
+    let url = redis.url();
+    spawn_app_with(move |s| {
+        s.redis_url = Some(url);
+        s.cache_ttl = ttl;
+    })
+    .await
+}
+
+/// Scores `comment` until an answer is served from the cache or `limit` passes; writes are
+/// not awaited by the request that makes them, so the first recheck may come too soon.
+async fn until_cached(app: &TestApp, comment: &Value, limit: Duration) -> Option<Value> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        let (status, body) = status_and_json(app.post_score(comment).await).await;
+        assert_eq!(status, 200, "{body}");
+        if body["cached"] == true {
+            return Some(body);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+#[tokio::test]
+async fn replicas_share_verdicts_through_redis() {
+    let redis = RedisServer::start();
+    let first = app_on(&redis, Duration::from_secs(60)).await;
+    let second = app_on(&redis, Duration::from_secs(60)).await;
+    let comment =
+        json!({"content": "Which oven temperature did you use for the bread?", "id": "c-redis-1"});
+    let (status, scored) = status_and_json(first.post_score(&comment).await).await;
+    assert_eq!(status, 200);
+    assert_eq!(scored["cached"], false);
+    // The other replica has never seen it: only Redis can answer.
+    let hit = until_cached(&second, &comment, Duration::from_secs(2))
+        .await
+        .expect("a hit on the other replica");
+    assert_eq!(hit["verdict_id"], scored["verdict_id"]);
+    for id in ["c-redis-1", scored["verdict_id"].as_str().unwrap()] {
+        let (status, got) = status_and_json(
+            second
+                .request(Method::GET, &format!("/v1/comments/{id}"))
+                .await,
+        )
+        .await;
+        assert_eq!(status, 200, "GET by {id}");
+        assert_eq!(got["verdict_id"], scored["verdict_id"]);
+    }
+    let (_, ready) = status_and_json(second.request(Method::GET, "/readyz").await).await;
+    assert_eq!(ready["cache"], "ok");
+}
+
+#[tokio::test]
+async fn redis_entries_expire_after_the_ttl() {
+    let redis = RedisServer::start();
+    let app = app_on(&redis, Duration::from_millis(800)).await;
+    let comment = json!({"content": "Short-lived verdict, please."});
+    let (_, first) = status_and_json(app.post_score(&comment).await).await;
+    until_cached(&app, &comment, Duration::from_millis(500))
+        .await
+        .expect("a hit before expiry");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let (_, later) = status_and_json(app.post_score(&comment).await).await;
+    assert_eq!(later["cached"], false, "expired in Redis");
+    assert_ne!(later["verdict_id"], first["verdict_id"]);
+}
+
+#[tokio::test]
+async fn killing_redis_never_fails_a_request_and_hits_resume_after_restart() {
+    let mut redis = RedisServer::start();
+    let app = app_on(&redis, Duration::from_secs(60)).await;
+    let comments: Vec<Value> = (0..20)
+        .map(|i| json!({"content": format!("Comment number {i} about sourdough starters.")}))
+        .collect();
+    let mut answered = 0;
+    for i in 0..600 {
+        if i == 150 {
+            redis.kill();
+        }
+        if i == 300 {
+            let (_, ready) = status_and_json(app.request(Method::GET, "/readyz").await).await;
+            assert_eq!(
+                ready["status"], "ready",
+                "still ready with Redis down: {ready}"
+            );
+            assert_eq!(ready["cache"], "degraded", "{ready}");
+        }
+        if i == 400 {
+            redis.restart();
+            break;
+        }
+        let (status, body) =
+            status_and_json(app.post_score(&comments[i % comments.len()]).await).await;
+        assert_eq!(
+            status,
+            200,
+            "request {i} while Redis is {}: {body}",
+            if i >= 150 { "down" } else { "up" }
+        );
+        answered += 1;
+    }
+    assert_eq!(answered, 400);
+
+    // After the restart (an empty Redis) the first score writes again and rechecks hit.
+    let restarted = Instant::now();
+    let probe = json!({"content": "Back online: does the cache work again?"});
+    let hit = until_cached(&app, &probe, Duration::from_secs(5)).await;
+    let took = restarted.elapsed();
+    assert!(hit.is_some(), "no hit within 5 s of the restart");
+    assert!(
+        took < Duration::from_secs(2),
+        "hits resumed {took:?} after the restart"
+    );
+    // And the stream goes on answering 200 with Redis back.
+    for i in 0..120 {
+        let (status, _) =
+            status_and_json(app.post_score(&comments[i % comments.len()]).await).await;
+        assert_eq!(status, 200);
+    }
+}
