@@ -17,6 +17,8 @@
 //!   be the only module importing `redis`).
 //! - [`scoring`]: `Scorer`, the whole in-process pipeline (`score_comment`), and loading the
 //!   shipped or on-disk model and rules.
+//! - [`signals`]: cross-site and flood signals: what to count, and the rule hits counts call
+//!   for. Pure; the counting lives in `cache`.
 //! - [`corpus`]: reading labelled JSON Lines (the shared eval format).
 //! - [`evaluation`]: metrics (via linfa) and the `eval` command's report.
 //! - [`settings`]: every setting, from env (`COMMENTGUARD_*`) and an optional TOML file.
@@ -35,6 +37,7 @@ pub mod routes;
 pub mod rules;
 pub mod scoring;
 pub mod settings;
+pub mod signals;
 pub mod startup;
 pub mod telemetry;
 pub mod text;

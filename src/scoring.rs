@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use crate::classifier::{author_fields, ArtifactError, Manifest, ModelArtifact, NbModel};
 use crate::domain::{Assessment, Comment};
 use crate::moderation::{decide, Policy};
-use crate::rules::{RuleError, RuleInput, RuleSet};
+use crate::rules::{RuleError, RuleHit, RuleInput, RuleSet};
 use crate::text::normalize_content;
 
 /// The shipped model artifact, built by `commentguard train` from `fixtures/corpus`.
@@ -79,14 +79,26 @@ impl Scorer {
 
     /// Scores one validated comment at time `now` (timing rules compare against it).
     pub fn score_comment(&self, comment: &Comment, now: OffsetDateTime) -> Assessment {
+        self.score_comment_with(comment, now, Vec::new())
+    }
+
+    /// Like [`Scorer::score_comment`], with rule hits found outside the rule file (the
+    /// cross-site and flood signals, which need counters this pure pipeline does not keep).
+    pub fn score_comment_with(
+        &self,
+        comment: &Comment,
+        now: OffsetDateTime,
+        extra_hits: Vec<RuleHit>,
+    ) -> Assessment {
         let text = normalize_content(&comment.content);
         let features = self.model.features(&text, author_fields(comment));
         let (prediction, tokens) = self.model.assess(&features, EVIDENCE_TOKENS);
-        let hits = self.rules.evaluate(&RuleInput {
+        let mut hits = self.rules.evaluate(&RuleInput {
             comment,
             text: &text,
             now,
         });
+        hits.extend(extra_hits);
         let decision = decide(&self.policy, &hits, prediction.probability);
         Assessment {
             verdict: decision.verdict,

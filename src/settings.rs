@@ -24,6 +24,10 @@
 //! | `redis_url`         | `COMMENTGUARD_REDIS_URL` or `REDIS_URL` | unset: in-process cache |
 //! | `redis_timeout_ms`  | `COMMENTGUARD_REDIS_TIMEOUT_MS`   | 25                     |
 //! | `cache_prefix`      | `COMMENTGUARD_CACHE_PREFIX`       | `cg`                   |
+//! | `signal_max_sites`  | `COMMENTGUARD_SIGNAL_MAX_SITES`   | 3: more sites is spam  |
+//! | `signal_max_repeats`| `COMMENTGUARD_SIGNAL_MAX_REPEATS` | 5: more adds a weight  |
+//! | `signal_window_secs`| `COMMENTGUARD_SIGNAL_WINDOW_SECS` | 3600                   |
+//! | `flood_max_per_15s` | `COMMENTGUARD_FLOOD_MAX_PER_15S`  | 3: more is held        |
 //!
 //! The log filter is the usual `RUST_LOG` (see [`crate::telemetry`]), not a setting here.
 
@@ -41,7 +45,7 @@ pub const CONFIG_ENV: &str = "COMMENTGUARD_CONFIG";
 const ENV_PREFIX: &str = "COMMENTGUARD_";
 
 /// Every key the config file may contain; each is also `COMMENTGUARD_<KEY>` in the environment.
-const KEYS: [&str; 14] = [
+const KEYS: [&str; 18] = [
     "bind",
     "models_dir",
     "data_dir",
@@ -56,6 +60,10 @@ const KEYS: [&str; 14] = [
     "redis_url",
     "redis_timeout_ms",
     "cache_prefix",
+    "signal_max_sites",
+    "signal_max_repeats",
+    "signal_window_secs",
+    "flood_max_per_15s",
 ];
 
 /// Default request body limit: generous for a 64 KiB comment plus metadata and JSON escaping.
@@ -111,6 +119,8 @@ pub struct Settings {
     pub redis_timeout: std::time::Duration,
     /// Prefix of every Redis key, so several deployments can share one Redis.
     pub cache_prefix: String,
+    /// Thresholds of the cross-site and flood signals.
+    pub signals: crate::signals::SignalPolicy,
 }
 
 impl Default for Settings {
@@ -129,6 +139,7 @@ impl Default for Settings {
             redis_url: None,
             redis_timeout: std::time::Duration::from_millis(25),
             cache_prefix: "cg".to_owned(),
+            signals: crate::signals::SignalPolicy::default(),
         }
     }
 }
@@ -313,6 +324,24 @@ impl Settings {
                     .then(|| v.to_owned())
                 })?
                 .unwrap_or(defaults.cache_prefix),
+            signals: crate::signals::SignalPolicy {
+                max_sites: sources
+                    .get("signal_max_sites", "a positive whole number", positive)?
+                    .map_or(defaults.signals.max_sites, |n: usize| n as u64),
+                max_repeats: sources
+                    .get("signal_max_repeats", "a positive whole number", positive)?
+                    .map_or(defaults.signals.max_repeats, |n: usize| n as u64),
+                window_secs: sources
+                    .get(
+                        "signal_window_secs",
+                        "a positive number of seconds",
+                        positive,
+                    )?
+                    .map_or(defaults.signals.window_secs, |n: usize| n as u64),
+                max_ip_per_15s: sources
+                    .get("flood_max_per_15s", "a positive whole number", positive)?
+                    .map_or(defaults.signals.max_ip_per_15s, |n: usize| n as u64),
+            },
         })
     }
 }

@@ -12,6 +12,7 @@ use crate::cache::{Cache, LocalCache, RedisCache};
 use crate::routes::{comments, error, health, score, ApiError};
 use crate::scoring::Scorer;
 use crate::settings::Settings;
+use crate::signals::SignalPolicy;
 
 /// What the request log says for the route of a request no route matches.
 pub const UNMATCHED_ROUTE: &str = "<unmatched>";
@@ -20,8 +21,10 @@ pub const UNMATCHED_ROUTE: &str = "<unmatched>";
 pub struct AppState {
     /// The loaded model, rules and policy.
     pub scorer: Arc<Scorer>,
-    /// Verdicts already given, by content and by comment id.
+    /// Verdicts already given, by content and by comment id; and the signal counters.
     pub cache: Arc<Cache>,
+    /// Thresholds of the cross-site and flood signals.
+    pub signals: SignalPolicy,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
 }
@@ -84,6 +87,7 @@ impl Application {
         let state = web::Data::new(AppState {
             scorer: Arc::new(scorer),
             cache: Arc::new(cache),
+            signals: settings.signals,
             max_body_bytes: settings.max_body_bytes,
         });
         let server = HttpServer::new(move || {

@@ -1,10 +1,11 @@
 //! The in-process cache: bounded, with expiry, for a single process without Redis.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::{CacheHealth, CacheKey, CachedVerdict, VerdictCache};
+use crate::signals::{SignalCounts, SignalKeys, FLOOD_WINDOW_SECS};
 
 /// A bounded in-memory verdict cache. When full, the oldest entries go first.
 #[derive(Debug)]
@@ -12,6 +13,13 @@ pub struct LocalCache {
     ttl: Duration,
     capacity: usize,
     inner: Mutex<Inner>,
+    counters: Mutex<Counters>,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    counts: HashMap<String, (u64, Instant)>,
+    sites: HashMap<String, (HashSet<String>, Instant)>,
 }
 
 #[derive(Debug, Default)]
@@ -29,6 +37,7 @@ impl LocalCache {
             ttl,
             capacity: capacity.max(1),
             inner: Mutex::new(Inner::default()),
+            counters: Mutex::new(Counters::default()),
         }
     }
 
@@ -84,6 +93,51 @@ impl VerdictCache for LocalCache {
 
     async fn get_by_id(&self, id: &str) -> Option<CachedVerdict> {
         self.lookup(&format!("i:{id}"))
+    }
+
+    async fn count(&self, keys: &SignalKeys, window: Duration) -> Option<SignalCounts> {
+        let now = Instant::now();
+        let mut c = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        // Counters are best-effort: past capacity, expired ones go, and if that is not
+        // enough, all of them (a local process has no network view to protect anyway).
+        if c.counts.len() + c.sites.len() > self.capacity {
+            c.counts.retain(|_, (_, until)| *until > now);
+            c.sites.retain(|_, (_, until)| *until > now);
+            if c.counts.len() + c.sites.len() > self.capacity {
+                *c = Counters::default();
+            }
+        }
+        let mut bump = |key: String, life: Duration| {
+            let entry = c.counts.entry(key).or_insert((0, now + life));
+            if entry.1 <= now {
+                *entry = (0, now + life);
+            }
+            entry.0 += 1;
+            entry.0
+        };
+        let repeats = bump(format!("fp:{}", keys.content), window);
+        let ip_recent = match &keys.ip {
+            Some(ip) => bump(format!("ip:{ip}"), Duration::from_secs(FLOOD_WINDOW_SECS)),
+            None => 0,
+        };
+        let sites = {
+            let entry = c
+                .sites
+                .entry(keys.content.clone())
+                .or_insert_with(|| (HashSet::new(), now + window));
+            if entry.1 <= now {
+                *entry = (HashSet::new(), now + window);
+            }
+            if let Some(site) = &keys.site {
+                entry.0.insert(site.clone());
+            }
+            entry.0.len() as u64
+        };
+        Some(SignalCounts {
+            repeats,
+            sites,
+            ip_recent,
+        })
     }
 
     fn health(&self) -> CacheHealth {

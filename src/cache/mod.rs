@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::domain::{Assessment, Comment};
+use crate::signals::{SignalCounts, SignalKeys};
 use crate::text::canonicalize;
 
 /// Default time a cached verdict lives: a week, the window in which platforms recheck.
@@ -57,6 +58,9 @@ impl CacheKey {
         field(comment.user_ip.as_deref());
         field(comment.user_agent.as_deref());
         field(comment.referrer.as_deref());
+        // The site too: the same text on another site is a new submission to judge (and to
+        // count for the cross-site signals), not a recheck.
+        field(comment.site.as_deref().map(str::to_lowercase).as_deref());
         // Only whether the honeypot was filled matters to a verdict, not what it says.
         field(Some(
             if comment
@@ -112,6 +116,13 @@ pub trait VerdictCache: Send + Sync + 'static {
     ) -> impl Future<Output = ()> + Send;
     /// The last verdict stored for a platform comment id or verdict id.
     fn get_by_id(&self, id: &str) -> impl Future<Output = Option<CachedVerdict>> + Send;
+    /// Counts this comment into the cross-site and flood counters (content per `window`, IP
+    /// per 15 s) and returns the counts; `None` when the counters cannot be reached.
+    fn count(
+        &self,
+        keys: &SignalKeys,
+        window: Duration,
+    ) -> impl Future<Output = Option<SignalCounts>> + Send;
     /// Current health.
     fn health(&self) -> CacheHealth;
 }
@@ -154,6 +165,13 @@ impl VerdictCache for Cache {
         match self {
             Cache::Local(c) => c.get_by_id(id).await,
             Cache::Redis(c) => c.get_by_id(id).await,
+        }
+    }
+
+    async fn count(&self, keys: &SignalKeys, window: Duration) -> Option<SignalCounts> {
+        match self {
+            Cache::Local(c) => c.count(keys, window).await,
+            Cache::Redis(c) => c.count(keys, window).await,
         }
     }
 

@@ -16,6 +16,7 @@ use redis::AsyncCommands;
 use tokio::runtime::{Handle, Runtime};
 
 use super::{CacheHealth, CacheKey, CachedVerdict, VerdictCache};
+use crate::signals::{SignalCounts, SignalKeys, FLOOD_WINDOW_SECS};
 
 /// Consecutive failures that open the breaker.
 const FAILURES_TO_OPEN: u32 = 3;
@@ -226,6 +227,59 @@ impl VerdictCache for RedisCache {
             .call(|mut m, _| async move { m.get::<_, Option<Vec<u8>>>(k).await })
             .await;
         decode(bytes.flatten())
+    }
+
+    async fn count(&self, keys: &SignalKeys, window: Duration) -> Option<SignalCounts> {
+        let prefix = &self.shared.prefix;
+        let (n_key, s_key) = (
+            format!("{prefix}:fp:{}:n", keys.content),
+            format!("{prefix}:fp:{}:s", keys.content),
+        );
+        let ip_key = keys.ip.as_ref().map(|ip| format!("{prefix}:ip:{ip}"));
+        let site = keys.site.clone();
+        let window = window.as_secs().max(1);
+        // One round trip: INCR and EXPIRE NX (the window starts with the first count), the
+        // site set, and the IP counter.
+        let mut pipe = redis::pipe();
+        pipe.cmd("INCR")
+            .arg(&n_key)
+            .cmd("EXPIRE")
+            .arg(&n_key)
+            .arg(window)
+            .arg("NX")
+            .ignore();
+        if let Some(site) = &site {
+            pipe.cmd("SADD").arg(&s_key).arg(site).ignore();
+        }
+        pipe.cmd("EXPIRE")
+            .arg(&s_key)
+            .arg(window)
+            .arg("NX")
+            .ignore()
+            .cmd("SCARD")
+            .arg(&s_key);
+        if let Some(ip_key) = &ip_key {
+            pipe.cmd("INCR")
+                .arg(ip_key)
+                .cmd("EXPIRE")
+                .arg(ip_key)
+                .arg(FLOOD_WINDOW_SECS)
+                .arg("NX")
+                .ignore();
+        }
+        let has_ip = ip_key.is_some();
+        let values: Vec<u64> = self
+            .call(move |mut m, _| async move { pipe.query_async::<Vec<u64>>(&mut m).await })
+            .await?;
+        Some(SignalCounts {
+            repeats: values.first().copied().unwrap_or(0),
+            sites: values.get(1).copied().unwrap_or(0),
+            ip_recent: if has_ip {
+                values.get(2).copied().unwrap_or(0)
+            } else {
+                0
+            },
+        })
     }
 
     fn health(&self) -> CacheHealth {

@@ -11,9 +11,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use std::time::Duration;
+
 use crate::cache::{CacheKey, CachedVerdict, VerdictCache};
 use crate::domain::{Assessment, Comment};
 use crate::routes::error::ApiError;
+use crate::signals::{signal_hits, SignalKeys};
 use crate::startup::AppState;
 use crate::telemetry::fingerprint;
 
@@ -87,10 +90,16 @@ pub async fn score(
             }
         }
         None => {
+            // Only new submissions are counted: a retry (a cache hit) is not a repeat.
+            let window = Duration::from_secs(state.signals.window_secs);
+            let counts = state.cache.count(&SignalKeys::of(&comment), window).await;
+            let extra = counts
+                .map(|c| signal_hits(&state.signals, &c))
+                .unwrap_or_default();
             let assessment = score_without_panicking(&content_xxh3, || {
                 state
                     .scorer
-                    .score_comment(&comment, OffsetDateTime::now_utc())
+                    .score_comment_with(&comment, OffsetDateTime::now_utc(), extra)
             })?;
             let response = ScoreResponse::fresh(assessment);
             let ids = comment

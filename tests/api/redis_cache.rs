@@ -130,3 +130,93 @@ async fn killing_redis_never_fails_a_request_and_hits_resume_after_restart() {
         assert_eq!(status, 200);
     }
 }
+
+fn reason_ids(body: &Value) -> Vec<String> {
+    body["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The cross-site and flood rules, against `app` (Redis-backed or in-process).
+pub async fn signals_fire(app: &TestApp) {
+    // One text, four sites (the default allows three): a campaign.
+    let text = "Great article! I learned a lot from reading it today.";
+    let mut last = Value::Null;
+    for (i, site) in [
+        "https://a.example",
+        "https://b.example",
+        "https://c.example",
+        "https://d.example",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (status, body) = status_and_json(
+            app.post_score(
+                &json!({"content": text, "site": site, "user_ip": format!("198.51.100.{i}")}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, 200);
+        if i < 3 {
+            assert!(
+                !reason_ids(&body).contains(&"network.many_sites".to_string()),
+                "site {i}: {body}"
+            );
+        }
+        last = body;
+    }
+    assert!(
+        reason_ids(&last).contains(&"network.many_sites".to_string()),
+        "{last}"
+    );
+    assert!(
+        matches!(last["verdict"].as_str(), Some("spam" | "discard")),
+        "{last}"
+    );
+
+    // One text, six submissions (authors differ, so none is a retry): repeated content.
+    let text = "Nice one, bookmarked for later reference and sharing.";
+    let mut last = Value::Null;
+    for i in 0..6 {
+        let (_, body) = status_and_json(
+            app.post_score(&json!({"content": text, "author": format!("reader {i}")}))
+                .await,
+        )
+        .await;
+        last = body;
+    }
+    assert!(
+        reason_ids(&last).contains(&"network.repeated_content".to_string()),
+        "{last}"
+    );
+
+    // Four different comments from one IP within 15 s: a flood, held at least.
+    let mut last = Value::Null;
+    for i in 0..4 {
+        let (_, body) = status_and_json(app.post_score(&json!({"content": format!("Flood comment number {i} about pasta."), "user_ip": "203.0.113.9"})).await).await;
+        last = body;
+    }
+    assert!(
+        reason_ids(&last).contains(&"flood.ip".to_string()),
+        "{last}"
+    );
+    assert_ne!(last["verdict"], "approve", "{last}");
+}
+
+#[tokio::test]
+async fn cross_site_and_flood_rules_fire_with_redis() {
+    let redis = RedisServer::start();
+    let app = app_on(&redis, Duration::from_secs(60)).await;
+    signals_fire(&app).await;
+}
+
+#[tokio::test]
+async fn cross_site_and_flood_rules_fire_in_process() {
+    let app = crate::helpers::spawn_app().await;
+    signals_fire(&app).await;
+}
