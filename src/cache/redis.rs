@@ -4,8 +4,10 @@
 //! second in a reconnect cycle before failing. Here every call is cut off after `timeout`
 //! (25 ms by default) and counts as a miss; after `FAILURES_TO_OPEN` failures in a row the
 //! breaker opens and Redis is not asked at all until a background probe gets an answer
-//! again. All Redis work runs on a small runtime of its own, so a reconnect never runs on,
-//! or depends on, an HTTP worker's runtime; writes are handed to it and not awaited.
+//! again. The connection, its reconnects, the probe and the writes live on a small runtime
+//! of the cache's own (the manager spawns reconnects where it was created), so nothing
+//! depends on an HTTP worker's runtime; reads are awaited directly by the request (a
+//! channel send and a reply, no thread hop), writes are handed over and not awaited.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -48,8 +50,17 @@ struct Shared {
 pub struct RedisCache {
     shared: Arc<Shared>,
     handle: Handle,
-    /// Owns the cache's runtime; dropped last.
-    _runtime: Arc<Runtime>,
+    /// The cache's runtime; shut down without blocking when the cache goes (dropping a
+    /// runtime from inside another one's async context would panic).
+    runtime: Option<Runtime>,
+}
+
+impl Drop for RedisCache {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl std::fmt::Debug for RedisCache {
@@ -95,11 +106,17 @@ impl RedisCache {
             open: AtomicBool::new(false),
             errors: AtomicU64::new(0),
         });
+        // Connect now, from the cache's runtime, so the connection's driver task lives there.
+        let first = shared.clone();
+        runtime.spawn(async move {
+            let mut manager = first.manager.clone();
+            let _ = redis::cmd("PING").query_async::<String>(&mut manager).await;
+        });
         runtime.spawn(probe(shared.clone()));
         Ok(RedisCache {
             handle: runtime.handle().clone(),
             shared,
-            _runtime: Arc::new(runtime),
+            runtime: Some(runtime),
         })
     }
 
@@ -108,32 +125,24 @@ impl RedisCache {
         self.shared.errors.load(Ordering::Relaxed)
     }
 
-    /// Runs `op` on the cache runtime within the timeout; `None` on error, timeout or an
-    /// open breaker.
-    async fn call<T, F>(&self, op: impl FnOnce(ConnectionManager, Arc<Shared>) -> F) -> Option<T>
+    /// Runs `op` within the timeout; `None` on error, timeout or an open breaker.
+    async fn call<T, F>(&self, op: impl FnOnce(ConnectionManager) -> F) -> Option<T>
     where
-        F: std::future::Future<Output = redis::RedisResult<T>> + Send + 'static,
-        T: Send + 'static,
+        F: std::future::Future<Output = redis::RedisResult<T>> + Send,
     {
         if self.shared.open.load(Ordering::Relaxed) {
             return None;
         }
-        let shared = self.shared.clone();
-        let fut = op(shared.manager.clone(), shared.clone());
-        let task = self.handle.spawn(async move {
-            let result = tokio::time::timeout(shared.timeout, fut).await;
-            match result {
-                Ok(Ok(value)) => {
-                    shared.failures.store(0, Ordering::Relaxed);
-                    Some(value)
-                }
-                _ => {
-                    shared.record_failure();
-                    None
-                }
+        match tokio::time::timeout(self.shared.timeout, op(self.shared.manager.clone())).await {
+            Ok(Ok(value)) => {
+                self.shared.failures.store(0, Ordering::Relaxed);
+                Some(value)
             }
-        });
-        task.await.ok().flatten()
+            _ => {
+                self.shared.record_failure();
+                None
+            }
+        }
     }
 
     fn key(&self, key: &CacheKey) -> String {
@@ -185,7 +194,7 @@ impl VerdictCache for RedisCache {
     async fn get(&self, key: &CacheKey) -> Option<CachedVerdict> {
         let k = self.key(key);
         let bytes = self
-            .call(|mut m, _| async move { m.get::<_, Option<Vec<u8>>>(k).await })
+            .call(|mut m| async move { m.get::<_, Option<Vec<u8>>>(k).await })
             .await;
         decode(bytes.flatten())
     }
@@ -224,7 +233,7 @@ impl VerdictCache for RedisCache {
     async fn get_by_id(&self, id: &str) -> Option<CachedVerdict> {
         let k = self.id_key(id);
         let bytes = self
-            .call(|mut m, _| async move { m.get::<_, Option<Vec<u8>>>(k).await })
+            .call(|mut m| async move { m.get::<_, Option<Vec<u8>>>(k).await })
             .await;
         decode(bytes.flatten())
     }
@@ -269,7 +278,7 @@ impl VerdictCache for RedisCache {
         }
         let has_ip = ip_key.is_some();
         let values: Vec<u64> = self
-            .call(move |mut m, _| async move { pipe.query_async::<Vec<u64>>(&mut m).await })
+            .call(move |mut m| async move { pipe.query_async::<Vec<u64>>(&mut m).await })
             .await?;
         Some(SignalCounts {
             repeats: values.first().copied().unwrap_or(0),

@@ -1,0 +1,36 @@
+-- wrk script: POSTs real comments from the shipped corpus to the score API.
+-- MODE=miss makes every body unique (a counter in the text), MODE=hit repeats one comment.
+local bodies = {}
+local counter = 0
+local mode = os.getenv("MODE") or "miss"
+
+function init(args)
+  local f = assert(io.open(os.getenv("BODIES") or "target/bench-bodies.txt", "r"))
+  for line in f:lines() do
+    bodies[#bodies + 1] = line
+  end
+  f:close()
+  -- Threads start at different offsets so they do not all send the same comment.
+  counter = math.random(1, 1000000) * 1000
+end
+
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+
+function request()
+  counter = counter + 1
+  local body
+  if mode == "hit" then
+    body = bodies[1]:gsub("__N__", "0")
+  else
+    body = bodies[(counter % #bodies) + 1]:gsub("__N__", tostring(counter))
+  end
+  return wrk.format(nil, "/v1/comments/score", nil, body)
+end
+
+function done(summary, latency, requests)
+  io.write(string.format("RESULT req/s=%.0f p50_us=%d p99_us=%d errors=%d non2xx=%d\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50), latency:percentile(99),
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status))
+end

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# HTTP load benchmark: the release binary on loopback, wrk with 64 connections for 10 s per
+# scenario, real comments from the shipped corpus. Prints req/s and p50/p99 for GET /healthz
+# (the bare baseline), score with cache misses, score with cache hits, and score with Redis
+# down. Needs wrk and redis-server (Debian packages wrk, redis-server).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION="${DURATION:-10s}"
+CONNECTIONS="${CONNECTIONS:-64}"
+command -v wrk >/dev/null || { echo "wrk missing: apt-get install wrk" >&2; exit 1; }
+command -v redis-server >/dev/null || { echo "redis-server missing: apt-get install redis-server" >&2; exit 1; }
+cargo build --release --quiet
+
+# Comment bodies from the corpus, with a __N__ slot that makes each request unique.
+python3 - <<'PY'
+import json
+out = open("target/bench-bodies.txt", "w")
+for path in ["fixtures/corpus/youtube.jsonl", "fixtures/corpus/sms.jsonl"]:
+    for line in open(path, encoding="utf-8"):
+        row = json.loads(line)
+        body = {"content": row["text"] + " #__N__", "author": row.get("author") or "", "user_ip": "192.0.2.1"}
+        out.write(json.dumps(body, ensure_ascii=False) + "\n")
+PY
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+REDIS_PORT=$(free_port)
+APP_PORT=$(free_port)
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
+REDIS_PID=$!
+cleanup() { kill "$APP_PID" "$REDIS_PID" 2>/dev/null || true; }
+trap cleanup EXIT
+sleep 0.5
+# Flood and repeat signals would hold the benchmark's own traffic; raise them out of the way.
+COMMENTGUARD_BIND="127.0.0.1:$APP_PORT" COMMENTGUARD_REDIS_URL="redis://127.0.0.1:$REDIS_PORT" \
+  COMMENTGUARD_FLOOD_MAX_PER_15S=1000000000 COMMENTGUARD_SIGNAL_MAX_REPEATS=1000000000 \
+  RUST_LOG=warn target/release/commentguard serve &
+APP_PID=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$APP_PORT/readyz" >/dev/null && break; sleep 0.1; done
+
+run() { # name, then wrk arguments
+  local name=$1; shift
+  local line
+  line=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency "$@" | grep RESULT || true)
+  printf '%-18s %s\n' "$name" "${line#RESULT }"
+}
+cat > target/healthz.lua <<'LUA'
+function done(summary, latency, requests)
+  io.write(string.format("RESULT req/s=%.0f p50_us=%d p99_us=%d errors=%d non2xx=%d\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50), latency:percentile(99),
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status))
+end
+LUA
+BASE="http://127.0.0.1:$APP_PORT"
+run "healthz" -s target/healthz.lua "$BASE/healthz"
+MODE=miss run "score cache miss" -s scripts/load-bench.lua "$BASE"
+MODE=hit run "score cache hit" -s scripts/load-bench.lua "$BASE"
+kill "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true
+MODE=miss run "score redis down" -s scripts/load-bench.lua "$BASE"
