@@ -19,5 +19,6 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         "status": "ready",
         "model_version": state.scorer.model_version(),
         "cache": state.cache.health(),
+        "cache_errors": state.cache.errors(),
     }))
 }

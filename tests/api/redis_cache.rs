@@ -96,6 +96,10 @@ async fn killing_redis_never_fails_a_request_and_hits_resume_after_restart() {
                 "still ready with Redis down: {ready}"
             );
             assert_eq!(ready["cache"], "degraded", "{ready}");
+            assert!(
+                ready["cache_errors"].as_u64().is_some_and(|n| n >= 3),
+                "the error counter counts: {ready}"
+            );
         }
         if i == 400 {
             redis.restart();
@@ -219,4 +223,38 @@ async fn cross_site_and_flood_rules_fire_with_redis() {
 async fn cross_site_and_flood_rules_fire_in_process() {
     let app = crate::helpers::spawn_app().await;
     signals_fire(&app).await;
+}
+
+#[tokio::test]
+async fn a_new_model_version_does_not_see_the_old_verdicts() {
+    let redis = RedisServer::start();
+    let old = app_on(&redis, Duration::from_secs(60)).await;
+    let comment = json!({"content": "Will this verdict survive a model upgrade?"});
+    let (_, scored) = status_and_json(old.post_score(&comment).await).await;
+    until_cached(&old, &comment, Duration::from_secs(2))
+        .await
+        .expect("cached under the old model");
+
+    // The same model under another version name: only the version differs, so a miss can
+    // only come from the version being part of the key.
+    let models = tempfile::tempdir().unwrap();
+    for file in ["model.postcard", "rules.toml"] {
+        std::fs::copy(format!("models/{file}"), models.path().join(file)).unwrap();
+    }
+    let mut manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string("models/manifest.json").unwrap()).unwrap();
+    manifest["version"] = json!("nb-next-version");
+    std::fs::write(models.path().join("manifest.json"), manifest.to_string()).unwrap();
+    let url = redis.url();
+    let dir = models.path().to_path_buf();
+    let new = spawn_app_with(move |s| {
+        s.redis_url = Some(url);
+        s.models_dir = Some(dir);
+    })
+    .await;
+    let (status, fresh) = status_and_json(new.post_score(&comment).await).await;
+    assert_eq!(status, 200);
+    assert_eq!(fresh["model_version"], "nb-next-version");
+    assert_eq!(fresh["cached"], false, "a new model version misses");
+    assert_ne!(fresh["verdict_id"], scored["verdict_id"]);
 }
