@@ -1,5 +1,6 @@
 -- wrk script: POSTs real comments from the shipped corpus to the score API.
--- MODE=miss makes every body unique (a counter in the text), MODE=hit repeats one comment.
+-- MODE=miss makes every body unique (a counter in the text), MODE=hit repeats one comment,
+-- MODE=healthz sends GET /healthz (the baseline).
 local bodies = {}
 local counter = 0
 local mode = os.getenv("MODE") or "miss"
@@ -18,6 +19,9 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 
 function request()
+  if mode == "healthz" then
+    return wrk.format("GET", "/healthz", {}, nil)
+  end
   counter = counter + 1
   local body
   if mode == "hit" then

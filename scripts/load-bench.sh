@@ -43,16 +43,8 @@ run() { # name, then wrk arguments
   line=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency "$@" | grep RESULT || true)
   printf '%-18s %s\n' "$name" "${line#RESULT }"
 }
-cat > target/healthz.lua <<'LUA'
-function done(summary, latency, requests)
-  io.write(string.format("RESULT req/s=%.0f p50_us=%d p99_us=%d errors=%d non2xx=%d\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50), latency:percentile(99),
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.errors.status))
-end
-LUA
 BASE="http://127.0.0.1:$APP_PORT"
-run "healthz" -s target/healthz.lua "$BASE/healthz"
+MODE=healthz run "healthz" -s scripts/load-bench.lua "$BASE"
 MODE=miss run "score cache miss" -s scripts/load-bench.lua "$BASE"
 MODE=hit run "score cache hit" -s scripts/load-bench.lua "$BASE"
 kill "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true
