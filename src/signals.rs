@@ -27,9 +27,14 @@ pub struct SignalKeys {
 impl SignalKeys {
     /// The keys of a comment.
     pub fn of(comment: &Comment) -> Self {
+        Self::with_canonical_content(comment, &canonicalize(&comment.content))
+    }
+
+    /// [`SignalKeys::of`] when the caller already has `canonicalize(&comment.content)`.
+    pub fn with_canonical_content(comment: &Comment, content: &str) -> Self {
         let content = format!(
             "{:032x}",
-            xxhash_rust::xxh3::xxh3_128(canonicalize(&comment.content).to_lowercase().as_bytes())
+            xxhash_rust::xxh3::xxh3_128(content.to_lowercase().as_bytes())
         );
         let clean = |v: &Option<String>| {
             v.as_deref()

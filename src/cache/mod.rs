@@ -38,14 +38,20 @@ pub struct CacheKey(String);
 impl CacheKey {
     /// The key for `comment` scored by model `model_version`.
     pub fn new(model_version: &str, comment: &Comment) -> Self {
+        Self::with_canonical_content(model_version, comment, &canonicalize(&comment.content))
+    }
+
+    /// [`CacheKey::new`] when the caller already has `canonicalize(&comment.content)`.
+    pub fn with_canonical_content(model_version: &str, comment: &Comment, content: &str) -> Self {
         let mut h = Xxh3::new();
+        h.update(&(content.len() as u64).to_le_bytes());
+        h.update(content.as_bytes());
         let mut field = |value: Option<&str>| {
             // A length prefix keeps ("ab", "c") and ("a", "bc") apart.
             let canonical = value.map(canonicalize).unwrap_or_default();
             h.update(&(canonical.len() as u64).to_le_bytes());
             h.update(canonical.as_bytes());
         };
-        field(Some(&comment.content));
         field(comment.author.as_deref());
         field(
             comment

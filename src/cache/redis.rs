@@ -186,17 +186,20 @@ async fn probe(shared: Arc<Shared>) {
     }
 }
 
-fn decode(bytes: Option<Vec<u8>>) -> Option<CachedVerdict> {
-    bytes.and_then(|b| serde_json::from_slice(&b).ok())
+impl RedisCache {
+    /// The verdict stored at a Redis key; unreadable JSON counts as a miss.
+    async fn get_verdict(&self, key: String) -> Option<CachedVerdict> {
+        let bytes = self
+            .call(|mut m| async move { m.get::<_, Option<Vec<u8>>>(key).await })
+            .await
+            .flatten()?;
+        serde_json::from_slice(&bytes).ok()
+    }
 }
 
 impl VerdictCache for RedisCache {
     async fn get(&self, key: &CacheKey) -> Option<CachedVerdict> {
-        let k = self.key(key);
-        let bytes = self
-            .call(|mut m| async move { m.get::<_, Option<Vec<u8>>>(k).await })
-            .await;
-        decode(bytes.flatten())
+        self.get_verdict(self.key(key)).await
     }
 
     async fn put(&self, key: CacheKey, ids: Vec<String>, verdict: CachedVerdict) {
@@ -231,11 +234,7 @@ impl VerdictCache for RedisCache {
     }
 
     async fn get_by_id(&self, id: &str) -> Option<CachedVerdict> {
-        let k = self.id_key(id);
-        let bytes = self
-            .call(|mut m| async move { m.get::<_, Option<Vec<u8>>>(k).await })
-            .await;
-        decode(bytes.flatten())
+        self.get_verdict(self.id_key(id)).await
     }
 
     async fn count(&self, keys: &SignalKeys, window: Duration) -> Option<SignalCounts> {

@@ -19,6 +19,7 @@ use crate::routes::error::ApiError;
 use crate::signals::{signal_hits, SignalKeys};
 use crate::startup::AppState;
 use crate::telemetry::fingerprint;
+use crate::text::canonicalize;
 
 /// The 200 answer: the assessment plus an id for this verdict.
 #[derive(Debug, Clone, Serialize)]
@@ -76,7 +77,9 @@ pub async fn score(
 
     let comment = parse_comment(&body)?;
     let content_xxh3 = fingerprint(&comment.content);
-    let key = CacheKey::new(state.scorer.model_version(), &comment);
+    // Canonicalised once for both the cache key and the signal counters.
+    let canonical = canonicalize(&comment.content);
+    let key = CacheKey::with_canonical_content(state.scorer.model_version(), &comment, &canonical);
     let response = match state.cache.get(&key).await {
         Some(hit) => {
             // A recheck may carry the platform's id for the first time: index it too.
@@ -92,7 +95,8 @@ pub async fn score(
         None => {
             // Only new submissions are counted: a retry (a cache hit) is not a repeat.
             let window = Duration::from_secs(state.signals.window_secs);
-            let counts = state.cache.count(&SignalKeys::of(&comment), window).await;
+            let signal_keys = SignalKeys::with_canonical_content(&comment, &canonical);
+            let counts = state.cache.count(&signal_keys, window).await;
             let extra = counts
                 .map(|c| signal_hits(&state.signals, &c))
                 .unwrap_or_default();
