@@ -326,14 +326,35 @@ impl Features {
         pad[1..=n].copy_from_slice(word.as_bytes());
         pad[n + 1] = b' ';
         let padded = &pad[..n + 2];
+        let (min, max) = (config.char_min as usize, config.char_max as usize);
+        let salt = FeatureKind::Chars.salt() ^ 0xcbf2_9ce4_8422_2325;
+        if word.is_ascii() {
+            // One byte per character: the same hashes as below without the boundary table.
+            let chars = padded.len();
+            for i in 0..chars {
+                let mut h = salt;
+                for len in 1..=max.min(chars - i) {
+                    h = (h ^ padded[i + len - 1] as u64).wrapping_mul(0x0000_0100_0000_01b3);
+                    if len >= min {
+                        let (ts, te) = (i.saturating_sub(1).min(n), (i + len - 1).min(n));
+                        self.push_text(
+                            ngram_kind(len),
+                            start + ts,
+                            start + te.max(ts),
+                            finish(h),
+                            mask,
+                        );
+                    }
+                }
+            }
+            return;
+        }
         char_starts.clear();
         char_starts.extend((0..padded.len()).filter(|&i| !is_continuation(padded[i])));
         char_starts.push(padded.len());
         let chars = char_starts.len() - 1;
-        let (min, max) = (config.char_min as usize, config.char_max as usize);
-        let salt = FeatureKind::Chars.salt();
         for i in 0..chars {
-            let mut h = salt ^ 0xcbf2_9ce4_8422_2325;
+            let mut h = salt;
             let mut byte = char_starts[i];
             for len in 1..=max.min(chars - i) {
                 let end = char_starts[i + len];
@@ -344,15 +365,10 @@ impl Features {
                 if len < min {
                     continue;
                 }
-                let kind = match len {
-                    0..=3 => FeatureKind::Chars,
-                    4 => FeatureKind::Chars4,
-                    _ => FeatureKind::Chars5,
-                };
                 // Map the padded range back to the word's range in `text`.
                 let ts = start + char_starts[i].saturating_sub(1).min(n);
                 let te = start + end.saturating_sub(1).min(n);
-                self.push_text(kind, ts, te.max(ts), finish(h), mask);
+                self.push_text(ngram_kind(len), ts, te.max(ts), finish(h), mask);
             }
         }
     }
@@ -440,6 +456,15 @@ impl Features {
                 mask,
             );
         }
+    }
+}
+
+/// The namespace of a character n-gram of `len` characters.
+fn ngram_kind(len: usize) -> FeatureKind {
+    match len {
+        0..=3 => FeatureKind::Chars,
+        4 => FeatureKind::Chars4,
+        _ => FeatureKind::Chars5,
     }
 }
 

@@ -7,7 +7,10 @@
 /// A `<` only opens a tag when a letter, `/` or `!` follows and a `>` closes it within 2 KiB,
 /// so text like `I <3 this` or `a < b` stays as written.
 pub fn strip_html(s: &str) -> (String, Vec<String>, bool) {
-    let mut out = String::with_capacity(s.len());
+    let mut out = Collapsing {
+        out: String::with_capacity(s.len()),
+        space: false,
+    };
     let mut hrefs = Vec::new();
     let bytes = s.as_bytes();
     let mut i = 0;
@@ -25,7 +28,7 @@ pub fn strip_html(s: &str) -> (String, Vec<String>, bool) {
                 if let Some(href) = attribute(tag, "href").or_else(|| attribute(tag, "src")) {
                     hrefs.push(decode_entities(href));
                 }
-                if is_separating(tag) && !out.ends_with(' ') && !out.is_empty() {
+                if is_separating(tag) {
                     out.push(' ');
                 }
                 i = end + 1;
@@ -39,12 +42,38 @@ pub fn strip_html(s: &str) -> (String, Vec<String>, bool) {
                 continue;
             }
         }
+        if b.is_ascii() {
+            out.push(b as char);
+            i += 1;
+            continue;
+        }
         let c = s[i..].chars().next().unwrap_or('\u{FFFD}');
         out.push(c);
         i += c.len_utf8();
     }
-    let collapsed = collapse_spaces(&out);
-    (collapsed, hrefs, decoded_non_ascii)
+    (out.out, hrefs, decoded_non_ascii)
+}
+
+/// Text with every run of whitespace written as one space, and none at either end: built as
+/// it goes, so stripping needs no second pass.
+struct Collapsing {
+    out: String,
+    /// Whitespace seen since the last character written.
+    space: bool,
+}
+
+impl Collapsing {
+    fn push(&mut self, c: char) {
+        if c.is_whitespace() {
+            self.space = true;
+        } else {
+            if self.space && !self.out.is_empty() {
+                self.out.push(' ');
+            }
+            self.space = false;
+            self.out.push(c);
+        }
+    }
 }
 
 fn tag_end(s: &str, start: usize, no_close_before: &mut usize) -> Option<usize> {
@@ -206,23 +235,6 @@ fn decode_entities(s: &str) -> String {
         let c = s[i..].chars().next().unwrap_or('\u{FFFD}');
         out.push(c);
         i += c.len_utf8();
-    }
-    out
-}
-
-fn collapse_spaces(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut space = false;
-    for c in s.chars() {
-        if c.is_whitespace() {
-            space = true;
-        } else {
-            if space && !out.is_empty() {
-                out.push(' ');
-            }
-            space = false;
-            out.push(c);
-        }
     }
     out
 }

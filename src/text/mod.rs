@@ -66,7 +66,10 @@ pub fn canonicalize(raw: &str) -> String {
     };
     // Most comments are already NFKC (all ASCII text is); the quick check skips the costly
     // decomposition for them and only invisible and control characters are dropped.
-    if unicode_normalization::is_nfkc_quick(raw.chars()) == unicode_normalization::IsNormalized::Yes
+    if raw.is_ascii() {
+        raw.chars().for_each(&mut push);
+    } else if unicode_normalization::is_nfkc_quick(raw.chars())
+        == unicode_normalization::IsNormalized::Yes
     {
         raw.chars().for_each(&mut push);
     } else {
@@ -84,6 +87,23 @@ pub fn fold(clean: &str) -> String {
     let mut out = String::with_capacity(clean.len());
     let mut last = '\0';
     let mut run = 0usize;
+    if clean.is_ascii() {
+        // Bytes are characters: lower-case and cap runs without the Unicode tables.
+        for b in clean.bytes().map(|b| b.to_ascii_lowercase()) {
+            let c = b as char;
+            if c == last {
+                run += 1;
+                if run >= 3 {
+                    continue;
+                }
+            } else {
+                last = c;
+                run = 0;
+            }
+            out.push(c);
+        }
+        return out;
+    }
     let lower = |c: char| -> either_lower::Lower {
         if c.is_ascii() {
             either_lower::Lower::One(c.to_ascii_lowercase())
