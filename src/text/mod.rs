@@ -64,12 +64,12 @@ pub fn canonicalize(raw: &str) -> String {
         }
         out.push(c);
     };
-    // Most comments are already NFKC (all ASCII text is); the quick check skips the costly
-    // decomposition for them and only invisible and control characters are dropped.
-    if raw.is_ascii() {
-        raw.chars().for_each(&mut push);
-    } else if unicode_normalization::is_nfkc_quick(raw.chars())
-        == unicode_normalization::IsNormalized::Yes
+    // Most comments are already NFKC (all ASCII text is, and `is_ascii` is a fast word-wise
+    // scan); the quick check skips the costly decomposition for the rest that are, and only
+    // invisible and control characters are dropped.
+    if raw.is_ascii()
+        || unicode_normalization::is_nfkc_quick(raw.chars())
+            == unicode_normalization::IsNormalized::Yes
     {
         raw.chars().for_each(&mut push);
     } else {
