@@ -129,8 +129,32 @@ pub trait VerdictCache: Send + Sync + 'static {
         keys: &SignalKeys,
         window: Duration,
     ) -> impl Future<Output = Option<SignalCounts>> + Send;
+    /// The cached verdict for `key`, or on a miss the signal counts after counting this
+    /// submission (a recheck is not counted). Implementations may do both in one round trip.
+    fn lookup(
+        &self,
+        key: &CacheKey,
+        signals: &SignalKeys,
+        window: Duration,
+    ) -> impl Future<Output = Lookup> + Send {
+        async move {
+            match self.get(key).await {
+                Some(hit) => Lookup::Hit(hit),
+                None => Lookup::Miss(self.count(signals, window).await),
+            }
+        }
+    }
     /// Current health.
     fn health(&self) -> CacheHealth;
+}
+
+/// What [`VerdictCache::lookup`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lookup {
+    /// A verdict already given for this comment.
+    Hit(CachedVerdict),
+    /// None; the signal counts after counting it (`None` when the counters are unreachable).
+    Miss(Option<SignalCounts>),
 }
 
 /// The cache the service runs with: Redis when configured, else in-process.
@@ -178,6 +202,13 @@ impl VerdictCache for Cache {
         match self {
             Cache::Local(c) => c.count(keys, window).await,
             Cache::Redis(c) => c.count(keys, window).await,
+        }
+    }
+
+    async fn lookup(&self, key: &CacheKey, signals: &SignalKeys, window: Duration) -> Lookup {
+        match self {
+            Cache::Local(c) => c.lookup(key, signals, window).await,
+            Cache::Redis(c) => c.lookup(key, signals, window).await,
         }
     }
 

@@ -17,8 +17,29 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::AsyncCommands;
 use tokio::runtime::{Handle, Runtime};
 
-use super::{CacheHealth, CacheKey, CachedVerdict, VerdictCache};
+use super::{CacheHealth, CacheKey, CachedVerdict, Lookup, VerdictCache};
 use crate::signals::{SignalCounts, SignalKeys, FLOOD_WINDOW_SECS};
+
+/// Look-up and, on a miss only, the signal counters, in one round trip (a recheck must not
+/// count as a repeat, and a miss should not wait for two answers).
+/// KEYS: verdict, content count, content sites, IP count (optional).
+/// ARGV: window seconds, site ('' for none), flood window seconds.
+/// Returns {1, verdict} on a hit, {0, repeats, sites, ip count} on a miss.
+const LOOKUP_SCRIPT: &str = r#"
+local v = redis.call('GET', KEYS[1])
+if v then return {1, v} end
+local n = redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[1], 'NX')
+if ARGV[2] ~= '' then redis.call('SADD', KEYS[3], ARGV[2]) end
+redis.call('EXPIRE', KEYS[3], ARGV[1], 'NX')
+local s = redis.call('SCARD', KEYS[3])
+local ip = 0
+if KEYS[4] then
+  ip = redis.call('INCR', KEYS[4])
+  redis.call('EXPIRE', KEYS[4], ARGV[3], 'NX')
+end
+return {0, n, s, ip}
+"#;
 
 /// Consecutive failures that open the breaker.
 const FAILURES_TO_OPEN: u32 = 3;
@@ -288,6 +309,45 @@ impl VerdictCache for RedisCache {
                 0
             },
         })
+    }
+
+    async fn lookup(&self, key: &CacheKey, signals: &SignalKeys, window: Duration) -> Lookup {
+        let prefix = &self.shared.prefix;
+        let mut cmd = redis::cmd("EVAL");
+        let ip_key = signals.ip.as_ref().map(|ip| format!("{prefix}:ip:{ip}"));
+        cmd.arg(LOOKUP_SCRIPT)
+            .arg(if ip_key.is_some() { 4 } else { 3 })
+            .arg(self.key(key))
+            .arg(format!("{prefix}:fp:{}:n", signals.content))
+            .arg(format!("{prefix}:fp:{}:s", signals.content));
+        if let Some(ip_key) = &ip_key {
+            cmd.arg(ip_key);
+        }
+        cmd.arg(window.as_secs().max(1))
+            .arg(signals.site.as_deref().unwrap_or(""))
+            .arg(FLOOD_WINDOW_SECS);
+        let reply = self
+            .call(move |mut m| async move { cmd.query_async::<Vec<redis::Value>>(&mut m).await })
+            .await;
+        let Some(reply) = reply else {
+            return Lookup::Miss(None);
+        };
+        let int = |v: Option<&redis::Value>| match v {
+            Some(redis::Value::Int(n)) => u64::try_from(*n).unwrap_or(0),
+            _ => 0,
+        };
+        match (int(reply.first()), reply.get(1)) {
+            (1, Some(redis::Value::BulkString(bytes))) => match serde_json::from_slice(bytes) {
+                Ok(verdict) => Lookup::Hit(verdict),
+                // An unreadable entry is a miss; it is overwritten after scoring.
+                Err(_) => Lookup::Miss(None),
+            },
+            _ => Lookup::Miss(Some(SignalCounts {
+                repeats: int(reply.get(1)),
+                sites: int(reply.get(2)),
+                ip_recent: int(reply.get(3)),
+            })),
+        }
     }
 
     fn health(&self) -> CacheHealth {

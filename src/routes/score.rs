@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use std::time::Duration;
 
-use crate::cache::{CacheKey, CachedVerdict, VerdictCache};
+use crate::cache::{CacheKey, CachedVerdict, Lookup, VerdictCache};
 use crate::domain::{Assessment, Comment};
 use crate::routes::error::ApiError;
 use crate::signals::{signal_hits, SignalKeys};
@@ -80,8 +80,12 @@ pub async fn score(
     // Canonicalised once for both the cache key and the signal counters.
     let canonical = canonicalize(&comment.content);
     let key = CacheKey::with_canonical_content(state.scorer.model_version(), &comment, &canonical);
-    let response = match state.cache.get(&key).await {
-        Some(hit) => {
+    // One look-up: the cached verdict, or (only for a new submission, so a retry is not a
+    // repeat) the cross-site and flood counts after counting this one.
+    let window = Duration::from_secs(state.signals.window_secs);
+    let signal_keys = SignalKeys::with_canonical_content(&comment, &canonical);
+    let response = match state.cache.lookup(&key, &signal_keys, window).await {
+        Lookup::Hit(hit) => {
             // A recheck may carry the platform's id for the first time: index it too.
             if let Some(id) = &comment.id {
                 state.cache.put(key, vec![id.clone()], hit.clone()).await;
@@ -92,11 +96,7 @@ pub async fn score(
                 cached: true,
             }
         }
-        None => {
-            // Only new submissions are counted: a retry (a cache hit) is not a repeat.
-            let window = Duration::from_secs(state.signals.window_secs);
-            let signal_keys = SignalKeys::with_canonical_content(&comment, &canonical);
-            let counts = state.cache.count(&signal_keys, window).await;
+        Lookup::Miss(counts) => {
             let extra = counts
                 .map(|c| signal_hits(&state.signals, &c))
                 .unwrap_or_default();
