@@ -23,11 +23,14 @@ use crate::signals::{SignalCounts, SignalKeys, FLOOD_WINDOW_SECS};
 /// Look-up and, on a miss only, the signal counters, in one round trip (a recheck must not
 /// count as a repeat, and a miss should not wait for two answers).
 /// KEYS: verdict, content count, content sites, IP count (optional).
-/// ARGV: window seconds, site ('' for none), flood window seconds.
+/// ARGV: window seconds, site ('' for none), flood window seconds, '1' to count without
+/// looking up.
 /// Returns {1, verdict} on a hit, {0, repeats, sites, ip count} on a miss.
 const LOOKUP_SCRIPT: &str = r#"
-local v = redis.call('GET', KEYS[1])
-if v then return {1, v} end
+if ARGV[4] ~= '1' then
+  local v = redis.call('GET', KEYS[1])
+  if v then return {1, v} end
+end
 local n = redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], ARGV[1], 'NX')
 if ARGV[2] ~= '' then redis.call('SADD', KEYS[3], ARGV[2]) end
@@ -259,65 +262,43 @@ impl VerdictCache for RedisCache {
     }
 
     async fn count(&self, keys: &SignalKeys, window: Duration) -> Option<SignalCounts> {
-        let prefix = &self.shared.prefix;
-        let (n_key, s_key) = (
-            format!("{prefix}:fp:{}:n", keys.content),
-            format!("{prefix}:fp:{}:s", keys.content),
-        );
-        let ip_key = keys.ip.as_ref().map(|ip| format!("{prefix}:ip:{ip}"));
-        let site = keys.site.clone();
-        let window = window.as_secs().max(1);
-        // One round trip: INCR and EXPIRE NX (the window starts with the first count), the
-        // site set, and the IP counter.
-        let mut pipe = redis::pipe();
-        pipe.cmd("INCR")
-            .arg(&n_key)
-            .cmd("EXPIRE")
-            .arg(&n_key)
-            .arg(window)
-            .arg("NX")
-            .ignore();
-        if let Some(site) = &site {
-            pipe.cmd("SADD").arg(&s_key).arg(site).ignore();
+        match self.run_lookup_script(None, keys, window).await {
+            Lookup::Miss(counts) => counts,
+            Lookup::Hit(_) => None,
         }
-        pipe.cmd("EXPIRE")
-            .arg(&s_key)
-            .arg(window)
-            .arg("NX")
-            .ignore()
-            .cmd("SCARD")
-            .arg(&s_key);
-        if let Some(ip_key) = &ip_key {
-            pipe.cmd("INCR")
-                .arg(ip_key)
-                .cmd("EXPIRE")
-                .arg(ip_key)
-                .arg(FLOOD_WINDOW_SECS)
-                .arg("NX")
-                .ignore();
-        }
-        let has_ip = ip_key.is_some();
-        let values: Vec<u64> = self
-            .call(move |mut m| async move { pipe.query_async::<Vec<u64>>(&mut m).await })
-            .await?;
-        Some(SignalCounts {
-            repeats: values.first().copied().unwrap_or(0),
-            sites: values.get(1).copied().unwrap_or(0),
-            ip_recent: if has_ip {
-                values.get(2).copied().unwrap_or(0)
-            } else {
-                0
-            },
-        })
     }
 
     async fn lookup(&self, key: &CacheKey, signals: &SignalKeys, window: Duration) -> Lookup {
+        self.run_lookup_script(Some(key), signals, window).await
+    }
+
+    fn health(&self) -> CacheHealth {
+        if self.shared.open.load(Ordering::Relaxed) {
+            CacheHealth::Degraded
+        } else {
+            CacheHealth::Ok
+        }
+    }
+}
+
+impl RedisCache {
+    /// Runs [`LOOKUP_SCRIPT`]: with a key, a look-up that counts only on a miss; without,
+    /// just the counting.
+    async fn run_lookup_script(
+        &self,
+        key: Option<&CacheKey>,
+        signals: &SignalKeys,
+        window: Duration,
+    ) -> Lookup {
         let prefix = &self.shared.prefix;
         let mut cmd = redis::cmd("EVAL");
         let ip_key = signals.ip.as_ref().map(|ip| format!("{prefix}:ip:{ip}"));
+        let verdict_key = key
+            .map(|k| self.key(k))
+            .unwrap_or_else(|| format!("{prefix}:v:-"));
         cmd.arg(LOOKUP_SCRIPT)
             .arg(if ip_key.is_some() { 4 } else { 3 })
-            .arg(self.key(key))
+            .arg(verdict_key)
             .arg(format!("{prefix}:fp:{}:n", signals.content))
             .arg(format!("{prefix}:fp:{}:s", signals.content));
         if let Some(ip_key) = &ip_key {
@@ -325,7 +306,8 @@ impl VerdictCache for RedisCache {
         }
         cmd.arg(window.as_secs().max(1))
             .arg(signals.site.as_deref().unwrap_or(""))
-            .arg(FLOOD_WINDOW_SECS);
+            .arg(FLOOD_WINDOW_SECS)
+            .arg(if key.is_some() { "0" } else { "1" });
         let reply = self
             .call(move |mut m| async move { cmd.query_async::<Vec<redis::Value>>(&mut m).await })
             .await;
@@ -347,14 +329,6 @@ impl VerdictCache for RedisCache {
                 sites: int(reply.get(2)),
                 ip_recent: int(reply.get(3)),
             })),
-        }
-    }
-
-    fn health(&self) -> CacheHealth {
-        if self.shared.open.load(Ordering::Relaxed) {
-            CacheHealth::Degraded
-        } else {
-            CacheHealth::Ok
         }
     }
 }

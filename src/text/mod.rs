@@ -84,25 +84,12 @@ pub fn canonicalize(raw: &str) -> String {
 /// Lower-cases and caps runs of one repeated character at three (`loooool` → `loool`), so
 /// floods of one letter share features with their milder spellings.
 pub fn fold(clean: &str) -> String {
-    let mut out = String::with_capacity(clean.len());
-    let mut last = '\0';
-    let mut run = 0usize;
     if clean.is_ascii() {
-        // Bytes are characters: lower-case and cap runs without the Unicode tables.
-        for b in clean.bytes().map(|b| b.to_ascii_lowercase()) {
-            let c = b as char;
-            if c == last {
-                run += 1;
-                if run >= 3 {
-                    continue;
-                }
-            } else {
-                last = c;
-                run = 0;
-            }
-            out.push(c);
-        }
-        return out;
+        // Bytes are characters: lower-case without the Unicode tables.
+        return cap_runs(
+            clean.bytes().map(|b| b.to_ascii_lowercase() as char),
+            clean.len(),
+        );
     }
     let lower = |c: char| -> either_lower::Lower {
         if c.is_ascii() {
@@ -111,7 +98,15 @@ pub fn fold(clean: &str) -> String {
             either_lower::Lower::Many(c.to_lowercase())
         }
     };
-    for c in clean.chars().flat_map(lower) {
+    cap_runs(clean.chars().flat_map(lower), clean.len())
+}
+
+/// Collects `chars`, keeping at most three of any run of one character.
+fn cap_runs(chars: impl Iterator<Item = char>, capacity: usize) -> String {
+    let mut out = String::with_capacity(capacity);
+    let mut last = '\0';
+    let mut run = 0usize;
+    for c in chars {
         if c == last {
             run += 1;
             if run >= 3 {
