@@ -17,31 +17,47 @@ pub struct Comment {
     /// The comment body (HTML allowed); never empty.
     pub content: String,
     /// Display name the commenter typed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<String>,
     /// E-mail address the commenter typed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author_email: Option<String>,
     /// Website URL the commenter typed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author_url: Option<String>,
     /// Commenter's IP address as the platform saw it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_ip: Option<String>,
     /// Commenter's browser user agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
     /// HTTP referrer of the comment form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub referrer: Option<String>,
     /// URL of the post being commented on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permalink: Option<String>,
     /// `comment`, `reply`, `trackback`, `pingback`, `forum-post`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment_type: Option<String>,
     /// The site (blog URL) the comment was posted to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site: Option<String>,
     /// Language(s) of the site, e.g. `en` or `en, fr_ca`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lang: Option<String>,
     /// The platform's own comment id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// Value of the hidden honeypot field; humans leave it empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub honeypot: Option<String>,
     /// When the comment form was rendered, to catch bots that submit instantly.
-    #[serde(with = "time::serde::rfc3339::option", default)]
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub form_rendered_at: Option<OffsetDateTime>,
 }
 

@@ -15,11 +15,15 @@
 //! - [`moderation`]: the policy that turns rule hits and a spam probability into a verdict. Pure.
 //! - [`cache`]: the `VerdictCache` seam and its in-process implementation (the Redis one will
 //!   be the only module importing `redis`).
+//! - [`keys`]: API keys and roles: the hashed key file and checking a presented key.
+//! - [`labels`]: moderator labels: the fsync'd append-only log, pins by fingerprint, the
+//!   spam memory, and learning each label into the live model at once.
 //! - [`scoring`]: `Scorer`, the whole in-process pipeline (`score_comment`), and loading the
 //!   shipped or on-disk model and rules.
 //! - [`signals`]: cross-site and flood signals: what to count, and the rule hits counts call
 //!   for. Pure; the counting lives in `cache`.
 //! - [`corpus`]: reading labelled JSON Lines (the shared eval format).
+//! - [`replay`]: the `replay` command: learning from moderators, measured.
 //! - [`evaluation`]: metrics (via linfa) and the `eval` command's report.
 //! - [`settings`]: every setting, from env (`COMMENTGUARD_*`) and an optional TOML file.
 //! - [`startup`]: `Application::build(settings)`, used by `main` and the tests.
@@ -32,7 +36,10 @@ pub mod classifier;
 pub mod corpus;
 pub mod domain;
 pub mod evaluation;
+pub mod keys;
+pub mod labels;
 pub mod moderation;
+pub mod replay;
 pub mod routes;
 pub mod rules;
 pub mod scoring;

@@ -15,7 +15,9 @@ use commentguard::routes::score::{parse_comment, ScoreResponse};
 use commentguard::routes::ApiError;
 use commentguard::settings::Settings;
 use commentguard::startup::{load_scorer, Application};
-use commentguard::{classifier, evaluation, telemetry};
+use commentguard::scoring::{self, Scorer};
+use commentguard::{classifier, corpus, evaluation, keys, replay, telemetry};
+use time::format_description::well_known::Rfc3339;
 
 /// Self-hosted comment moderation and spam filtering.
 ///
@@ -82,11 +84,57 @@ enum Command {
         #[arg(long, default_value_t = 0.01)]
         max_fpr: f64,
     },
+    /// Create, list or revoke API keys (kept hashed in the data directory).
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// Measure learning from moderators: stream a labelled split through scoring, correct
+    /// every wrong or held verdict as a moderator would, and print errors per window next
+    /// to the same model left uncorrected.
+    Replay {
+        /// Labelled JSON Lines file to stream through (in file order).
+        #[arg(long, value_name = "FILE")]
+        test: PathBuf,
+        /// Train a fresh model on this file first (default: the configured model).
+        #[arg(long, value_name = "FILE")]
+        train: Option<PathBuf>,
+        /// Comments per reported window.
+        #[arg(long, default_value_t = 100)]
+        every: usize,
+        /// How many corpus examples one label counts as (overrides COMMENTGUARD_LABEL_WEIGHT).
+        #[arg(long)]
+        label_weight: Option<f32>,
+        /// Shuffle the comments with this seed first (split files are grouped by label,
+        /// which real traffic is not); `--seed none` keeps file order.
+        #[arg(long, default_value = "1")]
+        seed: String,
+    },
     /// Score one comment (score request JSON) read from stdin; prints the verdict as JSON.
     Score {
         /// Directory with a trained model and rules (overrides COMMENTGUARD_MODELS_DIR).
         #[arg(long, value_name = "DIR")]
         models_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Create a key; the key itself is the last line of output (shown once, stored hashed).
+    Create {
+        /// What the key may do.
+        #[arg(long, value_enum)]
+        role: keys::Role,
+        /// The blog URL a site key scores for (required for site keys).
+        #[arg(long, value_name = "URL")]
+        site: Option<String>,
+    },
+    /// List keys (ids, roles, sites; never the keys).
+    List,
+    /// Revoke a key by its id (from `keys list`); takes effect within a second.
+    Revoke {
+        /// The key's id.
+        id: String,
     },
 }
 
@@ -188,6 +236,22 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let report = evaluation::tune(&train, folds as usize, max_fpr, &settings.policy)?;
             print_json(&report, false)
         }
+        Command::Keys { action } => run_keys(&settings, action),
+        Command::Replay {
+            test,
+            train,
+            every,
+            label_weight,
+            seed,
+        } => {
+            let seed = match seed.as_str() {
+                "none" => None,
+                s => Some(s.parse::<u64>().map_err(|_| {
+                    Failure::Usage(anyhow::anyhow!("--seed must be a whole number or `none`"))
+                })?),
+            };
+            run_replay(&settings, &test, train.as_deref(), every, label_weight, seed)
+        }
         Command::Score { models_dir } => {
             if models_dir.is_some() {
                 settings.models_dir = models_dir;
@@ -195,6 +259,105 @@ fn run(cli: Cli) -> Result<(), Failure> {
             score_stdin(&settings)
         }
     }
+}
+
+fn run_keys(settings: &Settings, action: KeysAction) -> Result<(), Failure> {
+    let file = keys::KeyFile::in_dir(&settings.data_dir);
+    let usage = |e: keys::KeyError| match e {
+        keys::KeyError::UnknownId(_) | keys::KeyError::InvalidSite(_) => {
+            Failure::Usage(anyhow::Error::new(e))
+        }
+        e => Failure::Runtime(anyhow::Error::new(e)),
+    };
+    let mut out = std::io::stdout().lock();
+    match action {
+        KeysAction::Create { role, site } => {
+            let (record, key) = file.create(role, site.as_deref()).map_err(usage)?;
+            writeln!(
+                out,
+                "created {} key {}{} in {}",
+                record.role,
+                record.id,
+                record.site.map(|s| format!(" for {s}")).unwrap_or_default(),
+                settings.data_dir.display()
+            )
+            .and_then(|()| writeln!(out, "{key}"))
+            .context("cannot write to stdout")?;
+        }
+        KeysAction::List => {
+            for r in file.read().map_err(usage)? {
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}\t{}",
+                    r.id,
+                    r.role,
+                    r.site.as_deref().unwrap_or("-"),
+                    r.created_at.format(&Rfc3339).unwrap_or_default(),
+                    if r.revoked_at.is_some() { "revoked" } else { "active" }
+                )
+                .context("cannot write to stdout")?;
+            }
+        }
+        KeysAction::Revoke { id } => {
+            let record = file.revoke(&id).map_err(usage)?;
+            writeln!(out, "revoked {} key {}", record.role, record.id)
+                .context("cannot write to stdout")?;
+        }
+    }
+    Ok(())
+}
+
+fn run_replay(
+    settings: &Settings,
+    test: &std::path::Path,
+    train: Option<&std::path::Path>,
+    every: usize,
+    label_weight: Option<f32>,
+    seed: Option<u64>,
+) -> Result<(), Failure> {
+    let scorer = match train {
+        Some(train) => {
+            let trainer = classifier::Trainer::default();
+            let (docs, _) = classifier::extract_files(&trainer, &[train.to_path_buf()], false)?;
+            Scorer::new(
+                trainer.fit(&docs),
+                "replay",
+                scoring::shipped_rules().context("shipped rules")?,
+                settings.policy,
+            )
+        }
+        None => load_scorer(settings)?,
+    };
+    let mut rows = corpus::load_jsonl(test).map_err(|e| Failure::Usage(anyhow::Error::new(e)))?;
+    if let Some(seed) = seed {
+        use rand::seq::SliceRandom;
+        use rand::SeedableRng;
+        rows.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+    }
+    let weight = label_weight.unwrap_or(settings.label_weight);
+    let dir = std::env::temp_dir().join(format!("commentguard-replay-{:016x}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).context("cannot create a scratch label directory")?;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "comments\terrors\terrors_frozen\theld\theld_frozen\tlabels_sent");
+    let result = replay::replay(scorer, &rows, &dir, weight, every, |w| {
+        let _ = writeln!(
+            out,
+            "{}-{}\t{}\t{}\t{}\t{}\t{}",
+            w.first, w.last, w.errors, w.errors_frozen, w.held, w.held_frozen, w.labels_sent
+        );
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    let summary = result.context("replay failed")?;
+    let _ = writeln!(
+        out,
+        "total\t{}\t{}\t\t\t\nerrors per 100: first half {:.2}, second half {:.2} (uncorrected model: {:.2}), label weight {weight}",
+        summary.errors,
+        summary.errors_frozen,
+        summary.first_half_rate,
+        summary.second_half_rate,
+        summary.second_half_rate_frozen,
+    );
+    Ok(())
 }
 
 /// Parses `MIN-MAX` (e.g. `3-5`).

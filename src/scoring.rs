@@ -5,14 +5,17 @@
 //! `commentguard serve` works with no files at all; a models directory overrides them.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
 
 use time::OffsetDateTime;
 
 use crate::classifier::{author_fields, ArtifactError, Manifest, ModelArtifact, NbModel};
-use crate::domain::{Assessment, Comment};
+use crate::domain::{Assessment, Comment, Label};
 use crate::moderation::{decide, Policy};
 use crate::rules::{RuleError, RuleHit, RuleInput, RuleSet};
-use crate::text::normalize_content;
+use crate::text::{normalize_content, NormalizedText};
 
 /// The shipped model artifact, built by `commentguard train` from `fixtures/corpus`.
 const SHIPPED_MODEL: &[u8] = include_bytes!("../models/model.postcard");
@@ -79,16 +82,18 @@ impl Scorer {
 
     /// Scores one validated comment at time `now` (timing rules compare against it).
     pub fn score_comment(&self, comment: &Comment, now: OffsetDateTime) -> Assessment {
-        self.score_comment_with(comment, now, Vec::new())
+        self.score_comment_with(comment, now, |_| Vec::new())
     }
 
-    /// Like [`Scorer::score_comment`], with rule hits found outside the rule file (the
-    /// cross-site and flood signals, which need counters this pure pipeline does not keep).
+    /// Like [`Scorer::score_comment`], with rule hits found outside the rule file: the
+    /// cross-site and flood signals and the spam memory, which need state this pure
+    /// pipeline does not keep. `extra_hits` gets the normalised body, so nothing
+    /// normalises twice.
     pub fn score_comment_with(
         &self,
         comment: &Comment,
         now: OffsetDateTime,
-        extra_hits: Vec<RuleHit>,
+        extra_hits: impl FnOnce(&NormalizedText) -> Vec<RuleHit>,
     ) -> Assessment {
         let text = normalize_content(&comment.content);
         let features = self.model.features(&text, author_fields(comment));
@@ -98,7 +103,7 @@ impl Scorer {
             text: &text,
             now,
         });
-        hits.extend(extra_hits);
+        hits.extend(extra_hits(&text));
         let decision = decide(&self.policy, &hits, prediction.probability);
         Assessment {
             verdict: decision.verdict,
@@ -107,6 +112,14 @@ impl Scorer {
             tokens,
             model_version: self.version.clone(),
         }
+    }
+
+    /// Adds (`weight` > 0) or removes (`weight` < 0) one labelled comment in the model's
+    /// counts, as a moderator's label does.
+    pub fn learn(&mut self, comment: &Comment, label: Label, weight: f32) {
+        let text = normalize_content(&comment.content);
+        let features = self.model.features(&text, author_fields(comment));
+        self.model.learn(features.buckets(), label, weight);
     }
 
     /// Version of the loaded model.
@@ -122,6 +135,46 @@ impl Scorer {
     /// The classifier.
     pub fn model(&self) -> &NbModel {
         &self.model
+    }
+}
+
+/// The scorer in service, swapped whole when it changes: requests load the current one
+/// without waiting, and a request keeps the scorer it started with to the end.
+#[derive(Debug)]
+pub struct LiveScorer {
+    current: ArcSwap<Scorer>,
+    /// Serialises updates, so two concurrent ones cannot both start from the same copy.
+    update: Mutex<()>,
+}
+
+impl LiveScorer {
+    /// Starts serving `scorer`.
+    pub fn new(scorer: Scorer) -> Self {
+        LiveScorer {
+            current: ArcSwap::from_pointee(scorer),
+            update: Mutex::new(()),
+        }
+    }
+
+    /// The scorer in service now.
+    pub fn current(&self) -> Arc<Scorer> {
+        self.current.load_full()
+    }
+
+    /// Applies `change` to a copy of the current scorer and swaps the copy in.
+    pub fn update(&self, change: impl FnOnce(&mut Scorer)) {
+        // A poisoned lock only means an earlier update panicked before swapping; the
+        // current scorer is still whole.
+        let _guard = self.update.lock().unwrap_or_else(|p| p.into_inner());
+        let mut next = Scorer::clone(&self.current.load());
+        change(&mut next);
+        self.current.store(Arc::new(next));
+    }
+
+    /// Replaces the scorer in service.
+    pub fn replace(&self, scorer: Scorer) {
+        let _guard = self.update.lock().unwrap_or_else(|p| p.into_inner());
+        self.current.store(Arc::new(scorer));
     }
 }
 

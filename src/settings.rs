@@ -45,7 +45,7 @@ pub const CONFIG_ENV: &str = "COMMENTGUARD_CONFIG";
 const ENV_PREFIX: &str = "COMMENTGUARD_";
 
 /// Every key the config file may contain; each is also `COMMENTGUARD_<KEY>` in the environment.
-const KEYS: [&str; 18] = [
+const KEYS: [&str; 19] = [
     "bind",
     "models_dir",
     "data_dir",
@@ -64,6 +64,7 @@ const KEYS: [&str; 18] = [
     "signal_max_repeats",
     "signal_window_secs",
     "flood_max_per_15s",
+    "label_weight",
 ];
 
 /// Default request body limit: generous for a 64 KiB comment plus metadata and JSON escaping.
@@ -121,6 +122,8 @@ pub struct Settings {
     pub cache_prefix: String,
     /// Thresholds of the cross-site and flood signals.
     pub signals: crate::signals::SignalPolicy,
+    /// How many corpus examples one moderator label counts as in the live model.
+    pub label_weight: f32,
 }
 
 impl Default for Settings {
@@ -140,6 +143,7 @@ impl Default for Settings {
             redis_timeout: std::time::Duration::from_millis(25),
             cache_prefix: "cg".to_owned(),
             signals: crate::signals::SignalPolicy::default(),
+            label_weight: crate::labels::DEFAULT_LABEL_WEIGHT,
         }
     }
 }
@@ -342,6 +346,11 @@ impl Settings {
                     .get("flood_max_per_15s", "a positive whole number", positive)?
                     .map_or(defaults.signals.max_ip_per_15s, |n: usize| n as u64),
             },
+            label_weight: sources
+                .get("label_weight", "a number from 0 to 100", |v| {
+                    v.parse::<f32>().ok().filter(|w| (0.0..=100.0).contains(w))
+                })?
+                .unwrap_or(defaults.label_weight),
         })
     }
 }

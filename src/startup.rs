@@ -1,6 +1,7 @@
 //! Builds the HTTP application from [`Settings`]; used by `main` and by the API tests.
 
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -9,8 +10,10 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
 use crate::cache::{Cache, LocalCache, RedisCache};
-use crate::routes::{comments, error, health, score, ApiError};
+use crate::keys::Keyring;
 use crate::scoring::Scorer;
+use crate::labels::LabelBook;
+use crate::routes::{comments, error, feedback, health, keys, labels, score, ApiError};
 use crate::settings::Settings;
 use crate::signals::SignalPolicy;
 
@@ -19,8 +22,12 @@ pub const UNMATCHED_ROUTE: &str = "<unmatched>";
 
 /// State shared by all workers and handlers.
 pub struct AppState {
-    /// The loaded model, rules and policy.
-    pub scorer: Arc<Scorer>,
+    /// Moderator labels and the live scorer (the loaded model plus what labels taught it).
+    pub labels: Arc<LabelBook>,
+    /// The API keys.
+    pub keys: Keyring,
+    /// Where the service keeps its state (labels, keys).
+    pub data_dir: PathBuf,
     /// Verdicts already given, by content and by comment id; and the signal counters.
     pub cache: Arc<Cache>,
     /// Thresholds of the cross-site and flood signals.
@@ -70,6 +77,28 @@ impl Application {
             ),
             None => Cache::Local(LocalCache::new(settings.cache_ttl, settings.cache_capacity)),
         };
+        let keyring = Keyring::load(&settings.data_dir).context("cannot load the API keys")?;
+        if keyring.is_open() {
+            if !settings.bind.ip().is_loopback() {
+                anyhow::bail!(
+                    "no API key exists, so every endpoint would be open to anyone who can reach \
+                     {}; create a key first (`commentguard keys create --role admin`) or bind \
+                     to a loopback address such as 127.0.0.1",
+                    settings.bind
+                );
+            }
+            tracing::warn!(
+                "no API key exists: open local mode, every endpoint is open on the loopback \
+                 interface; `commentguard keys create --role admin` turns keys on"
+            );
+        }
+        let (labels, replay) = LabelBook::open(&settings.data_dir, scorer, settings.label_weight)
+            .with_context(|| {
+                format!(
+                    "cannot open the label log in {}",
+                    settings.data_dir.display()
+                )
+            })?;
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let address = listener
@@ -78,14 +107,19 @@ impl Application {
 
         tracing::info!(
             %address,
-            model_version = scorer.model_version(),
+            model_version = labels.live().current().model_version(),
+            labels_replayed = replay.records,
+            labels_in_force = labels.len(),
+            torn_bytes_dropped = replay.torn_bytes,
             workers = settings.workers,
             cache = if settings.redis_url.is_some() { "redis" } else { "in-process" },
             max_body_bytes = settings.max_body_bytes,
             "starting"
         );
         let state = web::Data::new(AppState {
-            scorer: Arc::new(scorer),
+            labels: Arc::new(labels),
+            keys: keyring,
+            data_dir: settings.data_dir.clone(),
             cache: Arc::new(cache),
             signals: settings.signals,
             max_body_bytes: settings.max_body_bytes,
@@ -132,6 +166,21 @@ impl Application {
                 .service(
                     web::resource("/v1/comments/{id}")
                         .route(web::get().to(comments::last_verdict))
+                        .default_service(error::method_not_allowed("GET")),
+                )
+                .service(
+                    web::resource("/v1/feedback")
+                        .route(web::post().to(feedback::feedback))
+                        .default_service(error::method_not_allowed("POST")),
+                )
+                .service(
+                    web::resource("/v1/labels")
+                        .route(web::get().to(labels::export))
+                        .default_service(error::method_not_allowed("GET")),
+                )
+                .service(
+                    web::resource("/v1/admin/keys")
+                        .route(web::get().to(keys::list))
                         .default_service(error::method_not_allowed("GET")),
                 )
                 .service(

@@ -152,6 +152,7 @@ mod tests {
 
     fn verdict(id: &str) -> CachedVerdict {
         CachedVerdict {
+            comment: None,
             assessment: Assessment {
                 verdict: Verdict::Approve,
                 spam_probability: 0.1,

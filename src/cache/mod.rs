@@ -95,6 +95,10 @@ pub struct CachedVerdict {
     pub assessment: Assessment,
     /// The verdict id first answered.
     pub verdict_id: String,
+    /// The comment as submitted, so a moderator can correct the verdict by its id alone.
+    /// Personal data: it lives as long as the cache entry (`cache_ttl_secs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<Comment>,
 }
 
 /// How the cache is doing, for `/readyz`.

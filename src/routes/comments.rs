@@ -1,25 +1,36 @@
 //! `GET /v1/comments/{id}`: the last verdict given for a comment, by the platform's comment
 //! id or by the `verdict_id` of a score response.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::cache::VerdictCache;
+use crate::keys::{normalize_site, Role};
+use crate::routes::auth::authorize;
 use crate::routes::error::ApiError;
 use crate::routes::score::ScoreResponse;
 use crate::startup::AppState;
 
 /// Handles `GET /v1/comments/{id}`; 404 `unknown_comment` when no verdict is cached for it.
+///
+/// A site key sees only its own site's verdicts; another site's answer 404 like an unknown
+/// id, so ids cannot be probed across sites.
 pub async fn last_verdict(
+    request: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let principal = authorize(&request, &state, Role::Site)?;
     let id = path.into_inner();
+    let visible = |site: Option<&str>| match &principal.site {
+        None => true,
+        Some(own) => site.and_then(normalize_site).as_deref() == Some(own.as_str()),
+    };
     match state.cache.get_by_id(&id).await {
-        Some(cached) => Ok(HttpResponse::Ok().json(ScoreResponse {
+        Some(cached) if visible(cached.comment.as_ref().and_then(|c| c.site.as_deref())) => Ok(HttpResponse::Ok().json(ScoreResponse {
             assessment: cached.assessment,
             verdict_id: cached.verdict_id,
             cached: true,
         })),
-        None => Err(ApiError::UnknownComment),
+        _ => Err(ApiError::UnknownComment),
     }
 }

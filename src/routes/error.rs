@@ -63,6 +63,24 @@ pub enum ApiError {
     /// Another field is over [`crate::domain::MAX_FIELD_BYTES`].
     #[error("{0}")]
     FieldTooLong(CommentError),
+    /// The request carried no API key, and keys are required.
+    #[error("an API key is required: send `Authorization: Bearer KEY` or `X-Api-Key: KEY`")]
+    MissingKey,
+    /// The key is unknown or revoked.
+    #[error("the API key is not valid")]
+    InvalidKey,
+    /// The key's role or site does not allow this request.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No verdict with that id is known (expired, or never given).
+    #[error("no verdict is known for this verdict_id; send the comment itself instead")]
+    UnknownVerdict,
+    /// A query parameter is malformed.
+    #[error("{0}")]
+    InvalidQuery(String),
+    /// The label could not be made durable; it was not recorded.
+    #[error("the label store cannot write; the label was not recorded, retry later")]
+    LabelStoreUnavailable(std::io::Error),
     /// A bug or an unavailable dependency; the client sees an opaque message, the log
     /// gets the whole chain.
     #[error("internal server error")]
@@ -86,6 +104,12 @@ impl ApiError {
             ApiError::EmptyContent => "empty_content",
             ApiError::ContentTooLarge(_) => "content_too_large",
             ApiError::FieldTooLong(_) => "field_too_long",
+            ApiError::MissingKey => "missing_key",
+            ApiError::InvalidKey => "invalid_key",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::UnknownVerdict => "unknown_verdict",
+            ApiError::InvalidQuery(_) => "invalid_query",
+            ApiError::LabelStoreUnavailable(_) => "label_store_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -111,7 +135,12 @@ struct ErrorBody<'a> {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::NotFound | ApiError::UnknownComment => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::UnknownComment | ApiError::UnknownVerdict => {
+                StatusCode::NOT_FOUND
+            }
+            ApiError::MissingKey | ApiError::InvalidKey => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::LabelStoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } | ApiError::ContentTooLarge(_) => {
@@ -123,21 +152,37 @@ impl ResponseError for ApiError {
             | ApiError::InvalidField(_)
             | ApiError::MissingContent
             | ApiError::EmptyContent
-            | ApiError::FieldTooLong(_) => StatusCode::BAD_REQUEST,
+            | ApiError::FieldTooLong(_)
+            | ApiError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        if let ApiError::Internal(e) = self {
-            // The only place a 5xx is logged in full; the body stays opaque.
-            let chain = format!("{e:#}");
-            tracing::error!(error = %chain, "internal error");
+        match self {
+            ApiError::Internal(e) => {
+                // The only place a 5xx is logged in full; the body stays opaque.
+                let chain = format!("{e:#}");
+                tracing::error!(error = %chain, "internal error");
+            }
+            ApiError::LabelStoreUnavailable(e) => {
+                tracing::error!(error = %e, "label store write failed");
+            }
+            _ => {}
         }
         let mut response = HttpResponse::build(status);
-        if let ApiError::MethodNotAllowed { allow } = self {
-            response.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
+        match self {
+            ApiError::MethodNotAllowed { allow } => {
+                response.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
+            }
+            ApiError::MissingKey | ApiError::InvalidKey => {
+                response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+            }
+            ApiError::LabelStoreUnavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
+            }
+            _ => {}
         }
         response.json(ErrorBody {
             error: self.code(),

@@ -17,7 +17,9 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(json!({
         "status": "ready",
-        "model_version": state.scorer.model_version(),
+        "model_version": state.labels.live().current().model_version(),
+        "labels": state.labels.len(),
+        "auth": if state.keys.is_open() { "open" } else { "keys" },
         "cache": state.cache.health(),
         "cache_errors": state.cache.errors(),
     }))

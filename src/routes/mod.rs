@@ -1,8 +1,13 @@
 //! HTTP handlers, one file per resource, and [`error`], the one place errors become HTTP.
+//! [`auth`] checks keys; every handler but the health probes calls it first.
 
+pub mod auth;
 pub mod comments;
 pub mod error;
+pub mod feedback;
 pub mod health;
+pub mod keys;
+pub mod labels;
 pub mod score;
 
 pub use error::ApiError;

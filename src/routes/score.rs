@@ -15,6 +15,9 @@ use std::time::Duration;
 
 use crate::cache::{CacheKey, CachedVerdict, Lookup, VerdictCache};
 use crate::domain::{Assessment, Comment};
+use crate::labels::Fingerprint;
+use crate::keys::Role;
+use crate::routes::auth::{authorize, scope_to_site};
 use crate::routes::error::ApiError;
 use crate::signals::{signal_hits, SignalKeys};
 use crate::startup::AppState;
@@ -56,35 +59,41 @@ pub async fn score(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let headers = request.headers();
-    let header_str = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    check_media_type(
-        header_str(header::CONTENT_TYPE),
-        header_str(header::CONTENT_ENCODING),
-    )?;
+    let principal = authorize(&request, &state, Role::Site)?;
+    let body = read_json_body(&request, payload, state.max_body_bytes).await?;
+    let mut comment = parse_comment(&body)?;
+    scope_to_site(&principal, &mut comment)?;
+    let response = assess_comment(&state, comment).await?;
+    let json = serde_json::to_vec(&response)
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("serialising verdict")))?;
+    Ok(HttpResponse::Ok()
+        .content_type(header::ContentType::json())
+        .body(json))
+}
 
-    let limit = state.max_body_bytes;
-    // Refuse a declared oversize body before reading any of it.
-    let declared = header_str(header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
-        return Err(ApiError::PayloadTooLarge { limit });
-    }
-    let body = match payload.to_bytes_limited(limit).await {
-        Ok(Ok(body)) => body,
-        Ok(Err(e)) => return Err(ApiError::InvalidBody(e.to_string())),
-        Err(_) => return Err(ApiError::PayloadTooLarge { limit }),
-    };
-
-    let comment = parse_comment(&body)?;
+/// Scores a validated comment the way every scoring route does: a moderator's label pins
+/// it; else a cached verdict for the same comment and model; else a fresh score with the
+/// cross-site signals and the spam memory, cached for rechecks. Logs the outcome (ids,
+/// hashes and sizes only).
+pub async fn assess_comment(state: &AppState, comment: Comment) -> Result<ScoreResponse, ApiError> {
+    let scorer = state.labels.live().current();
     let content_xxh3 = fingerprint(&comment.content);
-    // Canonicalised once for both the cache key and the signal counters.
+    // Canonicalised once for the label fingerprint, the cache key and the signal counters.
     let canonical = canonicalize(&comment.content);
-    let key = CacheKey::with_canonical_content(state.scorer.model_version(), &comment, &canonical);
+    let pin = state
+        .labels
+        .pinned(Fingerprint::with_canonical_content(&comment, &canonical));
+    let key = CacheKey::with_canonical_content(scorer.model_version(), &comment, &canonical);
     // One look-up: the cached verdict, or (only for a new submission, so a retry is not a
-    // repeat) the cross-site and flood counts after counting this one.
+    // repeat) the cross-site and flood counts after counting this one. A pinned comment
+    // skips the cached verdict: the label may be newer than it.
     let window = Duration::from_secs(state.signals.window_secs);
     let signal_keys = SignalKeys::with_canonical_content(&comment, &canonical);
-    let response = match state.cache.lookup(&key, &signal_keys, window).await {
+    let lookup = match &pin {
+        None => state.cache.lookup(&key, &signal_keys, window).await,
+        Some(_) => Lookup::Miss(None),
+    };
+    let response = match lookup {
         Lookup::Hit(hit) => {
             // A recheck may carry the platform's id for the first time: index it too.
             if let Some(id) = &comment.id {
@@ -97,13 +106,17 @@ pub async fn score(
             }
         }
         Lookup::Miss(counts) => {
-            let extra = counts
+            let signals = counts
                 .map(|c| signal_hits(&state.signals, &c))
                 .unwrap_or_default();
             let assessment = score_without_panicking(&content_xxh3, || {
-                state
-                    .scorer
-                    .score_comment_with(&comment, OffsetDateTime::now_utc(), extra)
+                state.labels.assess(
+                    &scorer,
+                    &comment,
+                    pin.as_ref(),
+                    OffsetDateTime::now_utc(),
+                    signals,
+                )
             })?;
             let response = ScoreResponse::fresh(assessment);
             let ids = comment
@@ -115,6 +128,7 @@ pub async fn score(
             let stored = CachedVerdict {
                 assessment: response.assessment.clone(),
                 verdict_id: response.verdict_id.clone(),
+                comment: Some(comment.clone()),
             };
             state.cache.put(key, ids, stored).await;
             response
@@ -137,11 +151,31 @@ pub async fn score(
         content_xxh3 = %content_xxh3,
         "comment scored"
     );
-    let json = serde_json::to_vec(&response)
-        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("serialising verdict")))?;
-    Ok(HttpResponse::Ok()
-        .content_type(header::ContentType::json())
-        .body(json))
+    Ok(response)
+}
+
+/// Checks the media type and size limit of a JSON request and reads its body.
+pub async fn read_json_body(
+    request: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
+    let headers = request.headers();
+    let header_str = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    check_media_type(
+        header_str(header::CONTENT_TYPE),
+        header_str(header::CONTENT_ENCODING),
+    )?;
+    // Refuse a declared oversize body before reading any of it.
+    let declared = header_str(header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    match payload.to_bytes_limited(limit).await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(e)) => Err(ApiError::InvalidBody(e.to_string())),
+        Err(_) => Err(ApiError::PayloadTooLarge { limit }),
+    }
 }
 
 /// Runs `score`, turning a panic into an opaque [`ApiError::Internal`] that names the
@@ -216,10 +250,16 @@ pub fn parse_comment(body: &[u8]) -> Result<Comment, ApiError> {
     // arrays, which serde's derived struct impl would otherwise accept positionally.
     let value: Value =
         serde_json::from_str(text).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let Value::Object(fields) = &value else {
+    comment_from_value(&value, "request body")
+}
+
+/// Validates a JSON value as a [`Comment`] (`what` names it in messages: the request body,
+/// or the `comment` field of a correction).
+pub fn comment_from_value(value: &Value, what: &str) -> Result<Comment, ApiError> {
+    let Value::Object(fields) = value else {
         return Err(ApiError::InvalidField(format!(
-            "request body must be a JSON object, got {}",
-            json_type(&value)
+            "{what} must be a JSON object, got {}",
+            json_type(value)
         )));
     };
     match fields.get("content") {
@@ -232,7 +272,7 @@ pub fn parse_comment(body: &[u8]) -> Result<Comment, ApiError> {
             )))
         }
     }
-    let comment = Comment::deserialize(&value).map_err(|_| locate_invalid_field(fields))?;
+    let comment = Comment::deserialize(value).map_err(|_| locate_invalid_field(fields))?;
     comment.validate()?;
     Ok(comment)
 }
@@ -276,7 +316,7 @@ fn expected_part(message: &str) -> Option<&str> {
 }
 
 /// JSON type name of a value, for messages that must not include the value itself.
-fn json_type(value: &Value) -> &'static str {
+pub fn json_type(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -1,0 +1,505 @@
+//! API keys and roles: the key file in the data directory, and checking a presented key.
+//!
+//! A key is 12 characters of `[a-z0-9]` (the WordPress Akismet plugin refuses any other
+//! length before it calls out). Only its SHA-256 is stored: a copy of the data directory
+//! does not hand out working keys. Keys are random (about 62 bits), so an unsalted hash is
+//! not open to dictionary attacks.
+//!
+//! The file is JSON (one array of [`KeyRecord`]s), rewritten atomically on every change by
+//! the `keys` commands. The running service re-reads it when it changes, checked at most
+//! once per [`RELOAD_INTERVAL`], so a key created or revoked while it runs takes effect
+//! within that interval without a restart.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use arc_swap::ArcSwap;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+/// Name of the key file inside the data directory.
+pub const KEYS_FILE: &str = "keys.json";
+/// Length of every key.
+pub const KEY_LEN: usize = 12;
+/// How often the running service checks the key file for changes.
+pub const RELOAD_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What a key may do; each role includes the ones below it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Score comments (and make Akismet calls) for its own site.
+    Site,
+    /// Site rights plus corrections and reading labels.
+    Moderator,
+    /// Everything, including retraining, models and keys.
+    Admin,
+}
+
+impl Role {
+    /// The role's wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Site => "site",
+            Role::Moderator => "moderator",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One key as stored: never the key itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    /// Public identifier, safe to log and to pass to `keys revoke`.
+    pub id: String,
+    /// Lowercase hex SHA-256 of the key.
+    pub sha256: String,
+    /// What the key may do.
+    pub role: Role,
+    /// The site a site key is limited to (its blog URL), if any.
+    pub site: Option<String>,
+    /// When the key was created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When the key was revoked; a revoked key is refused.
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// Who made a request: the key's id, role and site.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Principal {
+    /// The key's public id; `None` in open local mode (no keys exist).
+    pub key_id: Option<String>,
+    /// What the caller may do.
+    pub role: Role,
+    /// The site a site key is limited to.
+    pub site: Option<String>,
+}
+
+impl Principal {
+    /// The caller in open local mode: no key, every right.
+    pub fn open() -> Self {
+        Principal {
+            key_id: None,
+            role: Role::Admin,
+            site: None,
+        }
+    }
+}
+
+/// Why a key file operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The key file could not be read or written.
+    #[error("key file {}: {cause}", path.display())]
+    Io {
+        /// The key file.
+        path: PathBuf,
+        /// The IO error.
+        cause: std::io::Error,
+    },
+    /// The key file is not a valid key list.
+    #[error("key file {} is corrupt: {cause}", path.display())]
+    Corrupt {
+        /// The key file.
+        path: PathBuf,
+        /// The parser's error.
+        cause: serde_json::Error,
+    },
+    /// `keys revoke` named no key.
+    #[error("no key has id {0:?}")]
+    UnknownId(String),
+    /// A site key needs a site, other roles must not have one.
+    #[error("{0}")]
+    InvalidSite(String),
+}
+
+/// What checking a presented key found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyCheck {
+    /// No key exists at all: open local mode, everything is allowed.
+    Open,
+    /// The key is known and not revoked.
+    Valid(Principal),
+    /// The key is unknown or revoked.
+    Invalid,
+}
+
+/// The set of keys in force, by hash.
+#[derive(Debug, Default)]
+struct KeySet {
+    by_hash: HashMap<String, Principal>,
+}
+
+impl KeySet {
+    fn from_records(records: &[KeyRecord]) -> Self {
+        let by_hash = records
+            .iter()
+            .filter(|r| r.revoked_at.is_none())
+            .map(|r| {
+                (
+                    r.sha256.clone(),
+                    Principal {
+                        key_id: Some(r.id.clone()),
+                        role: r.role,
+                        site: r.site.clone(),
+                    },
+                )
+            })
+            .collect();
+        KeySet { by_hash }
+    }
+}
+
+/// The key file of a data directory: read, create, list, revoke.
+#[derive(Debug, Clone)]
+pub struct KeyFile {
+    path: PathBuf,
+}
+
+impl KeyFile {
+    /// The key file in `data_dir` (which need not exist yet).
+    pub fn in_dir(data_dir: &Path) -> Self {
+        KeyFile {
+            path: data_dir.join(KEYS_FILE),
+        }
+    }
+
+    /// Every key ever created, revoked ones included; empty when the file does not exist.
+    pub fn read(&self) -> Result<Vec<KeyRecord>, KeyError> {
+        let bytes = match fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(cause) => return Err(self.io(cause)),
+        };
+        serde_json::from_slice(&bytes).map_err(|cause| KeyError::Corrupt {
+            path: self.path.clone(),
+            cause,
+        })
+    }
+
+    /// Creates a key; returns its record and the key itself (shown once, never stored).
+    pub fn create(
+        &self,
+        role: Role,
+        site: Option<&str>,
+    ) -> Result<(KeyRecord, String), KeyError> {
+        let site = match (role, site.map(str::trim).filter(|s| !s.is_empty())) {
+            (Role::Site, None) => {
+                return Err(KeyError::InvalidSite(
+                    "a site key needs --site (the blog URL it scores for)".into(),
+                ))
+            }
+            (Role::Site, Some(site)) => Some(normalize_site(site).ok_or_else(|| {
+                KeyError::InvalidSite(format!("--site must be an http(s) URL, got {site:?}"))
+            })?),
+            (_, Some(_)) => {
+                return Err(KeyError::InvalidSite(
+                    "only site keys are limited to a site; drop --site".into(),
+                ))
+            }
+            (_, None) => None,
+        };
+        let mut records = self.read()?;
+        let key = new_key();
+        let record = KeyRecord {
+            id: new_key_id(&records),
+            sha256: hash_key(&key),
+            role,
+            site,
+            created_at: OffsetDateTime::now_utc(),
+            revoked_at: None,
+        };
+        records.push(record.clone());
+        self.write(&records)?;
+        Ok((record, key))
+    }
+
+    /// Revokes the key with public id `id`; revoking twice is not an error.
+    pub fn revoke(&self, id: &str) -> Result<KeyRecord, KeyError> {
+        let mut records = self.read()?;
+        let record = records
+            .iter_mut()
+            .find(|r| r.id == id)
+            .ok_or_else(|| KeyError::UnknownId(id.to_owned()))?;
+        record.revoked_at.get_or_insert_with(OffsetDateTime::now_utc);
+        let revoked = record.clone();
+        self.write(&records)?;
+        Ok(revoked)
+    }
+
+    /// Writes the whole list atomically: a temporary file, fsync, rename, fsync the directory.
+    fn write(&self, records: &[KeyRecord]) -> Result<(), KeyError> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(dir).map_err(|e| self.io(e))?;
+        let json = serde_json::to_vec_pretty(records).map_err(|cause| KeyError::Corrupt {
+            path: self.path.clone(),
+            cause,
+        })?;
+        let tmp = self.path.with_extension("json.tmp");
+        let result = (|| {
+            let mut file = File::create(&tmp)?;
+            file.write_all(&json)?;
+            file.sync_all()?;
+            fs::rename(&tmp, &self.path)?;
+            File::open(dir)?.sync_all()
+        })();
+        result.map_err(|e| self.io(e))
+    }
+
+    fn io(&self, cause: std::io::Error) -> KeyError {
+        KeyError::Io {
+            path: self.path.clone(),
+            cause,
+        }
+    }
+
+    /// Modification time and length, to notice changes cheaply.
+    fn stamp(&self) -> Option<(SystemTime, u64)> {
+        let meta = fs::metadata(&self.path).ok()?;
+        Some((meta.modified().ok()?, meta.len()))
+    }
+}
+
+/// The keys the running service checks requests against, re-read when the file changes.
+#[derive(Debug)]
+pub struct Keyring {
+    file: KeyFile,
+    keys: ArcSwap<KeySet>,
+    stamp: Mutex<Option<(SystemTime, u64)>>,
+    /// Milliseconds since `epoch` of the last check of the file.
+    last_check_ms: AtomicU64,
+    epoch: Instant,
+}
+
+impl Keyring {
+    /// Loads the key file of `data_dir`; fails if it exists but cannot be read.
+    pub fn load(data_dir: &Path) -> Result<Keyring, KeyError> {
+        let file = KeyFile::in_dir(data_dir);
+        let stamp = file.stamp();
+        let records = file.read()?;
+        Ok(Keyring {
+            keys: ArcSwap::from_pointee(KeySet::from_records(&records)),
+            file,
+            stamp: Mutex::new(stamp),
+            last_check_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+        })
+    }
+
+    /// Whether no key is in force (open local mode).
+    pub fn is_open(&self) -> bool {
+        self.refresh();
+        self.keys.load().by_hash.is_empty()
+    }
+
+    /// Checks a presented key (`None` when the request carried none).
+    pub fn check(&self, presented: Option<&str>) -> KeyCheck {
+        self.refresh();
+        let keys = self.keys.load();
+        if keys.by_hash.is_empty() {
+            return KeyCheck::Open;
+        }
+        match presented.and_then(|k| keys.by_hash.get(&hash_key(k))) {
+            Some(principal) => KeyCheck::Valid(principal.clone()),
+            None => KeyCheck::Invalid,
+        }
+    }
+
+    /// Re-reads the file if it changed, at most once per [`RELOAD_INTERVAL`]. A file that
+    /// became unreadable or corrupt keeps the last good keys (and says so in the log).
+    fn refresh(&self) {
+        let now_ms = self.epoch.elapsed().as_millis() as u64;
+        let last = self.last_check_ms.load(Ordering::Relaxed);
+        if now_ms.saturating_sub(last) < RELOAD_INTERVAL.as_millis() as u64
+            && last != 0
+        {
+            return;
+        }
+        // One thread checks; the others go on with the keys they have.
+        if self
+            .last_check_ms
+            .compare_exchange(last, now_ms.max(1), Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        let stamp = self.file.stamp();
+        let Ok(mut seen) = self.stamp.lock() else {
+            return;
+        };
+        if *seen == stamp {
+            return;
+        }
+        match self.file.read() {
+            Ok(records) => {
+                let set = KeySet::from_records(&records);
+                tracing::info!(keys = set.by_hash.len(), "key file reloaded");
+                self.keys.store(Arc::new(set));
+                *seen = stamp;
+            }
+            Err(e) => tracing::error!(error = %e, "key file unreadable; keeping the last keys"),
+        }
+    }
+}
+
+/// Lowercase hex SHA-256 of a key.
+pub fn hash_key(key: &str) -> String {
+    let digest = Sha256::digest(key.as_bytes());
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        hex.push_str(&format!("{byte:02x}"));
+    }
+    hex
+}
+
+/// Whether `key` has the shape of a key (12 of `[a-z0-9]`).
+pub fn is_key_shaped(key: &str) -> bool {
+    key.len() == KEY_LEN
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+/// A fresh random key.
+fn new_key() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..KEY_LEN)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// A fresh public id, unique in `records`: `k` and 8 hex digits (unrelated to the key).
+fn new_key_id(records: &[KeyRecord]) -> String {
+    loop {
+        let id = format!("k{:08x}", rand::random::<u32>());
+        if records.iter().all(|r| r.id != id) {
+            return id;
+        }
+    }
+}
+
+/// The canonical spelling of a site URL, for comparing a key's site with a request's:
+/// lowercase scheme and host, default port dropped, no trailing slash. `None` if it is not
+/// an http(s) URL.
+pub fn normalize_site(url: &str) -> Option<String> {
+    let url = url.trim();
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let (authority, path) = match rest.find(['/', '?', '#']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    // Credentials never belong to a site's identity.
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let mut host = host_port.to_ascii_lowercase();
+    let default_port = if scheme == "https" { ":443" } else { ":80" };
+    if let Some(stripped) = host.strip_suffix(default_port) {
+        host = stripped.to_owned();
+    }
+    let host = host.trim_end_matches('.');
+    if host.is_empty() {
+        return None;
+    }
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    let path = path.trim_end_matches('/');
+    Some(format!("{scheme}://{host}{path}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_12_lowercase_alphanumerics_and_fresh() {
+        let a = new_key();
+        assert!(is_key_shaped(&a), "{a}");
+        assert_ne!(a, new_key());
+    }
+
+    #[test]
+    fn site_urls_normalise() {
+        // (input, canonical, why)
+        let cases = [
+            ("https://Blog.Example.com/", Some("https://blog.example.com"), "case and slash"),
+            ("https://blog.example.com:443", Some("https://blog.example.com"), "default port"),
+            ("http://blog.example.com:8080/", Some("http://blog.example.com:8080"), "other port kept"),
+            ("HTTPS://example.com/Blog/", Some("https://example.com/Blog"), "path case kept"),
+            ("https://example.com/?p=1", Some("https://example.com"), "query dropped"),
+            ("https://user:pw@example.com", Some("https://example.com"), "credentials dropped"),
+            ("ftp://example.com", None, "not http"),
+            ("example.com", None, "no scheme"),
+            ("https://", None, "no host"),
+        ];
+        for (input, want, why) in cases {
+            assert_eq!(normalize_site(input).as_deref(), want, "{why}");
+        }
+    }
+
+    #[test]
+    fn create_check_revoke() {
+        let dir = tempfile::tempdir().unwrap();
+        let ring = Keyring::load(dir.path()).unwrap();
+        assert_eq!(ring.check(None), KeyCheck::Open, "no keys: open mode");
+
+        let file = KeyFile::in_dir(dir.path());
+        let (admin, admin_key) = file.create(Role::Admin, None).unwrap();
+        let (site, site_key) = file
+            .create(Role::Site, Some("https://Blog.example.com/"))
+            .unwrap();
+        assert_eq!(site.site.as_deref(), Some("https://blog.example.com"));
+        let stored = fs::read_to_string(dir.path().join(KEYS_FILE)).unwrap();
+        assert!(!stored.contains(&admin_key), "keys are stored hashed");
+
+        let ring = Keyring::load(dir.path()).unwrap();
+        let KeyCheck::Valid(p) = ring.check(Some(&admin_key)) else {
+            panic!("admin key refused")
+        };
+        assert_eq!((p.role, p.key_id.as_deref()), (Role::Admin, Some(admin.id.as_str())));
+        assert_eq!(ring.check(None), KeyCheck::Invalid);
+        assert_eq!(ring.check(Some("aaaaaaaaaaaa")), KeyCheck::Invalid);
+
+        file.revoke(&site.id).unwrap();
+        let ring = Keyring::load(dir.path()).unwrap();
+        assert_eq!(ring.check(Some(&site_key)), KeyCheck::Invalid, "revoked");
+        assert!(matches!(ring.check(Some(&admin_key)), KeyCheck::Valid(_)));
+        assert!(matches!(file.revoke("k00000000"), Err(KeyError::UnknownId(_))));
+    }
+
+    #[test]
+    fn site_keys_need_a_site_and_others_must_not_have_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = KeyFile::in_dir(dir.path());
+        assert!(file.create(Role::Site, None).is_err());
+        assert!(file.create(Role::Site, Some("not a url")).is_err());
+        assert!(file.create(Role::Admin, Some("https://example.com")).is_err());
+        assert!(file.read().unwrap().is_empty(), "nothing written on refusal");
+    }
+
+    #[test]
+    fn a_corrupt_key_file_is_an_error_not_open_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(KEYS_FILE), b"{not json").unwrap();
+        assert!(matches!(Keyring::load(dir.path()), Err(KeyError::Corrupt { .. })));
+    }
+}

@@ -1,0 +1,169 @@
+//! The append-only label log: one JSON object per line, fsync'd before a label is
+//! acknowledged, replayed at start.
+//!
+//! A crash can leave at most the line being written incomplete, and that label was never
+//! acknowledged (the fsync comes after the whole line). Opening the log therefore drops an
+//! unterminated *last* line with a warning and truncates it away, so the next
+//! append starts on a clean line. A bad line in the middle cannot come from a crash; it is
+//! skipped with an error in the log rather than refusing to start, and kept on disk for a
+//! human to look at.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use super::LabelRecord;
+
+/// Name of the log inside the data directory.
+pub const LABELS_FILE: &str = "labels.jsonl";
+
+/// What opening the log found besides the records.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReplayReport {
+    /// Records replayed.
+    pub records: u64,
+    /// Bytes of an incomplete last line that were cut off.
+    pub torn_bytes: u64,
+    /// Unparsable lines before the last one (skipped, left on disk).
+    pub corrupt_lines: u64,
+}
+
+/// The open log, positioned for appending.
+#[derive(Debug)]
+pub struct LabelLog {
+    path: PathBuf,
+    file: File,
+    /// Byte offset of each record's line, by `seq - 1`, for paging through exports.
+    offsets: Vec<u64>,
+    /// Length of the durable part of the file.
+    end: u64,
+}
+
+impl LabelLog {
+    /// Opens (creating) the log in `data_dir` and streams every record to `replay`, in order.
+    pub fn open(
+        data_dir: &Path,
+        mut replay: impl FnMut(LabelRecord),
+    ) -> io::Result<(LabelLog, ReplayReport)> {
+        let path = data_dir.join(LABELS_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)?;
+        let mut report = ReplayReport::default();
+        let mut offsets = Vec::new();
+        let mut reader = BufReader::new(&mut file);
+        let mut line = Vec::new();
+        let mut offset = 0u64;
+        // An unterminated line; only the last line can be one.
+        let mut pending_bad: Option<(u64, u64)> = None;
+        loop {
+            line.clear();
+            let n = reader.read_until(b'\n', &mut line)? as u64;
+            if n == 0 {
+                break;
+            }
+            let complete = line.last() == Some(&b'\n');
+            match serde_json::from_slice::<LabelRecord>(&line) {
+                Ok(record) if complete => {
+                    offsets.push(offset);
+                    report.records += 1;
+                    replay(record);
+                }
+                // Only an unterminated line can be a write cut short.
+                _ if !complete => pending_bad = Some((offset, n)),
+                _ => {
+                    report.corrupt_lines += 1;
+                    tracing::error!(
+                        file = %path.display(),
+                        offset,
+                        bytes = n,
+                        "skipping an unreadable line in the label log"
+                    );
+                }
+            }
+            offset += n;
+        }
+        drop(reader);
+        let mut end = offset;
+        if let Some((bad_offset, bad_len)) = pending_bad {
+            tracing::warn!(
+                file = %path.display(),
+                offset = bad_offset,
+                bytes = bad_len,
+                "the label log ends in an incomplete line (a write cut short by a crash; \
+                 it was never acknowledged); cutting it off"
+            );
+            file.set_len(bad_offset)?;
+            file.sync_all()?;
+            report.torn_bytes = bad_len;
+            end = bad_offset;
+        }
+        file.seek(SeekFrom::End(0))?;
+        Ok((
+            LabelLog {
+                path,
+                file,
+                offsets,
+                end,
+            },
+            report,
+        ))
+    }
+
+    /// Appends one record and makes it durable (data fsync) before returning.
+    pub fn append(&mut self, record: &LabelRecord) -> io::Result<()> {
+        let mut line = serde_json::to_vec(record).map_err(io::Error::other)?;
+        line.push(b'\n');
+        if let Err(e) = self.file.write_all(&line).and_then(|()| self.file.sync_data()) {
+            // Whatever part reached the file is cut off again, so the log stays whole lines
+            // and the next append does not glue onto a fragment.
+            let _ = self.file.set_len(self.end);
+            return Err(e);
+        }
+        self.offsets.push(self.end);
+        self.end += line.len() as u64;
+        Ok(())
+    }
+
+    /// Number of records in the log.
+    pub fn len(&self) -> u64 {
+        self.offsets.len() as u64
+    }
+
+    /// Whether the log holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.offsets.is_empty()
+    }
+
+    /// Reads records in order starting at `seq` (1-based), stopping after `limit` records
+    /// that `keep` accepts or at the end of the durable part.
+    pub fn read_from(
+        &self,
+        seq: u64,
+        limit: usize,
+        mut keep: impl FnMut(&LabelRecord) -> bool,
+    ) -> io::Result<Vec<LabelRecord>> {
+        let Some(&start) = self.offsets.get(seq.saturating_sub(1) as usize) else {
+            return Ok(Vec::new());
+        };
+        let mut file = File::open(&self.path)?;
+        file.seek(SeekFrom::Start(start))?;
+        let reader = BufReader::new(file.take(self.end - start));
+        let mut out = Vec::new();
+        for line in reader.lines() {
+            if out.len() >= limit {
+                break;
+            }
+            let line = line?;
+            // Corrupt middle lines were reported at start; paging skips them too.
+            if let Ok(record) = serde_json::from_str::<LabelRecord>(&line) {
+                if record.seq >= seq && keep(&record) {
+                    out.push(record);
+                }
+            }
+        }
+        Ok(out)
+    }
+}

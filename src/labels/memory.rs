@@ -1,0 +1,211 @@
+//! Local spam memory: senders and link domains moderators confirmed as spam.
+//!
+//! Like Antispam Bee's local spam database: once a comment is labelled spam, its author's
+//! e-mail address, IP address and link domains become signals for later comments; a ham
+//! label on a comment clears every one of its keys again (a moderator vouching for a sender
+//! or a domain beats any number of earlier spam labels). Pure: no IO.
+
+use std::collections::HashMap;
+
+use crate::domain::{Comment, Label};
+use crate::rules::{RuleEffect, RuleHit};
+use crate::text::{domain_of, normalize_content, NormalizedText};
+
+/// Log-odds a confirmed spam link domain adds: a push, not a verdict, because a domain as
+/// common as youtube.com can appear in spam and ham alike.
+pub const DOMAIN_WEIGHT: f64 = 2.0;
+
+/// What kind of key a memory entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Email,
+    Ip,
+    Domain,
+}
+
+/// The keys of one comment the memory tracks.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MemoryKeys {
+    /// Lower-cased author e-mail.
+    pub email: Option<String>,
+    /// The commenter's IP.
+    pub ip: Option<String>,
+    /// Link domains in the body and the author URL's domain, deduplicated.
+    pub domains: Vec<String>,
+}
+
+impl MemoryKeys {
+    /// The keys of `comment`.
+    pub fn of(comment: &Comment) -> Self {
+        Self::from_text(comment, &normalize_content(&comment.content))
+    }
+
+    /// [`MemoryKeys::of`] when the caller already has the normalised body.
+    pub fn from_text(comment: &Comment, text: &NormalizedText) -> Self {
+        let mut domains: Vec<String> = text
+            .links
+            .iter()
+            .map(|l| l.domain.clone())
+            .chain(comment.author_url.as_deref().map(domain_of))
+            .filter(|d| !d.is_empty())
+            .collect();
+        domains.sort();
+        domains.dedup();
+        let clean = |v: &Option<String>| {
+            v.as_deref()
+                .map(|s| s.trim().to_lowercase())
+                .filter(|s| !s.is_empty())
+        };
+        MemoryKeys {
+            email: clean(&comment.author_email),
+            ip: clean(&comment.user_ip),
+            domains,
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (Kind, &str)> {
+        self.email
+            .iter()
+            .map(|e| (Kind::Email, e.as_str()))
+            .chain(self.ip.iter().map(|i| (Kind::Ip, i.as_str())))
+            .chain(self.domains.iter().map(|d| (Kind::Domain, d.as_str())))
+    }
+}
+
+/// Spam counts per e-mail, IP and domain.
+#[derive(Debug, Clone, Default)]
+pub struct SpamMemory {
+    spam: HashMap<(Kind, String), u32>,
+}
+
+impl SpamMemory {
+    /// Applies one label: spam counts its keys, ham clears them.
+    pub fn apply(&mut self, keys: &MemoryKeys, label: Label) {
+        for (kind, key) in keys.iter() {
+            match label {
+                Label::Spam => *self.spam.entry((kind, key.to_owned())).or_default() += 1,
+                Label::Ham => {
+                    self.spam.remove(&(kind, key.to_owned()));
+                }
+            }
+        }
+    }
+
+    /// Number of keys currently remembered as spam.
+    pub fn len(&self) -> usize {
+        self.spam.len()
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.spam.is_empty()
+    }
+
+    /// The rule hits a new comment with these keys earns.
+    pub fn hits(&self, keys: &MemoryKeys) -> Vec<RuleHit> {
+        if self.spam.is_empty() {
+            return Vec::new();
+        }
+        let mut hits = Vec::new();
+        let count = |kind, key: &str| self.spam.get(&(kind, key.to_owned())).copied();
+        if let Some(n) = keys.email.as_deref().and_then(|e| count(Kind::Email, e)) {
+            hits.push(RuleHit {
+                id: "memory.author_email".into(),
+                reason: format!("a moderator confirmed {n} earlier comment(s) from this e-mail address as spam"),
+                effect: RuleEffect::Spam,
+            });
+        }
+        if let Some(n) = keys.ip.as_deref().and_then(|i| count(Kind::Ip, i)) {
+            // An IP can be shared (a carrier's NAT, an office): hold, don't convict.
+            hits.push(RuleHit {
+                id: "memory.user_ip".into(),
+                reason: format!("a moderator confirmed {n} earlier comment(s) from this IP address as spam"),
+                effect: RuleEffect::Hold,
+            });
+        }
+        let domains: Vec<&str> = keys
+            .domains
+            .iter()
+            .filter(|d| count(Kind::Domain, d).is_some())
+            .map(String::as_str)
+            .collect();
+        if !domains.is_empty() {
+            hits.push(RuleHit {
+                id: "memory.link_domain".into(),
+                reason: format!(
+                    "links to {} that a moderator confirmed as spam",
+                    domains.join(", ")
+                ),
+                effect: RuleEffect::Weight(DOMAIN_WEIGHT),
+            });
+        }
+        hits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn comment(content: &str, email: &str, ip: &str) -> Comment {
+        Comment {
+            content: content.into(),
+            author_email: Some(email.into()),
+            user_ip: Some(ip.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn spam_is_remembered_and_ham_clears_it() {
+        let mut memory = SpamMemory::default();
+        let spam = comment(
+            "cheap pills https://pills.example/buy",
+            "Bot@Example.com",
+            "192.0.2.7",
+        );
+        memory.apply(&MemoryKeys::of(&spam), Label::Spam);
+        assert_eq!(memory.len(), 3);
+
+        let later = comment(
+            "hello, see www.pills.example",
+            "bot@example.com",
+            "192.0.2.7",
+        );
+        let ids: Vec<String> = memory
+            .hits(&MemoryKeys::of(&later))
+            .into_iter()
+            .map(|h| h.id)
+            .collect();
+        assert_eq!(
+            ids,
+            ["memory.author_email", "memory.user_ip", "memory.link_domain"],
+            "e-mail matched case-insensitively, domain without www."
+        );
+
+        let stranger = comment("hello https://other.example", "ann@example.org", "198.51.100.1");
+        assert!(memory.hits(&MemoryKeys::of(&stranger)).is_empty());
+
+        // A ham label on a comment sharing only the IP clears the IP, nothing else.
+        memory.apply(
+            &MemoryKeys::of(&comment("thanks!", "ann@example.org", "192.0.2.7")),
+            Label::Ham,
+        );
+        let ids: Vec<String> = memory
+            .hits(&MemoryKeys::of(&later))
+            .into_iter()
+            .map(|h| h.id)
+            .collect();
+        assert_eq!(ids, ["memory.author_email", "memory.link_domain"]);
+    }
+
+    #[test]
+    fn hit_reasons_never_quote_the_email() {
+        let mut memory = SpamMemory::default();
+        let spam = comment("x", "secret@example.com", "192.0.2.1");
+        memory.apply(&MemoryKeys::of(&spam), Label::Spam);
+        for hit in memory.hits(&MemoryKeys::of(&spam)) {
+            assert!(!hit.reason.contains("secret"), "{}", hit.reason);
+        }
+    }
+}

@@ -1,0 +1,539 @@
+//! Moderator labels: the durable log, the index that pins labelled comments, the spam
+//! memory, and learning from each label at once.
+//!
+//! [`LabelBook::record`] is the one way a label enters the service: it decides whether the
+//! label is new, a repeat (counted once) or a relabel (which reverses the earlier one),
+//! appends it to the log and fsyncs, and only then applies it: the comment is pinned to
+//! the label, the spam memory learns its sender and domains, and the live model's counts
+//! move (a copy is updated and swapped in, so scoring never waits). At start the log is
+//! replayed onto the model loaded from disk, so the same labels always give the same model.
+//!
+//! Labels pin by a content fingerprint (canonical body, author name, e-mail and URL), not
+//! through the verdict cache, so a pin survives restarts, cache expiry and a Redis outage.
+
+mod log;
+mod memory;
+
+pub use log::{LabelLog, ReplayReport, LABELS_FILE};
+pub use memory::{MemoryKeys, SpamMemory, DOMAIN_WEIGHT};
+
+use std::collections::HashMap;
+use std::io;
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::domain::{Assessment, Comment, Label, Reason, Verdict};
+use crate::rules::RuleHit;
+use crate::scoring::{LiveScorer, Scorer};
+use crate::text::{canonicalize, NormalizedText};
+
+/// Default number of times one moderator label counts in the model's counts.
+///
+/// A corpus example counts once; a moderator's label is worth more, both because it is
+/// checked by a human and because it is about this site's traffic. Chosen with
+/// `commentguard replay` (see README).
+pub const DEFAULT_LABEL_WEIGHT: f32 = 2.0;
+
+/// A comment's identity for labels: canonical body, author name, e-mail and URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint(pub u128);
+
+impl Fingerprint {
+    /// The fingerprint of `comment`.
+    pub fn of(comment: &Comment) -> Self {
+        Self::with_canonical_content(comment, &canonicalize(&comment.content))
+    }
+
+    /// [`Fingerprint::of`] when the caller already has `canonicalize(&comment.content)`.
+    pub fn with_canonical_content(comment: &Comment, content: &str) -> Self {
+        let mut h = Xxh3::new();
+        let mut field = |value: &str| {
+            // A length prefix keeps ("ab", "c") and ("a", "bc") apart.
+            h.update(&(value.len() as u64).to_le_bytes());
+            h.update(value.as_bytes());
+        };
+        field(content);
+        let canonical = |v: &Option<String>| v.as_deref().map(canonicalize).unwrap_or_default();
+        field(&canonical(&comment.author));
+        field(&canonical(&comment.author_email).to_lowercase());
+        field(&canonical(&comment.author_url));
+        Fingerprint(h.digest128())
+    }
+
+    /// 32 lowercase hex digits.
+    pub fn to_hex(self) -> String {
+        format!("{:032x}", self.0)
+    }
+}
+
+/// One line of the label log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelRecord {
+    /// Position in the log, from 1.
+    pub seq: u64,
+    /// Random id answered to the moderator.
+    pub label_id: String,
+    /// [`Fingerprint`] of the comment, hex.
+    pub fingerprint: String,
+    /// The moderator's label.
+    pub label: Label,
+    /// The label this one replaces, for a relabel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Label>,
+    /// The comment as labelled (needed to learn it again at start and to retrain).
+    pub comment: Comment,
+    /// The verdict being corrected, when the label came by verdict id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict_id: Option<String>,
+    /// Who labelled it, as the client said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moderator: Option<String>,
+    /// Free-text note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Public id of the API key that sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// When it was recorded.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A correction to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Correction {
+    /// The comment, validated.
+    pub comment: Comment,
+    /// The moderator's label.
+    pub label: Label,
+    /// The verdict being corrected, if known.
+    pub verdict_id: Option<String>,
+    /// Who labelled it.
+    pub moderator: Option<String>,
+    /// Free-text note.
+    pub note: Option<String>,
+    /// Public id of the key that sent it.
+    pub key_id: Option<String>,
+}
+
+/// What recording a correction did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recorded {
+    /// The label's id (the earlier one for a repeat).
+    pub label_id: String,
+    /// Its position in the log.
+    pub seq: u64,
+    /// The label in force now.
+    pub label: Label,
+    /// The label this one replaced, for a relabel.
+    pub previous: Option<Label>,
+    /// True when the comment already had this label: nothing new was recorded or learned.
+    pub duplicate: bool,
+    /// The comment's fingerprint, hex.
+    pub fingerprint: String,
+}
+
+/// The label a comment is pinned to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pin {
+    /// The moderator's label.
+    pub label: Label,
+    /// Its id.
+    pub label_id: String,
+    /// Its position in the log.
+    pub seq: u64,
+}
+
+impl Pin {
+    /// The verdict a pinned comment gets.
+    pub fn verdict(&self) -> Verdict {
+        match self.label {
+            Label::Spam => Verdict::Spam,
+            Label::Ham => Verdict::Approve,
+        }
+    }
+
+    /// The reason a pinned verdict gives first.
+    pub fn reason(&self) -> Reason {
+        Reason {
+            id: "moderator.label".into(),
+            detail: format!(
+                "a moderator labelled this comment {} (label {})",
+                match self.label {
+                    Label::Spam => "spam",
+                    Label::Ham => "not spam",
+                },
+                self.label_id
+            ),
+        }
+    }
+}
+
+/// Labels in force (latest per fingerprint) and the spam memory built from them.
+#[derive(Debug, Default)]
+struct Index {
+    current: HashMap<Fingerprint, Pin>,
+    memory: SpamMemory,
+}
+
+impl Index {
+    fn apply(&mut self, fingerprint: Fingerprint, record: &LabelRecord) {
+        self.current.insert(
+            fingerprint,
+            Pin {
+                label: record.label,
+                label_id: record.label_id.clone(),
+                seq: record.seq,
+            },
+        );
+        self.memory
+            .apply(&MemoryKeys::of(&record.comment), record.label);
+    }
+}
+
+/// Applies a record's counts to a model: reverse the replaced label, add the new one.
+fn learn(scorer: &mut Scorer, record: &LabelRecord, weight: f32) {
+    if let Some(previous) = record.previous {
+        scorer.learn(&record.comment, previous, -weight);
+    }
+    scorer.learn(&record.comment, record.label, weight);
+}
+
+/// The label store and its live effects; see the module docs.
+#[derive(Debug)]
+pub struct LabelBook {
+    /// Serialises writers; held while a label is made durable and applied.
+    log: Mutex<LabelLog>,
+    index: RwLock<Index>,
+    live: Arc<LiveScorer>,
+    weight: f32,
+}
+
+/// A lock was poisoned by a panic in another thread.
+fn poisoned<T>(_: T) -> io::Error {
+    io::Error::other("label store lock poisoned by an earlier panic")
+}
+
+impl LabelBook {
+    /// Opens the log in `data_dir`, replays it onto `scorer` (each label counting `weight`
+    /// times) and returns the book, whose live scorer starts from the result.
+    pub fn open(
+        data_dir: &Path,
+        mut scorer: Scorer,
+        weight: f32,
+    ) -> io::Result<(LabelBook, ReplayReport)> {
+        let mut index = Index::default();
+        let (log, report) = LabelLog::open(data_dir, |record| {
+            let Ok(fingerprint) = u128::from_str_radix(&record.fingerprint, 16) else {
+                tracing::error!(seq = record.seq, "label with a malformed fingerprint skipped");
+                return;
+            };
+            index.apply(Fingerprint(fingerprint), &record);
+            learn(&mut scorer, &record, weight);
+        })?;
+        Ok((
+            LabelBook {
+                log: Mutex::new(log),
+                index: RwLock::new(index),
+                live: Arc::new(LiveScorer::new(scorer)),
+                weight,
+            },
+            report,
+        ))
+    }
+
+    /// The live scorer (the loaded model plus every label learned since).
+    pub fn live(&self) -> &Arc<LiveScorer> {
+        &self.live
+    }
+
+    /// Records a correction durably, then applies it; see the module docs. Blocks on the
+    /// disk: call it off the async runtime.
+    pub fn record(&self, correction: Correction) -> io::Result<Recorded> {
+        let fingerprint = Fingerprint::of(&correction.comment);
+        let mut log = self.log.lock().map_err(poisoned)?;
+        let current = self
+            .index
+            .read()
+            .map_err(poisoned)?
+            .current
+            .get(&fingerprint)
+            .cloned();
+        if let Some(pin) = current.as_ref().filter(|p| p.label == correction.label) {
+            return Ok(Recorded {
+                label_id: pin.label_id.clone(),
+                seq: pin.seq,
+                label: pin.label,
+                previous: None,
+                duplicate: true,
+                fingerprint: fingerprint.to_hex(),
+            });
+        }
+        let record = LabelRecord {
+            seq: log.len() + 1,
+            label_id: format!("{:032x}", rand::random::<u128>()),
+            fingerprint: fingerprint.to_hex(),
+            label: correction.label,
+            previous: current.map(|p| p.label),
+            comment: correction.comment,
+            verdict_id: correction.verdict_id,
+            moderator: correction.moderator,
+            note: correction.note,
+            key_id: correction.key_id,
+            created_at: OffsetDateTime::now_utc(),
+        };
+        log.append(&record)?;
+        // Durable from here: a crash now is repaired by the replay at start.
+        self.index
+            .write()
+            .map_err(poisoned)?
+            .apply(fingerprint, &record);
+        self.live.update(|scorer| learn(scorer, &record, self.weight));
+        Ok(Recorded {
+            label_id: record.label_id,
+            seq: record.seq,
+            label: record.label,
+            previous: record.previous,
+            duplicate: false,
+            fingerprint: record.fingerprint,
+        })
+    }
+
+    /// The label `comment` is pinned to, if a moderator labelled it.
+    pub fn pinned(&self, fingerprint: Fingerprint) -> Option<Pin> {
+        self.index.read().ok()?.current.get(&fingerprint).cloned()
+    }
+
+    /// Scores `comment` with `scorer`, the `signals` found outside the pipeline and the spam
+    /// memory; a `pin` (see [`LabelBook::pinned`]) overrides the verdict and says why first.
+    pub fn assess(
+        &self,
+        scorer: &Scorer,
+        comment: &Comment,
+        pin: Option<&Pin>,
+        now: OffsetDateTime,
+        signals: Vec<RuleHit>,
+    ) -> Assessment {
+        let mut assessment = scorer.score_comment_with(comment, now, |text| {
+            let mut hits = signals;
+            hits.extend(self.memory_hits(comment, text));
+            hits
+        });
+        if let Some(pin) = pin {
+            assessment.verdict = pin.verdict();
+            assessment.reasons.insert(0, pin.reason());
+        }
+        assessment
+    }
+
+    /// Rule hits from the spam memory for a comment whose body normalised to `text`.
+    pub fn memory_hits(&self, comment: &Comment, text: &NormalizedText) -> Vec<RuleHit> {
+        let Ok(index) = self.index.read() else {
+            return Vec::new();
+        };
+        if index.memory.is_empty() {
+            return Vec::new();
+        }
+        index.memory.hits(&MemoryKeys::from_text(comment, text))
+    }
+
+    /// Number of labels in force (one per labelled comment).
+    pub fn len(&self) -> usize {
+        self.index.read().map_or(0, |i| i.current.len())
+    }
+
+    /// Whether no comment is labelled.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Labels in force with `seq` greater than `after`, oldest first, at most `limit`; and
+    /// the cursor for the next page when there may be more. Blocks on the disk.
+    pub fn export(&self, after: u64, limit: usize) -> io::Result<(Vec<LabelRecord>, Option<u64>)> {
+        let log = self.log.lock().map_err(poisoned)?;
+        let index = self.index.read().map_err(poisoned)?;
+        let is_current = |r: &LabelRecord| {
+            u128::from_str_radix(&r.fingerprint, 16)
+                .ok()
+                .and_then(|f| index.current.get(&Fingerprint(f)))
+                .is_some_and(|pin| pin.seq == r.seq)
+        };
+        let mut page = log.read_from(after.saturating_add(1), limit.saturating_add(1), is_current)?;
+        let next = if page.len() > limit {
+            page.truncate(limit);
+            page.last().map(|r| r.seq)
+        } else {
+            None
+        };
+        Ok((page, next))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::moderation::Policy;
+    use std::io::Write;
+
+    fn scorer() -> Scorer {
+        Scorer::load(None, Policy::default()).expect("shipped model")
+    }
+
+    fn correction(content: &str, label: Label) -> Correction {
+        Correction {
+            comment: Comment {
+                content: content.into(),
+                author: Some("Ann".into()),
+                ..Default::default()
+            },
+            label,
+            verdict_id: None,
+            moderator: Some("mod".into()),
+            note: None,
+            key_id: None,
+        }
+    }
+
+    fn probability(book: &LabelBook, content: &str) -> f64 {
+        let comment = Comment {
+            content: content.into(),
+            ..Default::default()
+        };
+        book.live()
+            .current()
+            .score_comment(&comment, OffsetDateTime::now_utc())
+            .spam_probability
+    }
+
+    const PROBE: &str = "my grandmother knits lovely woollen scarves every winter";
+
+    #[test]
+    fn repeats_count_once_and_relabels_reverse() {
+        let dir = tempfile::tempdir().unwrap();
+        let (book, _) = LabelBook::open(dir.path(), scorer(), 2.0).unwrap();
+        let before = probability(&book, PROBE);
+
+        let first = book.record(correction(PROBE, Label::Spam)).unwrap();
+        assert!(!first.duplicate);
+        let after_spam = probability(&book, PROBE);
+        assert!(after_spam > before, "a spam label moves the model: {before} -> {after_spam}");
+
+        let again = book.record(correction(PROBE, Label::Spam)).unwrap();
+        assert!(again.duplicate, "same comment, same label");
+        assert_eq!(again.label_id, first.label_id);
+        assert_eq!(probability(&book, PROBE), after_spam, "a repeat learns nothing");
+
+        let relabel = book.record(correction(PROBE, Label::Ham)).unwrap();
+        assert_eq!(relabel.previous, Some(Label::Spam));
+        let after_ham = probability(&book, PROBE);
+        assert!(after_ham < before, "spam reversed, ham added: {before} -> {after_ham}");
+        assert_eq!(book.len(), 1, "one comment, one label in force");
+        assert_eq!(
+            book.pinned(Fingerprint::of(&correction(PROBE, Label::Ham).comment))
+                .map(|p| p.label),
+            Some(Label::Ham)
+        );
+    }
+
+    #[test]
+    fn replay_at_start_rebuilds_the_same_model_pins_and_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let (book, _) = LabelBook::open(dir.path(), scorer(), 2.0).unwrap();
+        let mut spam = correction("cheap pills at https://pills.example now", Label::Spam);
+        spam.comment.author_email = Some("bot@example.com".into());
+        book.record(spam.clone()).unwrap();
+        book.record(correction(PROBE, Label::Spam)).unwrap();
+        book.record(correction(PROBE, Label::Ham)).unwrap();
+        let live = probability(&book, "grandmother scarves pills");
+        drop(book);
+
+        let (reopened, report) = LabelBook::open(dir.path(), scorer(), 2.0).unwrap();
+        assert_eq!(report.records, 3);
+        assert_eq!(probability(&reopened, "grandmother scarves pills"), live);
+        assert_eq!(reopened.len(), 2);
+        let probe = Comment {
+            content: "hello".into(),
+            author_email: Some("BOT@example.com".into()),
+            ..Default::default()
+        };
+        let text = crate::text::normalize_content(&probe.content);
+        let ids: Vec<_> = reopened
+            .memory_hits(&probe, &text)
+            .into_iter()
+            .map(|h| h.id)
+            .collect();
+        assert_eq!(ids, ["memory.author_email"]);
+    }
+
+    #[test]
+    fn a_torn_last_line_is_cut_off_and_appends_continue() {
+        let dir = tempfile::tempdir().unwrap();
+        let (book, _) = LabelBook::open(dir.path(), scorer(), 2.0).unwrap();
+        book.record(correction("first comment", Label::Ham)).unwrap();
+        drop(book);
+        let path = dir.path().join(LABELS_FILE);
+        let good = std::fs::read(&path).unwrap();
+        // A crash in the middle of writing the second line.
+        let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(br#"{"seq":2,"label_id":"abc","finger"#).unwrap();
+        drop(file);
+
+        let (book, report) = LabelBook::open(dir.path(), scorer(), 2.0).unwrap();
+        assert_eq!((report.records, report.torn_bytes > 0), (1, true));
+        assert_eq!(std::fs::read(&path).unwrap(), good, "the fragment is gone");
+        let second = book.record(correction("second comment", Label::Spam)).unwrap();
+        assert_eq!(second.seq, 2);
+        drop(book);
+        let (_, report) = LabelBook::open(dir.path(), scorer(), 2.0).unwrap();
+        assert_eq!((report.records, report.torn_bytes, report.corrupt_lines), (2, 0, 0));
+    }
+
+    #[test]
+    fn a_corrupt_middle_line_is_skipped_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let (book, _) = LabelBook::open(dir.path(), scorer(), 2.0).unwrap();
+        book.record(correction("first comment", Label::Ham)).unwrap();
+        drop(book);
+        let path = dir.path().join(LABELS_FILE);
+        let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(b"garbage\n").unwrap();
+        drop(file);
+        let (book, _) = LabelBook::open(dir.path(), scorer(), 2.0).unwrap();
+        book.record(correction("third comment", Label::Spam)).unwrap();
+        drop(book);
+        let (book, report) = LabelBook::open(dir.path(), scorer(), 2.0).unwrap();
+        assert_eq!((report.records, report.corrupt_lines), (2, 1));
+        assert_eq!(book.len(), 2);
+    }
+
+    #[test]
+    fn export_pages_show_each_comment_once_at_its_latest_label() {
+        let dir = tempfile::tempdir().unwrap();
+        let (book, _) = LabelBook::open(dir.path(), scorer(), 2.0).unwrap();
+        for i in 0..5 {
+            book.record(correction(&format!("comment number {i}"), Label::Ham))
+                .unwrap();
+        }
+        book.record(correction("comment number 1", Label::Spam)).unwrap();
+        let mut seen = Vec::new();
+        let mut cursor = 0;
+        loop {
+            let (page, next) = book.export(cursor, 2).unwrap();
+            assert!(page.len() <= 2);
+            seen.extend(page.iter().map(|r| (r.comment.content.clone(), r.label)));
+            match next {
+                Some(n) => cursor = n,
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 5, "{seen:?}");
+        assert_eq!(
+            seen.last().unwrap(),
+            &("comment number 1".to_owned(), Label::Spam)
+        );
+    }
+}

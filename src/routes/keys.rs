@@ -1,0 +1,33 @@
+//! `GET /v1/admin/keys`: the API keys (ids, roles, sites; never the keys or their hashes).
+//! Keys are created and revoked with the `commentguard keys` command.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::json;
+
+use crate::keys::{KeyFile, Role};
+use crate::routes::auth::authorize;
+use crate::routes::error::ApiError;
+use crate::startup::AppState;
+
+/// Handles `GET /v1/admin/keys`.
+pub async fn list(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    authorize(&request, &state, Role::Admin)?;
+    let file = KeyFile::in_dir(&state.data_dir);
+    let records = web::block(move || file.read())
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("key file task failed: {e}")))?
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+    let keys: Vec<_> = records
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id,
+                "role": r.role,
+                "site": r.site,
+                "created_at": r.created_at.format(&time::format_description::well_known::Rfc3339).ok(),
+                "revoked": r.revoked_at.is_some(),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(keys))
+}
