@@ -128,6 +128,9 @@ enum KeysAction {
         /// The blog URL a site key scores for (required for site keys).
         #[arg(long, value_name = "URL")]
         site: Option<String>,
+        /// Only if no active key exists yet (a first-start bootstrap for containers).
+        #[arg(long)]
+        if_none: bool,
     },
     /// List keys (ids, roles, sites; never the keys).
     List,
@@ -271,7 +274,13 @@ fn run_keys(settings: &Settings, action: KeysAction) -> Result<(), Failure> {
     };
     let mut out = std::io::stdout().lock();
     match action {
-        KeysAction::Create { role, site } => {
+        KeysAction::Create { role, site, if_none } => {
+            let active = file.read().map_err(usage)?.iter().filter(|r| r.revoked_at.is_none()).count();
+            if if_none && active > 0 {
+                writeln!(out, "{active} active key(s) exist in {}; none created", settings.data_dir.display())
+                    .context("cannot write to stdout")?;
+                return Ok(());
+            }
             let (record, key) = file.create(role, site.as_deref()).map_err(usage)?;
             writeln!(
                 out,

@@ -153,6 +153,8 @@ pub trait VerdictCache: Send + Sync + 'static {
 }
 
 /// What [`VerdictCache::lookup`] found.
+// A hit is the common case under rechecks; boxing it would add an allocation per request.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Lookup {
     /// A verdict already given for this comment.

@@ -92,6 +92,85 @@ impl TestApp {
     }
 }
 
+/// Keys created for a test before its application starts.
+pub struct TestKeys {
+    /// An admin key.
+    pub admin: String,
+    /// A moderator key.
+    pub moderator: String,
+    /// A site key for [`TEST_SITE`].
+    pub site: String,
+    /// A site key that was revoked.
+    pub revoked: String,
+    /// The data directory holding them (the application's); lives until the test ends.
+    pub dir: TempDir,
+}
+
+/// The site the test site key is for.
+pub const TEST_SITE: &str = "https://blog.example.com";
+
+/// Creates one key of each role (and a revoked one) in a fresh data directory.
+pub fn create_keys() -> TestKeys {
+    use commentguard::keys::{KeyFile, Role};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = KeyFile::in_dir(dir.path());
+    let create = |role, site: Option<&str>| file.create(role, site).expect("create key");
+    let (_, admin) = create(Role::Admin, None);
+    let (_, moderator) = create(Role::Moderator, None);
+    let (_, site) = create(Role::Site, Some(TEST_SITE));
+    let (revoked_record, revoked) = create(Role::Site, Some(TEST_SITE));
+    file.revoke(&revoked_record.id).expect("revoke");
+    TestKeys {
+        admin,
+        moderator,
+        site,
+        revoked,
+        dir,
+    }
+}
+
+/// Spawns the application with keys of every role already created.
+pub async fn spawn_keyed_app() -> (TestApp, TestKeys) {
+    let keys = create_keys();
+    let dir = keys.dir.path().to_path_buf();
+    let app = spawn_app_with(|s| s.data_dir = dir).await;
+    (app, keys)
+}
+
+impl TestApp {
+    /// A request with an optional bearer key and an optional JSON body.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request = self
+            .client
+            .request(method, format!("{}{}", self.address, path));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("request failed")
+    }
+
+    /// `POST /v1/feedback` in open mode; returns status and body.
+    pub async fn feedback(&self, body: &Value) -> (u16, Value) {
+        status_and_json(self.send(Method::POST, "/v1/feedback", None, Some(body)).await).await
+    }
+
+    /// `POST /v1/comments/score` in open mode, asserting 200; returns the body.
+    pub async fn score(&self, body: &Value) -> Value {
+        let (status, json) = status_and_json(self.post_score(body).await).await;
+        assert_eq!(status, 200, "{json}");
+        json
+    }
+}
+
 /// Status and JSON body of a response, asserting the body is JSON.
 pub async fn status_and_json(response: Response) -> (u16, Value) {
     let status = response.status().as_u16();

@@ -1,8 +1,10 @@
 //! API tests: each spawns the real application on a free port and talks HTTP to it.
 
+mod auth;
 mod comments;
 mod health;
 mod helpers;
+mod labels;
 mod redis_cache;
 mod redis_server;
 mod score;

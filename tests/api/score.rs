@@ -429,6 +429,17 @@ async fn personal_data_never_reaches_the_logs() {
     let response = app.post_raw(malformed, Some("application/json")).await;
     assert_error(response, 400, "malformed_json", "malformed").await;
 
+    // A moderator's correction of it, by id and with the comment itself, and the export.
+    for body in [
+        json!({"label": "spam", "verdict_id": verdict_id, "moderator": marker, "note": email}),
+        json!({"label": "ham", "comment": comment}),
+    ] {
+        let (status, answer) = app.feedback(&body).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let response = app.request(Method::GET, "/v1/labels").await;
+    assert_eq!(response.status().as_u16(), 200);
+
     // The capture works: the verdict was logged, naming the platform id by its hash.
     let scored = wait_for_log_line(verdict_id).await;
     assert_eq!(scored["message"], "comment scored", "{scored}");
@@ -457,6 +468,9 @@ async fn personal_data_never_reaches_the_logs() {
             [
                 "/v1/comments/score",
                 "/v1/comments/{id}",
+                "/v1/feedback",
+                "/v1/labels",
+                "/v1/admin/keys",
                 "/healthz",
                 "/readyz",
                 "<unmatched>"
