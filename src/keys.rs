@@ -33,7 +33,17 @@ pub const RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What a key may do; each role includes the ones below it.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -195,11 +205,7 @@ impl KeyFile {
     }
 
     /// Creates a key; returns its record and the key itself (shown once, never stored).
-    pub fn create(
-        &self,
-        role: Role,
-        site: Option<&str>,
-    ) -> Result<(KeyRecord, String), KeyError> {
+    pub fn create(&self, role: Role, site: Option<&str>) -> Result<(KeyRecord, String), KeyError> {
         let site = match (role, site.map(str::trim).filter(|s| !s.is_empty())) {
             (Role::Site, None) => {
                 return Err(KeyError::InvalidSite(
@@ -238,7 +244,9 @@ impl KeyFile {
             .iter_mut()
             .find(|r| r.id == id)
             .ok_or_else(|| KeyError::UnknownId(id.to_owned()))?;
-        record.revoked_at.get_or_insert_with(OffsetDateTime::now_utc);
+        record
+            .revoked_at
+            .get_or_insert_with(OffsetDateTime::now_utc);
         let revoked = record.clone();
         self.write(&records)?;
         Ok(revoked)
@@ -327,9 +335,7 @@ impl Keyring {
     fn refresh(&self) {
         let now_ms = self.epoch.elapsed().as_millis() as u64;
         let last = self.last_check_ms.load(Ordering::Relaxed);
-        if now_ms.saturating_sub(last) < RELOAD_INTERVAL.as_millis() as u64
-            && last != 0
-        {
+        if now_ms.saturating_sub(last) < RELOAD_INTERVAL.as_millis() as u64 && last != 0 {
             return;
         }
         // One thread checks; the others go on with the keys they have.
@@ -441,12 +447,36 @@ mod tests {
     fn site_urls_normalise() {
         // (input, canonical, why)
         let cases = [
-            ("https://Blog.Example.com/", Some("https://blog.example.com"), "case and slash"),
-            ("https://blog.example.com:443", Some("https://blog.example.com"), "default port"),
-            ("http://blog.example.com:8080/", Some("http://blog.example.com:8080"), "other port kept"),
-            ("HTTPS://example.com/Blog/", Some("https://example.com/Blog"), "path case kept"),
-            ("https://example.com/?p=1", Some("https://example.com"), "query dropped"),
-            ("https://user:pw@example.com", Some("https://example.com"), "credentials dropped"),
+            (
+                "https://Blog.Example.com/",
+                Some("https://blog.example.com"),
+                "case and slash",
+            ),
+            (
+                "https://blog.example.com:443",
+                Some("https://blog.example.com"),
+                "default port",
+            ),
+            (
+                "http://blog.example.com:8080/",
+                Some("http://blog.example.com:8080"),
+                "other port kept",
+            ),
+            (
+                "HTTPS://example.com/Blog/",
+                Some("https://example.com/Blog"),
+                "path case kept",
+            ),
+            (
+                "https://example.com/?p=1",
+                Some("https://example.com"),
+                "query dropped",
+            ),
+            (
+                "https://user:pw@example.com",
+                Some("https://example.com"),
+                "credentials dropped",
+            ),
             ("ftp://example.com", None, "not http"),
             ("example.com", None, "no scheme"),
             ("https://", None, "no host"),
@@ -475,7 +505,10 @@ mod tests {
         let KeyCheck::Valid(p) = ring.check(Some(&admin_key)) else {
             panic!("admin key refused")
         };
-        assert_eq!((p.role, p.key_id.as_deref()), (Role::Admin, Some(admin.id.as_str())));
+        assert_eq!(
+            (p.role, p.key_id.as_deref()),
+            (Role::Admin, Some(admin.id.as_str()))
+        );
         assert_eq!(ring.check(None), KeyCheck::Invalid);
         assert_eq!(ring.check(Some("aaaaaaaaaaaa")), KeyCheck::Invalid);
 
@@ -483,7 +516,10 @@ mod tests {
         let ring = Keyring::load(dir.path()).unwrap();
         assert_eq!(ring.check(Some(&site_key)), KeyCheck::Invalid, "revoked");
         assert!(matches!(ring.check(Some(&admin_key)), KeyCheck::Valid(_)));
-        assert!(matches!(file.revoke("k00000000"), Err(KeyError::UnknownId(_))));
+        assert!(matches!(
+            file.revoke("k00000000"),
+            Err(KeyError::UnknownId(_))
+        ));
     }
 
     #[test]
@@ -492,14 +528,22 @@ mod tests {
         let file = KeyFile::in_dir(dir.path());
         assert!(file.create(Role::Site, None).is_err());
         assert!(file.create(Role::Site, Some("not a url")).is_err());
-        assert!(file.create(Role::Admin, Some("https://example.com")).is_err());
-        assert!(file.read().unwrap().is_empty(), "nothing written on refusal");
+        assert!(file
+            .create(Role::Admin, Some("https://example.com"))
+            .is_err());
+        assert!(
+            file.read().unwrap().is_empty(),
+            "nothing written on refusal"
+        );
     }
 
     #[test]
     fn a_corrupt_key_file_is_an_error_not_open_mode() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join(KEYS_FILE), b"{not json").unwrap();
-        assert!(matches!(Keyring::load(dir.path()), Err(KeyError::Corrupt { .. })));
+        assert!(matches!(
+            Keyring::load(dir.path()),
+            Err(KeyError::Corrupt { .. })
+        ));
     }
 }

@@ -13,9 +13,9 @@ use time::OffsetDateTime;
 
 use commentguard::routes::score::{parse_comment, ScoreResponse};
 use commentguard::routes::ApiError;
+use commentguard::scoring::{self, Scorer};
 use commentguard::settings::Settings;
 use commentguard::startup::{load_scorer, Application};
-use commentguard::scoring::{self, Scorer};
 use commentguard::{classifier, corpus, evaluation, keys, replay, telemetry};
 use time::format_description::well_known::Rfc3339;
 
@@ -253,7 +253,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     Failure::Usage(anyhow::anyhow!("--seed must be a whole number or `none`"))
                 })?),
             };
-            run_replay(&settings, &test, train.as_deref(), every, label_weight, seed)
+            run_replay(
+                &settings,
+                &test,
+                train.as_deref(),
+                every,
+                label_weight,
+                seed,
+            )
         }
         Command::Score { models_dir } => {
             if models_dir.is_some() {
@@ -274,11 +281,24 @@ fn run_keys(settings: &Settings, action: KeysAction) -> Result<(), Failure> {
     };
     let mut out = std::io::stdout().lock();
     match action {
-        KeysAction::Create { role, site, if_none } => {
-            let active = file.read().map_err(usage)?.iter().filter(|r| r.revoked_at.is_none()).count();
+        KeysAction::Create {
+            role,
+            site,
+            if_none,
+        } => {
+            let active = file
+                .read()
+                .map_err(usage)?
+                .iter()
+                .filter(|r| r.revoked_at.is_none())
+                .count();
             if if_none && active > 0 {
-                writeln!(out, "{active} active key(s) exist in {}; none created", settings.data_dir.display())
-                    .context("cannot write to stdout")?;
+                writeln!(
+                    out,
+                    "{active} active key(s) exist in {}; none created",
+                    settings.data_dir.display()
+                )
+                .context("cannot write to stdout")?;
                 return Ok(());
             }
             let (record, key) = file.create(role, site.as_deref()).map_err(usage)?;
@@ -302,7 +322,11 @@ fn run_keys(settings: &Settings, action: KeysAction) -> Result<(), Failure> {
                     r.role,
                     r.site.as_deref().unwrap_or("-"),
                     r.created_at.format(&Rfc3339).unwrap_or_default(),
-                    if r.revoked_at.is_some() { "revoked" } else { "active" }
+                    if r.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    }
                 )
                 .context("cannot write to stdout")?;
             }
@@ -344,10 +368,16 @@ fn run_replay(
         rows.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
     }
     let weight = label_weight.unwrap_or(settings.label_weight);
-    let dir = std::env::temp_dir().join(format!("commentguard-replay-{:016x}", rand::random::<u64>()));
+    let dir = std::env::temp_dir().join(format!(
+        "commentguard-replay-{:016x}",
+        rand::random::<u64>()
+    ));
     std::fs::create_dir_all(&dir).context("cannot create a scratch label directory")?;
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "comments\terrors\terrors_frozen\theld\theld_frozen\tlabels_sent");
+    let _ = writeln!(
+        out,
+        "comments\terrors\terrors_frozen\theld\theld_frozen\tlabels_sent"
+    );
     let result = replay::replay(scorer, &rows, &dir, weight, every, |w| {
         let _ = writeln!(
             out,

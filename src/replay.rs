@@ -148,7 +148,12 @@ mod tests {
         let cases = [
             (Verdict::Approve, Label::Spam, true, "spam let through"),
             (Verdict::Spam, Label::Ham, true, "false positive"),
-            (Verdict::Discard, Label::Ham, true, "false positive, dropped"),
+            (
+                Verdict::Discard,
+                Label::Ham,
+                true,
+                "false positive, dropped",
+            ),
             (Verdict::Hold, Label::Ham, false, "a human sees it"),
             (Verdict::Hold, Label::Spam, false, "a human sees it"),
             (Verdict::Spam, Label::Spam, false, "right"),

@@ -11,9 +11,9 @@ use anyhow::Context;
 
 use crate::cache::{Cache, LocalCache, RedisCache};
 use crate::keys::Keyring;
-use crate::scoring::Scorer;
 use crate::labels::LabelBook;
 use crate::routes::{comments, error, feedback, health, keys, labels, score, ApiError};
+use crate::scoring::Scorer;
 use crate::settings::Settings;
 use crate::signals::SignalPolicy;
 
@@ -94,11 +94,11 @@ impl Application {
         }
         let (labels, replay) = LabelBook::open(&settings.data_dir, scorer, settings.label_weight)
             .with_context(|| {
-                format!(
-                    "cannot open the label log in {}",
-                    settings.data_dir.display()
-                )
-            })?;
+            format!(
+                "cannot open the label log in {}",
+                settings.data_dir.display()
+            )
+        })?;
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let address = listener

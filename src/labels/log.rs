@@ -116,7 +116,11 @@ impl LabelLog {
     pub fn append(&mut self, record: &LabelRecord) -> io::Result<()> {
         let mut line = serde_json::to_vec(record).map_err(io::Error::other)?;
         line.push(b'\n');
-        if let Err(e) = self.file.write_all(&line).and_then(|()| self.file.sync_data()) {
+        if let Err(e) = self
+            .file
+            .write_all(&line)
+            .and_then(|()| self.file.sync_data())
+        {
             // Whatever part reached the file is cut off again, so the log stays whole lines
             // and the next append does not glue onto a fragment.
             let _ = self.file.set_len(self.end);

@@ -111,7 +111,9 @@ impl SpamMemory {
         if let Some(n) = keys.email.as_deref().and_then(|e| count(Kind::Email, e)) {
             hits.push(RuleHit {
                 id: "memory.author_email".into(),
-                reason: format!("a moderator confirmed {n} earlier comment(s) from this e-mail address as spam"),
+                reason: format!(
+                    "a moderator confirmed {n} earlier comment(s) from this e-mail address as spam"
+                ),
                 effect: RuleEffect::Spam,
             });
         }
@@ -119,7 +121,9 @@ impl SpamMemory {
             // An IP can be shared (a carrier's NAT, an office): hold, don't convict.
             hits.push(RuleHit {
                 id: "memory.user_ip".into(),
-                reason: format!("a moderator confirmed {n} earlier comment(s) from this IP address as spam"),
+                reason: format!(
+                    "a moderator confirmed {n} earlier comment(s) from this IP address as spam"
+                ),
                 effect: RuleEffect::Hold,
             });
         }
@@ -179,11 +183,19 @@ mod tests {
             .collect();
         assert_eq!(
             ids,
-            ["memory.author_email", "memory.user_ip", "memory.link_domain"],
+            [
+                "memory.author_email",
+                "memory.user_ip",
+                "memory.link_domain"
+            ],
             "e-mail matched case-insensitively, domain without www."
         );
 
-        let stranger = comment("hello https://other.example", "ann@example.org", "198.51.100.1");
+        let stranger = comment(
+            "hello https://other.example",
+            "ann@example.org",
+            "198.51.100.1",
+        );
         assert!(memory.hits(&MemoryKeys::of(&stranger)).is_empty());
 
         // A ham label on a comment sharing only the IP clears the IP, nothing else.

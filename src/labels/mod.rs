@@ -229,7 +229,10 @@ impl LabelBook {
         let mut index = Index::default();
         let (log, report) = LabelLog::open(data_dir, |record| {
             let Ok(fingerprint) = u128::from_str_radix(&record.fingerprint, 16) else {
-                tracing::error!(seq = record.seq, "label with a malformed fingerprint skipped");
+                tracing::error!(
+                    seq = record.seq,
+                    "label with a malformed fingerprint skipped"
+                );
                 return;
             };
             index.apply(Fingerprint(fingerprint), &record);
@@ -292,7 +295,8 @@ impl LabelBook {
             .write()
             .map_err(poisoned)?
             .apply(fingerprint, &record);
-        self.live.update(|scorer| learn(scorer, &record, self.weight));
+        self.live
+            .update(|scorer| learn(scorer, &record, self.weight));
         Ok(Recorded {
             label_id: record.label_id,
             seq: record.seq,
@@ -362,7 +366,8 @@ impl LabelBook {
                 .and_then(|f| index.current.get(&Fingerprint(f)))
                 .is_some_and(|pin| pin.seq == r.seq)
         };
-        let mut page = log.read_from(after.saturating_add(1), limit.saturating_add(1), is_current)?;
+        let mut page =
+            log.read_from(after.saturating_add(1), limit.saturating_add(1), is_current)?;
         let next = if page.len() > limit {
             page.truncate(limit);
             page.last().map(|r| r.seq)
@@ -420,17 +425,27 @@ mod tests {
         let first = book.record(correction(PROBE, Label::Spam)).unwrap();
         assert!(!first.duplicate);
         let after_spam = probability(&book, PROBE);
-        assert!(after_spam > before, "a spam label moves the model: {before} -> {after_spam}");
+        assert!(
+            after_spam > before,
+            "a spam label moves the model: {before} -> {after_spam}"
+        );
 
         let again = book.record(correction(PROBE, Label::Spam)).unwrap();
         assert!(again.duplicate, "same comment, same label");
         assert_eq!(again.label_id, first.label_id);
-        assert_eq!(probability(&book, PROBE), after_spam, "a repeat learns nothing");
+        assert_eq!(
+            probability(&book, PROBE),
+            after_spam,
+            "a repeat learns nothing"
+        );
 
         let relabel = book.record(correction(PROBE, Label::Ham)).unwrap();
         assert_eq!(relabel.previous, Some(Label::Spam));
         let after_ham = probability(&book, PROBE);
-        assert!(after_ham < before, "spam reversed, ham added: {before} -> {after_ham}");
+        assert!(
+            after_ham < before,
+            "spam reversed, ham added: {before} -> {after_ham}"
+        );
         assert_eq!(book.len(), 1, "one comment, one label in force");
         assert_eq!(
             book.pinned(Fingerprint::of(&correction(PROBE, Label::Ham).comment))
@@ -473,37 +488,52 @@ mod tests {
     fn a_torn_last_line_is_cut_off_and_appends_continue() {
         let dir = tempfile::tempdir().unwrap();
         let (book, _) = LabelBook::open(dir.path(), scorer(), 2.0).unwrap();
-        book.record(correction("first comment", Label::Ham)).unwrap();
+        book.record(correction("first comment", Label::Ham))
+            .unwrap();
         drop(book);
         let path = dir.path().join(LABELS_FILE);
         let good = std::fs::read(&path).unwrap();
         // A crash in the middle of writing the second line.
-        let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
-        file.write_all(br#"{"seq":2,"label_id":"abc","finger"#).unwrap();
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        file.write_all(br#"{"seq":2,"label_id":"abc","finger"#)
+            .unwrap();
         drop(file);
 
         let (book, report) = LabelBook::open(dir.path(), scorer(), 2.0).unwrap();
         assert_eq!((report.records, report.torn_bytes > 0), (1, true));
         assert_eq!(std::fs::read(&path).unwrap(), good, "the fragment is gone");
-        let second = book.record(correction("second comment", Label::Spam)).unwrap();
+        let second = book
+            .record(correction("second comment", Label::Spam))
+            .unwrap();
         assert_eq!(second.seq, 2);
         drop(book);
         let (_, report) = LabelBook::open(dir.path(), scorer(), 2.0).unwrap();
-        assert_eq!((report.records, report.torn_bytes, report.corrupt_lines), (2, 0, 0));
+        assert_eq!(
+            (report.records, report.torn_bytes, report.corrupt_lines),
+            (2, 0, 0)
+        );
     }
 
     #[test]
     fn a_corrupt_middle_line_is_skipped_not_fatal() {
         let dir = tempfile::tempdir().unwrap();
         let (book, _) = LabelBook::open(dir.path(), scorer(), 2.0).unwrap();
-        book.record(correction("first comment", Label::Ham)).unwrap();
+        book.record(correction("first comment", Label::Ham))
+            .unwrap();
         drop(book);
         let path = dir.path().join(LABELS_FILE);
-        let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         file.write_all(b"garbage\n").unwrap();
         drop(file);
         let (book, _) = LabelBook::open(dir.path(), scorer(), 2.0).unwrap();
-        book.record(correction("third comment", Label::Spam)).unwrap();
+        book.record(correction("third comment", Label::Spam))
+            .unwrap();
         drop(book);
         let (book, report) = LabelBook::open(dir.path(), scorer(), 2.0).unwrap();
         assert_eq!((report.records, report.corrupt_lines), (2, 1));
@@ -518,7 +548,8 @@ mod tests {
             book.record(correction(&format!("comment number {i}"), Label::Ham))
                 .unwrap();
         }
-        book.record(correction("comment number 1", Label::Spam)).unwrap();
+        book.record(correction("comment number 1", Label::Spam))
+            .unwrap();
         let mut seen = Vec::new();
         let mut cursor = 0;
         loop {

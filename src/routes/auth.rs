@@ -23,17 +23,30 @@ pub fn presented_key(request: &HttpRequest) -> Option<&str> {
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         });
     bearer
-        .or_else(|| headers.get(API_KEY_HEADER).and_then(|v| v.to_str().ok()).map(str::trim))
+        .or_else(|| {
+            headers
+                .get(API_KEY_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        })
         .filter(|k| !k.is_empty())
 }
 
 /// Checks that the request's key (or open local mode) allows role `need`.
-pub fn authorize(request: &HttpRequest, state: &AppState, need: Role) -> Result<Principal, ApiError> {
+pub fn authorize(
+    request: &HttpRequest,
+    state: &AppState,
+    need: Role,
+) -> Result<Principal, ApiError> {
     authorize_key(presented_key(request), state, need)
 }
 
 /// [`authorize`] for a key found elsewhere (the Akismet protocol sends it in the form).
-pub fn authorize_key(key: Option<&str>, state: &AppState, need: Role) -> Result<Principal, ApiError> {
+pub fn authorize_key(
+    key: Option<&str>,
+    state: &AppState,
+    need: Role,
+) -> Result<Principal, ApiError> {
     let principal = match state.keys.check(key) {
         KeyCheck::Open => return Ok(Principal::open()),
         KeyCheck::Valid(principal) => principal,
@@ -85,7 +98,11 @@ mod tests {
         // (comment site, allowed, why)
         let cases = [
             (None, true, "filled in from the key"),
-            (Some("https://Blog.Example.com/"), true, "spelled differently, same site"),
+            (
+                Some("https://Blog.Example.com/"),
+                true,
+                "spelled differently, same site",
+            ),
             (Some("https://other.example.com"), false, "another site"),
             (Some("not a url"), false, "not a site at all"),
         ];

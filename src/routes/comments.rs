@@ -26,11 +26,13 @@ pub async fn last_verdict(
         Some(own) => site.and_then(normalize_site).as_deref() == Some(own.as_str()),
     };
     match state.cache.get_by_id(&id).await {
-        Some(cached) if visible(cached.comment.as_ref().and_then(|c| c.site.as_deref())) => Ok(HttpResponse::Ok().json(ScoreResponse {
-            assessment: cached.assessment,
-            verdict_id: cached.verdict_id,
-            cached: true,
-        })),
+        Some(cached) if visible(cached.comment.as_ref().and_then(|c| c.site.as_deref())) => {
+            Ok(HttpResponse::Ok().json(ScoreResponse {
+                assessment: cached.assessment,
+                verdict_id: cached.verdict_id,
+                cached: true,
+            }))
+        }
         _ => Err(ApiError::UnknownComment),
     }
 }

@@ -177,7 +177,8 @@ impl ResponseError for ApiError {
                 response.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
             }
             ApiError::MissingKey | ApiError::InvalidKey => {
-                response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+                response
+                    .insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
             }
             ApiError::LabelStoreUnavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));

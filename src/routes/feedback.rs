@@ -155,18 +155,53 @@ mod tests {
 
     #[test]
     fn feedback_bodies() {
-        let long_note = format!(r#"{{"label":"spam","verdict_id":"v","note":"{}"}}"#, "n".repeat(3000));
+        let long_note = format!(
+            r#"{{"label":"spam","verdict_id":"v","note":"{}"}}"#,
+            "n".repeat(3000)
+        );
         // (body, Ok(label) or Err(code), why)
         let cases: Vec<(&str, Result<Label, &str>, &str)> = vec![
-            (r#"{"label":"spam","verdict_id":"abc"}"#, Ok(Label::Spam), "by verdict id"),
-            (r#"{"label":"ham","comment":{"content":"hi"}}"#, Ok(Label::Ham), "by comment"),
-            (r#"{"label":"spam"}"#, Err("invalid_field"), "neither id nor comment"),
+            (
+                r#"{"label":"spam","verdict_id":"abc"}"#,
+                Ok(Label::Spam),
+                "by verdict id",
+            ),
+            (
+                r#"{"label":"ham","comment":{"content":"hi"}}"#,
+                Ok(Label::Ham),
+                "by comment",
+            ),
+            (
+                r#"{"label":"spam"}"#,
+                Err("invalid_field"),
+                "neither id nor comment",
+            ),
             (r#"{"verdict_id":"abc"}"#, Err("invalid_field"), "no label"),
-            (r#"{"label":"maybe","verdict_id":"abc"}"#, Err("invalid_field"), "unknown label"),
-            (r#"{"label":"spam","comment":{"content":" "}}"#, Err("empty_content"), "empty comment"),
-            (r#"{"label":"spam","comment":{"author":"x"}}"#, Err("missing_content"), "comment without content"),
-            (r#"{"label":"spam","comment":"secret@example.com"}"#, Err("invalid_field"), "comment not an object"),
-            (r#"{"label":"spam","verdict_id":5}"#, Err("invalid_field"), "id not a string"),
+            (
+                r#"{"label":"maybe","verdict_id":"abc"}"#,
+                Err("invalid_field"),
+                "unknown label",
+            ),
+            (
+                r#"{"label":"spam","comment":{"content":" "}}"#,
+                Err("empty_content"),
+                "empty comment",
+            ),
+            (
+                r#"{"label":"spam","comment":{"author":"x"}}"#,
+                Err("missing_content"),
+                "comment without content",
+            ),
+            (
+                r#"{"label":"spam","comment":"secret@example.com"}"#,
+                Err("invalid_field"),
+                "comment not an object",
+            ),
+            (
+                r#"{"label":"spam","verdict_id":5}"#,
+                Err("invalid_field"),
+                "id not a string",
+            ),
             (&long_note, Err("invalid_field"), "note too long"),
             (r#"{"label":"spam","#, Err("malformed_json"), "truncated"),
         ];

@@ -10,7 +10,10 @@ use crate::routes::error::ApiError;
 use crate::startup::AppState;
 
 /// Handles `GET /v1/admin/keys`.
-pub async fn list(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     authorize(&request, &state, Role::Admin)?;
     let file = KeyFile::in_dir(&state.data_dir);
     let records = web::block(move || file.read())

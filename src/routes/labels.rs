@@ -78,7 +78,9 @@ pub fn page_query(query: &str) -> Result<(u64, usize), ApiError> {
         match name {
             "cursor" => {
                 cursor = value.parse().map_err(|_| {
-                    ApiError::InvalidQuery("`cursor` must be a whole number from X-Next-Cursor".into())
+                    ApiError::InvalidQuery(
+                        "`cursor` must be a whole number from X-Next-Cursor".into(),
+                    )
                 })?
             }
             "limit" => {
@@ -97,7 +99,10 @@ pub fn page_query(query: &str) -> Result<(u64, usize), ApiError> {
 }
 
 /// Handles `GET /v1/labels`.
-pub async fn export(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn export(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     authorize(&request, &state, Role::Moderator)?;
     let (cursor, limit) = page_query(request.query_string())?;
     let labels = state.labels.clone();
@@ -107,8 +112,9 @@ pub async fn export(request: HttpRequest, state: web::Data<AppState>) -> Result<
         .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("reading the label log")))?;
     let mut body = Vec::new();
     for record in &page {
-        serde_json::to_writer(&mut body, &ExportedLabel::from(record))
-            .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("serialising a label")))?;
+        serde_json::to_writer(&mut body, &ExportedLabel::from(record)).map_err(|e| {
+            ApiError::Internal(anyhow::Error::new(e).context("serialising a label"))
+        })?;
         body.push(b'\n');
     }
     let mut response = HttpResponse::Ok();
@@ -138,7 +144,11 @@ mod tests {
             ("limit=5001", None, "too large"),
             ("cursor=-1", None, "negative cursor"),
             ("cursor=abc", None, "not a number"),
-            ("other=1", Some((0, DEFAULT_PAGE)), "unknown parameters ignored"),
+            (
+                "other=1",
+                Some((0, DEFAULT_PAGE)),
+                "unknown parameters ignored",
+            ),
         ];
         for (query, want, why) in cases {
             let got = page_query(query);

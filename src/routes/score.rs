@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use crate::cache::{CacheKey, CachedVerdict, Lookup, VerdictCache};
 use crate::domain::{Assessment, Comment};
-use crate::labels::Fingerprint;
 use crate::keys::Role;
+use crate::labels::Fingerprint;
 use crate::routes::auth::{authorize, scope_to_site};
 use crate::routes::error::ApiError;
 use crate::signals::{signal_hits, SignalKeys};

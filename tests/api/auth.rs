@@ -43,7 +43,11 @@ async fn every_endpoint_checks_keys_and_roles() {
         ("bad key", Some("zzzzzzzzzzzz"), None),
         ("revoked key", Some(keys.revoked.as_str()), None),
         ("site key", Some(keys.site.as_str()), Some(Role::Site)),
-        ("moderator key", Some(keys.moderator.as_str()), Some(Role::Moderator)),
+        (
+            "moderator key",
+            Some(keys.moderator.as_str()),
+            Some(Role::Moderator),
+        ),
         ("admin key", Some(keys.admin.as_str()), Some(Role::Admin)),
     ];
     for (method, path, body, need) in endpoints() {
@@ -54,9 +58,16 @@ async fn every_endpoint_checks_keys_and_roles() {
             match (need, role) {
                 (None, _) => assert_eq!(status, 200, "{case}: open endpoint"),
                 (Some(_), None) => {
-                    let code = if key.is_none() { "missing_key" } else { "invalid_key" };
+                    let code = if key.is_none() {
+                        "missing_key"
+                    } else {
+                        "invalid_key"
+                    };
                     assert_eq!(
-                        response.headers().get("www-authenticate").map(|v| v.as_bytes()),
+                        response
+                            .headers()
+                            .get("www-authenticate")
+                            .map(|v| v.as_bytes()),
                         Some(&b"Bearer"[..]),
                         "{case}"
                     );
@@ -107,7 +118,13 @@ async fn site_keys_score_only_for_their_own_site() {
         }
     };
     assert_eq!(score(None).await.status().as_u16(), 200);
-    assert_eq!(score(Some("https://BLOG.example.com/")).await.status().as_u16(), 200);
+    assert_eq!(
+        score(Some("https://BLOG.example.com/"))
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
     assert_error(
         score(Some("https://elsewhere.example")).await,
         403,
@@ -148,7 +165,10 @@ async fn open_local_mode_serves_without_keys_and_a_new_key_closes_it() {
     let app = spawn_app().await;
     let labels = |key: Option<String>| {
         let app = &app;
-        async move { app.send(Method::GET, "/v1/labels", key.as_deref(), None).await }
+        async move {
+            app.send(Method::GET, "/v1/labels", key.as_deref(), None)
+                .await
+        }
     };
     assert_eq!(labels(None).await.status().as_u16(), 200, "open mode");
     let (_, key) = KeyFile::in_dir(&app.settings.data_dir)
@@ -160,7 +180,10 @@ async fn open_local_mode_serves_without_keys_and_a_new_key_closes_it() {
         if labels(None).await.status().as_u16() == 401 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the new key never took effect");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new key never took effect"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(labels(Some(key)).await.status().as_u16(), 200);

@@ -160,7 +160,11 @@ impl TestApp {
 
     /// `POST /v1/feedback` in open mode; returns status and body.
     pub async fn feedback(&self, body: &Value) -> (u16, Value) {
-        status_and_json(self.send(Method::POST, "/v1/feedback", None, Some(body)).await).await
+        status_and_json(
+            self.send(Method::POST, "/v1/feedback", None, Some(body))
+                .await,
+        )
+        .await
     }
 
     /// `POST /v1/comments/score` in open mode, asserting 200; returns the body.
