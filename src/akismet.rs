@@ -12,6 +12,7 @@
 //! [`AkismetError::UnsupportedCharset`], since guessing would feed garbage to the classifier.
 
 use crate::domain::{Comment, Verdict};
+use crate::keys::is_key_shaped;
 
 /// The exact body of a submit-spam or submit-ham answer.
 pub const THANKS: &str = "Thanks for making the web a better place.";
@@ -35,8 +36,6 @@ pub const PRO_TIP_DISCARD: &str = "discard";
 pub const HEADER_VERDICT: &str = "X-commentguard-verdict";
 /// commentguard's own header: the classifier's spam probability.
 pub const HEADER_SPAM_PROBABILITY: &str = "X-commentguard-spam-probability";
-/// Length of an API key, all of `[a-z0-9]`.
-pub const KEY_LEN: usize = 12;
 /// comment_author that Akismet documents as always spam.
 pub const TEST_SPAM_AUTHOR: &str = "viagra-test-123";
 /// comment_author_email that Akismet documents as always spam.
@@ -97,6 +96,8 @@ pub struct AkismetForm {
     pub honeypot_field_name: Option<String>,
     /// Value of the field that `honeypot_field_name` names, when sent.
     pub honeypot: Option<String>,
+    /// The verdict a submit-spam / submit-ham corrects (our `X-akismet-guid`), when sent.
+    pub guid: Option<String>,
     /// Values of `comment_context[]` (also `comment_context` and `comment_context[N]`), in order.
     pub comment_context: Vec<String>,
 }
@@ -172,6 +173,7 @@ pub fn parse_form_with_charset(
             "user_role" => &mut form.user_role,
             "recheck_reason" => &mut form.recheck_reason,
             "honeypot_field_name" => &mut form.honeypot_field_name,
+            "guid" => &mut form.guid,
             "is_test" => {
                 let v = value.trim();
                 form.is_test = v == "1" || v.eq_ignore_ascii_case("true");
@@ -241,71 +243,11 @@ impl AkismetForm {
     }
 }
 
-/// Whether `key` has the shape of an API key: exactly [`KEY_LEN`] chars of `[a-z0-9]`.
-pub fn is_valid_key(key: &str) -> bool {
-    key.len() == KEY_LEN
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-}
-
 /// The key in a `KEY.rest[:port]` Host header: a well-formed first label followed by more labels.
 pub fn key_from_host(host: &str) -> Option<&str> {
     let (first, rest) = host.trim().split_once('.')?;
     let rest = rest.split(':').next().unwrap_or("");
-    (is_valid_key(first) && !rest.trim_matches('.').is_empty()).then_some(first)
-}
-
-/// Canonical blog URL for comparisons: lowercase scheme and host, no default port, no
-/// credentials or fragment, no trailing slash; path and query kept as sent.
-pub fn normalize_blog_url(url: &str) -> String {
-    let s = url.trim();
-    let (scheme, rest) = match s.split_once("://") {
-        Some((scheme, rest))
-            if !scheme.is_empty()
-                && scheme
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')) =>
-        {
-            (Some(scheme.to_ascii_lowercase()), rest)
-        }
-        _ => (None, s),
-    };
-    let rest = rest.split('#').next().unwrap_or("");
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
-    let (host, port) = split_host_port(host_port);
-    let host = host.to_lowercase();
-    let host = host.trim_end_matches('.');
-    let default_port = match scheme.as_deref() {
-        Some("http") => Some("80"),
-        Some("https") => Some("443"),
-        _ => None,
-    };
-    let port = port.filter(|p| !p.is_empty() && Some(*p) != default_port);
-    let (path, query) = match tail.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
-        None => (tail, None),
-    };
-    let path = path.trim_end_matches('/');
-
-    let mut out = String::with_capacity(s.len());
-    if let Some(scheme) = &scheme {
-        out.push_str(scheme);
-        out.push_str("://");
-    }
-    out.push_str(host);
-    if let Some(port) = port {
-        out.push(':');
-        out.push_str(port);
-    }
-    out.push_str(path);
-    if let Some(query) = query.filter(|q| !q.is_empty()) {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
+    (is_key_shaped(first) && !rest.trim_matches('.').is_empty()).then_some(first)
 }
 
 /// The documented trigger in `form`, if any: guaranteed-spam e-mail, then spam author, then administrator.
@@ -347,21 +289,6 @@ fn is_context_name(name: &str) -> bool {
             .and_then(|r| r.strip_suffix(']'))
             .is_some_and(|inner| inner.bytes().all(|b| b.is_ascii_digit())),
         None => false,
-    }
-}
-
-/// Splits `host[:port]` or `[v6]:port`; the port is `None` when absent.
-fn split_host_port(host_port: &str) -> (&str, Option<&str>) {
-    if host_port.starts_with('[') {
-        if let Some(end) = host_port.find(']') {
-            let (host, after) = host_port.split_at(end + 1);
-            return (host, after.strip_prefix(':'));
-        }
-        return (host_port, None);
-    }
-    match host_port.rsplit_once(':') {
-        Some((host, port)) => (host, Some(port)),
-        None => (host_port, None),
     }
 }
 
@@ -439,6 +366,82 @@ fn windows_1252(b: u8) -> char {
     }
 }
 
+/// One site's Akismet traffic in one month, as `key-sites` reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SiteUsage {
+    /// comment-check calls.
+    pub api_calls: u64,
+    /// comment-check answers `true`.
+    pub spam: u64,
+    /// comment-check answers `false`.
+    pub ham: u64,
+    /// submit-spam calls: spam we let through.
+    pub missed_spam: u64,
+    /// submit-ham calls: ham we called spam.
+    pub false_positives: u64,
+}
+
+/// What happened in one Akismet call, for [`UsageStats::record`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageEvent {
+    /// A comment-check answered `true` (spam) or `false`.
+    Checked {
+        /// The answer.
+        spam: bool,
+    },
+    /// A submit-spam.
+    MissedSpam,
+    /// A submit-ham.
+    FalsePositive,
+}
+
+/// Per key, per month (`YYYY-MM`), per site counts since the process started. In memory
+/// only: a restart starts the month's counts again (README says so).
+#[derive(Debug, Default)]
+pub struct UsageStats {
+    counts: std::sync::Mutex<std::collections::BTreeMap<(String, String, String), SiteUsage>>,
+}
+
+impl UsageStats {
+    /// Counts one call by key `key_id` for `site` in `month`.
+    pub fn record(&self, key_id: &str, month: &str, site: &str, event: UsageEvent) {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let usage = counts
+            .entry((key_id.to_owned(), month.to_owned(), site.to_owned()))
+            .or_default();
+        match event {
+            UsageEvent::Checked { spam } => {
+                usage.api_calls += 1;
+                if spam {
+                    usage.spam += 1;
+                } else {
+                    usage.ham += 1;
+                }
+            }
+            UsageEvent::MissedSpam => usage.missed_spam += 1,
+            UsageEvent::FalsePositive => usage.false_positives += 1,
+        }
+    }
+
+    /// One key's sites in `month`, by site.
+    pub fn sites(&self, key_id: &str, month: &str) -> Vec<(String, SiteUsage)> {
+        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        counts
+            .iter()
+            .filter(|((k, m, _), _)| k == key_id && m == month)
+            .map(|((_, _, site), usage)| (site.clone(), usage.clone()))
+            .collect()
+    }
+
+    /// One key's comment-check calls in `month`, all sites together.
+    pub fn calls(&self, key_id: &str, month: &str) -> u64 {
+        self.sites(key_id, month)
+            .iter()
+            .map(|(_, u)| u.api_calls)
+            .sum()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Tables of cases, each with a name and a one-line reason.
@@ -457,6 +460,50 @@ mod tests {
         why: &'static str,
         body: &'static [u8],
         check: fn(&AkismetForm) -> bool,
+    }
+
+    #[test]
+    fn usage_is_counted_per_key_month_and_site() {
+        let stats = UsageStats::default();
+        stats.record(
+            "k1",
+            "2026-11",
+            "https://a.example",
+            UsageEvent::Checked { spam: true },
+        );
+        stats.record(
+            "k1",
+            "2026-11",
+            "https://a.example",
+            UsageEvent::Checked { spam: false },
+        );
+        stats.record("k1", "2026-11", "https://a.example", UsageEvent::MissedSpam);
+        stats.record(
+            "k1",
+            "2026-10",
+            "https://a.example",
+            UsageEvent::Checked { spam: true },
+        );
+        stats.record(
+            "k2",
+            "2026-11",
+            "https://b.example",
+            UsageEvent::FalsePositive,
+        );
+        let sites = stats.sites("k1", "2026-11");
+        assert_eq!(sites.len(), 1);
+        assert_eq!(
+            sites[0].1,
+            SiteUsage {
+                api_calls: 2,
+                spam: 1,
+                ham: 1,
+                missed_spam: 1,
+                false_positives: 0
+            }
+        );
+        assert_eq!(stats.calls("k1", "2026-11"), 2);
+        assert_eq!(stats.calls("k2", "2026-11"), 0, "a submit is not a check");
     }
 
     #[test]
@@ -873,20 +920,6 @@ mod tests {
     }
 
     #[test]
-    fn is_valid_key_cases() {
-        let cases = [
-            ("ok", "12 lowercase alphanumerics", "abc123def456", true),
-            ("short", "11 chars", "abc123def45", false),
-            ("dash", "punctuation is not allowed", "abc123-ef456", false),
-            ("upper", "uppercase is not allowed", "Abc123def456", false),
-            ("unicode", "12 bytes but not ASCII", "abc123def4é", false),
-        ];
-        for (name, why, key, want) in cases {
-            assert_eq!(is_valid_key(key), want, "{name} ({why})");
-        }
-    }
-
-    #[test]
     fn missing_required_cases() {
         let cases = [
             (
@@ -917,122 +950,6 @@ mod tests {
         for (name, why, body, want) in cases {
             assert_eq!(form(body).missing_required(), want, "{name} ({why})");
         }
-    }
-
-    #[test]
-    fn normalize_blog_url_cases() {
-        let cases = [
-            (
-                "trailing_slash",
-                "WordPress home URLs may end in /",
-                "https://example.com/",
-                "https://example.com",
-            ),
-            (
-                "case",
-                "scheme and host are case-insensitive",
-                "HTTPS://Example.COM",
-                "https://example.com",
-            ),
-            (
-                "default_https_port",
-                ":443 is the https default",
-                "https://example.com:443",
-                "https://example.com",
-            ),
-            (
-                "default_http_port",
-                ":80 is the http default",
-                "http://example.com:80/",
-                "http://example.com",
-            ),
-            (
-                "other_port_kept",
-                "a non-default port is part of the site",
-                "https://example.com:8443/",
-                "https://example.com:8443",
-            ),
-            (
-                "cross_default_kept",
-                ":80 is not the https default",
-                "https://example.com:80",
-                "https://example.com:80",
-            ),
-            (
-                "path_case_kept",
-                "paths are case-sensitive",
-                "https://Example.com/Blog/",
-                "https://example.com/Blog",
-            ),
-            (
-                "many_slashes",
-                "every trailing slash goes",
-                "https://example.com/blog//",
-                "https://example.com/blog",
-            ),
-            (
-                "scheme_kept",
-                "http and https are different sites",
-                "http://example.com",
-                "http://example.com",
-            ),
-            (
-                "whitespace",
-                "pasted URLs carry spaces",
-                "  https://example.com/ \n",
-                "https://example.com",
-            ),
-            (
-                "fragment_dropped",
-                "a fragment never reaches a server",
-                "https://example.com/#top",
-                "https://example.com",
-            ),
-            (
-                "query_kept",
-                "a query can select a site (?blog=2)",
-                "https://example.com/?blog=2",
-                "https://example.com?blog=2",
-            ),
-            (
-                "credentials_dropped",
-                "user info is not part of the site",
-                "https://u:p@Example.com/",
-                "https://example.com",
-            ),
-            (
-                "fqdn_dot",
-                "a trailing dot names the same host",
-                "https://example.com./",
-                "https://example.com",
-            ),
-            (
-                "empty_port",
-                "an empty port is no port",
-                "https://example.com:/",
-                "https://example.com",
-            ),
-            (
-                "no_scheme",
-                "bare hosts are lowercased too",
-                "Example.com/Blog/",
-                "example.com/Blog",
-            ),
-            (
-                "ipv6",
-                "an IPv6 literal keeps its brackets and port",
-                "http://[::1]:8080/",
-                "http://[::1]:8080",
-            ),
-        ];
-        for (name, why, url, want) in cases {
-            assert_eq!(normalize_blog_url(url), want, "{name} ({why})");
-        }
-        assert_eq!(
-            normalize_blog_url("https://Example.com/"),
-            normalize_blog_url("https://example.com:443"),
-            "the spec's three spellings are one site"
-        );
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //!
 //! Module map (who owns what, and what each may import):
 //!
+//! - [`akismet`]: the Akismet protocol's pure half: form decoding, keys in the Host, test
+//!   triggers, answer literals. The routes own its HTTP.
 //! - [`domain`]: plain types (`Comment`, `Verdict`, `Label`, `Assessment`). No IO.
 //! - [`text`]: Unicode normalisation, HTML stripping with link extraction, tokenisation into
 //!   namespaced features. Pure.
@@ -31,6 +33,7 @@
 //! - [`routes`]: HTTP handlers, one file per resource, and the one place errors become HTTP.
 //!   Only `routes` and `startup` import `actix_web`.
 
+pub mod akismet;
 pub mod cache;
 pub mod classifier;
 pub mod corpus;

@@ -45,7 +45,7 @@ pub const CONFIG_ENV: &str = "COMMENTGUARD_CONFIG";
 const ENV_PREFIX: &str = "COMMENTGUARD_";
 
 /// Every key the config file may contain; each is also `COMMENTGUARD_<KEY>` in the environment.
-const KEYS: [&str; 19] = [
+const KEYS: [&str; 20] = [
     "bind",
     "models_dir",
     "data_dir",
@@ -65,6 +65,7 @@ const KEYS: [&str; 19] = [
     "signal_window_secs",
     "flood_max_per_15s",
     "label_weight",
+    "akismet_hold_is_spam",
 ];
 
 /// Default request body limit: generous for a 64 KiB comment plus metadata and JSON escaping.
@@ -124,6 +125,9 @@ pub struct Settings {
     pub signals: crate::signals::SignalPolicy,
     /// How many corpus examples one moderator label counts as in the live model.
     pub label_weight: f32,
+    /// Whether the Akismet comment-check answers `true` for a held comment (it then lands
+    /// in the platform's reviewable spam queue instead of being published unseen).
+    pub akismet_hold_is_spam: bool,
 }
 
 impl Default for Settings {
@@ -144,6 +148,7 @@ impl Default for Settings {
             cache_prefix: "cg".to_owned(),
             signals: crate::signals::SignalPolicy::default(),
             label_weight: crate::labels::DEFAULT_LABEL_WEIGHT,
+            akismet_hold_is_spam: true,
         }
     }
 }
@@ -351,6 +356,11 @@ impl Settings {
                     v.parse::<f32>().ok().filter(|w| (0.0..=100.0).contains(w))
                 })?
                 .unwrap_or(defaults.label_weight),
+            akismet_hold_is_spam: sources
+                .get("akismet_hold_is_spam", "`true` or `false`", |v| {
+                    v.parse::<bool>().ok()
+                })?
+                .unwrap_or(defaults.akismet_hold_is_spam),
         })
     }
 }

@@ -9,10 +9,11 @@ use actix_web::dev::{Server, Service};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
+use crate::akismet::UsageStats;
 use crate::cache::{Cache, LocalCache, RedisCache};
 use crate::keys::Keyring;
 use crate::labels::LabelBook;
-use crate::routes::{comments, error, feedback, health, keys, labels, score, ApiError};
+use crate::routes::{akismet, comments, error, feedback, health, keys, labels, score, ApiError};
 use crate::scoring::Scorer;
 use crate::settings::Settings;
 use crate::signals::SignalPolicy;
@@ -34,6 +35,10 @@ pub struct AppState {
     pub signals: SignalPolicy,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Akismet calls per key, month and site, for `/1.2/usage-limit` and `/1.2/key-sites`.
+    pub akismet_usage: UsageStats,
+    /// Whether Akismet's comment-check answers `true` for a held comment.
+    pub akismet_hold_is_spam: bool,
 }
 
 /// Loads the model and rules `settings` name (or the embedded ones), with the policy.
@@ -123,6 +128,8 @@ impl Application {
             cache: Arc::new(cache),
             signals: settings.signals,
             max_body_bytes: settings.max_body_bytes,
+            akismet_usage: UsageStats::default(),
+            akismet_hold_is_spam: settings.akismet_hold_is_spam,
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -182,6 +189,38 @@ impl Application {
                     web::resource("/v1/admin/keys")
                         .route(web::get().to(keys::list))
                         .default_service(error::method_not_allowed("GET")),
+                )
+                .service(
+                    web::resource("/1.1/verify-key")
+                        .route(web::post().to(akismet::verify_key))
+                        .default_service(error::method_not_allowed("POST")),
+                )
+                .service(
+                    web::resource("/1.1/comment-check")
+                        .route(web::post().to(akismet::comment_check))
+                        .default_service(error::method_not_allowed("POST")),
+                )
+                .service(
+                    web::resource("/1.1/submit-spam")
+                        .route(web::post().to(akismet::submit_spam))
+                        .default_service(error::method_not_allowed("POST")),
+                )
+                .service(
+                    web::resource("/1.1/submit-ham")
+                        .route(web::post().to(akismet::submit_ham))
+                        .default_service(error::method_not_allowed("POST")),
+                )
+                .service(
+                    web::resource("/1.2/usage-limit")
+                        .route(web::get().to(akismet::usage_limit))
+                        .route(web::post().to(akismet::usage_limit))
+                        .default_service(error::method_not_allowed("GET, POST")),
+                )
+                .service(
+                    web::resource("/1.2/key-sites")
+                        .route(web::get().to(akismet::key_sites))
+                        .route(web::post().to(akismet::key_sites))
+                        .default_service(error::method_not_allowed("GET, POST")),
                 )
                 .service(
                     web::resource("/healthz")

@@ -1,5 +1,6 @@
 //! API tests: each spawns the real application on a free port and talks HTTP to it.
 
+mod akismet;
 mod auth;
 mod comments;
 mod health;

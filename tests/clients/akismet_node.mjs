@@ -105,6 +105,7 @@ const HAM = {
     'last spring and the tomatoes did much better. Looking forward to part two.',
   isTest: true,
 };
+const { isTest: _unused, ...LIVE } = HAM;
 
 function bounded(promise) {
   let timer;
@@ -167,18 +168,27 @@ const checks = [
       return expect(tip, 'discard', 'honeypot filled: X-akismet-pro-tip');
     },
   ],
+  // Corrections go without isTest, so they are recorded and must take effect: the same
+  // comment checked again gets the moderator's answer.
   [
     'submit_spam',
     async () => {
-      const res = await client.submitSpam({ ...HAM, content: 'Cheap pills at https://cheap-pills.example' });
-      return expect(res && res.text, THANKS, 'submitSpam() body');
+      const sneaky = { ...LIVE, content: 'Nice pond! We sell koi food at koi-feed-shop.example, tell your friends' };
+      const res = await client.submitSpam(sneaky);
+      const body = expect(res && res.text, THANKS, 'submitSpam() body');
+      if (body !== true) return body;
+      return expect(await client.checkSpam(sneaky), true, 'checkSpam after submitSpam');
     },
   ],
   [
     'submit_ham',
     async () => {
-      const res = await client.submitHam(HAM);
-      return expect(res && res.text, THANKS, 'submitHam() body');
+      const promo = { ...LIVE, content: 'Check out my channel and subscribe!!! http://promo.example/now' };
+      if ((await client.checkSpam(promo)) !== true) return 'the promo comment was not spam to begin with';
+      const res = await client.submitHam(promo);
+      const body = expect(res && res.text, THANKS, 'submitHam() body');
+      if (body !== true) return body;
+      return expect(await client.checkSpam(promo), false, 'checkSpam after submitHam');
     },
   ],
   [

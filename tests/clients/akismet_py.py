@@ -169,13 +169,28 @@ def main() -> int:
             transport.extra = {}
         return expect(got, akismet.CheckResponse.DISCARD, "honeypot filled")
 
+    # Corrections are sent without is_test, so they are recorded and must take effect: the
+    # same comment checked again gets the moderator's answer.
+    LIVE = {k: v for k, v in HAM.items() if k != "is_test"}
+    SPAMMY = {**LIVE, "comment_content": "Check out my channel and subscribe!!! http://promo.example/win"}
+    SNEAKY = {**LIVE, "comment_content": "Lovely garden! I sell organic seeds at seeds-for-you.example, tell your friends"}
+
     def submit_spam():
-        got = need_client().submit_spam(
-            USER_IP, **{**HAM, "comment_content": "Cheap pills at https://cheap-pills.example"})
-        return expect(got, True, "submit_spam()")
+        got = need_client().submit_spam(USER_IP, **SNEAKY)
+        if got is not True:
+            return f"submit_spam() returned {got!r}"
+        after = need_client().comment_check(USER_IP, **SNEAKY)
+        return expect(after, akismet.CheckResponse.SPAM, "comment-check after submit-spam")
 
     def submit_ham():
-        return expect(need_client().submit_ham(USER_IP, **HAM), True, "submit_ham()")
+        before = need_client().comment_check(USER_IP, **SPAMMY)
+        if before == akismet.CheckResponse.HAM:
+            return "the promo comment was not spam to begin with; the test proves nothing"
+        got = need_client().submit_ham(USER_IP, **SPAMMY)
+        if got is not True:
+            return f"submit_ham() returned {got!r}"
+        after = need_client().comment_check(USER_IP, **SPAMMY)
+        return expect(after, akismet.CheckResponse.HAM, "comment-check after submit-ham")
 
     def usage_limit():
         got = need_client().usage_limit()
