@@ -1,12 +1,14 @@
 -- wrk script: POSTs real comments from the shipped corpus to the score API.
 -- MODE=miss makes every body unique (a counter in the text), MODE=hit repeats one comment,
--- MODE=healthz sends GET /healthz (the baseline).
+-- MODE=healthz sends GET /healthz (the baseline), MODE=akismet POSTs the same comments as
+-- unique Akismet comment-check forms.
 local bodies = {}
 local counter = 0
 local mode = os.getenv("MODE") or "miss"
 
 function init(args)
-  local f = assert(io.open(os.getenv("BODIES") or "target/bench-bodies.txt", "r"))
+  local file = mode == "akismet" and "target/bench-forms.txt" or "target/bench-bodies.txt"
+  local f = assert(io.open(os.getenv("BODIES") or file, "r"))
   for line in f:lines() do
     bodies[#bodies + 1] = line
   end
@@ -23,6 +25,11 @@ function request()
     return wrk.format("GET", "/healthz", {}, nil)
   end
   counter = counter + 1
+  if mode == "akismet" then
+    local form = bodies[(counter % #bodies) + 1]:gsub("__N__", tostring(counter))
+    return wrk.format("POST", "/1.1/comment-check",
+      { ["Content-Type"] = "application/x-www-form-urlencoded" }, form)
+  end
   local body
   if mode == "hit" then
     body = bodies[1]:gsub("__N__", "0")

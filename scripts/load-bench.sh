@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # HTTP load benchmark: the release binary on loopback, wrk with 64 connections for 10 s per
 # scenario, real comments from the shipped corpus. Prints req/s and p50/p99 for GET /healthz
-# (the bare baseline), score with cache misses, score with cache hits, and score with Redis
-# down. Needs wrk and redis-server (Debian packages wrk, redis-server).
+# (the bare baseline), score with cache misses, score with cache hits, Akismet comment-check
+# (cache misses), and score with Redis down. Needs wrk and redis-server (Debian packages wrk, redis-server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${DURATION:-10s}"
@@ -14,12 +14,19 @@ cargo build --release --quiet
 # Comment bodies from the corpus, with a __N__ slot that makes each request unique.
 python3 - <<'PY'
 import json
+from urllib.parse import urlencode
 out = open("target/bench-bodies.txt", "w")
+forms = open("target/bench-forms.txt", "w")
 for path in ["fixtures/corpus/youtube.jsonl", "fixtures/corpus/sms.jsonl"]:
     for line in open(path, encoding="utf-8"):
         row = json.loads(line)
         body = {"content": row["text"] + " #__N__", "author": row.get("author") or "", "user_ip": "192.0.2.1"}
         out.write(json.dumps(body, ensure_ascii=False) + "\n")
+        # The same comment as an Akismet comment-check (open mode takes any well-formed key).
+        form = {"api_key": "benchbench12", "blog": "https://blog.example", "user_ip": "192.0.2.1",
+                "comment_type": "comment", "comment_author": row.get("author") or "",
+                "comment_content": row["text"] + " #__N__"}
+        forms.write(urlencode(form) + "\n")
 PY
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -47,5 +54,6 @@ BASE="http://127.0.0.1:$APP_PORT"
 MODE=healthz run "healthz" -s scripts/load-bench.lua "$BASE"
 MODE=miss run "score cache miss" -s scripts/load-bench.lua "$BASE"
 MODE=hit run "score cache hit" -s scripts/load-bench.lua "$BASE"
+MODE=akismet run "akismet check" -s scripts/load-bench.lua "$BASE"
 kill "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true
 MODE=miss run "score redis down" -s scripts/load-bench.lua "$BASE"
