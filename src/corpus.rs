@@ -94,3 +94,34 @@ pub fn load_jsonl(path: &Path) -> Result<Vec<LabelledComment>, CorpusError> {
 pub fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
+
+/// The shipped training corpus (fixtures/corpus), compiled in so retraining needs no files.
+const SHIPPED_CORPUS: [&str; 2] = [
+    include_str!("../fixtures/corpus/youtube.jsonl"),
+    include_str!("../fixtures/corpus/sms.jsonl"),
+];
+
+/// Every comment of the shipped corpus, in file order.
+pub fn shipped_corpus() -> Vec<LabelledComment> {
+    SHIPPED_CORPUS
+        .iter()
+        .flat_map(|text| text.lines())
+        .filter(|line| !line.trim().is_empty())
+        // The files are checked in and parsed by the tests; a bad line cannot ship.
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod shipped_tests {
+    #[test]
+    fn the_shipped_corpus_parses_whole() {
+        let rows = super::shipped_corpus();
+        let lines: usize = super::SHIPPED_CORPUS
+            .iter()
+            .map(|t| t.lines().filter(|l| !l.trim().is_empty()).count())
+            .sum();
+        assert_eq!(rows.len(), lines, "every line parses");
+        assert!(rows.len() > 7000);
+    }
+}

@@ -20,7 +20,7 @@ use crate::scoring::{shipped_rules, Scorer};
 use crate::text::normalize_content;
 
 /// Metrics of one evaluation run (spam is the positive class).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct EvalReport {
     /// Share of comments classified correctly.
     pub accuracy: f64,

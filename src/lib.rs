@@ -25,6 +25,9 @@
 //! - [`signals`]: cross-site and flood signals: what to count, and the rule hits counts call
 //!   for. Pure; the counting lives in `cache`.
 //! - [`corpus`]: reading labelled JSON Lines (the shared eval format).
+//! - [`registry`]: promoted models as immutable versions in the data directory, the active
+//!   pointer, listing, pruning, and falling back from a corrupt version at start.
+//! - [`retrain`]: retraining jobs: corpus + labels, the evaluation gate, promotion.
 //! - [`replay`]: the `replay` command: learning from moderators, measured.
 //! - [`evaluation`]: metrics (via linfa) and the `eval` command's report.
 //! - [`settings`]: every setting, from env (`COMMENTGUARD_*`) and an optional TOML file.
@@ -42,7 +45,9 @@ pub mod evaluation;
 pub mod keys;
 pub mod labels;
 pub mod moderation;
+pub mod registry;
 pub mod replay;
+pub mod retrain;
 pub mod routes;
 pub mod rules;
 pub mod scoring;

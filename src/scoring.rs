@@ -114,6 +114,11 @@ impl Scorer {
         }
     }
 
+    /// The same rules and policy with another model.
+    pub fn with_model(&self, model: NbModel, version: impl Into<String>) -> Scorer {
+        Scorer::new(model, version, self.rules.clone(), self.policy)
+    }
+
     /// Adds (`weight` > 0) or removes (`weight` < 0) one labelled comment in the model's
     /// counts, as a moderator's label does.
     pub fn learn(&mut self, comment: &Comment, label: Label, weight: f32) {
@@ -176,6 +181,11 @@ impl LiveScorer {
         let _guard = self.update.lock().unwrap_or_else(|p| p.into_inner());
         self.current.store(Arc::new(scorer));
     }
+}
+
+/// The shipped artifact's bytes: (model, manifest).
+pub fn shipped_artifact() -> (&'static [u8], &'static [u8]) {
+    (SHIPPED_MODEL, SHIPPED_MANIFEST)
 }
 
 /// The model compiled into the binary.

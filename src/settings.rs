@@ -45,7 +45,7 @@ pub const CONFIG_ENV: &str = "COMMENTGUARD_CONFIG";
 const ENV_PREFIX: &str = "COMMENTGUARD_";
 
 /// Every key the config file may contain; each is also `COMMENTGUARD_<KEY>` in the environment.
-const KEYS: [&str; 20] = [
+const KEYS: [&str; 23] = [
     "bind",
     "models_dir",
     "data_dir",
@@ -66,6 +66,9 @@ const KEYS: [&str; 20] = [
     "flood_max_per_15s",
     "label_weight",
     "akismet_hold_is_spam",
+    "retrain_f1_tolerance",
+    "retrain_fpr_tolerance",
+    "keep_model_versions",
 ];
 
 /// Default request body limit: generous for a 64 KiB comment plus metadata and JSON escaping.
@@ -128,6 +131,10 @@ pub struct Settings {
     /// Whether the Akismet comment-check answers `true` for a held comment (it then lands
     /// in the platform's reviewable spam queue instead of being published unseen).
     pub akismet_hold_is_spam: bool,
+    /// How much worse a retrained candidate may look and still be promoted.
+    pub gate: crate::retrain::GateTolerance,
+    /// Model versions the registry keeps (the active one always).
+    pub keep_versions: usize,
 }
 
 impl Default for Settings {
@@ -149,6 +156,8 @@ impl Default for Settings {
             signals: crate::signals::SignalPolicy::default(),
             label_weight: crate::labels::DEFAULT_LABEL_WEIGHT,
             akismet_hold_is_spam: true,
+            gate: crate::retrain::GateTolerance::default(),
+            keep_versions: 10,
         }
     }
 }
@@ -361,6 +370,17 @@ impl Settings {
                     v.parse::<bool>().ok()
                 })?
                 .unwrap_or(defaults.akismet_hold_is_spam),
+            gate: crate::retrain::GateTolerance {
+                f1_drop: sources
+                    .get("retrain_f1_tolerance", THRESHOLD, threshold)?
+                    .unwrap_or(defaults.gate.f1_drop),
+                fpr_rise: sources
+                    .get("retrain_fpr_tolerance", THRESHOLD, threshold)?
+                    .unwrap_or(defaults.gate.fpr_rise),
+            },
+            keep_versions: sources
+                .get("keep_model_versions", "a positive whole number", positive)?
+                .unwrap_or(defaults.keep_versions),
         })
     }
 }

@@ -11,10 +11,15 @@ use anyhow::Context;
 
 use crate::akismet::UsageStats;
 use crate::cache::{Cache, LocalCache, RedisCache};
+use crate::classifier::{parse_manifest, MANIFEST_FILE, MODEL_FILE};
 use crate::keys::Keyring;
 use crate::labels::LabelBook;
-use crate::routes::{akismet, comments, error, feedback, health, keys, labels, score, ApiError};
-use crate::scoring::Scorer;
+use crate::registry::{Registry, RegistryEntry};
+use crate::retrain::{GateTolerance, Jobs, RetrainContext};
+use crate::routes::{
+    admin, akismet, comments, error, feedback, health, keys, labels, score, ApiError,
+};
+use crate::scoring::{shipped_artifact, Scorer};
 use crate::settings::Settings;
 use crate::signals::SignalPolicy;
 
@@ -39,6 +44,86 @@ pub struct AppState {
     pub akismet_usage: UsageStats,
     /// Whether Akismet's comment-check answers `true` for a held comment.
     pub akismet_hold_is_spam: bool,
+    /// Promoted model versions.
+    pub registry: Registry,
+    /// Retraining jobs.
+    pub jobs: Jobs,
+    /// Serialises model activations (promotions and rollbacks).
+    pub activation: std::sync::Mutex<()>,
+    /// Tolerances of the retraining gate.
+    pub gate: GateTolerance,
+    /// Model versions kept when pruning.
+    pub keep_versions: usize,
+}
+
+impl AppState {
+    /// What a retraining job or an activation needs.
+    pub fn retrain_context(&self) -> RetrainContext<'_> {
+        RetrainContext {
+            registry: &self.registry,
+            labels: &self.labels,
+            tolerance: self.gate,
+            keep_versions: self.keep_versions,
+            activation: &self.activation,
+        }
+    }
+}
+
+/// Registers the configured model (shipped or from `models_dir`) and returns the scorer for
+/// the active version with the log position its training included.
+///
+/// A configured model seen for the first time becomes active (a deployment with a new model
+/// means to serve it); otherwise the registry's active version serves, so promotions and
+/// rollbacks survive restarts.
+fn load_active_model(
+    settings: &Settings,
+    registry: &Registry,
+    configured: Scorer,
+) -> anyhow::Result<(Scorer, u64)> {
+    let (model_bytes, manifest_bytes) = match &settings.models_dir {
+        None => {
+            let (model, manifest) = shipped_artifact();
+            (model.to_vec(), manifest.to_vec())
+        }
+        Some(dir) => (
+            std::fs::read(dir.join(MODEL_FILE))?,
+            std::fs::read(dir.join(MANIFEST_FILE))?,
+        ),
+    };
+    let manifest = parse_manifest(&manifest_bytes)?;
+    let version = configured.model_version().to_owned();
+    let new = registry.list()?.iter().all(|v| v.entry.version != version);
+    let (spam, ham) = configured.model().doc_counts();
+    registry.register_bytes(
+        &model_bytes,
+        &manifest_bytes,
+        &RegistryEntry {
+            version: version.clone(),
+            parent: None,
+            created_at: manifest.created_at,
+            corpus_docs: spam + ham,
+            label_docs: 0,
+            labels_through: 0,
+            holdout: None,
+            triggered_by: if settings.models_dir.is_some() {
+                "models_dir"
+            } else {
+                "shipped"
+            }
+            .into(),
+            forced: false,
+        },
+    )?;
+    if new || registry.active()?.is_none() {
+        registry.set_active(&version)?;
+    }
+    Ok(match registry.load_active()? {
+        Some((model, manifest, entry)) => (
+            configured.with_model(model, manifest.version),
+            entry.labels_through,
+        ),
+        None => (configured, 0),
+    })
 }
 
 /// Loads the model and rules `settings` name (or the embedded ones), with the policy.
@@ -97,8 +182,16 @@ impl Application {
                  interface; `commentguard keys create --role admin` turns keys on"
             );
         }
-        let (labels, replay) = LabelBook::open(&settings.data_dir, scorer, settings.label_weight)
-            .with_context(|| {
+        let registry = Registry::in_dir(&settings.data_dir);
+        let (scorer, labels_through) = load_active_model(&settings, &registry, scorer)
+            .context("cannot set up the model registry")?;
+        let (labels, replay) = LabelBook::open_after(
+            &settings.data_dir,
+            scorer,
+            labels_through,
+            settings.label_weight,
+        )
+        .with_context(|| {
             format!(
                 "cannot open the label log in {}",
                 settings.data_dir.display()
@@ -130,6 +223,11 @@ impl Application {
             max_body_bytes: settings.max_body_bytes,
             akismet_usage: UsageStats::default(),
             akismet_hold_is_spam: settings.akismet_hold_is_spam,
+            registry,
+            jobs: Jobs::default(),
+            activation: std::sync::Mutex::new(()),
+            gate: settings.gate,
+            keep_versions: settings.keep_versions,
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -184,6 +282,26 @@ impl Application {
                     web::resource("/v1/labels")
                         .route(web::get().to(labels::export))
                         .default_service(error::method_not_allowed("GET")),
+                )
+                .service(
+                    web::resource("/v1/admin/retrain")
+                        .route(web::post().to(admin::retrain))
+                        .default_service(error::method_not_allowed("POST")),
+                )
+                .service(
+                    web::resource("/v1/admin/jobs/{job_id}")
+                        .route(web::get().to(admin::job))
+                        .default_service(error::method_not_allowed("GET")),
+                )
+                .service(
+                    web::resource("/v1/admin/models")
+                        .route(web::get().to(admin::models))
+                        .default_service(error::method_not_allowed("GET")),
+                )
+                .service(
+                    web::resource("/v1/admin/models/{version}/activate")
+                        .route(web::post().to(admin::activate))
+                        .default_service(error::method_not_allowed("POST")),
                 )
                 .service(
                     web::resource("/v1/admin/keys")

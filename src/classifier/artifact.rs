@@ -199,9 +199,9 @@ pub fn parse_manifest(bytes: &[u8]) -> Result<Manifest, ArtifactError> {
     serde_json::from_slice(bytes).map_err(|e| ArtifactError::Manifest(e.to_string()))
 }
 
-/// Writes the artifact and manifest into `out` (each via a temporary file and a rename, so
-/// a crash never leaves a half-written model under the real name).
-pub(super) fn write_model(
+/// Writes the artifact and manifest into `out` (each via a temporary file, fsync and a
+/// rename, so a crash never leaves a half-written model under the real name).
+pub fn write_model(
     model: &NbModel,
     out: &Path,
     corpus_hash: String,
@@ -240,5 +240,10 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(bytes)?;
     f.sync_all()?;
-    std::fs::rename(&tmp, path)
+    std::fs::rename(&tmp, path)?;
+    // The rename itself is durable only once the directory is.
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }

@@ -12,7 +12,8 @@ mod calibration;
 mod train;
 
 pub use artifact::{
-    parse_manifest, ArtifactError, CvMetrics, Manifest, ModelArtifact, MANIFEST_FILE, MODEL_FILE,
+    parse_manifest, write_model, ArtifactError, CvMetrics, Manifest, ModelArtifact, MANIFEST_FILE,
+    MODEL_FILE,
 };
 pub use calibration::{Calibration, Evidence, DIMS};
 pub use train::{

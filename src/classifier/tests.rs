@@ -137,6 +137,7 @@ fn artifact_round_trips_and_detects_corruption() {
                 buckets: f.buckets().to_vec(),
                 kinds: f.kinds().to_vec(),
                 label: *l,
+                weight: 1.0,
             }
         })
         .collect();

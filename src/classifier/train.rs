@@ -19,6 +19,8 @@ pub struct ExtractedDoc {
     pub kinds: Vec<u8>,
     /// Ground truth.
     pub label: Label,
+    /// How many examples it counts as (1 for the corpus; moderator labels count more).
+    pub weight: f32,
 }
 
 /// How to train.
@@ -68,13 +70,18 @@ impl Trainer {
 
     /// Extracts one labelled comment.
     pub fn extract(&self, labelled: &LabelledComment) -> ExtractedDoc {
-        let comment = labelled.to_comment();
+        self.extract_comment(&labelled.to_comment(), labelled.label, 1.0)
+    }
+
+    /// Extracts a comment with all its fields, counting `weight` examples.
+    pub fn extract_comment(&self, comment: &Comment, label: Label, weight: f32) -> ExtractedDoc {
         let text = normalize_content(&comment.content);
-        let features = self.features_of(&comment, &text);
+        let features = self.features_of(comment, &text);
         ExtractedDoc {
             buckets: features.buckets().to_vec(),
             kinds: features.kinds().to_vec(),
-            label: labelled.label,
+            label,
+            weight,
         }
     }
 
@@ -82,7 +89,7 @@ impl Trainer {
     pub fn count(&self, docs: &[ExtractedDoc]) -> NbModel {
         let mut model = NbModel::new(self.options.params);
         for d in docs {
-            model.learn(&d.buckets, d.label, 1.0);
+            model.learn(&d.buckets, d.label, d.weight);
         }
         model
     }
@@ -111,7 +118,7 @@ impl Trainer {
         for fold in 0..k {
             let mut model = full.clone();
             for d in docs.iter().skip(fold).step_by(k) {
-                model.learn(&d.buckets, d.label, -1.0);
+                model.learn(&d.buckets, d.label, -d.weight);
             }
             for (i, d) in docs.iter().enumerate().skip(fold).step_by(k) {
                 scores[i] = (model.evidence(&d.buckets, &d.kinds), d.label == Label::Spam);

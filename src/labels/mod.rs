@@ -223,7 +223,19 @@ impl LabelBook {
     /// times) and returns the book, whose live scorer starts from the result.
     pub fn open(
         data_dir: &Path,
+        scorer: Scorer,
+        weight: f32,
+    ) -> io::Result<(LabelBook, ReplayReport)> {
+        Self::open_after(data_dir, scorer, 0, weight)
+    }
+
+    /// Like [`LabelBook::open`] for a model that was trained on every label up to
+    /// `labels_through`: only later labels are learned onto it (all of them pin and feed
+    /// the spam memory).
+    pub fn open_after(
+        data_dir: &Path,
         mut scorer: Scorer,
+        labels_through: u64,
         weight: f32,
     ) -> io::Result<(LabelBook, ReplayReport)> {
         let mut index = Index::default();
@@ -236,7 +248,9 @@ impl LabelBook {
                 return;
             };
             index.apply(Fingerprint(fingerprint), &record);
-            learn(&mut scorer, &record, weight);
+            if record.seq > labels_through {
+                learn(&mut scorer, &record, weight);
+            }
         })?;
         Ok((
             LabelBook {
@@ -305,6 +319,70 @@ impl LabelBook {
             duplicate: false,
             fingerprint: record.fingerprint,
         })
+    }
+
+    /// Puts `scorer` (a model trained on every label up to `labels_through`) in service,
+    /// after learning every later label onto it. Corrections wait meanwhile, so none is
+    /// missed between the replay and the swap. Blocks on the disk.
+    pub fn activate(&self, mut scorer: Scorer, labels_through: u64) -> io::Result<()> {
+        let log = self.log.lock().map_err(poisoned)?;
+        let mut seq = labels_through;
+        loop {
+            let page = log.read_from(seq + 1, 1024, |_| true)?;
+            let Some(last) = page.last() else { break };
+            seq = last.seq;
+            for record in &page {
+                learn(&mut scorer, record, self.weight);
+            }
+        }
+        self.live.replace(scorer);
+        Ok(())
+    }
+
+    /// Position of the last label in the log.
+    pub fn last_seq(&self) -> u64 {
+        self.log.lock().map_or(0, |log| log.len())
+    }
+
+    /// The labels in force as of log position `through` (the latest label per comment
+    /// among the first `through`), in log order, to `each`. Two passes over the log, so
+    /// memory holds one fingerprint and position per labelled comment, never the texts.
+    /// Blocks on the disk; corrections wait meanwhile only for each page read.
+    pub fn for_each_current(
+        &self,
+        through: u64,
+        mut each: impl FnMut(&LabelRecord),
+    ) -> io::Result<()> {
+        let mut latest: HashMap<String, u64> = HashMap::new();
+        self.scan(through, |r| {
+            latest.insert(r.fingerprint.clone(), r.seq);
+        })?;
+        self.scan(through, |r| {
+            if latest.get(&r.fingerprint) == Some(&r.seq) {
+                each(r);
+            }
+        })
+    }
+
+    /// Every record up to `through`, in order, a page at a time.
+    fn scan(&self, through: u64, mut each: impl FnMut(&LabelRecord)) -> io::Result<()> {
+        let mut seq = 0;
+        while seq < through {
+            let page = self
+                .log
+                .lock()
+                .map_err(poisoned)?
+                .read_from(seq + 1, 1024, |_| true)?;
+            let Some(last) = page.last() else { break };
+            seq = last.seq;
+            page.iter().filter(|r| r.seq <= through).for_each(&mut each);
+        }
+        Ok(())
+    }
+
+    /// The weight each label counts in the model.
+    pub fn weight(&self) -> f32 {
+        self.weight
     }
 
     /// The label `comment` is pinned to, if a moderator labelled it.

@@ -75,6 +75,18 @@ pub enum ApiError {
     /// No verdict with that id is known (expired, or never given).
     #[error("no verdict is known for this verdict_id; send the comment itself instead")]
     UnknownVerdict,
+    /// A retraining job is already running.
+    #[error("a retraining job is already running; poll it with GET /v1/admin/jobs/{{job_id}}")]
+    RetrainInProgress,
+    /// No job has that id.
+    #[error("no retraining job has this id")]
+    UnknownJob,
+    /// No model version has that id.
+    #[error("no model version has this id")]
+    UnknownVersion,
+    /// The model version's files do not load.
+    #[error("{0}")]
+    ModelCorrupt(String),
     /// A query parameter is malformed.
     #[error("{0}")]
     InvalidQuery(String),
@@ -109,6 +121,10 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::UnknownVerdict => "unknown_verdict",
             ApiError::InvalidQuery(_) => "invalid_query",
+            ApiError::RetrainInProgress => "retrain_in_progress",
+            ApiError::UnknownJob => "unknown_job",
+            ApiError::UnknownVersion => "unknown_version",
+            ApiError::ModelCorrupt(_) => "model_corrupt",
             ApiError::LabelStoreUnavailable(_) => "label_store_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -135,9 +151,13 @@ struct ErrorBody<'a> {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::NotFound | ApiError::UnknownComment | ApiError::UnknownVerdict => {
-                StatusCode::NOT_FOUND
-            }
+            ApiError::NotFound
+            | ApiError::UnknownComment
+            | ApiError::UnknownVerdict
+            | ApiError::UnknownJob
+            | ApiError::UnknownVersion => StatusCode::NOT_FOUND,
+            ApiError::RetrainInProgress => StatusCode::CONFLICT,
+            ApiError::ModelCorrupt(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::MissingKey | ApiError::InvalidKey => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::LabelStoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

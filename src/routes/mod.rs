@@ -1,6 +1,7 @@
 //! HTTP handlers, one file per resource, and [`error`], the one place errors become HTTP.
 //! [`auth`] checks keys; every handler but the health probes calls it first.
 
+pub mod admin;
 pub mod akismet;
 pub mod auth;
 pub mod comments;

@@ -8,4 +8,5 @@ mod helpers;
 mod labels;
 mod redis_cache;
 mod redis_server;
+mod retrain;
 mod score;

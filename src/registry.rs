@@ -1,0 +1,320 @@
+//! The model registry: every promoted model as an immutable directory under
+//! `DATA_DIR/models/<version>/` (the artifact, its manifest and a registry entry), and the
+//! `ACTIVE` file naming the version in service.
+//!
+//! Everything is written atomically (temporary file, fsync, rename, fsync of the directory),
+//! so a crash leaves either the old state or the new one. The shipped model is registered
+//! at the first start, so it can be listed and rolled back to like any other. A version
+//! whose files fail to load (corrupt, truncated, hash mismatch) is never activated: at
+//! start the newest version that does load serves instead, with an error in the log.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::classifier::{
+    ArtifactError, Manifest, ModelArtifact, NbModel, MANIFEST_FILE, MODEL_FILE,
+};
+use crate::evaluation::EvalReport;
+
+/// Directory of the registry inside the data directory.
+pub const REGISTRY_DIR: &str = "models";
+/// File naming the active version.
+pub const ACTIVE_FILE: &str = "ACTIVE";
+/// File of a version's registry entry.
+pub const ENTRY_FILE: &str = "entry.json";
+
+/// What the registry knows of a version besides its manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegistryEntry {
+    /// The version id (the manifest's).
+    pub version: String,
+    /// The version active when this one was trained.
+    pub parent: Option<String>,
+    /// When it was registered (RFC 3339).
+    pub created_at: String,
+    /// Corpus comments it was trained on.
+    pub corpus_docs: u64,
+    /// Moderator labels it was trained on.
+    pub label_docs: u64,
+    /// It includes every label up to this log position; later ones are learned online.
+    pub labels_through: u64,
+    /// Figures on the retraining holdout, when it came from a retraining job.
+    pub holdout: Option<EvalReport>,
+    /// Who triggered it: a key id, `shipped`, or `open-mode`.
+    pub triggered_by: String,
+    /// Whether it was promoted past a failed evaluation gate.
+    pub forced: bool,
+}
+
+/// A registered version, as listed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ListedVersion {
+    /// Registry entry.
+    #[serde(flatten)]
+    pub entry: RegistryEntry,
+    /// Whether it is the version in service.
+    pub active: bool,
+}
+
+/// Why a registry operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// No such version is registered.
+    #[error("no model version {0:?} is registered")]
+    UnknownVersion(String),
+    /// The version's files do not load.
+    #[error("model version {version} does not load: {source}")]
+    Corrupt {
+        /// The version.
+        version: String,
+        /// Why.
+        source: ArtifactError,
+    },
+    /// A registry entry is not valid JSON.
+    #[error("{path}: {message}")]
+    Entry {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+}
+
+/// The registry in a data directory.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    root: PathBuf,
+}
+
+impl Registry {
+    /// The registry of `data_dir` (created on first write).
+    pub fn in_dir(data_dir: &Path) -> Self {
+        Registry {
+            root: data_dir.join(REGISTRY_DIR),
+        }
+    }
+
+    /// Directory of one version.
+    pub fn version_dir(&self, version: &str) -> PathBuf {
+        self.root.join(version)
+    }
+
+    fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RegistryError + '_ {
+        move |source| RegistryError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// Registers a model already written to `staged` (a directory holding the artifact and
+    /// manifest) under its version, with `entry`. Registering a version twice keeps the first.
+    pub fn register(&self, staged: &Path, entry: &RegistryEntry) -> Result<(), RegistryError> {
+        let dir = self.version_dir(&entry.version);
+        if dir.join(ENTRY_FILE).exists() {
+            return Ok(());
+        }
+        fs::create_dir_all(&self.root).map_err(Self::io(&self.root))?;
+        let json = serde_json::to_vec_pretty(entry).map_err(|e| RegistryError::Entry {
+            path: dir.join(ENTRY_FILE),
+            message: e.to_string(),
+        })?;
+        write_atomically(&staged.join(ENTRY_FILE), &json)?;
+        // A leftover from a crash between staging and renaming is replaced.
+        if dir.exists() {
+            fs::remove_dir_all(&dir).map_err(Self::io(&dir))?;
+        }
+        fs::rename(staged, &dir).map_err(Self::io(&dir))?;
+        sync_dir(&self.root)
+    }
+
+    /// Registers the bytes of a model artifact and manifest (the shipped one at first start).
+    pub fn register_bytes(
+        &self,
+        model: &[u8],
+        manifest: &[u8],
+        entry: &RegistryEntry,
+    ) -> Result<(), RegistryError> {
+        if self.version_dir(&entry.version).join(ENTRY_FILE).exists() {
+            return Ok(());
+        }
+        let staged = self.staging_dir()?;
+        write_atomically(&staged.join(MODEL_FILE), model)?;
+        write_atomically(&staged.join(MANIFEST_FILE), manifest)?;
+        self.register(&staged, entry)
+    }
+
+    /// A fresh empty directory inside the registry to write a model into before registering.
+    pub fn staging_dir(&self) -> Result<PathBuf, RegistryError> {
+        let dir = self
+            .root
+            .join(format!(".staging-{:016x}", rand::random::<u64>()));
+        fs::create_dir_all(&dir).map_err(Self::io(&dir))?;
+        Ok(dir)
+    }
+
+    /// The active version, if one was ever activated.
+    pub fn active(&self) -> Result<Option<String>, RegistryError> {
+        let path = self.root.join(ACTIVE_FILE);
+        match fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text.trim().to_owned()).filter(|v| !v.is_empty())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Self::io(&path)(e)),
+        }
+    }
+
+    /// Makes `version` the active one (it must be registered).
+    pub fn set_active(&self, version: &str) -> Result<(), RegistryError> {
+        if !self.version_dir(version).join(ENTRY_FILE).exists() {
+            return Err(RegistryError::UnknownVersion(version.to_owned()));
+        }
+        write_atomically(&self.root.join(ACTIVE_FILE), version.as_bytes())
+    }
+
+    /// Loads a version's model, manifest and entry.
+    pub fn load(&self, version: &str) -> Result<(NbModel, Manifest, RegistryEntry), RegistryError> {
+        let dir = self.version_dir(version);
+        let entry = self.entry(version)?;
+        let (model, manifest) =
+            ModelArtifact::read_dir(&dir).map_err(|source| RegistryError::Corrupt {
+                version: version.to_owned(),
+                source,
+            })?;
+        if manifest.version != version {
+            return Err(RegistryError::Corrupt {
+                version: version.to_owned(),
+                source: ArtifactError::Manifest(format!(
+                    "the manifest says version {}",
+                    manifest.version
+                )),
+            });
+        }
+        Ok((model, manifest, entry))
+    }
+
+    fn entry(&self, version: &str) -> Result<RegistryEntry, RegistryError> {
+        let path = self.version_dir(version).join(ENTRY_FILE);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(RegistryError::UnknownVersion(version.to_owned()))
+            }
+            Err(e) => return Err(Self::io(&path)(e)),
+        };
+        serde_json::from_slice(&bytes).map_err(|e| RegistryError::Entry {
+            path,
+            message: e.to_string(),
+        })
+    }
+
+    /// Every registered version, newest first.
+    pub fn list(&self) -> Result<Vec<ListedVersion>, RegistryError> {
+        let active = self.active()?;
+        let mut entries = Vec::new();
+        let dir = match fs::read_dir(&self.root) {
+            Ok(dir) => dir,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Self::io(&self.root)(e)),
+        };
+        for item in dir.flatten() {
+            let name = item.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || !item.path().join(ENTRY_FILE).exists() {
+                continue;
+            }
+            match self.entry(&name) {
+                Ok(entry) => entries.push(entry),
+                Err(e) => tracing::error!(error = %e, "unreadable registry entry skipped"),
+            }
+        }
+        entries.sort_by(|a, b| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then(b.version.cmp(&a.version))
+        });
+        Ok(entries
+            .into_iter()
+            .map(|entry| ListedVersion {
+                active: active.as_deref() == Some(entry.version.as_str()),
+                entry,
+            })
+            .collect())
+    }
+
+    /// Deletes the oldest versions beyond `keep`, never the active one; returns those removed.
+    pub fn prune(&self, keep: usize) -> Result<Vec<String>, RegistryError> {
+        let listed = self.list()?;
+        let mut removed = Vec::new();
+        let mut kept = 0;
+        for version in listed {
+            if version.active || kept < keep {
+                kept += 1;
+                continue;
+            }
+            let dir = self.version_dir(&version.entry.version);
+            fs::remove_dir_all(&dir).map_err(Self::io(&dir))?;
+            removed.push(version.entry.version);
+        }
+        if !removed.is_empty() {
+            sync_dir(&self.root)?;
+        }
+        Ok(removed)
+    }
+
+    /// The version to serve at start: the active one if it loads, else the newest that
+    /// does (then made active, with an error logged); `None` if nothing is registered.
+    pub fn load_active(&self) -> Result<Option<(NbModel, Manifest, RegistryEntry)>, RegistryError> {
+        let active = self.active()?;
+        if let Some(version) = &active {
+            match self.load(version) {
+                Ok(loaded) => return Ok(Some(loaded)),
+                Err(e) => tracing::error!(
+                    version = %version,
+                    error = %e,
+                    "the active model version does not load; falling back to the newest good one"
+                ),
+            }
+        }
+        for listed in self.list()? {
+            if Some(&listed.entry.version) == active.as_ref() {
+                continue;
+            }
+            match self.load(&listed.entry.version) {
+                Ok(loaded) => {
+                    self.set_active(&listed.entry.version)?;
+                    tracing::warn!(version = %listed.entry.version, "model version activated at start");
+                    return Ok(Some(loaded));
+                }
+                Err(e) => tracing::error!(error = %e, "model version skipped"),
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), RegistryError> {
+    let tmp = path.with_extension("tmp");
+    let result = (|| {
+        let mut file = fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    result.map_err(Registry::io(path))?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+fn sync_dir(dir: &Path) -> Result<(), RegistryError> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(Registry::io(dir))
+}

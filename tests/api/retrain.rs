@@ -1,0 +1,250 @@
+//! Retraining: jobs, the evaluation gate, the registry, rollback, and a corrupt artifact.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_error, spawn_app, spawn_app_with, status_and_json, TestApp};
+
+async fn get(app: &TestApp, path: &str) -> Value {
+    let (status, body) = status_and_json(app.send(Method::GET, path, None, None).await).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    body
+}
+
+async fn start_retrain(app: &TestApp, body: Value) -> String {
+    let response = app
+        .send(Method::POST, "/v1/admin/retrain", None, Some(&body))
+        .await;
+    let (status, body) = status_and_json(response).await;
+    assert_eq!(status, 202, "{body}");
+    body["job_id"].as_str().unwrap().to_owned()
+}
+
+async fn wait_for_job(app: &TestApp, job_id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let job = get(app, &format!("/v1/admin/jobs/{job_id}")).await;
+        if !matches!(job["state"].as_str(), Some("queued" | "running")) {
+            return job;
+        }
+        assert!(Instant::now() < deadline, "job never finished: {job}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn active_version(models: &Value) -> String {
+    let active: Vec<&Value> = models
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["active"] == true)
+        .collect();
+    assert_eq!(active.len(), 1, "exactly one active: {models}");
+    active[0]["version"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retrain_promotes_and_rollback_restores_while_scores_never_fail() {
+    let app = spawn_app().await;
+    let models = get(&app, "/v1/admin/models").await;
+    assert_eq!(
+        models.as_array().unwrap().len(),
+        1,
+        "the shipped model is listed: {models}"
+    );
+    assert_eq!(models[0]["triggered_by"], "shipped");
+    let shipped = active_version(&models);
+
+    for (text, label) in [
+        (
+            "Visit my store for discount sunglasses at shades.example",
+            "spam",
+        ),
+        ("Thank you, this helped me fix my bike's brakes", "ham"),
+    ] {
+        let (status, _) = app
+            .feedback(&json!({"label": label, "comment": {"content": text}}))
+            .await;
+        assert_eq!(status, 200);
+    }
+
+    // A stream of score requests runs across the whole retraining.
+    let client = app.client.clone();
+    let url = format!("{}/v1/comments/score", app.address);
+    let load = tokio::spawn(async move {
+        let mut versions = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(600);
+        for i in 0.. {
+            let body = json!({"content": format!("Comment {i} about the garden and the weather")});
+            let response = client.post(&url).json(&body).send().await.unwrap();
+            assert_eq!(response.status().as_u16(), 200);
+            let body: Value = response.json().await.unwrap();
+            versions.push(body["model_version"].as_str().unwrap().to_owned());
+            if versions.len() > 20
+                && (versions.last() != versions.first() || Instant::now() > deadline)
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        versions
+    });
+
+    let job_id = start_retrain(&app, json!({})).await;
+    let second = app
+        .send(Method::POST, "/v1/admin/retrain", None, None)
+        .await;
+    assert_error(
+        second,
+        409,
+        "retrain_in_progress",
+        "a second job while one runs",
+    )
+    .await;
+    let job = wait_for_job(&app, &job_id).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert!(job["candidate"]["f1"].as_f64().unwrap() > 0.9, "{job}");
+    assert!(job["current"]["f1"].is_number(), "{job}");
+    assert_eq!(job["label_docs"], 2);
+    let promoted = job["model_version"].as_str().unwrap().to_owned();
+    assert_ne!(promoted, shipped);
+
+    let versions = load.await.unwrap();
+    for v in &versions {
+        assert!(v == &shipped || v == &promoted, "unknown version {v}");
+    }
+    assert_eq!(
+        versions.last().unwrap(),
+        &promoted,
+        "scores moved to the new model"
+    );
+
+    let models = get(&app, "/v1/admin/models").await;
+    assert_eq!(models.as_array().unwrap().len(), 2);
+    assert_eq!(active_version(&models), promoted);
+    let entry = models
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["version"] == promoted.as_str())
+        .unwrap();
+    assert_eq!(entry["parent"], shipped.as_str());
+    assert_eq!(entry["labels_through"], 2);
+
+    // The label learned before promotion is in the new model and is still pinned.
+    let pinned = app
+        .score(&json!({"content": "Visit my store for discount sunglasses at shades.example"}))
+        .await;
+    assert_eq!(pinned["verdict"], "spam");
+
+    // Roll back to the shipped model.
+    let path = format!("/v1/admin/models/{shipped}/activate");
+    let (status, _) = status_and_json(app.send(Method::POST, &path, None, None).await).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        active_version(&get(&app, "/v1/admin/models").await),
+        shipped
+    );
+    let after = app
+        .score(&json!({"content": "A brand new comment after the rollback"}))
+        .await;
+    assert_eq!(after["model_version"], shipped.as_str());
+    let missing = app
+        .send(
+            Method::POST,
+            "/v1/admin/models/nb-000000000000/activate",
+            None,
+            None,
+        )
+        .await;
+    assert_error(missing, 404, "unknown_version", "no such version").await;
+    let sneaky = app
+        .send(
+            Method::POST,
+            "/v1/admin/models/..%2F..%2Fkeys.json/activate",
+            None,
+            None,
+        )
+        .await;
+    assert!(sneaky.status().is_client_error());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn contradictory_labels_are_rejected_by_the_gate_unless_forced() {
+    let app = spawn_app().await;
+    // Obvious spam from the shipped corpus, labelled ham: poison.
+    let spam: Vec<String> = commentguard::corpus::shipped_corpus()
+        .into_iter()
+        .filter(|r| r.label == commentguard::domain::Label::Spam)
+        .map(|r| r.text)
+        .take(400)
+        .collect();
+    for text in &spam {
+        let (status, body) = app
+            .feedback(&json!({"label": "ham", "comment": {"content": text}}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let before = active_version(&get(&app, "/v1/admin/models").await);
+    let job = wait_for_job(&app, &start_retrain(&app, json!({})).await).await;
+    assert_eq!(job["state"], "rejected", "{job}");
+    let (candidate, current) = (&job["candidate"], &job["current"]);
+    assert!(
+        candidate["f1"].as_f64().unwrap() < current["f1"].as_f64().unwrap(),
+        "both figures are reported and the candidate is worse: {job}"
+    );
+    assert!(job["gate"].as_str().unwrap().contains("too"), "{job}");
+    assert_eq!(active_version(&get(&app, "/v1/admin/models").await), before);
+
+    let forced = wait_for_job(&app, &start_retrain(&app, json!({"force": true})).await).await;
+    assert_eq!(forced["state"], "succeeded", "{forced}");
+    assert!(
+        forced["gate"].as_str().unwrap().contains("forced"),
+        "{forced}"
+    );
+    let models = get(&app, "/v1/admin/models").await;
+    let promoted = models
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["active"] == true)
+        .unwrap();
+    assert_eq!(promoted["forced"], true, "{models}");
+}
+
+#[tokio::test]
+async fn a_corrupt_active_artifact_is_refused_at_start_and_the_previous_version_serves() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_path_buf();
+    let app = spawn_app_with(|s| s.data_dir = dir.clone()).await;
+    let shipped = active_version(&get(&app, "/v1/admin/models").await);
+    // Register a second version by hand: the shipped model retrained with other bits.
+    let job = wait_for_job(&app, &start_retrain(&app, json!({"force": true})).await).await;
+    let promoted = job["model_version"].as_str().unwrap().to_owned();
+    drop(app);
+
+    let artifact = dir.join("models").join(&promoted).join("model.postcard");
+    let mut bytes = std::fs::read(&artifact).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&artifact, bytes).unwrap();
+
+    let app = spawn_app_with(|s| s.data_dir = dir.clone()).await;
+    let models = get(&app, "/v1/admin/models").await;
+    assert_eq!(active_version(&models), shipped, "{models}");
+    let verdict = app
+        .score(&json!({"content": "Hello there, nice post"}))
+        .await;
+    assert_eq!(verdict["model_version"], shipped.as_str());
+    let path = format!("/v1/admin/models/{promoted}/activate");
+    let response = app.send(Method::POST, &path, None, None).await;
+    assert_error(
+        response,
+        422,
+        "model_corrupt",
+        "a corrupt version cannot be activated",
+    )
+    .await;
+}
