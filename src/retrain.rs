@@ -197,7 +197,12 @@ fn in_holdout(row: &LabelledComment, share: f64) -> bool {
 /// async runtime.
 pub fn run_job(ctx: &RetrainContext<'_>, jobs: &Jobs, job_id: &str, request: &RetrainRequest) {
     let started = Instant::now();
-    let result = train_gate_promote(ctx, jobs, job_id, request);
+    // A bug that panics must fail the job, not leave it running forever (which would refuse
+    // every later retraining with 409).
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        train_gate_promote(ctx, jobs, job_id, request)
+    }))
+    .unwrap_or_else(|_| Err(anyhow::anyhow!("the retraining job panicked")));
     let secs = started.elapsed().as_secs_f64();
     jobs.finish(job_id, |job| {
         job.duration_secs = Some(secs);
@@ -258,20 +263,34 @@ fn train_gate_promote(
     });
     let weight = ctx.labels.weight();
     // Labels with their log position, so the current recipe can take the older ones only.
-    let mut labels: Vec<(u64, ExtractedDoc)> = Vec::new();
+    let mut records = Vec::new();
     ctx.labels.for_each_current(through, |record| {
-        labels.push((
-            record.seq,
-            trainer.extract_comment(&record.comment, record.label, weight),
-        ));
+        records.push((record.seq, record.comment.clone(), record.label));
     })?;
+    let (first, second) = records.split_at(records.len() / 2);
+    let extract = |part: &[(u64, crate::domain::Comment, crate::domain::Label)]| {
+        part.iter()
+            .map(|(seq, comment, label)| (*seq, trainer.extract_comment(comment, *label, weight)))
+            .collect::<Vec<_>>()
+    };
+    let labels: Vec<(u64, ExtractedDoc)> = std::thread::scope(|scope| {
+        let other = scope.spawn(|| extract(second));
+        let mut labels = extract(first);
+        labels.extend(
+            other
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+        );
+        labels
+    });
+    drop(records);
 
     stage("reading the corpus", 0.15);
     let corpus = shipped_corpus();
     let (holdout, rest): (Vec<_>, Vec<_>) = corpus
         .into_iter()
         .partition(|row| in_holdout(row, request.holdout));
-    let rest_docs: Vec<ExtractedDoc> = rest.iter().map(|row| trainer.extract(row)).collect();
+    let rest_docs = extract_in_parallel(&trainer, &rest);
     jobs.update(job_id, |job| {
         job.corpus_docs = (rest.len() + holdout.len()) as u64;
         job.label_docs = labels.len() as u64;
@@ -290,11 +309,19 @@ fn train_gate_promote(
             )
             .collect()
     };
-    let candidate = live.with_model(trainer.fit(&with(&|_| true)), "candidate");
-    let candidate_report = evaluate(&candidate, &holdout);
-    stage("evaluating the current recipe", 0.55);
-    let current = live.with_model(trainer.fit(&with(&|s| s <= current_through)), "current");
-    let current_report = evaluate(&current, &holdout);
+    // The two trainings are independent: one per core.
+    let (candidate_report, current_report) = std::thread::scope(|scope| {
+        let current = scope.spawn(|| {
+            let model = trainer.fit(&with(&|s| s <= current_through));
+            evaluate(&live.with_model(model, "current"), &holdout)
+        });
+        let candidate = live.with_model(trainer.fit(&with(&|_| true)), "candidate");
+        let candidate_report = evaluate(&candidate, &holdout);
+        stage("evaluating the current recipe", 0.55);
+        (candidate_report, current.join())
+    });
+    let current_report =
+        current_report.map_err(|_| anyhow::anyhow!("training the current recipe panicked"))?;
 
     let f1_ok = candidate_report.f1 >= current_report.f1 - ctx.tolerance.f1_drop;
     let fpr_ok = candidate_report.fpr <= current_report.fpr + ctx.tolerance.fpr_rise;
@@ -323,10 +350,11 @@ fn train_gate_promote(
     stage("training on everything", 0.7);
     let corpus_docs = (rest_docs.len() + holdout.len()) as u64;
     let label_docs = labels.len() as u64;
-    let all: Vec<ExtractedDoc> = rest_docs
-        .into_iter()
-        .chain(holdout.iter().map(|row| trainer.extract(row)))
-        .chain(labels.into_iter().map(|(_, d)| d))
+    let holdout_docs = extract_in_parallel(&trainer, &holdout);
+    let all: Vec<&ExtractedDoc> = rest_docs
+        .iter()
+        .chain(&holdout_docs)
+        .chain(labels.iter().map(|(_, d)| d))
         .collect();
     let model = trainer.fit(&all);
     stage("registering", 0.9);
@@ -358,6 +386,28 @@ fn train_gate_promote(
         tracing::warn!(error = %e, "pruning old model versions failed");
     }
     Ok(Some(manifest.version))
+}
+
+/// Extracts features of corpus rows on two threads (the machine's cores; extraction is most
+/// of a retraining's time).
+fn extract_in_parallel(trainer: &Trainer, rows: &[LabelledComment]) -> Vec<ExtractedDoc> {
+    let (first, second) = rows.split_at(rows.len() / 2);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| {
+            second
+                .iter()
+                .map(|r| trainer.extract(r))
+                .collect::<Vec<_>>()
+        });
+        let mut docs: Vec<ExtractedDoc> = first.iter().map(|r| trainer.extract(r)).collect();
+        // A panic here is a bug; `run_job` turns it into a failed job.
+        docs.extend(
+            other
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+        );
+        docs
+    })
 }
 
 /// Makes a registered version the one in service: loads and checks it, records it as

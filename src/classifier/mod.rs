@@ -188,6 +188,44 @@ impl NbModel {
         };
     }
 
+    /// [`NbModel::learn`] for many documents at once, as training does: counts first, then
+    /// one log-ratio per bucket touched (instead of one per occurrence, which dominated
+    /// training time).
+    pub fn learn_batch<'a>(&mut self, docs: impl IntoIterator<Item = (&'a [u32], Label, f32)>) {
+        let mut touched = Vec::new();
+        for (buckets, label, weight) in docs {
+            let c = class_index(label);
+            for &b in buckets {
+                let b = b as usize;
+                let before = self.counts[SPAM][b] + self.counts[HAM][b];
+                let updated = (self.counts[c][b] + weight).max(0.0);
+                let applied = updated - self.counts[c][b];
+                self.counts[c][b] = updated;
+                self.totals[c] = (self.totals[c] + applied as f64).max(0.0);
+                let after = self.counts[SPAM][b] + self.counts[HAM][b];
+                if before == 0.0 && after > 0.0 {
+                    self.vocabulary += 1;
+                } else if before > 0.0 && after == 0.0 {
+                    self.vocabulary = self.vocabulary.saturating_sub(1);
+                }
+                touched.push(b as u32);
+            }
+            let docs = &mut self.docs[c];
+            *docs = if weight >= 0.0 {
+                *docs + 1
+            } else {
+                docs.saturating_sub(1)
+            };
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        let alpha = self.params.alpha;
+        for b in touched {
+            let b = b as usize;
+            self.log_ratio[b] = Self::ratio(self.counts[SPAM][b], self.counts[HAM][b], alpha);
+        }
+    }
+
     /// NaN marks a bucket never seen in training. Unseen features are skipped rather than
     /// scored: with smoothing they would each add the class-normaliser gap, pushing every
     /// unfamiliar word (a language or topic absent from the corpus) towards the smaller class.

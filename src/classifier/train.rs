@@ -1,5 +1,6 @@
 //! Training: counting features of labelled comments and calibrating on held-out folds.
 
+use std::borrow::Borrow;
 use std::path::{Path, PathBuf};
 
 use xxhash_rust::xxh3::Xxh3;
@@ -86,17 +87,21 @@ impl Trainer {
     }
 
     /// Counts every document into a fresh, uncalibrated model.
-    pub fn count(&self, docs: &[ExtractedDoc]) -> NbModel {
+    pub fn count<D: Borrow<ExtractedDoc>>(&self, docs: &[D]) -> NbModel {
         let mut model = NbModel::new(self.options.params);
-        for d in docs {
-            model.learn(&d.buckets, d.label, d.weight);
-        }
+        model.learn_batch(
+            docs.iter()
+                .map(Borrow::borrow)
+                .map(|d| (d.buckets.as_slice(), d.label, d.weight)),
+        );
         model
     }
 
     /// Trains and calibrates: the calibration is fitted on scores each document got from a
     /// model that did not see it (k-fold), so it reflects how the model does on new comments.
-    pub fn fit(&self, docs: &[ExtractedDoc]) -> NbModel {
+    ///
+    /// Takes documents or references to them, so a caller combining sets need not copy.
+    pub fn fit<D: Borrow<ExtractedDoc>>(&self, docs: &[D]) -> NbModel {
         let mut model = self.count(docs);
         let calibration = Calibration::fit(&self.out_of_fold_evidence(&model, docs));
         model.set_calibration(calibration);
@@ -105,10 +110,10 @@ impl Trainer {
 
     /// Out-of-fold evidence for every document (fold = index mod k), given the model counted
     /// on all of them: each fold's counts are subtracted, which is cheaper than recounting.
-    pub fn out_of_fold_evidence(
+    pub fn out_of_fold_evidence<D: Borrow<ExtractedDoc>>(
         &self,
         full: &NbModel,
-        docs: &[ExtractedDoc],
+        docs: &[D],
     ) -> Vec<(Evidence, bool)> {
         let k = self.options.calibration_folds;
         if k < 2 || docs.len() < k {
@@ -117,10 +122,20 @@ impl Trainer {
         let mut scores = vec![([0.0; super::DIMS], false); docs.len()];
         for fold in 0..k {
             let mut model = full.clone();
-            for d in docs.iter().skip(fold).step_by(k) {
-                model.learn(&d.buckets, d.label, -d.weight);
-            }
-            for (i, d) in docs.iter().enumerate().skip(fold).step_by(k) {
+            model.learn_batch(
+                docs.iter()
+                    .map(Borrow::borrow)
+                    .skip(fold)
+                    .step_by(k)
+                    .map(|d| (d.buckets.as_slice(), d.label, -d.weight)),
+            );
+            for (i, d) in docs
+                .iter()
+                .map(Borrow::borrow)
+                .enumerate()
+                .skip(fold)
+                .step_by(k)
+            {
                 scores[i] = (model.evidence(&d.buckets, &d.kinds), d.label == Label::Spam);
             }
         }

@@ -150,7 +150,11 @@ mod tests {
     use super::*;
 
     /// (body, Ok((force, holdout)) or Err(code), why)
-    type Case = (&'static str, Result<(bool, f64), &'static str>, &'static str);
+    type Case = (
+        &'static str,
+        Result<(bool, f64), &'static str>,
+        &'static str,
+    );
 
     #[test]
     fn retrain_bodies() {

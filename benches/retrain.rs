@@ -1,0 +1,123 @@
+//! Retraining benchmark: wall time and peak memory of one retraining job (corpus + N
+//! synthetic moderator labels, the gate's two trainings, the final training, registering
+//! and activating) for each N in COMMENTGUARD_BENCH_LABELS (default 10000,100000).
+//!
+//! Labels are synthetic variations of corpus comments written straight into a label log,
+//! so the setup does not time fsyncs. Each size runs in a child process of this binary, so
+//! the peak resident memory (VmHWM) belongs to that size alone. Run: scripts/bench-retrain.sh.
+
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use commentguard::corpus::shipped_corpus;
+use commentguard::domain::Comment;
+use commentguard::labels::{Fingerprint, LabelBook, LabelRecord, LABELS_FILE};
+use commentguard::moderation::Policy;
+use commentguard::registry::Registry;
+use commentguard::retrain::{run_job, GateTolerance, Jobs, RetrainContext, RetrainRequest};
+use commentguard::scoring::Scorer;
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn run_one(n: usize) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let corpus = shipped_corpus();
+    let mut log = std::io::BufWriter::new(
+        std::fs::File::create(dir.path().join(LABELS_FILE)).expect("label log"),
+    );
+    for i in 0..n {
+        let row = &corpus[i % corpus.len()];
+        let comment = Comment {
+            content: format!("{} (variant {i})", row.text),
+            author: row.author.clone(),
+            ..Default::default()
+        };
+        let record = LabelRecord {
+            seq: i as u64 + 1,
+            label_id: format!("{i:032x}"),
+            fingerprint: Fingerprint::of(&comment).to_hex(),
+            label: row.label,
+            previous: None,
+            comment,
+            verdict_id: None,
+            moderator: None,
+            note: None,
+            key_id: None,
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+        };
+        serde_json::to_writer(&mut log, &record).expect("write");
+        log.write_all(b"\n").expect("write");
+    }
+    drop(log);
+    let rss_before = peak_rss_mb();
+    let scorer = Scorer::load(None, Policy::default()).expect("shipped model");
+    let started = Instant::now();
+    let (book, _) = LabelBook::open(dir.path(), scorer, 2.0).expect("open labels");
+    let opened = started.elapsed().as_secs_f64();
+    let registry = Registry::in_dir(dir.path());
+    let jobs = Jobs::default();
+    let activation = Mutex::new(());
+    let ctx = RetrainContext {
+        registry: &registry,
+        labels: &book,
+        tolerance: GateTolerance::default(),
+        keep_versions: 10,
+        activation: &activation,
+    };
+    let request = RetrainRequest {
+        force: true,
+        holdout: 0.2,
+        triggered_by: "bench".into(),
+    };
+    let job_id = jobs.try_start(&request, "bench").expect("no job running");
+    let started = Instant::now();
+    run_job(&ctx, &jobs, &job_id, &request);
+    let secs = started.elapsed().as_secs_f64();
+    let job = jobs.get(&job_id).expect("job");
+    println!(
+        "labels={n} corpus={} retrain_secs={secs:.2} replay_at_start_secs={opened:.2} peak_rss_mb={:.0} (before: {rss_before:.0}) state={:?}",
+        job.corpus_docs,
+        peak_rss_mb(),
+        job.state
+    );
+}
+
+fn main() {
+    // A child run: `retrain --one N`.
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--one") {
+        let n = args
+            .get(i + 1)
+            .and_then(|n| n.parse().ok())
+            .expect("--one N");
+        run_one(n);
+        return;
+    }
+    if args.iter().any(|a| a == "--list" || a == "--test") {
+        // `cargo test --benches` and `cargo bench -- --list` probe bench binaries.
+        return;
+    }
+    let sizes =
+        std::env::var("COMMENTGUARD_BENCH_LABELS").unwrap_or_else(|_| "10000,100000".into());
+    let me = std::env::current_exe().expect("own path");
+    for n in sizes
+        .split(',')
+        .filter_map(|n| n.trim().parse::<usize>().ok())
+    {
+        let status = std::process::Command::new(&me)
+            .args(["--one", &n.to_string()])
+            .status()
+            .expect("child run");
+        assert!(status.success(), "the run with {n} labels failed");
+    }
+}
