@@ -10,6 +10,7 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use commentguard::cache::{Cache, LocalCache};
 use commentguard::corpus::shipped_corpus;
 use commentguard::domain::Comment;
 use commentguard::labels::{Fingerprint, LabelBook, LabelRecord, LABELS_FILE};
@@ -67,12 +68,14 @@ fn run_one(n: usize) {
     let registry = Registry::in_dir(dir.path());
     let jobs = Jobs::default();
     let activation = Mutex::new(());
+    let cache = Cache::Local(LocalCache::new(std::time::Duration::from_secs(60), 10));
     let ctx = RetrainContext {
         registry: &registry,
         labels: &book,
         tolerance: GateTolerance::default(),
         keep_versions: 10,
         activation: &activation,
+        cache: &cache,
     };
     let request = RetrainRequest {
         force: true,

@@ -100,9 +100,12 @@ pub struct Registry {
 impl Registry {
     /// The registry of `data_dir` (created on first write).
     pub fn in_dir(data_dir: &Path) -> Self {
-        Registry {
-            root: data_dir.join(REGISTRY_DIR),
-        }
+        Self::at(data_dir.join(REGISTRY_DIR))
+    }
+
+    /// A registry at `root` (several replicas may share one).
+    pub fn at(root: PathBuf) -> Self {
+        Registry { root }
     }
 
     /// Directory of one version.
@@ -130,11 +133,18 @@ impl Registry {
             message: e.to_string(),
         })?;
         write_atomically(&staged.join(ENTRY_FILE), &json)?;
-        // A leftover from a crash between staging and renaming is replaced.
-        if dir.exists() {
+        // A directory without an entry is a leftover of a crash mid-registration: replaced.
+        if dir.exists() && !dir.join(ENTRY_FILE).exists() {
             fs::remove_dir_all(&dir).map_err(Self::io(&dir))?;
         }
-        fs::rename(staged, &dir).map_err(Self::io(&dir))?;
+        if let Err(e) = fs::rename(staged, &dir) {
+            // Another replica sharing the registry registered the same version first.
+            let _ = fs::remove_dir_all(staged);
+            if dir.join(ENTRY_FILE).exists() {
+                return Ok(());
+            }
+            return Err(Self::io(&dir)(e));
+        }
         sync_dir(&self.root)
     }
 

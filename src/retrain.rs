@@ -20,6 +20,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use xxhash_rust::xxh3::xxh3_64;
 
+use crate::cache::Cache;
 use crate::classifier::{write_model, CvMetrics, ExtractedDoc, TrainOptions, Trainer};
 use crate::corpus::{shipped_corpus, LabelledComment};
 use crate::evaluation::{evaluate, EvalReport};
@@ -185,6 +186,8 @@ pub struct RetrainContext<'a> {
     pub keep_versions: usize,
     /// Serialises activations (jobs and rollbacks).
     pub activation: &'a Mutex<()>,
+    /// Where promotions are announced to other replicas.
+    pub cache: &'a Cache,
 }
 
 /// Whether a corpus row is in the holdout: a fixed hash of its text, so every job (and every
@@ -411,9 +414,25 @@ fn extract_in_parallel(trainer: &Trainer, rows: &[LabelledComment]) -> Vec<Extra
 }
 
 /// Makes a registered version the one in service: loads and checks it, records it as
-/// active, then swaps it in with every later label learned on top.
+/// active, swaps it in with every later label learned on top, and announces it to the
+/// other replicas.
 pub fn activate(ctx: &RetrainContext<'_>, version: &str) -> Result<(), RegistryError> {
     let _guard = ctx.activation.lock().unwrap_or_else(|p| p.into_inner());
+    activate_locked(ctx, version)?;
+    ctx.cache.announce_model(version);
+    Ok(())
+}
+
+/// Follows another replica's announcement: activates `version` unless it already serves.
+pub fn follow(ctx: &RetrainContext<'_>, version: &str) -> Result<(), RegistryError> {
+    let _guard = ctx.activation.lock().unwrap_or_else(|p| p.into_inner());
+    if ctx.labels.live().current().model_version() == version {
+        return Ok(());
+    }
+    activate_locked(ctx, version)
+}
+
+fn activate_locked(ctx: &RetrainContext<'_>, version: &str) -> Result<(), RegistryError> {
     let (model, manifest, entry) = ctx.registry.load(version)?;
     let live = ctx.labels.live().current();
     let scorer: Scorer = live.with_model(model, manifest.version);

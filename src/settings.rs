@@ -45,7 +45,7 @@ pub const CONFIG_ENV: &str = "COMMENTGUARD_CONFIG";
 const ENV_PREFIX: &str = "COMMENTGUARD_";
 
 /// Every key the config file may contain; each is also `COMMENTGUARD_<KEY>` in the environment.
-const KEYS: [&str; 23] = [
+const KEYS: [&str; 24] = [
     "bind",
     "models_dir",
     "data_dir",
@@ -69,6 +69,7 @@ const KEYS: [&str; 23] = [
     "retrain_f1_tolerance",
     "retrain_fpr_tolerance",
     "keep_model_versions",
+    "registry_dir",
 ];
 
 /// Default request body limit: generous for a 64 KiB comment plus metadata and JSON escaping.
@@ -135,6 +136,8 @@ pub struct Settings {
     pub gate: crate::retrain::GateTolerance,
     /// Model versions the registry keeps (the active one always).
     pub keep_versions: usize,
+    /// Where promoted models live; replicas on one Redis share it. Default `DATA_DIR/models`.
+    pub registry_dir: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -158,6 +161,7 @@ impl Default for Settings {
             akismet_hold_is_spam: true,
             gate: crate::retrain::GateTolerance::default(),
             keep_versions: 10,
+            registry_dir: None,
         }
     }
 }
@@ -381,6 +385,7 @@ impl Settings {
             keep_versions: sources
                 .get("keep_model_versions", "a positive whole number", positive)?
                 .unwrap_or(defaults.keep_versions),
+            registry_dir: sources.get("registry_dir", "a path", |v| Some(PathBuf::from(v)))?,
         })
     }
 }

@@ -14,8 +14,8 @@ use crate::cache::{Cache, LocalCache, RedisCache};
 use crate::classifier::{parse_manifest, MANIFEST_FILE, MODEL_FILE};
 use crate::keys::Keyring;
 use crate::labels::LabelBook;
-use crate::registry::{Registry, RegistryEntry};
-use crate::retrain::{GateTolerance, Jobs, RetrainContext};
+use crate::registry::{Registry, RegistryEntry, REGISTRY_DIR};
+use crate::retrain::{follow, GateTolerance, Jobs, RetrainContext};
 use crate::routes::{
     admin, akismet, comments, error, feedback, health, keys, labels, score, ApiError,
 };
@@ -65,6 +65,7 @@ impl AppState {
             tolerance: self.gate,
             keep_versions: self.keep_versions,
             activation: &self.activation,
+            cache: &self.cache,
         }
     }
 }
@@ -182,7 +183,12 @@ impl Application {
                  interface; `commentguard keys create --role admin` turns keys on"
             );
         }
-        let registry = Registry::in_dir(&settings.data_dir);
+        let registry = Registry::at(
+            settings
+                .registry_dir
+                .clone()
+                .unwrap_or_else(|| settings.data_dir.join(REGISTRY_DIR)),
+        );
         let (scorer, labels_through) = load_active_model(&settings, &registry, scorer)
             .context("cannot set up the model registry")?;
         let (labels, replay) = LabelBook::open_after(
@@ -229,6 +235,23 @@ impl Application {
             gate: settings.gate,
             keep_versions: settings.keep_versions,
         });
+        if let Cache::Redis(redis) = &*state.cache {
+            // Replicas on one Redis follow each other's promotions and rollbacks.
+            let follower = state.clone();
+            redis.watch_models(move |version| {
+                let state = follower.clone();
+                let current = state.labels.live().current();
+                if current.model_version() == version {
+                    return;
+                }
+                tokio::task::spawn_blocking(move || {
+                    match follow(&state.retrain_context(), &version) {
+                        Ok(()) => tracing::info!(version, "following another replica's model"),
+                        Err(e) => tracing::error!(version, error = %e, "cannot follow another replica's model"),
+                    }
+                });
+            });
+        }
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())

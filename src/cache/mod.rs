@@ -173,6 +173,13 @@ pub enum Cache {
 }
 
 impl Cache {
+    /// Tells other replicas which model version is active (nothing to tell in-process).
+    pub fn announce_model(&self, version: &str) {
+        if let Cache::Redis(r) = self {
+            r.announce_model(version);
+        }
+    }
+
     /// Redis errors and timeouts since start (always 0 in-process).
     pub fn errors(&self) -> u64 {
         match self {

@@ -44,6 +44,8 @@ end
 return {0, n, s, ip}
 "#;
 
+/// How often a replica re-reads the active model key besides pub/sub.
+pub const MODEL_RECHECK: Duration = Duration::from_secs(1);
 /// Consecutive failures that open the breaker.
 const FAILURES_TO_OPEN: u32 = 3;
 /// How often the background probe pings a Redis the breaker has given up on.
@@ -73,6 +75,7 @@ struct Shared {
 /// Verdicts in Redis, with bounded calls and a circuit breaker.
 pub struct RedisCache {
     shared: Arc<Shared>,
+    client: redis::Client,
     handle: Handle,
     /// The cache's runtime; shut down without blocking when the cache goes (dropping a
     /// runtime from inside another one's async context would panic).
@@ -104,6 +107,7 @@ impl RedisCache {
         timeout: Duration,
     ) -> Result<Self, RedisSetupError> {
         let client = redis::Client::open(url).map_err(|e| RedisSetupError::Url(e.to_string()))?;
+        let pubsub_client = client.clone();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("commentguard-redis")
@@ -140,6 +144,7 @@ impl RedisCache {
         Ok(RedisCache {
             handle: runtime.handle().clone(),
             shared,
+            client: pubsub_client,
             runtime: Some(runtime),
         })
     }
@@ -167,6 +172,85 @@ impl RedisCache {
                 None
             }
         }
+    }
+
+    fn model_key(&self) -> String {
+        format!("{}:model:active", self.shared.prefix)
+    }
+
+    fn model_channel(&self) -> String {
+        format!("{}:model", self.shared.prefix)
+    }
+
+    /// Tells every replica that `version` is now the active model: the `current model` key
+    /// (read after every reconnect, since pub/sub messages sent during an outage are lost)
+    /// and a pub/sub message (so replicas switch at once). Not awaited; a Redis outage
+    /// delays the others until they reconnect and read the key.
+    pub fn announce_model(&self, version: &str) {
+        let (key, channel, version) = (self.model_key(), self.model_channel(), version.to_owned());
+        let mut manager = self.shared.manager.clone();
+        self.handle.spawn(async move {
+            let result: redis::RedisResult<()> = redis::pipe()
+                .set(&key, &version)
+                .publish(&channel, &version)
+                .query_async(&mut manager)
+                .await;
+            if let Err(e) = result {
+                tracing::warn!(error = %e, version, "could not announce the active model to other replicas");
+            }
+        });
+    }
+
+    /// Calls `on_version` with the active model version announced by any replica: on every
+    /// pub/sub message, after every (re)connect, and every [`MODEL_RECHECK`] in case a
+    /// subscription silently died. `on_version` must return quickly (hand real work off).
+    pub fn watch_models(&self, on_version: impl Fn(String) + Send + Sync + 'static) {
+        let client = self.client.clone();
+        let (key, channel) = (self.model_key(), self.model_channel());
+        let manager = self.shared.manager.clone();
+        self.handle.spawn(async move {
+            let read_key = |mut manager: ConnectionManager, key: String| async move {
+                manager.get::<_, Option<String>>(&key).await.ok().flatten()
+            };
+            loop {
+                let mut pubsub = match client.get_async_pubsub().await {
+                    Ok(p) => p,
+                    Err(_) => {
+                        tokio::time::sleep(MODEL_RECHECK).await;
+                        continue;
+                    }
+                };
+                if pubsub.subscribe(&channel).await.is_err() {
+                    tokio::time::sleep(MODEL_RECHECK).await;
+                    continue;
+                }
+                // Subscribed first, then the key: nothing announced in between is missed.
+                if let Some(v) = read_key(manager.clone(), key.clone()).await {
+                    on_version(v);
+                }
+                let mut messages = pubsub.on_message();
+                let mut recheck = tokio::time::interval(MODEL_RECHECK);
+                loop {
+                    tokio::select! {
+                        message = futures_util::StreamExt::next(&mut messages) => match message {
+                            Some(m) => {
+                                if let Ok(v) = m.get_payload::<String>() {
+                                    on_version(v);
+                                }
+                            }
+                            // The connection dropped: reconnect and read the key again.
+                            None => break,
+                        },
+                        _ = recheck.tick() => {
+                            if let Some(v) = read_key(manager.clone(), key.clone()).await {
+                                on_version(v);
+                            }
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
     }
 
     fn key(&self, key: &CacheKey) -> String {

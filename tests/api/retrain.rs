@@ -248,3 +248,51 @@ async fn a_corrupt_active_artifact_is_refused_at_start_and_the_previous_version_
     )
     .await;
 }
+
+/// Scores fresh comments on `app` until its model version is `version`; panics after `limit`.
+async fn wait_for_version(app: &TestApp, version: &str, limit: Duration) -> Duration {
+    let started = Instant::now();
+    for i in 0.. {
+        let verdict = app
+            .score(&json!({"content": format!("Fresh comment {i} {}", rand::random::<u64>())}))
+            .await;
+        if verdict["model_version"] == version {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < limit,
+            "still on {} after {limit:?}",
+            verdict["model_version"]
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    unreachable!()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replicas_on_one_redis_follow_promotions_and_rollbacks() {
+    let redis = crate::redis_server::RedisServer::start();
+    let registry = tempfile::tempdir().unwrap();
+    let spawn = || {
+        let url = redis.url();
+        let registry = registry.path().to_path_buf();
+        spawn_app_with(move |s| {
+            s.redis_url = Some(url);
+            s.registry_dir = Some(registry);
+        })
+    };
+    let (a, b) = (spawn().await, spawn().await);
+    let shipped = active_version(&get(&a, "/v1/admin/models").await);
+
+    let job = wait_for_job(&a, &start_retrain(&a, json!({"force": true})).await).await;
+    let promoted = job["model_version"].as_str().unwrap().to_owned();
+    let took = wait_for_version(&b, &promoted, Duration::from_secs(2)).await;
+    println!("replica b followed the promotion in {took:?}");
+
+    let path = format!("/v1/admin/models/{shipped}/activate");
+    let (status, _) = status_and_json(b.send(Method::POST, &path, None, None).await).await;
+    assert_eq!(status, 200);
+    let took = wait_for_version(&a, &shipped, Duration::from_secs(2)).await;
+    println!("replica a followed the rollback in {took:?}");
+    assert_eq!(active_version(&get(&a, "/v1/admin/models").await), shipped);
+}
