@@ -477,8 +477,11 @@ impl Strongest {
                 if out.iter().any(same) {
                     continue;
                 }
+                let mut token = String::with_capacity(prefix.len() + body.len());
+                token.push_str(prefix);
+                token.push_str(body);
                 out.push(TokenWeight {
-                    token: [prefix, body].concat(),
+                    token,
                     weight: (w as f64 * 1000.0).round() / 1000.0,
                 });
                 taken += 1;

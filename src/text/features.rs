@@ -153,12 +153,12 @@ impl Features {
             .min(MAX_INITIAL_CAPACITY);
         let mut b = Builder {
             entries: Vec::with_capacity(capacity),
-            // Sized for the distinct features of a typical comment (about two per character)
-            // at most half full; it grows when it would be fuller.
+            // Sized for the distinct features of a typical comment (two to three per
+            // character) at most half full; it grows when it would be fuller.
             seen: if config.presence {
                 vec![
                     EMPTY;
-                    (4 * body.folded.len() + 64)
+                    (6 * body.folded.len() + 64)
                         .min(MAX_INITIAL_CAPACITY)
                         .next_power_of_two()
                 ]
@@ -351,8 +351,8 @@ impl Builder {
         pad[n + 1] = b' ';
         let padded = &pad[..n + 2];
         let (min, max) = (config.char_min as usize, config.char_max as usize);
-        // At most `max - min + 1` n-grams start at each of the n + 2 positions.
-        self.reserve((n + 2) * (max + 1 - min));
+        // At most this many n-grams (bytes bound characters from above).
+        self.reserve((min..=max).map(|len| (n + 3).saturating_sub(len)).sum());
         let mask = self.mask;
         let (entries, seen) = (&mut self.entries, &mut self.seen[..]);
         if word.is_ascii() {
@@ -489,14 +489,13 @@ impl Builder {
             }
         }
         if let Some(url) = author.url.filter(|u| !u.trim().is_empty()) {
-            self.push_extra(
-                FeatureKind::AuthorMeta,
-                &format!("url:{}", domain_of(url)));
+            self.push_extra(FeatureKind::AuthorMeta, &format!("url:{}", domain_of(url)));
         }
         if let Some(email) = author.email.and_then(|e| e.rsplit_once('@')) {
             self.push_extra(
                 FeatureKind::AuthorMeta,
-                &format!("email:{}", email.1.to_lowercase()));
+                &format!("email:{}", email.1.to_lowercase()),
+            );
         }
     }
 }
