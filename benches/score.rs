@@ -33,6 +33,28 @@ fn bench_score(c: &mut Criterion) {
     let models = std::env::var_os("COMMENTGUARD_BENCH_MODELS").map(PathBuf::from);
     let scorer = Scorer::load(models.as_deref(), Policy::default()).expect("model loads");
     let now = OffsetDateTime::now_utc();
+    if let Some(out) = std::env::var_os("GOLDEN_DUMP") {
+        use std::fmt::Write;
+        let mut text = String::new();
+        for comment in &comments {
+            let a = scorer.score_comment(comment, now);
+            let norm = commentguard::text::normalize_content(&comment.content);
+            let f = scorer
+                .model()
+                .features(&norm, commentguard::classifier::author_fields(comment));
+            let (p, t) = scorer.model().assess(&f, 5);
+            let toks: Vec<String> = (0..f.len()).map(|i| f.token(i)).collect();
+            writeln!(
+                text,
+                "{norm:?}\n{:?}\n{:?}\n{toks:?}\n{p:?} {t:?}\n{a:?}",
+                f.buckets(),
+                f.kinds()
+            )
+            .unwrap();
+        }
+        std::fs::write(out, text).unwrap();
+        return;
+    }
 
     let mut group = c.benchmark_group("score");
     group.throughput(Throughput::Elements(comments.len() as u64));

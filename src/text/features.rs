@@ -366,17 +366,21 @@ impl Builder {
                 }
                 let gram = &padded[i..i + top];
                 // The lengths below `min` only feed the rolling hash.
-                let mut h = gram[..min - 1].iter().fold(CHARS_SALT, |h, &b| fnv(h, b));
-                let ts = i.saturating_sub(1).min(n);
-                for (len, &b) in gram.iter().enumerate().skip(min - 1) {
+                let mut h = CHARS_SALT;
+                for &b in &gram[..min - 1] {
                     h = fnv(h, b);
-                    // The padded range mapped back to the word's range in the text.
-                    let te = (i + len).min(n).max(ts);
+                }
+                // The padded range mapped back to the word's range in the text.
+                let ts = i.saturating_sub(1).min(n);
+                let origin = (start + ts) as u32;
+                for j in min - 1..top {
+                    h = fnv(h, gram[j]);
+                    let te = (i + j).min(n).max(ts);
                     let e = Origin {
                         bucket: finish(h) as u32 & mask,
-                        start: (start + ts) as u32,
+                        start: origin,
                         len: (te - ts) as u16,
-                        kind: ngram_kind(len + 1),
+                        kind: NGRAM_KINDS.get(j).copied().unwrap_or(FeatureKind::Chars5),
                         extra: false,
                     };
                     keep(entries, seen, e);
@@ -499,6 +503,19 @@ impl Builder {
         }
     }
 }
+
+/// The namespace of a character n-gram of `len + 1` characters, for every length a valid
+/// configuration allows (at most 8; longer ones are [`FeatureKind::Chars5`] too).
+const NGRAM_KINDS: [FeatureKind; 8] = [
+    FeatureKind::Chars,
+    FeatureKind::Chars,
+    FeatureKind::Chars,
+    FeatureKind::Chars4,
+    FeatureKind::Chars5,
+    FeatureKind::Chars5,
+    FeatureKind::Chars5,
+    FeatureKind::Chars5,
+];
 
 /// The namespace of a character n-gram of `len` characters.
 #[inline(always)]
