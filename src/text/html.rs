@@ -25,8 +25,13 @@ pub fn strip_html(s: &str) -> (String, Vec<String>, bool) {
     let mut run = 0;
     while i < s.len() {
         let b = bytes[i];
-        if b.is_ascii() && !matches!(b, b'<' | b'&' | b'\t'..=b'\r' | b' ') {
+        if is_plain(b) {
             i += 1;
+            continue;
+        }
+        // One space between plain characters is what collapsing would write anyway.
+        if b == b' ' && i > run && bytes.get(i + 1).is_some_and(|&next| is_plain(next)) {
+            i += 2;
             continue;
         }
         out.push_plain(&s[run..i]);
@@ -71,6 +76,11 @@ pub fn strip_html(s: &str) -> (String, Vec<String>, bool) {
     }
     out.push_plain(&s[run..]);
     (out.out, hrefs, decoded_non_ascii)
+}
+
+/// Whether `b` is an ASCII character copied as it is: not whitespace, `<` or `&`.
+fn is_plain(b: u8) -> bool {
+    b.is_ascii() && !matches!(b, b'<' | b'&' | b'\t'..=b'\r' | b' ')
 }
 
 /// Text with every run of whitespace written as one space, and none at either end: built as

@@ -125,7 +125,16 @@ fn copy_visible(raw: &str, out: &mut String) -> bool {
 /// floods of one letter share features with their milder spellings.
 pub fn fold(clean: &str) -> String {
     if clean.is_ascii() {
-        // Bytes are characters: lower-case and cap runs without the Unicode tables.
+        // Bytes are characters: lower-case and cap runs without the Unicode tables. Most
+        // text has no run of three to cap.
+        let lower = clean.to_ascii_lowercase();
+        if !lower
+            .as_bytes()
+            .windows(3)
+            .any(|w| w[0] == w[1] && w[1] == w[2])
+        {
+            return lower;
+        }
         let mut out = Vec::with_capacity(clean.len());
         let mut last = 0u8;
         let mut run = 0usize;
