@@ -228,10 +228,10 @@ impl NbModel {
             e[KINDS] = sum.max as f64 - offset;
             e[KINDS + 1] = sum.min as f64 - offset;
         }
-        for k in 0..KINDS {
-            if sum.counts[k] > 0 {
-                let n = sum.counts[k] as f64;
-                e[k] = (sum.sums[k] as f64 - n * offset) / n.powf(self.params.length_power);
+        for ((ek, &count), &total) in e.iter_mut().zip(&sum.counts).zip(&sum.sums) {
+            if count > 0 {
+                let n = count as f64;
+                *ek = (total as f64 - n * offset) / n.powf(self.params.length_power);
             }
         }
         e

@@ -373,6 +373,9 @@ impl Builder {
                 // The padded range mapped back to the word's range in the text.
                 let ts = i.saturating_sub(1).min(n);
                 let origin = (start + ts) as u32;
+                // An index loop: `j` also picks the namespace, and this form compiles to the
+                // tighter loop (fewer instructions per n-gram than enumerate + skip).
+                #[allow(clippy::needless_range_loop)]
                 for j in min - 1..top {
                     h = fnv(h, gram[j]);
                     let te = (i + j).min(n).max(ts);
