@@ -8,10 +8,12 @@
 use std::hint::black_box;
 use std::path::PathBuf;
 
+use commentguard::classifier::author_fields;
 use commentguard::corpus::load_jsonl;
 use commentguard::domain::Comment;
 use commentguard::moderation::Policy;
 use commentguard::scoring::Scorer;
+use commentguard::text::normalize_content;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use time::OffsetDateTime;
 
@@ -33,6 +35,12 @@ fn bench_score(c: &mut Criterion) {
     let models = std::env::var_os("COMMENTGUARD_BENCH_MODELS").map(PathBuf::from);
     let scorer = Scorer::load(models.as_deref(), Policy::default()).expect("model loads");
     let now = OffsetDateTime::now_utc();
+    // COMMENTGUARD_BENCH_DUMP=FILE writes what scoring computes for every comment instead of
+    // timing it: diff the files of two builds to check a speed change kept the output.
+    if let Some(out) = std::env::var_os("COMMENTGUARD_BENCH_DUMP") {
+        std::fs::write(&out, dump(&scorer, &comments, now)).expect("dump file is writable");
+        return;
+    }
 
     let mut group = c.benchmark_group("score");
     group.throughput(Throughput::Elements(comments.len() as u64));
@@ -47,6 +55,29 @@ fn bench_score(c: &mut Criterion) {
         },
     );
     group.finish();
+}
+
+/// Per comment: the normalised text, every feature (bucket, namespace, token), the
+/// prediction with full precision and the evidence tokens, and the assessment.
+fn dump(scorer: &Scorer, comments: &[Comment], now: OffsetDateTime) -> String {
+    use std::fmt::Write;
+    let model = scorer.model();
+    let mut out = String::new();
+    for comment in comments {
+        let text = normalize_content(&comment.content);
+        let features = model.features(&text, author_fields(comment));
+        let tokens: Vec<String> = (0..features.len()).map(|i| features.token(i)).collect();
+        let (prediction, evidence) = model.assess(&features, 5);
+        let assessment = scorer.score_comment(comment, now);
+        writeln!(
+            out,
+            "{text:?}\n{:?}\n{:?}\n{tokens:?}\n{prediction:?} {evidence:?}\n{assessment:?}",
+            features.buckets(),
+            features.kinds()
+        )
+        .expect("writing to a String cannot fail");
+    }
+    out
 }
 
 criterion_group!(benches, bench_score);

@@ -252,40 +252,25 @@ impl NbModel {
     /// log-ratios divided by `count^length_power`, then the strongest spam and ham feature.
     /// Features never seen in training are skipped.
     pub fn evidence(&self, buckets: &[u32], kinds: &[u8]) -> Evidence {
-        // Buckets come from masking with the model's own `bits`, so indexing cannot fail.
-        let ratios: Vec<f32> = buckets
-            .iter()
-            .map(|&b| self.log_ratio[b as usize])
-            .collect();
-        self.evidence_of_ratios(&ratios, kinds)
+        let mut sum = EvidenceSum::new();
+        let n = buckets.len().min(kinds.len());
+        self.for_each_known(&buckets[..n], |i, r| sum.add(r, kinds[i]));
+        self.evidence_of(&sum)
     }
 
-    /// Evidence from each feature's log-ratio (NaN for unseen), looked up once by the caller.
-    fn evidence_of_ratios(&self, ratios: &[f32], kinds: &[u8]) -> Evidence {
-        let mut sums = [0.0f32; KINDS];
-        let mut counts = [0u32; KINDS];
-        let (mut max, mut min) = (f32::NEG_INFINITY, f32::INFINITY);
-        for (&r, &k) in ratios.iter().zip(kinds) {
-            // Kinds are < KINDS by construction.
-            if r.is_nan() {
-                continue;
-            }
-            sums[k as usize] += r;
-            counts[k as usize] += 1;
-            max = max.max(r);
-            min = min.min(r);
-        }
+    /// Evidence from the summed log-ratios of the known features.
+    fn evidence_of(&self, sum: &EvidenceSum) -> Evidence {
         let offset = self.per_feature_offset();
         let mut e = [0.0f64; DIMS];
         // With no known feature both stay neutral (0) rather than ±infinity.
-        if max.is_finite() {
-            e[KINDS] = max as f64 - offset;
-            e[KINDS + 1] = min as f64 - offset;
+        if sum.max.is_finite() {
+            e[KINDS] = sum.max as f64 - offset;
+            e[KINDS + 1] = sum.min as f64 - offset;
         }
-        for k in 0..KINDS {
-            if counts[k] > 0 {
-                let n = counts[k] as f64;
-                e[k] = (sums[k] as f64 - n * offset) / n.powf(self.params.length_power);
+        for ((ek, &count), &total) in e.iter_mut().zip(&sum.counts).zip(&sum.sums) {
+            if count > 0 {
+                let n = count as f64;
+                *ek = (total as f64 - n * offset) / n.powf(self.params.length_power);
             }
         }
         e
@@ -307,76 +292,50 @@ impl NbModel {
         }
     }
 
-    /// Scores a comment's features and names the `k` strongest tokens each way, looking each
-    /// feature up once (the lookups, random reads in a table of megabytes, are the cost).
+    /// Scores a comment's features and names the `k` strongest tokens each way, in one pass
+    /// that looks each feature up once (the lookups, random reads in a table of megabytes,
+    /// are the cost).
     pub fn assess(&self, features: &Features, k: usize) -> (Prediction, Vec<TokenWeight>) {
-        let ratios: Vec<f32> = features
-            .buckets()
-            .iter()
-            .map(|&b| self.log_ratio[b as usize])
-            .collect();
-        let prediction = self.prediction_of(&self.evidence_of_ratios(&ratios, features.kinds()));
-        (prediction, self.strongest_of_ratios(features, &ratios, k))
+        let mut sum = EvidenceSum::new();
+        let mut strongest = Strongest::new(self, k);
+        self.for_each_known(features.buckets(), |i, r| {
+            let kind = features.kinds()[i];
+            sum.add(r, kind);
+            strongest.offer(r, kind, i);
+        });
+        let prediction = self.prediction_of(&self.evidence_of(&sum));
+        (prediction, strongest.tokens(features))
+    }
+
+    /// Calls `f(i, log_ratio)` for every feature `i` seen in training, in order. The ratios
+    /// are gathered a block at a time in a loop that does nothing else, so the processor
+    /// has many of these random reads in a table of megabytes in flight at once.
+    #[inline(always)]
+    fn for_each_known(&self, buckets: &[u32], mut f: impl FnMut(usize, f32)) {
+        const BLOCK: usize = 64;
+        let mut ratios = [0.0f32; BLOCK];
+        for (block, chunk) in buckets.chunks(BLOCK).enumerate() {
+            // Buckets come from masking with the model's own `bits`, so indexing cannot fail.
+            for (r, &b) in ratios.iter_mut().zip(chunk) {
+                *r = self.log_ratio[b as usize];
+            }
+            for (j, &r) in ratios[..chunk.len()].iter().enumerate() {
+                if !r.is_nan() {
+                    f(block * BLOCK + j, r);
+                }
+            }
+        }
     }
 
     /// The `k` strongest features each way, strongest first: positive weights push to spam.
     /// A feature's weight is its log-ratio scaled by how much the calibration trusts its
     /// namespace. Only the winners are turned into strings.
     pub fn strongest_tokens(&self, features: &Features, k: usize) -> Vec<TokenWeight> {
-        let ratios: Vec<f32> = features
-            .buckets()
-            .iter()
-            .map(|&b| self.log_ratio[b as usize])
-            .collect();
-        self.strongest_of_ratios(features, &ratios, k)
-    }
-
-    fn strongest_of_ratios(
-        &self,
-        features: &Features,
-        ratios: &[f32],
-        k: usize,
-    ) -> Vec<TokenWeight> {
-        let offset = self.per_feature_offset() as f32;
-        let trust = self.calibration.weights;
-        // Twice k candidates each way, so duplicates of one token string can be skipped.
-        let keep = 2 * k;
-        let mut top: Vec<(f32, usize)> = Vec::with_capacity(keep + 1);
-        let mut bottom: Vec<(f32, usize)> = Vec::with_capacity(keep + 1);
-        for (i, (&r, &kind)) in ratios.iter().zip(features.kinds()).enumerate() {
-            if r.is_nan() {
-                continue;
-            }
-            let w = (r - offset) * trust[kind as usize] as f32;
-            if w > 0.0 && (top.len() < keep || w > top[keep - 1].0) {
-                let at = top.partition_point(|t| t.0 >= w);
-                top.insert(at, (w, i));
-                top.truncate(keep);
-            } else if w < 0.0 && (bottom.len() < keep || w < bottom[keep - 1].0) {
-                let at = bottom.partition_point(|t| t.0 <= w);
-                bottom.insert(at, (w, i));
-                bottom.truncate(keep);
-            }
-        }
-        let mut out: Vec<TokenWeight> = Vec::with_capacity(2 * k);
-        for side in [top, bottom] {
-            let mut taken = 0;
-            for (w, i) in side {
-                if taken == k {
-                    break;
-                }
-                let token = features.token(i);
-                if out.iter().any(|t| t.token == token) {
-                    continue;
-                }
-                out.push(TokenWeight {
-                    token,
-                    weight: (w as f64 * 1000.0).round() / 1000.0,
-                });
-                taken += 1;
-            }
-        }
-        out
+        let mut strongest = Strongest::new(self, k);
+        self.for_each_known(features.buckets(), |i, r| {
+            strongest.offer(r, features.kinds()[i], i)
+        });
+        strongest.tokens(features)
     }
 
     /// Joint log-likelihood of each class (spam, ham) for per-bucket counts `x`, without length
@@ -451,6 +410,132 @@ impl NbModel {
         model.docs = [docs.0, docs.1];
         model.calibration = calibration;
         Ok(model)
+    }
+}
+
+/// Running per-namespace sums of known features' log-ratios (f32, in feature order).
+struct EvidenceSum {
+    sums: [f32; KINDS],
+    counts: [u32; KINDS],
+    max: f32,
+    min: f32,
+}
+
+impl EvidenceSum {
+    fn new() -> Self {
+        EvidenceSum {
+            sums: [0.0; KINDS],
+            counts: [0; KINDS],
+            max: f32::NEG_INFINITY,
+            min: f32::INFINITY,
+        }
+    }
+
+    #[inline(always)]
+    fn add(&mut self, r: f32, kind: u8) {
+        // Kinds are < KINDS by construction.
+        self.sums[kind as usize] += r;
+        self.counts[kind as usize] += 1;
+        // `r` is never NaN, so plain comparisons give what `f32::max`/`min` would.
+        if r > self.max {
+            self.max = r;
+        }
+        if r < self.min {
+            self.min = r;
+        }
+    }
+}
+
+/// The strongest features each way seen so far: twice `k` candidates each way, so
+/// duplicates of one token string can be skipped. Each list is sorted strongest first, ties
+/// in feature order.
+struct Strongest {
+    k: usize,
+    keep: usize,
+    offset: f32,
+    /// The calibration's weight of each namespace, as the f32 the weights are computed in.
+    trust: [f32; DIMS],
+    top: Vec<(f32, usize)>,
+    bottom: Vec<(f32, usize)>,
+}
+
+impl Strongest {
+    fn new(model: &NbModel, k: usize) -> Self {
+        let keep = 2 * k;
+        Strongest {
+            k,
+            keep,
+            offset: model.per_feature_offset() as f32,
+            trust: model.calibration.weights.map(|w| w as f32),
+            top: Vec::with_capacity(keep + 1),
+            bottom: Vec::with_capacity(keep + 1),
+        }
+    }
+
+    /// Considers feature `i`, whose log-ratio `r` is known.
+    #[inline(always)]
+    fn offer(&mut self, r: f32, kind: u8, i: usize) {
+        let w = (r - self.offset) * self.trust[kind as usize];
+        if self.keep == 0 {
+            return;
+        }
+        if w > 0.0 {
+            if self.top.len() < self.keep || w > self.top[self.keep - 1].0 {
+                Self::insert(&mut self.top, self.keep, (w, i), |a, b| a < b);
+            }
+        } else if w < 0.0 && (self.bottom.len() < self.keep || w < self.bottom[self.keep - 1].0) {
+            Self::insert(&mut self.bottom, self.keep, (w, i), |a, b| a > b);
+        }
+    }
+
+    /// Inserts `x` after every entry at least as strong, dropping the weakest past `keep`.
+    fn insert(
+        list: &mut Vec<(f32, usize)>,
+        keep: usize,
+        x: (f32, usize),
+        weaker: fn(f32, f32) -> bool,
+    ) {
+        if list.len() == keep {
+            list.pop();
+        }
+        let mut j = list.len();
+        list.push(x);
+        while j > 0 && weaker(list[j - 1].0, x.0) {
+            list[j] = list[j - 1];
+            j -= 1;
+        }
+        list[j] = x;
+    }
+
+    /// The winners as tokens: up to `k` distinct token strings each way.
+    fn tokens(self, features: &Features) -> Vec<TokenWeight> {
+        let mut out: Vec<TokenWeight> = Vec::with_capacity(2 * self.k);
+        for side in [self.top, self.bottom] {
+            let mut taken = 0;
+            for (w, i) in side {
+                if taken == self.k {
+                    break;
+                }
+                let (prefix, body) = features.token_parts(i);
+                let same = |t: &TokenWeight| {
+                    t.token.len() == prefix.len() + body.len()
+                        && t.token.starts_with(prefix)
+                        && t.token[prefix.len()..] == *body
+                };
+                if out.iter().any(same) {
+                    continue;
+                }
+                let mut token = String::with_capacity(prefix.len() + body.len());
+                token.push_str(prefix);
+                token.push_str(body);
+                out.push(TokenWeight {
+                    token,
+                    weight: (w as f64 * 1000.0).round() / 1000.0,
+                });
+                taken += 1;
+            }
+        }
+        out
     }
 }
 

@@ -61,7 +61,7 @@ impl FeatureKind {
         }
     }
 
-    fn salt(self) -> u64 {
+    const fn salt(self) -> u64 {
         let salted = match self {
             FeatureKind::Chars4 | FeatureKind::Chars5 => FeatureKind::Chars,
             other => other,
@@ -97,8 +97,10 @@ impl Default for FeatureConfig {
     }
 }
 
+/// One feature as extracted: its bucket, namespace and where its text comes from.
 #[derive(Debug, Clone, Copy)]
 struct Origin {
+    bucket: u32,
     /// Byte offset in `Features::text`, or in `Features::extras` when `extra`.
     start: u32,
     /// Byte length.
@@ -116,12 +118,13 @@ pub struct Features {
     text: String,
     /// Values of features not found verbatim in `text` (domains, shapes, author words).
     extras: String,
-    /// Open-addressing set of buckets already emitted, when counting presence only.
-    seen: Vec<u32>,
 }
 
 /// Upper bound on the features reserved up front for one comment.
 const MAX_INITIAL_CAPACITY: usize = 1 << 16;
+
+/// Marks an empty slot of the presence set (buckets are below `2^24`).
+const EMPTY: u32 = u32::MAX;
 
 /// Fields besides the body that yield features.
 #[derive(Debug, Clone, Copy, Default)]
@@ -148,31 +151,34 @@ impl Features {
             * (config.char_max.saturating_sub(config.char_min) as usize + 2)
             + 64)
             .min(MAX_INITIAL_CAPACITY);
-        let mut f = Features {
-            buckets: Vec::with_capacity(capacity),
-            kinds: Vec::with_capacity(capacity),
-            origins: Vec::with_capacity(capacity),
-            text: body.folded.clone(),
-            extras: String::new(),
-            // Sized for the distinct features of a typical comment (about two per character);
-            // it grows when half full, so a small start costs nothing but a rehash.
+        let mut b = Builder {
+            entries: Vec::with_capacity(capacity),
+            // Sized for the distinct features of a typical comment (two to three per
+            // character) at most half full; it grows when it would be fuller.
             seen: if config.presence {
                 vec![
-                    u32::MAX;
-                    (2 * body.folded.len() + 64)
+                    EMPTY;
+                    (6 * body.folded.len() + 64)
                         .min(MAX_INITIAL_CAPACITY)
                         .next_power_of_two()
                 ]
             } else {
                 Vec::new()
             },
+            presence: config.presence,
+            extras: String::new(),
+            mask: (1u32 << config.bits) - 1,
         };
-        let mask = (1u32 << config.bits) - 1;
-        f.body_words(config, mask);
-        f.body_links(body, mask);
-        f.author(author, mask);
-        f.seen = Vec::new();
-        f
+        b.body_words(config, &body.folded);
+        b.body_links(body);
+        b.author(author);
+        Features {
+            buckets: b.entries.iter().map(|e| e.bucket).collect(),
+            kinds: b.entries.iter().map(|e| e.kind as u8).collect(),
+            origins: b.entries,
+            text: body.folded.clone(),
+            extras: b.extras,
+        }
     }
 
     /// Bucket index of every feature occurrence.
@@ -197,96 +203,117 @@ impl Features {
 
     /// The readable form of feature `i`, e.g. `w:subscribe`.
     pub fn token(&self, i: usize) -> String {
-        let o = self.origins[i];
-        let source = if o.extra { &self.extras } else { &self.text };
-        let start = o.start as usize;
-        let body = source.get(start..start + o.len as usize).unwrap_or("");
-        let prefix = o.kind.prefix();
+        let (prefix, body) = self.token_parts(i);
         let mut token = String::with_capacity(prefix.len() + body.len());
         token.push_str(prefix);
         token.push_str(body);
         token
     }
 
-    /// Whether `bucket` is new to this comment (always true when counting occurrences). The
-    /// set is probed as features are made, so duplicates are never stored at all.
-    fn first_time(&mut self, bucket: u32) -> bool {
-        if self.seen.is_empty() {
-            return true;
-        }
-        // Every kept feature is in the set; keeping it at most half full bounds the probes
-        // (links and author words can outnumber what the text length predicted).
-        if 2 * (self.buckets.len() + 1) > self.seen.len() {
-            self.grow_seen();
-        }
-        let mask = self.seen.len() - 1;
-        let mut slot = (bucket.wrapping_mul(0x9E37_79B9) >> 7) as usize & mask;
+    /// The readable form of feature `i` as its namespace prefix and its text, without
+    /// building a string (`token(i)` is their concatenation).
+    pub(crate) fn token_parts(&self, i: usize) -> (&'static str, &str) {
+        let o = self.origins[i];
+        let source = if o.extra { &self.extras } else { &self.text };
+        let start = o.start as usize;
+        let body = source.get(start..start + o.len as usize).unwrap_or("");
+        (o.kind.prefix(), body)
+    }
+}
+
+/// Features being extracted: the kept ones in order, and the set of buckets already kept.
+struct Builder {
+    entries: Vec<Origin>,
+    /// Open-addressing set of the buckets in `entries` (empty when counting occurrences),
+    /// kept at most half full by [`Builder::reserve`] so probes stay short and always end.
+    seen: Vec<u32>,
+    presence: bool,
+    extras: String,
+    mask: u32,
+}
+
+/// Keeps `e` unless its bucket is already in `seen` (an empty `seen` keeps everything). The
+/// caller has reserved room: `seen` is less than half full. The set is probed as features are
+/// made, so duplicates are never stored at all.
+#[inline(always)]
+fn keep(entries: &mut Vec<Origin>, seen: &mut [u32], e: Origin) {
+    if !seen.is_empty() {
+        let smask = seen.len() - 1;
+        let mut slot = (e.bucket.wrapping_mul(0x9E37_79B9) >> 7) as usize & smask;
         loop {
-            match self.seen[slot] {
-                u32::MAX => {
-                    self.seen[slot] = bucket;
-                    return true;
-                }
-                x if x == bucket => return false,
-                _ => slot = (slot + 1) & mask,
+            let x = seen[slot];
+            if x == EMPTY {
+                seen[slot] = e.bucket;
+                break;
             }
+            if x == e.bucket {
+                return;
+            }
+            slot = (slot + 1) & smask;
+        }
+    }
+    entries.push(e);
+}
+
+impl Builder {
+    /// Makes room in the presence set for `more` features.
+    #[inline(always)]
+    fn reserve(&mut self, more: usize) {
+        if self.presence && 2 * (self.entries.len() + more) > self.seen.len() {
+            self.grow_seen(more);
         }
     }
 
-    fn grow_seen(&mut self) {
-        let size = self.seen.len() * 2;
-        self.seen = vec![u32::MAX; size];
-        for &b in &self.buckets {
-            let mut slot = (b.wrapping_mul(0x9E37_79B9) >> 7) as usize & (size - 1);
-            while self.seen[slot] != u32::MAX {
+    #[cold]
+    #[inline(never)]
+    fn grow_seen(&mut self, more: usize) {
+        let size = (4 * (self.entries.len() + more)).next_power_of_two();
+        self.seen = vec![EMPTY; size];
+        for e in &self.entries {
+            let mut slot = (e.bucket.wrapping_mul(0x9E37_79B9) >> 7) as usize & (size - 1);
+            while self.seen[slot] != EMPTY {
                 slot = (slot + 1) & (size - 1);
             }
-            self.seen[slot] = b;
+            self.seen[slot] = e.bucket;
         }
     }
 
-    fn push_text(&mut self, kind: FeatureKind, start: usize, end: usize, hash: u64, mask: u32) {
-        let bucket = hash as u32 & mask;
-        if !self.first_time(bucket) {
-            return;
-        }
-        self.buckets.push(bucket);
-        self.kinds.push(kind as u8);
-        let len = (end - start).min(u16::MAX as usize) as u16;
-        self.origins.push(Origin {
-            kind,
+    fn push_text(&mut self, kind: FeatureKind, start: usize, end: usize, hash: u64) {
+        self.reserve(1);
+        let e = Origin {
+            bucket: hash as u32 & self.mask,
             start: start as u32,
-            len,
-            extra: false,
-        });
-    }
-
-    fn push_extra(&mut self, kind: FeatureKind, value: &str, mask: u32) {
-        let bucket = xxh3_64_with_seed(value.as_bytes(), kind.salt()) as u32 & mask;
-        if !self.first_time(bucket) {
-            return;
-        }
-        self.buckets.push(bucket);
-        self.kinds.push(kind as u8);
-        let len = value.len().min(u16::MAX as usize) as u16;
-        self.origins.push(Origin {
+            len: (end - start).min(u16::MAX as usize) as u16,
             kind,
-            start: self.extras.len() as u32,
-            len,
-            extra: true,
-        });
-        self.extras.push_str(value);
+            extra: false,
+        };
+        keep(&mut self.entries, &mut self.seen, e);
     }
 
-    fn body_words(&mut self, config: &FeatureConfig, mask: u32) {
-        let text = std::mem::take(&mut self.text);
+    fn push_extra(&mut self, kind: FeatureKind, value: &str) {
+        self.reserve(1);
+        let e = Origin {
+            bucket: xxh3_64_with_seed(value.as_bytes(), kind.salt()) as u32 & self.mask,
+            start: self.extras.len() as u32,
+            len: value.len().min(u16::MAX as usize) as u16,
+            kind,
+            extra: true,
+        };
+        let before = self.entries.len();
+        keep(&mut self.entries, &mut self.seen, e);
+        if self.entries.len() > before {
+            self.extras.push_str(value);
+        }
+    }
+
+    fn body_words(&mut self, config: &FeatureConfig, text: &str) {
         let mut prev: Option<(usize, u64)> = None;
         let mut pad = [0u8; 66];
-        let mut char_starts: Vec<usize> = Vec::with_capacity(66);
+        let mut char_starts: Vec<usize> = Vec::new();
         for (start, word) in text.unicode_word_indices() {
             let end = start + word.len();
             let wh = xxh3_64_with_seed(word.as_bytes(), FeatureKind::Word.salt());
-            self.push_text(FeatureKind::Word, start, end, wh, mask);
+            self.push_text(FeatureKind::Word, start, end, wh);
             if config.bigrams {
                 if let Some((pstart, ph)) = prev {
                     let bh = ph.rotate_left(17) ^ wh.wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -295,17 +322,15 @@ impl Features {
                         pstart,
                         end,
                         bh ^ FeatureKind::Bigram.salt(),
-                        mask,
                     );
                 }
                 prev = Some((start, wh));
             }
-            self.word_shapes(word, mask);
+            self.word_shapes(word);
             if config.char_min > 0 && word.len() <= 64 {
-                self.char_ngrams(config, word, start, &mut pad, &mut char_starts, mask);
+                self.char_ngrams(config, word, start, &mut pad, &mut char_starts);
             }
         }
-        self.text = text;
     }
 
     /// Character n-grams of " word " (the spaces mark the word's edges). Hashed with a
@@ -319,7 +344,6 @@ impl Features {
         start: usize,
         pad: &mut [u8; 66],
         char_starts: &mut Vec<usize>,
-        mask: u32,
     ) {
         let n = word.len();
         pad[0] = b' ';
@@ -327,24 +351,42 @@ impl Features {
         pad[n + 1] = b' ';
         let padded = &pad[..n + 2];
         let (min, max) = (config.char_min as usize, config.char_max as usize);
-        let salt = FeatureKind::Chars.salt() ^ 0xcbf2_9ce4_8422_2325;
+        // At most this many n-grams (bytes bound characters from above).
+        self.reserve((min..=max).map(|len| (n + 3).saturating_sub(len)).sum());
+        let mask = self.mask;
+        let (entries, seen) = (&mut self.entries, &mut self.seen[..]);
         if word.is_ascii() {
             // One byte per character: the same hashes as below without the boundary table.
             let chars = padded.len();
             for i in 0..chars {
-                let mut h = salt;
-                for len in 1..=max.min(chars - i) {
-                    h = (h ^ padded[i + len - 1] as u64).wrapping_mul(0x0000_0100_0000_01b3);
-                    if len >= min {
-                        let (ts, te) = (i.saturating_sub(1).min(n), (i + len - 1).min(n));
-                        self.push_text(
-                            ngram_kind(len),
-                            start + ts,
-                            start + te.max(ts),
-                            finish(h),
-                            mask,
-                        );
-                    }
+                let top = max.min(chars - i);
+                if top < min {
+                    // Every later start is shorter still.
+                    break;
+                }
+                let gram = &padded[i..i + top];
+                // The lengths below `min` only feed the rolling hash.
+                let mut h = CHARS_SALT;
+                for &b in &gram[..min - 1] {
+                    h = fnv(h, b);
+                }
+                // The padded range mapped back to the word's range in the text.
+                let ts = i.saturating_sub(1).min(n);
+                let origin = (start + ts) as u32;
+                // An index loop: `j` also picks the namespace, and this form compiles to the
+                // tighter loop (fewer instructions per n-gram than enumerate + skip).
+                #[allow(clippy::needless_range_loop)]
+                for j in min - 1..top {
+                    h = fnv(h, gram[j]);
+                    let te = (i + j).min(n).max(ts);
+                    let e = Origin {
+                        bucket: finish(h) as u32 & mask,
+                        start: origin,
+                        len: (te - ts) as u16,
+                        kind: NGRAM_KINDS.get(j).copied().unwrap_or(FeatureKind::Chars5),
+                        extra: false,
+                    };
+                    keep(entries, seen, e);
                 }
             }
             return;
@@ -354,36 +396,47 @@ impl Features {
         char_starts.push(padded.len());
         let chars = char_starts.len() - 1;
         for i in 0..chars {
-            let mut h = salt;
+            let mut h = CHARS_SALT;
             let mut byte = char_starts[i];
             for len in 1..=max.min(chars - i) {
                 let end = char_starts[i + len];
                 while byte < end {
-                    h = (h ^ padded[byte] as u64).wrapping_mul(0x0000_0100_0000_01b3);
+                    h = fnv(h, padded[byte]);
                     byte += 1;
                 }
                 if len < min {
                     continue;
                 }
                 // Map the padded range back to the word's range in `text`.
-                let ts = start + char_starts[i].saturating_sub(1).min(n);
-                let te = start + end.saturating_sub(1).min(n);
-                self.push_text(ngram_kind(len), ts, te.max(ts), finish(h), mask);
+                let ts = char_starts[i].saturating_sub(1).min(n);
+                let te = end.saturating_sub(1).min(n).max(ts);
+                let e = Origin {
+                    bucket: finish(h) as u32 & mask,
+                    start: (start + ts) as u32,
+                    len: (te - ts) as u16,
+                    kind: ngram_kind(len),
+                    extra: false,
+                };
+                keep(entries, seen, e);
             }
         }
     }
 
-    fn word_shapes(&mut self, word: &str, mask: u32) {
+    fn word_shapes(&mut self, word: &str) {
         let digits = word.bytes().filter(u8::is_ascii_digit).count();
         if digits >= 3 {
-            let shape = if digits == word.len() { "num" } else { "alnum" };
-            let bucket = match digits {
-                3..=4 => "3-4",
-                5..=7 => "5-7",
-                8..=11 => "8-11",
-                _ => "12+",
+            let all_digits = digits == word.len();
+            let shape = match digits {
+                3..=4 if all_digits => "num3-4",
+                3..=4 => "alnum3-4",
+                5..=7 if all_digits => "num5-7",
+                5..=7 => "alnum5-7",
+                8..=11 if all_digits => "num8-11",
+                8..=11 => "alnum8-11",
+                _ if all_digits => "num12+",
+                _ => "alnum12+",
             };
-            self.push_extra(FeatureKind::Shape, &format!("{shape}{bucket}"), mask);
+            self.push_extra(FeatureKind::Shape, shape);
         }
         // A bare domain like `murdev.com`: words with a dot and an alphabetic last label.
         if let Some((head, tld)) = word.contains('.').then(|| word.rsplit_once('.')).flatten() {
@@ -392,15 +445,15 @@ impl Features {
                 && tld.bytes().all(|b| b.is_ascii_lowercase())
                 && head.bytes().any(|b| b.is_ascii_alphabetic())
             {
-                self.push_extra(FeatureKind::Domain, word.trim_start_matches("www."), mask);
+                self.push_extra(FeatureKind::Domain, word.trim_start_matches("www."));
             }
         }
     }
 
-    fn body_links(&mut self, body: &NormalizedText, mask: u32) {
+    fn body_links(&mut self, body: &NormalizedText) {
         for link in &body.links {
             if !link.domain.is_empty() {
-                self.push_extra(FeatureKind::Domain, &link.domain, mask);
+                self.push_extra(FeatureKind::Domain, &link.domain);
             }
         }
         let links = match body.links.len() {
@@ -410,7 +463,7 @@ impl Features {
             _ => Some("links3+"),
         };
         if let Some(l) = links {
-            self.push_extra(FeatureKind::Shape, l, mask);
+            self.push_extra(FeatureKind::Shape, l);
         }
         // E-mail and phone shapes are written across word boundaries, so scan the text.
         let text = &body.folded;
@@ -419,47 +472,56 @@ impl Features {
             if let Some((local, domain)) = chunk.split_once('@') {
                 let domain = domain.trim_end_matches(|c: char| !c.is_alphanumeric());
                 if !local.is_empty() && domain.contains('.') {
-                    self.push_extra(FeatureKind::Shape, "email", mask);
-                    self.push_extra(FeatureKind::Domain, domain, mask);
+                    self.push_extra(FeatureKind::Shape, "email");
+                    self.push_extra(FeatureKind::Domain, domain);
                 }
             }
         }
         if has_phone_number(text) {
-            self.push_extra(FeatureKind::Shape, "phone", mask);
+            self.push_extra(FeatureKind::Shape, "phone");
         }
     }
 
-    fn author(&mut self, author: AuthorFields<'_>, mask: u32) {
+    fn author(&mut self, author: AuthorFields<'_>) {
         if let Some(name) = author.name.filter(|n| !n.trim().is_empty()) {
             let folded = super::fold(&super::canonicalize(name));
             for word in folded.unicode_words() {
-                self.push_extra(FeatureKind::Author, word, mask);
+                self.push_extra(FeatureKind::Author, word);
             }
             if folded.contains("http") || folded.contains("www.") || folded.contains(".com") {
-                self.push_extra(FeatureKind::AuthorMeta, "name_is_url", mask);
+                self.push_extra(FeatureKind::AuthorMeta, "name_is_url");
             }
             if folded.bytes().filter(u8::is_ascii_digit).count() >= 3 {
-                self.push_extra(FeatureKind::AuthorMeta, "name_digits", mask);
+                self.push_extra(FeatureKind::AuthorMeta, "name_digits");
             }
         }
         if let Some(url) = author.url.filter(|u| !u.trim().is_empty()) {
-            self.push_extra(
-                FeatureKind::AuthorMeta,
-                &format!("url:{}", domain_of(url)),
-                mask,
-            );
+            self.push_extra(FeatureKind::AuthorMeta, &format!("url:{}", domain_of(url)));
         }
         if let Some(email) = author.email.and_then(|e| e.rsplit_once('@')) {
             self.push_extra(
                 FeatureKind::AuthorMeta,
                 &format!("email:{}", email.1.to_lowercase()),
-                mask,
             );
         }
     }
 }
 
+/// The namespace of a character n-gram of `len + 1` characters, for every length a valid
+/// configuration allows (at most 8; longer ones are [`FeatureKind::Chars5`] too).
+const NGRAM_KINDS: [FeatureKind; 8] = [
+    FeatureKind::Chars,
+    FeatureKind::Chars,
+    FeatureKind::Chars,
+    FeatureKind::Chars4,
+    FeatureKind::Chars5,
+    FeatureKind::Chars5,
+    FeatureKind::Chars5,
+    FeatureKind::Chars5,
+];
+
 /// The namespace of a character n-gram of `len` characters.
+#[inline(always)]
 fn ngram_kind(len: usize) -> FeatureKind {
     match len {
         0..=3 => FeatureKind::Chars,
@@ -468,7 +530,17 @@ fn ngram_kind(len: usize) -> FeatureKind {
     }
 }
 
+/// Start of every character n-gram's rolling hash.
+const CHARS_SALT: u64 = FeatureKind::Chars.salt() ^ 0xcbf2_9ce4_8422_2325;
+
+/// One FNV-1a step.
+#[inline(always)]
+fn fnv(h: u64, b: u8) -> u64 {
+    (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+}
+
 /// Final avalanche of a rolling hash (the splitmix64 finaliser).
+#[inline(always)]
 fn finish(mut h: u64) -> u64 {
     h ^= h >> 30;
     h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);

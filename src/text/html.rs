@@ -20,8 +20,22 @@ pub fn strip_html(s: &str) -> (String, Vec<String>, bool) {
     // Where a failed search for `>` ended: the bytes before it hold no `>`, so a run of `<`s
     // is scanned once, not once per `<`.
     let mut no_close_before = 0;
+    // Start of the pending run of plain characters (no whitespace, tag or entity), copied
+    // whole when something else comes.
+    let mut run = 0;
     while i < s.len() {
         let b = bytes[i];
+        if is_plain(b) {
+            i += 1;
+            continue;
+        }
+        // One space between plain characters is what collapsing would write anyway.
+        if b == b' ' && i > run && bytes.get(i + 1).is_some_and(|&next| is_plain(next)) {
+            i += 2;
+            continue;
+        }
+        out.push_plain(&s[run..i]);
+        run = i;
         if b == b'<' {
             if let Some(end) = tag_end(s, i, &mut no_close_before) {
                 let tag = &s[i + 1..end];
@@ -32,6 +46,7 @@ pub fn strip_html(s: &str) -> (String, Vec<String>, bool) {
                     out.push(' ');
                 }
                 i = end + 1;
+                run = i;
                 continue;
             }
         } else if b == b'&' {
@@ -39,19 +54,33 @@ pub fn strip_html(s: &str) -> (String, Vec<String>, bool) {
                 decoded_non_ascii |= !decoded.is_ascii();
                 out.push(decoded);
                 i += len;
+                run = i;
                 continue;
             }
         }
         if b.is_ascii() {
-            out.push(b as char);
+            // `<` or `&` as written stay in the run; whitespace is collapsed.
+            if matches!(b, b'\t'..=b'\r' | b' ') {
+                out.push(' ');
+                run = i + 1;
+            }
             i += 1;
             continue;
         }
         let c = s[i..].chars().next().unwrap_or('\u{FFFD}');
-        out.push(c);
         i += c.len_utf8();
+        if c.is_whitespace() {
+            out.push(c);
+            run = i;
+        }
     }
+    out.push_plain(&s[run..]);
     (out.out, hrefs, decoded_non_ascii)
+}
+
+/// Whether `b` is an ASCII character copied as it is: not whitespace, `<` or `&`.
+fn is_plain(b: u8) -> bool {
+    b.is_ascii() && !matches!(b, b'<' | b'&' | b'\t'..=b'\r' | b' ')
 }
 
 /// Text with every run of whitespace written as one space, and none at either end: built as
@@ -63,6 +92,18 @@ struct Collapsing {
 }
 
 impl Collapsing {
+    /// Appends `text`, which holds no whitespace.
+    fn push_plain(&mut self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        if self.space && !self.out.is_empty() {
+            self.out.push(' ');
+        }
+        self.space = false;
+        self.out.push_str(text);
+    }
+
     fn push(&mut self, c: char) {
         if c.is_whitespace() {
             self.space = true;

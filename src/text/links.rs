@@ -35,17 +35,13 @@ pub fn find_links(clean: &str, hrefs: &[String]) -> Vec<Link> {
         })
         .collect();
     // Almost no comment has a bare URL; checking once spares a lowercase copy of every word.
-    if !contains_ignore_ascii_case(clean.as_bytes(), b"http")
-        && !contains_ignore_ascii_case(clean.as_bytes(), b"www.")
-    {
+    if !has_url_marker(clean.as_bytes()) {
         return links;
     }
     // Owned keys: `links` grows while the set is in use.
     let mut seen: std::collections::HashSet<String> = links.iter().map(|l| l.url.clone()).collect();
     for chunk in clean.split_whitespace() {
-        if !contains_ignore_ascii_case(chunk.as_bytes(), b"http")
-            && !contains_ignore_ascii_case(chunk.as_bytes(), b"www.")
-        {
+        if !has_url_marker(chunk.as_bytes()) {
             continue;
         }
         let lower = chunk.to_ascii_lowercase();
@@ -79,9 +75,18 @@ pub fn find_links(clean: &str, hrefs: &[String]) -> Vec<Link> {
     links
 }
 
-fn contains_ignore_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len())
-        .any(|w| w.eq_ignore_ascii_case(needle))
+/// Whether `hay` contains `http` or `www.` in any case: one pass, testing the first byte of
+/// both before comparing the rest.
+fn has_url_marker(hay: &[u8]) -> bool {
+    hay.iter().enumerate().any(|(i, &b)| match b | 0x20 {
+        b'h' => hay
+            .get(i..i + 4)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"http")),
+        b'w' => hay
+            .get(i..i + 4)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"www.")),
+        _ => false,
+    })
 }
 
 fn next_url_start(lower: &str) -> Option<usize> {

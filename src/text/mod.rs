@@ -52,44 +52,105 @@ pub fn is_invisible(c: char) -> bool {
 /// (keeping newlines and tabs as spaces).
 pub fn canonicalize(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
-    let mut push = |c: char| {
-        if is_invisible(c) {
-            return;
-        }
-        if c.is_control() {
-            if matches!(c, '\n' | '\r' | '\t') {
-                out.push(' ');
-            }
-            return;
-        }
-        out.push(c);
-    };
-    // Most comments are already NFKC (all ASCII text is, and `is_ascii` is a fast word-wise
-    // scan); the quick check skips the costly decomposition for the rest that are, and only
-    // invisible and control characters are dropped.
-    if raw.is_ascii()
+    // Most comments are already NFKC once invisible characters are dropped: all ASCII text
+    // is, and so is ASCII with only dropped characters besides (many YouTube comments end
+    // in U+FEFF). Those are copied in runs with no Unicode tables; for other text the quick
+    // check skips the costly decomposition when it can.
+    if !copy_visible(raw, &mut out)
         || unicode_normalization::is_nfkc_quick(raw.chars())
             == unicode_normalization::IsNormalized::Yes
     {
-        raw.chars().for_each(&mut push);
-    } else {
-        raw.chars()
-            .filter(|c| !is_invisible(*c))
-            .nfkc()
-            .for_each(&mut push);
+        return out;
     }
+    out.clear();
+    raw.chars()
+        .filter(|c| !is_invisible(*c))
+        .nfkc()
+        .for_each(|c| push_visible(&mut out, c));
     out
+}
+
+/// Appends `c` unless it is invisible or a control character (newlines and tabs become
+/// spaces).
+fn push_visible(out: &mut String, c: char) {
+    if is_invisible(c) {
+        return;
+    }
+    if c.is_control() {
+        if matches!(c, '\n' | '\r' | '\t') {
+            out.push(' ');
+        }
+        return;
+    }
+    out.push(c);
+}
+
+/// Appends `raw` to `out` as [`push_visible`] would character by character, copying runs of
+/// kept characters whole. Returns whether a kept character is not ASCII.
+fn copy_visible(raw: &str, out: &mut String) -> bool {
+    let bytes = raw.as_bytes();
+    let mut non_ascii = false;
+    let mut run = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii() {
+            if b >= 0x20 && b != 0x7f {
+                i += 1;
+                continue;
+            }
+            out.push_str(&raw[run..i]);
+            if matches!(b, b'\n' | b'\r' | b'\t') {
+                out.push(' ');
+            }
+            i += 1;
+            run = i;
+            continue;
+        }
+        let c = raw[i..].chars().next().unwrap_or('\u{FFFD}');
+        let len = c.len_utf8();
+        if is_invisible(c) || c.is_control() {
+            out.push_str(&raw[run..i]);
+            run = i + len;
+        } else {
+            non_ascii = true;
+        }
+        i += len;
+    }
+    out.push_str(&raw[run..]);
+    non_ascii
 }
 
 /// Lower-cases and caps runs of one repeated character at three (`loooool` → `loool`), so
 /// floods of one letter share features with their milder spellings.
 pub fn fold(clean: &str) -> String {
     if clean.is_ascii() {
-        // Bytes are characters: lower-case without the Unicode tables.
-        return cap_runs(
-            clean.bytes().map(|b| b.to_ascii_lowercase() as char),
-            clean.len(),
-        );
+        // Bytes are characters: lower-case and cap runs without the Unicode tables. Most
+        // text has no run of three to cap.
+        let lower = clean.to_ascii_lowercase();
+        if !lower
+            .as_bytes()
+            .windows(3)
+            .any(|w| w[0] == w[1] && w[1] == w[2])
+        {
+            return lower;
+        }
+        let mut out = Vec::with_capacity(clean.len());
+        let mut last = 0u8;
+        let mut run = 0usize;
+        for b in clean.bytes().map(|b| b.to_ascii_lowercase()) {
+            if b == last {
+                run += 1;
+                if run >= 3 {
+                    continue;
+                }
+            } else {
+                last = b;
+                run = 0;
+            }
+            out.push(b);
+        }
+        return String::from_utf8(out).unwrap_or_default();
     }
     let lower = |c: char| -> either_lower::Lower {
         if c.is_ascii() {
