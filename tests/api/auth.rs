@@ -29,6 +29,14 @@ fn endpoints() -> Vec<(Method, &'static str, Option<Value>, Option<Role>)> {
         ),
         (Method::GET, "/v1/labels", None, Some(Role::Moderator)),
         (Method::GET, "/v1/admin/keys", None, Some(Role::Admin)),
+        (Method::GET, "/v1/admin/models", None, Some(Role::Admin)),
+        (Method::GET, "/v1/admin/jobs/job-0", None, Some(Role::Admin)),
+        (
+            Method::POST,
+            "/v1/admin/models/nb-000000000000/activate",
+            None,
+            Some(Role::Admin),
+        ),
         (Method::GET, "/healthz", None, None),
         (Method::GET, "/readyz", None, None),
     ]
