@@ -21,8 +21,11 @@ use time::OffsetDateTime;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::cache::Cache;
-use crate::classifier::{write_model, CvMetrics, ExtractedDoc, TrainOptions, Trainer};
+use crate::classifier::{
+    write_model, Calibration, CvMetrics, ExtractedDoc, NbModel, TrainOptions, Trainer,
+};
 use crate::corpus::{shipped_corpus, LabelledComment};
+use crate::domain::{Comment, Label};
 use crate::evaluation::{evaluate, EvalReport};
 use crate::labels::LabelBook;
 use crate::registry::{Registry, RegistryEntry, RegistryError};
@@ -265,62 +268,51 @@ fn train_gate_promote(
         ..TrainOptions::default()
     });
     let weight = ctx.labels.weight();
-    // Labels with their log position, so the current recipe can take the older ones only.
-    let mut records = Vec::new();
-    ctx.labels.for_each_current(through, |record| {
-        records.push((record.seq, record.comment.clone(), record.label));
-    })?;
-    let (first, second) = records.split_at(records.len() / 2);
-    let extract = |part: &[(u64, crate::domain::Comment, crate::domain::Label)]| {
-        part.iter()
-            .map(|(seq, comment, label)| (*seq, trainer.extract_comment(comment, *label, weight)))
-            .collect::<Vec<_>>()
-    };
-    let labels: Vec<(u64, ExtractedDoc)> = std::thread::scope(|scope| {
-        let other = scope.spawn(|| extract(second));
-        let mut labels = extract(first);
-        labels.extend(
-            other
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-        );
-        labels
-    });
-    drop(records);
 
-    stage("reading the corpus", 0.15);
+    // One streaming pass over everything: each group's counts, plus a bounded sample of its
+    // documents for calibration. Memory is a few models and the samples, whatever the
+    // number of labels; every document is extracted once per job.
+    stage("reading the corpus", 0.1);
     let corpus = shipped_corpus();
     let (holdout, rest): (Vec<_>, Vec<_>) = corpus
         .into_iter()
         .partition(|row| in_holdout(row, request.holdout));
-    let rest_docs = extract_in_parallel(&trainer, &rest);
+    let rest_group = Group::count(
+        &trainer,
+        rest.iter().map(|r| (r.to_comment(), r.label, 1.0)),
+    );
+    let holdout_group = Group::count(
+        &trainer,
+        holdout.iter().map(|r| (r.to_comment(), r.label, 1.0)),
+    );
+    stage("reading labels", 0.2);
+    let mut old_labels = GroupBuilder::new(&trainer);
+    let mut new_labels = GroupBuilder::new(&trainer);
+    ctx.labels.for_each_current(through, |record| {
+        let doc = (record.comment.clone(), record.label, weight);
+        if record.seq <= current_through {
+            old_labels.push(doc);
+        } else {
+            new_labels.push(doc);
+        }
+    })?;
+    let (old_labels, new_labels) = (old_labels.finish(), new_labels.finish());
+    let corpus_docs = (rest_group.docs + holdout_group.docs) as u64;
+    let label_docs = (old_labels.docs + new_labels.docs) as u64;
     jobs.update(job_id, |job| {
-        job.corpus_docs = (rest.len() + holdout.len()) as u64;
-        job.label_docs = labels.len() as u64;
+        job.corpus_docs = corpus_docs;
+        job.label_docs = label_docs;
     });
 
-    stage("training the candidate", 0.3);
-    let with = |take: &dyn Fn(u64) -> bool| -> Vec<ExtractedDoc> {
-        rest_docs
-            .iter()
-            .cloned()
-            .chain(
-                labels
-                    .iter()
-                    .filter(|(s, _)| take(*s))
-                    .map(|(_, d)| d.clone()),
-            )
-            .collect()
-    };
+    stage("training the candidate and the current recipe", 0.4);
     // The two trainings are independent: one per core.
     let (candidate_report, current_report) = std::thread::scope(|scope| {
         let current = scope.spawn(|| {
-            let model = trainer.fit(&with(&|s| s <= current_through));
+            let model = build(&trainer, &[&rest_group, &old_labels]);
             evaluate(&live.with_model(model, "current"), &holdout)
         });
-        let candidate = live.with_model(trainer.fit(&with(&|_| true)), "candidate");
-        let candidate_report = evaluate(&candidate, &holdout);
-        stage("evaluating the current recipe", 0.55);
+        let model = build(&trainer, &[&rest_group, &old_labels, &new_labels]);
+        let candidate_report = evaluate(&live.with_model(model, "candidate"), &holdout);
         (candidate_report, current.join())
     });
     let current_report =
@@ -351,15 +343,10 @@ fn train_gate_promote(
     }
 
     stage("training on everything", 0.7);
-    let corpus_docs = (rest_docs.len() + holdout.len()) as u64;
-    let label_docs = labels.len() as u64;
-    let holdout_docs = extract_in_parallel(&trainer, &holdout);
-    let all: Vec<&ExtractedDoc> = rest_docs
-        .iter()
-        .chain(&holdout_docs)
-        .chain(labels.iter().map(|(_, d)| d))
-        .collect();
-    let model = trainer.fit(&all);
+    let model = build(
+        &trainer,
+        &[&rest_group, &holdout_group, &old_labels, &new_labels],
+    );
     stage("registering", 0.9);
     let staged = ctx.registry.staging_dir()?;
     let manifest = write_model(
@@ -391,26 +378,116 @@ fn train_gate_promote(
     Ok(Some(manifest.version))
 }
 
-/// Extracts features of corpus rows on two threads (the machine's cores; extraction is most
-/// of a retraining's time).
-fn extract_in_parallel(trainer: &Trainer, rows: &[LabelledComment]) -> Vec<ExtractedDoc> {
-    let (first, second) = rows.split_at(rows.len() / 2);
-    std::thread::scope(|scope| {
-        let other = scope.spawn(|| {
-            second
-                .iter()
-                .map(|r| trainer.extract(r))
+/// Documents per calibration sample of one group: enough for a 12-parameter logistic
+/// fit, and what bounds a job's memory (about 2 KB of features per document).
+pub const SAMPLE_PER_GROUP: usize = 20_000;
+/// Documents extracted per batch (split across the two cores).
+const BATCH: usize = 2048;
+
+/// One part of a training set (corpus minus holdout, holdout, older labels, newer labels),
+/// counted: its counts, and a uniform sample of its documents for calibration.
+struct Group {
+    counts: NbModel,
+    sample: Vec<ExtractedDoc>,
+    docs: usize,
+}
+
+/// Counts a group as documents stream in, a batch at a time.
+struct GroupBuilder<'t> {
+    trainer: &'t Trainer,
+    batch: Vec<(Comment, Label, f32)>,
+    group: Group,
+    rng: rand::rngs::StdRng,
+}
+
+impl<'t> GroupBuilder<'t> {
+    fn new(trainer: &'t Trainer) -> Self {
+        use rand::SeedableRng;
+        GroupBuilder {
+            trainer,
+            batch: Vec::with_capacity(BATCH),
+            group: Group {
+                counts: NbModel::new(trainer.options.params),
+                sample: Vec::new(),
+                docs: 0,
+            },
+            // Fixed seed: the same labels give the same model.
+            rng: rand::rngs::StdRng::seed_from_u64(0x5eed),
+        }
+    }
+
+    fn push(&mut self, doc: (Comment, Label, f32)) {
+        self.batch.push(doc);
+        if self.batch.len() == BATCH {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        let trainer = self.trainer;
+        let extract = |part: &[(Comment, Label, f32)]| {
+            part.iter()
+                .map(|(c, l, w)| trainer.extract_comment(c, *l, *w))
                 .collect::<Vec<_>>()
+        };
+        let (first, second) = self.batch.split_at(self.batch.len() / 2);
+        let docs = std::thread::scope(|scope| {
+            let other = scope.spawn(|| extract(second));
+            let mut docs = extract(first);
+            // A panic here is a bug; `run_job` turns it into a failed job.
+            docs.extend(
+                other
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            );
+            docs
         });
-        let mut docs: Vec<ExtractedDoc> = first.iter().map(|r| trainer.extract(r)).collect();
-        // A panic here is a bug; `run_job` turns it into a failed job.
-        docs.extend(
-            other
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+        self.batch.clear();
+        self.group.counts.learn_batch(
+            docs.iter()
+                .map(|d| (d.buckets.as_slice(), d.label, d.weight)),
         );
-        docs
-    })
+        for doc in docs {
+            // Reservoir sampling (algorithm R): every document equally likely to be kept.
+            self.group.docs += 1;
+            if self.group.sample.len() < SAMPLE_PER_GROUP {
+                self.group.sample.push(doc);
+            } else {
+                use rand::Rng;
+                let slot = self.rng.random_range(0..self.group.docs);
+                if slot < SAMPLE_PER_GROUP {
+                    self.group.sample[slot] = doc;
+                }
+            }
+        }
+    }
+
+    fn finish(mut self) -> Group {
+        self.flush();
+        self.group
+    }
+}
+
+impl Group {
+    fn count(trainer: &Trainer, docs: impl Iterator<Item = (Comment, Label, f32)>) -> Group {
+        let mut builder = GroupBuilder::new(trainer);
+        docs.for_each(|d| builder.push(d));
+        builder.finish()
+    }
+}
+
+/// A calibrated model of several groups: their counts added, the calibration fitted on
+/// out-of-fold evidence of their samples (each sampled document scored by the combined
+/// model minus its fold of the sample, so by a model that did not see it).
+fn build(trainer: &Trainer, groups: &[&Group]) -> NbModel {
+    let mut model = NbModel::new(trainer.options.params);
+    for group in groups {
+        model.add_counts(&group.counts);
+    }
+    let sample: Vec<&ExtractedDoc> = groups.iter().flat_map(|g| &g.sample).collect();
+    let evidence = trainer.out_of_fold_evidence(&model, &sample);
+    model.set_calibration(Calibration::fit(&evidence));
+    model
 }
 
 /// Makes a registered version the one in service: loads and checks it, records it as

@@ -226,6 +226,27 @@ impl NbModel {
         }
     }
 
+    /// Adds another model's counts (same parameters) to this one: training sets counted
+    /// apart combine without recounting. Log-ratios are recomputed for every bucket.
+    pub fn add_counts(&mut self, other: &NbModel) {
+        for c in [SPAM, HAM] {
+            for (mine, theirs) in self.counts[c].iter_mut().zip(&other.counts[c]) {
+                *mine += theirs;
+            }
+            self.totals[c] += other.totals[c];
+            self.docs[c] += other.docs[c];
+        }
+        let alpha = self.params.alpha;
+        self.vocabulary = 0;
+        for b in 0..self.log_ratio.len() {
+            let (spam, ham) = (self.counts[SPAM][b], self.counts[HAM][b]);
+            if spam + ham > 0.0 {
+                self.vocabulary += 1;
+            }
+            self.log_ratio[b] = Self::ratio(spam, ham, alpha);
+        }
+    }
+
     /// NaN marks a bucket never seen in training. Unseen features are skipped rather than
     /// scored: with smoothing they would each add the class-normaliser gap, pushing every
     /// unfamiliar word (a language or topic absent from the corpus) towards the smaller class.
