@@ -155,10 +155,13 @@ pub enum KeyCheck {
 #[derive(Debug, Default)]
 struct KeySet {
     by_hash: HashMap<String, Principal>,
+    /// Whether keys are required: once any key was ever created (even if all are revoked
+    /// since, or the file went missing), open mode never comes back.
+    closed: bool,
 }
 
 impl KeySet {
-    fn from_records(records: &[KeyRecord]) -> Self {
+    fn from_records(records: &[KeyRecord], was_closed: bool) -> Self {
         let by_hash = records
             .iter()
             .filter(|r| r.revoked_at.is_none())
@@ -173,7 +176,10 @@ impl KeySet {
                 )
             })
             .collect();
-        KeySet { by_hash }
+        KeySet {
+            by_hash,
+            closed: was_closed || !records.is_empty(),
+        }
     }
 }
 
@@ -260,7 +266,10 @@ impl KeyFile {
             path: self.path.clone(),
             cause,
         })?;
-        let tmp = self.path.with_extension("json.tmp");
+        // A unique name: two `keys` commands at once must not write the same temporary file.
+        let tmp = self
+            .path
+            .with_extension(format!("json.{:016x}.tmp", rand::random::<u64>()));
         let result = (|| {
             let mut file = File::create(&tmp)?;
             file.write_all(&json)?;
@@ -303,7 +312,7 @@ impl Keyring {
         let stamp = file.stamp();
         let records = file.read()?;
         Ok(Keyring {
-            keys: ArcSwap::from_pointee(KeySet::from_records(&records)),
+            keys: ArcSwap::from_pointee(KeySet::from_records(&records, false)),
             file,
             stamp: Mutex::new(stamp),
             last_check_ms: AtomicU64::new(0),
@@ -311,17 +320,17 @@ impl Keyring {
         })
     }
 
-    /// Whether no key is in force (open local mode).
+    /// Whether no key was ever created (open local mode).
     pub fn is_open(&self) -> bool {
         self.refresh();
-        self.keys.load().by_hash.is_empty()
+        !self.keys.load().closed
     }
 
     /// Checks a presented key (`None` when the request carried none).
     pub fn check(&self, presented: Option<&str>) -> KeyCheck {
         self.refresh();
         let keys = self.keys.load();
-        if keys.by_hash.is_empty() {
+        if !keys.closed {
             return KeyCheck::Open;
         }
         match presented.and_then(|k| keys.by_hash.get(&hash_key(k))) {
@@ -355,7 +364,7 @@ impl Keyring {
         }
         match self.file.read() {
             Ok(records) => {
-                let set = KeySet::from_records(&records);
+                let set = KeySet::from_records(&records, self.keys.load().closed);
                 tracing::info!(keys = set.by_hash.len(), "key file reloaded");
                 self.keys.store(Arc::new(set));
                 *seen = stamp;
@@ -515,7 +524,15 @@ mod tests {
         file.revoke(&site.id).unwrap();
         let ring = Keyring::load(dir.path()).unwrap();
         assert_eq!(ring.check(Some(&site_key)), KeyCheck::Invalid, "revoked");
-        assert!(matches!(ring.check(Some(&admin_key)), KeyCheck::Valid(_)));
+        file.revoke(&admin.id).unwrap();
+        let ring = Keyring::load(dir.path()).unwrap();
+        assert_eq!(
+            ring.check(None),
+            KeyCheck::Invalid,
+            "every key revoked: closed, not open"
+        );
+        assert!(!ring.is_open());
+        assert_eq!(ring.check(Some(&admin_key)), KeyCheck::Invalid);
         assert!(matches!(
             file.revoke("k00000000"),
             Err(KeyError::UnknownId(_))

@@ -41,6 +41,10 @@ pub struct RegistryEntry {
     pub label_docs: u64,
     /// It includes every label up to this log position; later ones are learned online.
     pub labels_through: u64,
+    /// Id of the label log `labels_through` counts in; a replica with another log learns
+    /// all of its own labels onto this model.
+    #[serde(default)]
+    pub labels_log: Option<String>,
     /// Figures on the retraining holdout, when it came from a retraining job.
     pub holdout: Option<EvalReport>,
     /// Who triggered it: a key id, `shipped`, or `open-mode`.
@@ -108,9 +112,15 @@ impl Registry {
         Registry { root }
     }
 
-    /// Directory of one version.
+    /// Directory of one version. Version ids come from requests and from other replicas
+    /// through Redis, so anything but `[A-Za-z0-9_-]` (a `..`, a `/`, an absolute path)
+    /// maps to a name that cannot exist instead of leaving the registry.
     pub fn version_dir(&self, version: &str) -> PathBuf {
-        self.root.join(version)
+        if is_version_id(version) {
+            self.root.join(version)
+        } else {
+            self.root.join(".invalid-version")
+        }
     }
 
     fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RegistryError + '_ {
@@ -185,7 +195,7 @@ impl Registry {
 
     /// Makes `version` the active one (it must be registered).
     pub fn set_active(&self, version: &str) -> Result<(), RegistryError> {
-        if !self.version_dir(version).join(ENTRY_FILE).exists() {
+        if !is_version_id(version) || !self.version_dir(version).join(ENTRY_FILE).exists() {
             return Err(RegistryError::UnknownVersion(version.to_owned()));
         }
         write_atomically(&self.root.join(ACTIVE_FILE), version.as_bytes())
@@ -213,6 +223,9 @@ impl Registry {
     }
 
     fn entry(&self, version: &str) -> Result<RegistryEntry, RegistryError> {
+        if !is_version_id(version) {
+            return Err(RegistryError::UnknownVersion(version.to_owned()));
+        }
         let path = self.version_dir(version).join(ENTRY_FILE);
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
@@ -311,8 +324,18 @@ impl Registry {
     }
 }
 
+/// Whether `version` can be a version id: 1-64 characters of `[A-Za-z0-9_-]`.
+pub fn is_version_id(version: &str) -> bool {
+    !version.is_empty()
+        && version.len() <= 64
+        && version
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), RegistryError> {
-    let tmp = path.with_extension("tmp");
+    // A unique name: replicas sharing the registry may write the same file at once.
+    let tmp = path.with_extension(format!("{:016x}.tmp", rand::random::<u64>()));
     let result = (|| {
         let mut file = fs::File::create(&tmp)?;
         file.write_all(bytes)?;

@@ -24,10 +24,10 @@ use crate::cache::Cache;
 use crate::classifier::{
     write_model, Calibration, CvMetrics, ExtractedDoc, NbModel, TrainOptions, Trainer,
 };
-use crate::corpus::{shipped_corpus, LabelledComment};
+use crate::corpus::shipped_corpus;
 use crate::domain::{Comment, Label};
 use crate::evaluation::{evaluate, EvalReport};
-use crate::labels::LabelBook;
+use crate::labels::{included_labels, LabelBook};
 use crate::registry::{Registry, RegistryEntry, RegistryError};
 use crate::scoring::Scorer;
 
@@ -195,8 +195,8 @@ pub struct RetrainContext<'a> {
 
 /// Whether a corpus row is in the holdout: a fixed hash of its text, so every job (and every
 /// replica) draws the same one.
-fn in_holdout(row: &LabelledComment, share: f64) -> bool {
-    (xxh3_64(row.text.as_bytes()) % 10_000) < (share * 10_000.0) as u64
+fn in_holdout(text: &str, share: f64) -> bool {
+    (xxh3_64(text.as_bytes()) % 10_000) < (share * 10_000.0) as u64
 }
 
 /// Runs job `job_id` to the end, recording progress in `jobs`. Blocks: run it off the
@@ -261,7 +261,10 @@ fn train_gate_promote(
     let live = ctx.labels.live().current();
     let current_version = live.model_version().to_owned();
     let current_entry = ctx.registry.load(&current_version).ok().map(|(_, _, e)| e);
-    let current_through = current_entry.as_ref().map_or(0, |e| e.labels_through);
+    let local_log = ctx.labels.log_id().to_owned();
+    let current_through = current_entry.as_ref().map_or(0, |e| {
+        included_labels(e.labels_log.as_deref(), e.labels_through, &local_log)
+    });
     let through = ctx.labels.last_seq();
     let trainer = Trainer::new(TrainOptions {
         params: *live.model().params(),
@@ -276,7 +279,7 @@ fn train_gate_promote(
     let corpus = shipped_corpus();
     let (holdout, rest): (Vec<_>, Vec<_>) = corpus
         .into_iter()
-        .partition(|row| in_holdout(row, request.holdout));
+        .partition(|row| in_holdout(&row.text, request.holdout));
     let rest_group = Group::count(
         &trainer,
         rest.iter().map(|r| (r.to_comment(), r.label, 1.0)),
@@ -288,17 +291,23 @@ fn train_gate_promote(
     stage("reading labels", 0.2);
     let mut old_labels = GroupBuilder::new(&trainer);
     let mut new_labels = GroupBuilder::new(&trainer);
+    // A label on a holdout text would let both gate models train on the test: it joins
+    // the final training only.
+    let mut holdout_labels = GroupBuilder::new(&trainer);
     ctx.labels.for_each_current(through, |record| {
         let doc = (record.comment.clone(), record.label, weight);
-        if record.seq <= current_through {
+        if in_holdout(&record.comment.content, request.holdout) {
+            holdout_labels.push(doc);
+        } else if record.seq <= current_through {
             old_labels.push(doc);
         } else {
             new_labels.push(doc);
         }
     })?;
     let (old_labels, new_labels) = (old_labels.finish(), new_labels.finish());
+    let holdout_labels = holdout_labels.finish();
     let corpus_docs = (rest_group.docs + holdout_group.docs) as u64;
-    let label_docs = (old_labels.docs + new_labels.docs) as u64;
+    let label_docs = (old_labels.docs + new_labels.docs + holdout_labels.docs) as u64;
     jobs.update(job_id, |job| {
         job.corpus_docs = corpus_docs;
         job.label_docs = label_docs;
@@ -345,7 +354,13 @@ fn train_gate_promote(
     stage("training on everything", 0.7);
     let model = build(
         &trainer,
-        &[&rest_group, &holdout_group, &old_labels, &new_labels],
+        &[
+            &rest_group,
+            &holdout_group,
+            &old_labels,
+            &new_labels,
+            &holdout_labels,
+        ],
     );
     stage("registering", 0.9);
     let staged = ctx.registry.staging_dir()?;
@@ -366,6 +381,7 @@ fn train_gate_promote(
         corpus_docs,
         label_docs,
         labels_through: through,
+        labels_log: Some(local_log),
         holdout: Some(candidate_report),
         triggered_by: request.triggered_by.clone(),
         forced: !passed,
@@ -513,17 +529,19 @@ fn activate_locked(ctx: &RetrainContext<'_>, version: &str) -> Result<(), Regist
     let (model, manifest, entry) = ctx.registry.load(version)?;
     let live = ctx.labels.live().current();
     let scorer: Scorer = live.with_model(model, manifest.version);
-    ctx.registry.set_active(version)?;
+    let through = included_labels(
+        entry.labels_log.as_deref(),
+        entry.labels_through,
+        ctx.labels.log_id(),
+    );
     ctx.labels
-        .activate(scorer, entry.labels_through)
+        .activate(scorer, through)
         .map_err(|source| RegistryError::Io {
             path: ctx.registry.version_dir(version),
             source,
         })?;
-    tracing::info!(
-        version,
-        labels_through = entry.labels_through,
-        "model version activated"
-    );
+    // Recorded only once it serves, so `ACTIVE` never names a model that is not in service.
+    ctx.registry.set_active(version)?;
+    tracing::info!(version, labels_through = through, "model version activated");
     Ok(())
 }

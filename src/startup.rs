@@ -13,7 +13,7 @@ use crate::akismet::UsageStats;
 use crate::cache::{Cache, LocalCache, RedisCache};
 use crate::classifier::{parse_manifest, MANIFEST_FILE, MODEL_FILE};
 use crate::keys::Keyring;
-use crate::labels::LabelBook;
+use crate::labels::{included_labels, log_id, LabelBook};
 use crate::registry::{Registry, RegistryEntry, REGISTRY_DIR};
 use crate::retrain::{follow, GateTolerance, Jobs, RetrainContext};
 use crate::routes::{
@@ -71,7 +71,8 @@ impl AppState {
 }
 
 /// Registers the configured model (shipped or from `models_dir`) and returns the scorer for
-/// the active version with the log position its training included.
+/// the active version, the log position its training included, and whether the configured
+/// model was new (and so made active here: other replicas should hear of it).
 ///
 /// A configured model seen for the first time becomes active (a deployment with a new model
 /// means to serve it); otherwise the registry's active version serves, so promotions and
@@ -80,7 +81,7 @@ fn load_active_model(
     settings: &Settings,
     registry: &Registry,
     configured: Scorer,
-) -> anyhow::Result<(Scorer, u64)> {
+) -> anyhow::Result<(Scorer, u64, bool)> {
     let (model_bytes, manifest_bytes) = match &settings.models_dir {
         None => {
             let (model, manifest) = shipped_artifact();
@@ -105,6 +106,7 @@ fn load_active_model(
             corpus_docs: spam + ham,
             label_docs: 0,
             labels_through: 0,
+            labels_log: None,
             holdout: None,
             triggered_by: if settings.models_dir.is_some() {
                 "models_dir"
@@ -118,12 +120,18 @@ fn load_active_model(
     if new || registry.active()?.is_none() {
         registry.set_active(&version)?;
     }
+    let local_log = log_id(&settings.data_dir)?;
     Ok(match registry.load_active()? {
         Some((model, manifest, entry)) => (
             configured.with_model(model, manifest.version),
-            entry.labels_through,
+            included_labels(
+                entry.labels_log.as_deref(),
+                entry.labels_through,
+                &local_log,
+            ),
+            new,
         ),
-        None => (configured, 0),
+        None => (configured, 0, new),
     })
 }
 
@@ -189,8 +197,9 @@ impl Application {
                 .clone()
                 .unwrap_or_else(|| settings.data_dir.join(REGISTRY_DIR)),
         );
-        let (scorer, labels_through) = load_active_model(&settings, &registry, scorer)
-            .context("cannot set up the model registry")?;
+        let (scorer, labels_through, newly_configured) =
+            load_active_model(&settings, &registry, scorer)
+                .context("cannot set up the model registry")?;
         let (labels, replay) = LabelBook::open_after(
             &settings.data_dir,
             scorer,
@@ -236,12 +245,16 @@ impl Application {
             keep_versions: settings.keep_versions,
         });
         if let Cache::Redis(redis) = &*state.cache {
-            // Replicas on one Redis follow each other's promotions and rollbacks.
-            let follower = state.clone();
+            // A deployment with a new model leads; otherwise this replica follows the others.
+            if newly_configured {
+                redis.announce_model(state.labels.live().current().model_version());
+            }
+            // Replicas on one Redis follow each other's promotions and rollbacks. The watcher
+            // holds the state weakly: the state owns the cache that runs the watcher.
+            let follower = Arc::downgrade(&state.clone().into_inner());
             redis.watch_models(move |version| {
-                let state = follower.clone();
-                let current = state.labels.live().current();
-                if current.model_version() == version {
+                let Some(state) = follower.upgrade() else { return };
+                if state.labels.live().current().model_version() == version {
                     return;
                 }
                 tokio::task::spawn_blocking(move || {

@@ -76,6 +76,9 @@ struct Shared {
 pub struct RedisCache {
     shared: Arc<Shared>,
     client: redis::Client,
+    /// Highest model announcement generation this replica has made or followed: older
+    /// announcements (a stale key read, a late message) are ignored.
+    model_generation: Arc<AtomicU64>,
     handle: Handle,
     /// The cache's runtime; shut down without blocking when the cache goes (dropping a
     /// runtime from inside another one's async context would panic).
@@ -145,6 +148,7 @@ impl RedisCache {
             handle: runtime.handle().clone(),
             shared,
             client: pubsub_client,
+            model_generation: Arc::new(AtomicU64::new(0)),
             runtime: Some(runtime),
         })
     }
@@ -182,50 +186,71 @@ impl RedisCache {
         format!("{}:model", self.shared.prefix)
     }
 
-    /// Tells every replica that `version` is now the active model: the `current model` key
-    /// (read after every reconnect, since pub/sub messages sent during an outage are lost)
-    /// and a pub/sub message (so replicas switch at once). Not awaited; a Redis outage
-    /// delays the others until they reconnect and read the key.
+    /// Tells every replica that `version` is now the active model: a new generation
+    /// (INCR), then the `current model` key (read after every reconnect, since pub/sub
+    /// messages sent during an outage are lost) and a pub/sub message (so replicas switch
+    /// at once), both as `GENERATION VERSION`. Replicas follow only generations newer than
+    /// any they have seen, so a stale read never undoes a promotion. Not awaited: with Redis
+    /// down the others keep their model until the next announcement.
     pub fn announce_model(&self, version: &str) {
         let (key, channel, version) = (self.model_key(), self.model_channel(), version.to_owned());
+        let generation_key = format!("{key}:generation");
+        let seen = self.model_generation.clone();
         let mut manager = self.shared.manager.clone();
         self.handle.spawn(async move {
-            let result: redis::RedisResult<()> = redis::pipe()
-                .set(&key, &version)
-                .publish(&channel, &version)
-                .query_async(&mut manager)
-                .await;
+            let result: redis::RedisResult<()> = async {
+                let generation: u64 = manager.incr(&generation_key, 1u64).await?;
+                seen.fetch_max(generation, Ordering::SeqCst);
+                let value = format!("{generation} {version}");
+                redis::pipe()
+                    .set(&key, &value)
+                    .publish(&channel, &value)
+                    .query_async::<()>(&mut manager)
+                    .await
+            }
+            .await;
             if let Err(e) = result {
                 tracing::warn!(error = %e, version, "could not announce the active model to other replicas");
             }
         });
     }
 
-    /// Calls `on_version` with the active model version announced by any replica: on every
-    /// pub/sub message, after every (re)connect, and every [`MODEL_RECHECK`] in case a
-    /// subscription silently died. `on_version` must return quickly (hand real work off).
+    /// Calls `on_version` with each newer active model version announced by any replica:
+    /// from pub/sub messages, and from the key after every (re)connect and every
+    /// [`MODEL_RECHECK`] in case a subscription silently died. `on_version` must return
+    /// quickly (hand real work off).
     pub fn watch_models(&self, on_version: impl Fn(String) + Send + Sync + 'static) {
         let client = self.client.clone();
         let (key, channel) = (self.model_key(), self.model_channel());
         let manager = self.shared.manager.clone();
+        let seen = self.model_generation.clone();
+        let accept = move |value: &str| -> Option<String> {
+            let (generation, version) = value.split_once(' ')?;
+            let generation: u64 = generation.parse().ok()?;
+            (seen.fetch_max(generation, Ordering::SeqCst) < generation).then(|| version.to_owned())
+        };
         self.handle.spawn(async move {
             let read_key = |mut manager: ConnectionManager, key: String| async move {
                 manager.get::<_, Option<String>>(&key).await.ok().flatten()
             };
+            let connect = |client: redis::Client, channel: String| async move {
+                let mut pubsub = client.get_async_pubsub().await.ok()?;
+                pubsub.subscribe(&channel).await.ok()?;
+                Some(pubsub)
+            };
             loop {
-                let mut pubsub = match client.get_async_pubsub().await {
-                    Ok(p) => p,
-                    Err(_) => {
-                        tokio::time::sleep(MODEL_RECHECK).await;
-                        continue;
-                    }
-                };
-                if pubsub.subscribe(&channel).await.is_err() {
+                // Bounded: a Redis that drops packets must not stall the watcher for the
+                // operating system's connect timeout.
+                let pubsub = tokio::time::timeout(MODEL_RECHECK * 2, connect(client.clone(), channel.clone()))
+                    .await
+                    .ok()
+                    .flatten();
+                let Some(mut pubsub) = pubsub else {
                     tokio::time::sleep(MODEL_RECHECK).await;
                     continue;
-                }
+                };
                 // Subscribed first, then the key: nothing announced in between is missed.
-                if let Some(v) = read_key(manager.clone(), key.clone()).await {
+                if let Some(v) = read_key(manager.clone(), key.clone()).await.as_deref().and_then(&accept) {
                     on_version(v);
                 }
                 let mut messages = pubsub.on_message();
@@ -234,7 +259,7 @@ impl RedisCache {
                     tokio::select! {
                         message = futures_util::StreamExt::next(&mut messages) => match message {
                             Some(m) => {
-                                if let Ok(v) = m.get_payload::<String>() {
+                                if let Some(v) = m.get_payload::<String>().ok().as_deref().and_then(&accept) {
                                     on_version(v);
                                 }
                             }
@@ -242,7 +267,7 @@ impl RedisCache {
                             None => break,
                         },
                         _ = recheck.tick() => {
-                            if let Some(v) = read_key(manager.clone(), key.clone()).await {
+                            if let Some(v) = read_key(manager.clone(), key.clone()).await.as_deref().and_then(&accept) {
                                 on_version(v);
                             }
                         }

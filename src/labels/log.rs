@@ -33,10 +33,13 @@ pub struct ReplayReport {
 pub struct LabelLog {
     path: PathBuf,
     file: File,
-    /// Byte offset of each record's line, by `seq - 1`, for paging through exports.
-    offsets: Vec<u64>,
+    /// (seq, byte offset) of each readable record, in order, for paging through exports.
+    offsets: Vec<(u64, u64)>,
     /// Length of the durable part of the file.
     end: u64,
+    /// Set when a failed append could not be cut off again: appending more would glue a
+    /// good label onto a fragment, so the log refuses writes until it is reopened.
+    broken: bool,
 }
 
 impl LabelLog {
@@ -67,7 +70,7 @@ impl LabelLog {
             let complete = line.last() == Some(&b'\n');
             match serde_json::from_slice::<LabelRecord>(&line) {
                 Ok(record) if complete => {
-                    offsets.push(offset);
+                    offsets.push((record.seq, offset));
                     report.records += 1;
                     replay(record);
                 }
@@ -107,6 +110,7 @@ impl LabelLog {
                 file,
                 offsets,
                 end,
+                broken: false,
             },
             report,
         ))
@@ -114,6 +118,11 @@ impl LabelLog {
 
     /// Appends one record and makes it durable (data fsync) before returning.
     pub fn append(&mut self, record: &LabelRecord) -> io::Result<()> {
+        if self.broken {
+            return Err(io::Error::other(
+                "an earlier failed write could not be undone; restart to repair the label log",
+            ));
+        }
         let mut line = serde_json::to_vec(record).map_err(io::Error::other)?;
         line.push(b'\n');
         if let Err(e) = self
@@ -123,17 +132,25 @@ impl LabelLog {
         {
             // Whatever part reached the file is cut off again, so the log stays whole lines
             // and the next append does not glue onto a fragment.
-            let _ = self.file.set_len(self.end);
+            if self.file.set_len(self.end).is_err() {
+                self.broken = true;
+            }
             return Err(e);
         }
-        self.offsets.push(self.end);
+        self.offsets.push((record.seq, self.end));
         self.end += line.len() as u64;
         Ok(())
     }
 
-    /// Number of records in the log.
+    /// Number of readable records in the log.
     pub fn len(&self) -> u64 {
         self.offsets.len() as u64
+    }
+
+    /// The highest position in the log (0 when empty); the next label gets the one after.
+    /// Not `len()`: an unreadable middle line still used up its position.
+    pub fn last_seq(&self) -> u64 {
+        self.offsets.last().map_or(0, |&(seq, _)| seq)
     }
 
     /// Whether the log holds no record.
@@ -149,20 +166,24 @@ impl LabelLog {
         limit: usize,
         mut keep: impl FnMut(&LabelRecord) -> bool,
     ) -> io::Result<Vec<LabelRecord>> {
-        let Some(&start) = self.offsets.get(seq.saturating_sub(1) as usize) else {
+        // The first record at or after `seq` (positions may have gaps).
+        let first = self.offsets.partition_point(|&(s, _)| s < seq);
+        let Some(&(_, start)) = self.offsets.get(first) else {
             return Ok(Vec::new());
         };
         let mut file = File::open(&self.path)?;
         file.seek(SeekFrom::Start(start))?;
-        let reader = BufReader::new(file.take(self.end - start));
+        let mut reader = BufReader::new(file.take(self.end - start));
         let mut out = Vec::new();
-        for line in reader.lines() {
-            if out.len() >= limit {
+        let mut line = Vec::new();
+        while out.len() < limit {
+            line.clear();
+            if reader.read_until(b'\n', &mut line)? == 0 {
                 break;
             }
-            let line = line?;
-            // Corrupt middle lines were reported at start; paging skips them too.
-            if let Ok(record) = serde_json::from_str::<LabelRecord>(&line) {
+            // Bytes, not `lines()`: a line that is not UTF-8 was reported at start and is
+            // skipped here too, instead of failing every later read.
+            if let Ok(record) = serde_json::from_slice::<LabelRecord>(&line) {
                 if record.seq >= seq && keep(&record) {
                     out.push(record);
                 }

@@ -195,6 +195,43 @@ impl Index {
     }
 }
 
+/// Name of the file holding the label log's id inside the data directory.
+pub const LOG_ID_FILE: &str = "labels.id";
+
+/// The id of the label log in `data_dir`, created on first use. Log positions only mean
+/// something within one log: a model trained by a replica with another log has none of
+/// this log's labels, whatever its `labels_through` says.
+pub fn log_id(data_dir: &Path) -> io::Result<String> {
+    let path = data_dir.join(LOG_ID_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => return Ok(id.trim().to_owned()),
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let id = format!("{:032x}", rand::random::<u128>());
+    let tmp = data_dir.join(format!("{LOG_ID_FILE}.{:016x}.tmp", rand::random::<u64>()));
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(id.as_bytes())?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&tmp, &path)?;
+    std::fs::File::open(data_dir)?.sync_all()?;
+    Ok(id)
+}
+
+/// The labels a model trained on `labels_through` of log `labels_log` already includes
+/// from the log `local`: all of them up to that position if it is the same log, else none.
+pub fn included_labels(labels_log: Option<&str>, labels_through: u64, local: &str) -> u64 {
+    if labels_log == Some(local) {
+        labels_through
+    } else {
+        0
+    }
+}
+
 /// Applies a record's counts to a model: reverse the replaced label, add the new one.
 fn learn(scorer: &mut Scorer, record: &LabelRecord, weight: f32) {
     if let Some(previous) = record.previous {
@@ -208,6 +245,8 @@ fn learn(scorer: &mut Scorer, record: &LabelRecord, weight: f32) {
 pub struct LabelBook {
     /// Serialises writers; held while a label is made durable and applied.
     log: Mutex<LabelLog>,
+    /// This log's id (see [`log_id`]).
+    id: String,
     index: RwLock<Index>,
     live: Arc<LiveScorer>,
     weight: f32,
@@ -255,6 +294,7 @@ impl LabelBook {
         Ok((
             LabelBook {
                 log: Mutex::new(log),
+                id: log_id(data_dir)?,
                 index: RwLock::new(index),
                 live: Arc::new(LiveScorer::new(scorer)),
                 weight,
@@ -291,7 +331,7 @@ impl LabelBook {
             });
         }
         let record = LabelRecord {
-            seq: log.len() + 1,
+            seq: log.last_seq() + 1,
             label_id: format!("{:032x}", rand::random::<u128>()),
             fingerprint: fingerprint.to_hex(),
             label: correction.label,
@@ -341,7 +381,7 @@ impl LabelBook {
 
     /// Position of the last label in the log.
     pub fn last_seq(&self) -> u64 {
-        self.log.lock().map_or(0, |log| log.len())
+        self.log.lock().map_or(0, |log| log.last_seq())
     }
 
     /// The labels in force as of log position `through` (the latest label per comment
@@ -378,6 +418,11 @@ impl LabelBook {
             page.iter().filter(|r| r.seq <= through).for_each(&mut each);
         }
         Ok(())
+    }
+
+    /// This label log's id.
+    pub fn log_id(&self) -> &str {
+        &self.id
     }
 
     /// The weight each label counts in the model.
@@ -601,21 +646,36 @@ mod tests {
         let (book, _) = LabelBook::open(dir.path(), scorer(), 2.0).unwrap();
         book.record(correction("first comment", Label::Ham))
             .unwrap();
+        book.record(correction("second comment", Label::Ham))
+            .unwrap();
+        book.record(correction("third comment", Label::Ham))
+            .unwrap();
         drop(book);
+        // Damage the second line in place, with bytes that are not even UTF-8.
         let path = dir.path().join(LABELS_FILE);
-        let mut file = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .unwrap();
-        file.write_all(b"garbage\n").unwrap();
-        drop(file);
-        let (book, _) = LabelBook::open(dir.path(), scorer(), 2.0).unwrap();
-        book.record(correction("third comment", Label::Spam))
-            .unwrap();
-        drop(book);
+        let text = std::fs::read(&path).unwrap();
+        let lines: Vec<&[u8]> = text.split_inclusive(|&b| b == b'\n').collect();
+        let mut damaged = lines[0].to_vec();
+        damaged.extend_from_slice(b"\xff\xfe garbage\n");
+        damaged.extend_from_slice(lines[2]);
+        std::fs::write(&path, damaged).unwrap();
+
         let (book, report) = LabelBook::open(dir.path(), scorer(), 2.0).unwrap();
         assert_eq!((report.records, report.corrupt_lines), (2, 1));
-        assert_eq!(book.len(), 2);
+        let next = book
+            .record(correction("fourth comment", Label::Spam))
+            .unwrap();
+        assert_eq!(next.seq, 4, "a damaged line keeps its position");
+        let (page, _) = book.export(0, 10).unwrap();
+        let seqs: Vec<u64> = page.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, [1, 3, 4], "reads skip the damaged line");
+        let mut current = Vec::new();
+        book.for_each_current(4, |r| current.push(r.seq)).unwrap();
+        assert_eq!(current, [1, 3, 4]);
+        drop(book);
+        let (book, report) = LabelBook::open(dir.path(), scorer(), 2.0).unwrap();
+        assert_eq!((report.records, report.corrupt_lines), (3, 1));
+        assert_eq!(book.len(), 3);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 use crate::keys::Role;
-use crate::registry::RegistryError;
+use crate::registry::{is_version_id, RegistryError};
 use crate::retrain::{activate as activate_version, run_job, RetrainRequest, DEFAULT_HOLDOUT};
 use crate::routes::auth::authorize;
 use crate::routes::error::ApiError;
@@ -124,11 +124,7 @@ pub async fn activate(
     let principal = authorize(&request, &state, Role::Admin)?;
     let version = path.into_inner();
     // Versions are directory names: refuse anything that could leave the registry.
-    if version.is_empty()
-        || !version
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
+    if !is_version_id(&version) {
         return Err(ApiError::UnknownVersion);
     }
     let state = state.into_inner();
