@@ -27,10 +27,16 @@
 //! - [`corpus`]: reading labelled JSON Lines (the shared eval format).
 //! - [`replay`]: the `replay` command: learning from moderators, measured.
 //! - [`evaluation`]: metrics (via linfa) and the `eval` command's report.
+//! - [`metrics`]: the Prometheus series and their recorder (owned by the app state, not
+//!   installed globally); `Metrics::retrain_finished` is the hook for retraining jobs.
+//! - [`ratelimit`]: per-key (per-role quota) and per-IP token buckets (`governor`). Pure
+//!   decisions; `startup` applies them.
 //! - [`settings`]: every setting, from env (`COMMENTGUARD_*`) and an optional TOML file.
-//! - [`startup`]: `Application::build(settings)`, used by `main` and the tests.
+//! - [`startup`]: `Application::build(settings)`, used by `main` and the tests; the route
+//!   table (`ROUTES`), and the one middleware: request id, rate limit, request log, metrics.
 //! - [`telemetry`]: the tracing subscriber.
-//! - [`routes`]: HTTP handlers, one file per resource, and the one place errors become HTTP.
+//! - [`routes`]: HTTP handlers, one file per resource, and the one place errors become HTTP;
+//!   `routes::openapi` assembles the OpenAPI document from the handlers' attributes.
 //!   Only `routes` and `startup` import `actix_web`.
 
 pub mod akismet;
@@ -41,7 +47,9 @@ pub mod domain;
 pub mod evaluation;
 pub mod keys;
 pub mod labels;
+pub mod metrics;
 pub mod moderation;
+pub mod ratelimit;
 pub mod replay;
 pub mod routes;
 pub mod rules;
