@@ -3,6 +3,7 @@
 mod akismet;
 mod auth;
 mod comments;
+mod compose;
 mod health;
 mod helpers;
 mod labels;
