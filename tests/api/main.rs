@@ -4,6 +4,7 @@ mod akismet;
 mod auth;
 mod comments;
 mod compose;
+mod fuzz;
 mod health;
 mod helpers;
 mod labels;
