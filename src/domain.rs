@@ -12,7 +12,7 @@ pub const MAX_CONTENT_BYTES: usize = 64 * 1024;
 pub const MAX_FIELD_BYTES: usize = 2 * 1024;
 
 /// A comment as a blog platform submits it, validated.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Comment {
     /// The comment body (HTML allowed); never empty.
     pub content: String,
@@ -58,6 +58,7 @@ pub struct Comment {
         default,
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub form_rendered_at: Option<OffsetDateTime>,
 }
 
@@ -117,7 +118,19 @@ impl Comment {
 }
 
 /// What to do with a comment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Publish it.
@@ -167,7 +180,7 @@ impl std::str::FromStr for Verdict {
 }
 
 /// A training or correction label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Label {
     /// Unwanted comment.
@@ -177,7 +190,7 @@ pub enum Label {
 }
 
 /// One reason in a verdict: which rule or signal fired and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Reason {
     /// Stable id of the rule or signal (e.g. `links.too_many`, `classifier`).
     pub id: String,
@@ -186,7 +199,7 @@ pub struct Reason {
 }
 
 /// A token and how strongly it pushed towards spam (positive) or ham (negative).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenWeight {
     /// The feature as the classifier saw it (e.g. `w:subscribe`, `d:bit.ly`).
     pub token: String,
@@ -195,7 +208,7 @@ pub struct TokenWeight {
 }
 
 /// The full answer for one comment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Assessment {
     /// The decision.
     pub verdict: Verdict,

@@ -30,10 +30,16 @@
 //! - [`retrain`]: retraining jobs: corpus + labels, the evaluation gate, promotion.
 //! - [`replay`]: the `replay` command: learning from moderators, measured.
 //! - [`evaluation`]: metrics (via linfa) and the `eval` command's report.
+//! - [`metrics`]: the Prometheus series and their recorder (owned by the app state, not
+//!   installed globally); `Metrics::retrain_finished` is the hook for retraining jobs.
+//! - [`ratelimit`]: per-key (per-role quota) and per-IP token buckets (`governor`). Pure
+//!   decisions; `startup` applies them.
 //! - [`settings`]: every setting, from env (`COMMENTGUARD_*`) and an optional TOML file.
-//! - [`startup`]: `Application::build(settings)`, used by `main` and the tests.
+//! - [`startup`]: `Application::build(settings)`, used by `main` and the tests; the route
+//!   table (`ROUTES`), and the one middleware: request id, rate limit, request log, metrics.
 //! - [`telemetry`]: the tracing subscriber.
-//! - [`routes`]: HTTP handlers, one file per resource, and the one place errors become HTTP.
+//! - [`routes`]: HTTP handlers, one file per resource, and the one place errors become HTTP;
+//!   `routes::openapi` assembles the OpenAPI document from the handlers' attributes.
 //!   Only `routes` and `startup` import `actix_web`.
 
 pub mod akismet;
@@ -44,7 +50,9 @@ pub mod domain;
 pub mod evaluation;
 pub mod keys;
 pub mod labels;
+pub mod metrics;
 pub mod moderation;
+pub mod ratelimit;
 pub mod registry;
 pub mod replay;
 pub mod retrain;

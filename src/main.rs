@@ -36,6 +36,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP service.
+    #[command(after_help = commentguard::settings::help())]
     Serve {
         /// Address to listen on (overrides COMMENTGUARD_BIND).
         #[arg(long, value_name = "ADDR")]

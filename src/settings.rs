@@ -28,6 +28,14 @@
 //! | `signal_max_repeats`| `COMMENTGUARD_SIGNAL_MAX_REPEATS` | 5: more adds a weight  |
 //! | `signal_window_secs`| `COMMENTGUARD_SIGNAL_WINDOW_SECS` | 3600                   |
 //! | `flood_max_per_15s` | `COMMENTGUARD_FLOOD_MAX_PER_15S`  | 3: more is held        |
+//! | `label_weight`      | `COMMENTGUARD_LABEL_WEIGHT`       | see [`crate::labels`]  |
+//! | `akismet_hold_is_spam` | `COMMENTGUARD_AKISMET_HOLD_IS_SPAM` | `true`          |
+//! | `rate_limit`        | `COMMENTGUARD_RATE_LIMIT`         | 1000 (per s), or `off` |
+//! | `rate_burst`        | `COMMENTGUARD_RATE_BURST`         | twice `rate_limit`     |
+//! | `rate_limit_site`   | `COMMENTGUARD_RATE_LIMIT_SITE`    | `rate_limit`           |
+//! | `rate_limit_moderator` | `COMMENTGUARD_RATE_LIMIT_MODERATOR` | `rate_limit`     |
+//! | `rate_limit_admin`  | `COMMENTGUARD_RATE_LIMIT_ADMIN`   | `rate_limit`           |
+//! | `shutdown_timeout_secs` | `COMMENTGUARD_SHUTDOWN_TIMEOUT_SECS` | 10            |
 //!
 //! The log filter is the usual `RUST_LOG` (see [`crate::telemetry`]), not a setting here.
 
@@ -45,7 +53,7 @@ pub const CONFIG_ENV: &str = "COMMENTGUARD_CONFIG";
 const ENV_PREFIX: &str = "COMMENTGUARD_";
 
 /// Every key the config file may contain; each is also `COMMENTGUARD_<KEY>` in the environment.
-const KEYS: [&str; 24] = [
+pub const KEYS: [&str; 30] = [
     "bind",
     "models_dir",
     "data_dir",
@@ -70,7 +78,167 @@ const KEYS: [&str; 24] = [
     "retrain_fpr_tolerance",
     "keep_model_versions",
     "registry_dir",
+    "rate_limit",
+    "rate_burst",
+    "rate_limit_site",
+    "rate_limit_moderator",
+    "rate_limit_admin",
+    "shutdown_timeout_secs",
 ];
+
+/// Every setting's default and meaning, in [`KEYS`] order: the `serve --help` listing.
+pub const DOCS: [(&str, &str, &str); 30] = [
+    ("bind", "127.0.0.1:8080", "address and port to listen on"),
+    (
+        "models_dir",
+        "unset: the embedded model",
+        "directory with a trained model and rules",
+    ),
+    (
+        "data_dir",
+        "data",
+        "where labels and keys are kept (created if missing)",
+    ),
+    (
+        "hold_threshold",
+        "0.35",
+        "spam probability from which a comment is held",
+    ),
+    (
+        "spam_threshold",
+        "0.75",
+        "spam probability from which a comment is spam",
+    ),
+    (
+        "discard_threshold",
+        "0.99",
+        "spam probability from which a comment is discarded",
+    ),
+    ("max_body_bytes", "524288", "largest request body, in bytes"),
+    ("workers", "number of CPUs", "HTTP worker threads"),
+    ("log_format", "json", "`json` or `pretty`"),
+    (
+        "cache_ttl_secs",
+        "604800",
+        "how long a cached verdict is served",
+    ),
+    (
+        "cache_capacity",
+        "100000",
+        "entries of the in-process verdict cache",
+    ),
+    (
+        "redis_url",
+        "unset: in-process cache",
+        "Redis for the shared cache (or REDIS_URL)",
+    ),
+    (
+        "redis_timeout_ms",
+        "25",
+        "longest a Redis call may take before it counts as a miss",
+    ),
+    ("cache_prefix", "cg", "prefix of every Redis key"),
+    (
+        "signal_max_sites",
+        "3",
+        "more sites with the same comment is spam",
+    ),
+    (
+        "signal_max_repeats",
+        "5",
+        "more repeats of a comment adds a spam weight",
+    ),
+    (
+        "signal_window_secs",
+        "3600",
+        "window of the cross-site and repeat counts",
+    ),
+    (
+        "flood_max_per_15s",
+        "3",
+        "more comments from one IP in 15 s are held",
+    ),
+    (
+        "label_weight",
+        "2",
+        "corpus examples one moderator label counts as",
+    ),
+    (
+        "akismet_hold_is_spam",
+        "true",
+        "Akismet comment-check answers true for held comments",
+    ),
+    (
+        "retrain_f1_tolerance",
+        "0.005",
+        "largest holdout F1 drop a retrained model may show",
+    ),
+    (
+        "retrain_fpr_tolerance",
+        "0.002",
+        "largest holdout false-positive-rate rise allowed",
+    ),
+    (
+        "keep_model_versions",
+        "10",
+        "model versions kept in the registry",
+    ),
+    (
+        "registry_dir",
+        "DATA_DIR/models",
+        "model registry; share it between replicas",
+    ),
+    (
+        "rate_limit",
+        "1000",
+        "requests per second per key (per IP without one); `off`",
+    ),
+    ("rate_burst", "twice rate_limit", "requests allowed at once"),
+    (
+        "rate_limit_site",
+        "rate_limit",
+        "per site key; `off`; burst twice the rate",
+    ),
+    (
+        "rate_limit_moderator",
+        "rate_limit",
+        "per moderator key; `off`; burst twice the rate",
+    ),
+    (
+        "rate_limit_admin",
+        "rate_limit",
+        "per admin key; `off`; burst twice the rate",
+    ),
+    (
+        "shutdown_timeout_secs",
+        "10",
+        "after SIGTERM, how long in-flight requests get",
+    ),
+];
+
+/// The settings as `serve --help` lists them: variable, default, meaning.
+pub fn help() -> String {
+    let mut out = format!(
+        "Settings (environment variable, or the key in lower case in the --config / {CONFIG_ENV} \
+         TOML file; flags override both; an empty value counts as unset):\n"
+    );
+    for (key, default, what) in DOCS {
+        out.push_str(&format!(
+            "  {:<36} {what} [default: {default}]\n",
+            env_var(key)
+        ));
+    }
+    out.push_str("  RUST_LOG                             log filter [default: info]\n");
+    out
+}
+
+/// The environment variable of setting `key`: `COMMENTGUARD_<KEY>`.
+pub fn env_var(key: &str) -> String {
+    format!("{ENV_PREFIX}{}", key.to_ascii_uppercase())
+}
+
+/// Default graceful-shutdown bound: in-flight requests get this long after SIGTERM.
+pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 10;
 
 /// Default request body limit: generous for a 64 KiB comment plus metadata and JSON escaping.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 512 * 1024;
@@ -138,6 +306,10 @@ pub struct Settings {
     pub keep_versions: usize,
     /// Where promoted models live; replicas on one Redis share it. Default `DATA_DIR/models`.
     pub registry_dir: Option<PathBuf>,
+    /// Requests per second per key (per role) and per client IP; `None` entries are unlimited.
+    pub rate_limits: crate::ratelimit::RateLimitSettings,
+    /// After SIGTERM, how long in-flight requests get to finish before the workers stop.
+    pub shutdown_timeout: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -162,6 +334,8 @@ impl Default for Settings {
             gate: crate::retrain::GateTolerance::default(),
             keep_versions: 10,
             registry_dir: None,
+            rate_limits: crate::ratelimit::RateLimitSettings::default(),
+            shutdown_timeout: std::time::Duration::from_secs(DEFAULT_SHUTDOWN_TIMEOUT_SECS),
         }
     }
 }
@@ -287,6 +461,7 @@ impl Settings {
                 .unwrap_or(defaults.policy.discard_threshold),
         };
         policy.validate().map_err(SettingsError::Policy)?;
+        let rate_limits = rate_limits(&sources)?;
 
         Ok(Settings {
             bind: sources
@@ -386,8 +561,58 @@ impl Settings {
                 .get("keep_model_versions", "a positive whole number", positive)?
                 .unwrap_or(defaults.keep_versions),
             registry_dir: sources.get("registry_dir", "a path", |v| Some(PathBuf::from(v)))?,
+            rate_limits,
+            shutdown_timeout: sources
+                .get(
+                    "shutdown_timeout_secs",
+                    "a whole number of seconds from 0 to 3600",
+                    |v| v.parse::<u64>().ok().filter(|s| *s <= 3600),
+                )?
+                .map_or(defaults.shutdown_timeout, std::time::Duration::from_secs),
         })
     }
+}
+
+/// `rate_limit` (`off` or requests per second) with `rate_burst`, and the per-role
+/// overrides, each `off` or requests per second with a burst of twice that.
+fn rate_limits<E: Fn(&str) -> Option<String>>(
+    sources: &Sources<'_, E>,
+) -> Result<crate::ratelimit::RateLimitSettings, SettingsError> {
+    use crate::ratelimit::{Limit, DEFAULT_PER_SECOND};
+    use std::num::NonZeroU32;
+    const RATE: &str = "`off` or a positive whole number of requests per second";
+    // `Some(None)` is `off`.
+    let rate = |v: &str| {
+        if v.eq_ignore_ascii_case("off") {
+            Some(None)
+        } else {
+            v.parse::<NonZeroU32>().ok().map(Some)
+        }
+    };
+    let per_second = sources
+        .get("rate_limit", RATE, rate)?
+        .unwrap_or(NonZeroU32::new(DEFAULT_PER_SECOND));
+    let burst = sources.get(
+        "rate_burst",
+        "a positive whole number of requests",
+        |v: &str| v.parse::<NonZeroU32>().ok(),
+    )?;
+    let default = per_second.map(|per_second| Limit {
+        per_second,
+        burst: burst.unwrap_or(Limit::with_default_burst(per_second).burst),
+    });
+    let role = |key: &str| -> Result<Option<Limit>, SettingsError> {
+        Ok(match sources.get(key, RATE, rate)? {
+            None => default,
+            Some(rate) => rate.map(Limit::with_default_burst),
+        })
+    };
+    Ok(crate::ratelimit::RateLimitSettings {
+        ip: default,
+        site: role("rate_limit_site")?,
+        moderator: role("rate_limit_moderator")?,
+        admin: role("rate_limit_admin")?,
+    })
 }
 
 fn redis_url(v: &str) -> Option<String> {
@@ -413,7 +638,7 @@ impl<E: Fn(&str) -> Option<String>> Sources<'_, E> {
         expected: &'static str,
         parse: impl Fn(&str) -> Option<T>,
     ) -> Result<Option<T>, SettingsError> {
-        let var = format!("{ENV_PREFIX}{}", key.to_ascii_uppercase());
+        let var = env_var(key);
         if let Some(value) = (self.env)(&var).filter(|v| !v.trim().is_empty()) {
             return parse(value.trim())
                 .map(Some)
@@ -620,6 +845,36 @@ mod tests {
                 error: "config file: workers: expected a positive whole number, got a table",
             },
             Case {
+                name: "rate limit not a number",
+                env: &[("COMMENTGUARD_RATE_LIMIT", "fast")],
+                file: None,
+                error: r#"COMMENTGUARD_RATE_LIMIT: expected `off` or a positive whole number of requests per second, got "fast""#,
+            },
+            Case {
+                name: "zero rate limit",
+                env: &[("COMMENTGUARD_RATE_LIMIT", "0")],
+                file: None,
+                error: r#"COMMENTGUARD_RATE_LIMIT: expected `off` or a positive whole number of requests per second, got "0""#,
+            },
+            Case {
+                name: "zero burst",
+                env: &[("COMMENTGUARD_RATE_BURST", "0")],
+                file: None,
+                error: r#"COMMENTGUARD_RATE_BURST: expected a positive whole number of requests, got "0""#,
+            },
+            Case {
+                name: "role override in the file",
+                env: &[],
+                file: Some("rate_limit_admin = -5"),
+                error: "config file: rate_limit_admin: expected `off` or a positive whole number of requests per second, got -5",
+            },
+            Case {
+                name: "shutdown timeout too long",
+                env: &[("COMMENTGUARD_SHUTDOWN_TIMEOUT_SECS", "86400")],
+                file: None,
+                error: r#"COMMENTGUARD_SHUTDOWN_TIMEOUT_SECS: expected a whole number of seconds from 0 to 3600, got "86400""#,
+            },
+            Case {
                 name: "thresholds out of order",
                 env: &[
                     ("COMMENTGUARD_HOLD_THRESHOLD", "0.95"),
@@ -635,6 +890,89 @@ mod tests {
         for case in cases {
             let err = Settings::from_sources(env(case.env), case.file).expect_err(case.name);
             assert_eq!(err.to_string(), case.error, "case: {}", case.name);
+        }
+    }
+
+    #[test]
+    fn rate_limits_and_their_overrides() {
+        use crate::ratelimit::{Limit, RateLimitSettings};
+        use std::num::NonZeroU32;
+        let limit = |per_second, burst| {
+            Some(Limit {
+                per_second: NonZeroU32::new(per_second).unwrap(),
+                burst: NonZeroU32::new(burst).unwrap(),
+            })
+        };
+        let s = Settings::from_sources(env(&[]), None).unwrap();
+        assert_eq!(s.rate_limits.ip, limit(1000, 2000));
+        assert_eq!(s.shutdown_timeout, std::time::Duration::from_secs(10));
+
+        let s = Settings::from_sources(
+            env(&[
+                ("COMMENTGUARD_RATE_LIMIT", "50"),
+                ("COMMENTGUARD_RATE_BURST", "60"),
+                ("COMMENTGUARD_RATE_LIMIT_ADMIN", "OFF"),
+                ("COMMENTGUARD_SHUTDOWN_TIMEOUT_SECS", "0"),
+            ]),
+            Some("rate_limit_moderator = 5"),
+        )
+        .unwrap();
+        assert_eq!(
+            s.rate_limits,
+            RateLimitSettings {
+                ip: limit(50, 60),
+                site: limit(50, 60),
+                moderator: limit(5, 10),
+                admin: None,
+            }
+        );
+        assert_eq!(s.shutdown_timeout, std::time::Duration::ZERO);
+
+        let s = Settings::from_sources(env(&[("COMMENTGUARD_RATE_LIMIT", "off")]), None).unwrap();
+        assert_eq!(
+            s.rate_limits,
+            RateLimitSettings {
+                ip: None,
+                site: None,
+                moderator: None,
+                admin: None
+            }
+        );
+    }
+
+    #[test]
+    fn every_setting_is_documented_in_help_and_readme() {
+        let keys: Vec<&str> = DOCS.iter().map(|d| d.0).collect();
+        assert_eq!(
+            keys, KEYS,
+            "DOCS and KEYS list the same settings in the same order"
+        );
+        let policy = Policy::default();
+        for (key, value) in [
+            ("hold_threshold", policy.hold_threshold),
+            ("spam_threshold", policy.spam_threshold),
+            ("discard_threshold", policy.discard_threshold),
+            (
+                "label_weight",
+                f64::from(crate::labels::DEFAULT_LABEL_WEIGHT),
+            ),
+        ] {
+            let documented = DOCS.iter().find(|d| d.0 == key).unwrap().1;
+            assert_eq!(
+                documented.parse::<f64>().unwrap(),
+                value,
+                "{key}: help is stale"
+            );
+        }
+        let help = help();
+        let readme = include_str!("../README.md");
+        for key in KEYS {
+            let var = env_var(key);
+            assert!(help.contains(&var), "{var} not in --help");
+            assert!(
+                readme.contains(&format!("`{var}`")),
+                "{var} not in the README"
+            );
         }
     }
 

@@ -5,19 +5,28 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_web::dev::{Server, Service};
-use actix_web::{web, App, HttpServer};
+use std::net::IpAddr;
+
+use actix_web::dev::{Server, Service, ServiceRequest};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::Method;
+use actix_web::{web, App, FromRequest, Handler, HttpServer, Resource, Responder};
 use anyhow::Context;
+use tracing::Instrument;
 
 use crate::akismet::UsageStats;
 use crate::cache::{Cache, LocalCache, RedisCache};
 use crate::classifier::{parse_manifest, MANIFEST_FILE, MODEL_FILE};
-use crate::keys::Keyring;
+use crate::keys::{KeyCheck, Keyring, Principal};
 use crate::labels::{included_labels, log_id, LabelBook};
+use crate::metrics::Metrics;
+use crate::ratelimit::{self, RateLimiters, Subject};
 use crate::registry::{Registry, RegistryEntry, REGISTRY_DIR};
 use crate::retrain::{follow, GateTolerance, Jobs, RetrainContext};
+use crate::routes::auth::presented_key;
 use crate::routes::{
-    admin, akismet, comments, error, feedback, health, keys, labels, score, ApiError,
+    admin, akismet, comments, error, feedback, health, keys, labels, metrics, openapi, score,
+    ApiError,
 };
 use crate::scoring::{shipped_artifact, Scorer};
 use crate::settings::Settings;
@@ -54,6 +63,10 @@ pub struct AppState {
     pub gate: GateTolerance,
     /// Model versions kept when pruning.
     pub keep_versions: usize,
+    /// Prometheus metrics, rendered by `GET /metrics`.
+    pub metrics: Metrics,
+    /// Rate-limit buckets per key and per client IP.
+    pub rate_limits: RateLimiters,
 }
 
 impl AppState {
@@ -135,6 +148,153 @@ fn load_active_model(
     })
 }
 
+/// Every route: its path template and the methods it serves (the `Allow` header of its 405).
+///
+/// The router registers exactly these (see [`resource`] for the handlers) and the API tests
+/// check the OpenAPI document against this table, so a new route is one line here, one arm
+/// in [`resource`] and one path in [`crate::routes::openapi::ApiDoc`].
+pub const ROUTES: &[(&str, &str)] = &[
+    ("/v1/comments/score", "POST"),
+    ("/v1/comments/{id}", "GET"),
+    ("/v1/feedback", "POST"),
+    ("/v1/labels", "GET"),
+    ("/v1/admin/keys", "GET"),
+    ("/v1/admin/retrain", "POST"),
+    ("/v1/admin/jobs/{job_id}", "GET"),
+    ("/v1/admin/models", "GET"),
+    ("/v1/admin/models/{version}/activate", "POST"),
+    ("/1.1/verify-key", "POST"),
+    ("/1.1/comment-check", "POST"),
+    ("/1.1/submit-spam", "POST"),
+    ("/1.1/submit-ham", "POST"),
+    ("/1.2/usage-limit", "GET, POST"),
+    ("/1.2/key-sites", "GET, POST"),
+    ("/healthz", "GET"),
+    ("/readyz", "GET"),
+    ("/metrics", "GET"),
+    ("/openapi.json", "GET"),
+];
+
+/// Routes the rate limiter never refuses: the probes and the metrics scrape, which must
+/// keep answering precisely when a client is hammering the service.
+pub const UNLIMITED_ROUTES: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
+/// Header carrying the request id, in responses (and accepted from the client or a proxy).
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// How often histograms are drained and idle rate-limit buckets forgotten.
+const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The resource serving `path` with the methods in `allow` (an entry of [`ROUTES`]).
+fn resource(path: &'static str, allow: &'static str) -> Resource {
+    match path {
+        "/v1/comments/score" => routed(path, allow, score::score),
+        "/v1/comments/{id}" => routed(path, allow, comments::last_verdict),
+        "/v1/feedback" => routed(path, allow, feedback::feedback),
+        "/v1/labels" => routed(path, allow, labels::export),
+        "/v1/admin/keys" => routed(path, allow, keys::list),
+        "/v1/admin/retrain" => routed(path, allow, admin::retrain),
+        "/v1/admin/jobs/{job_id}" => routed(path, allow, admin::job),
+        "/v1/admin/models" => routed(path, allow, admin::models),
+        "/v1/admin/models/{version}/activate" => routed(path, allow, admin::activate),
+        "/1.1/verify-key" => routed(path, allow, akismet::verify_key),
+        "/1.1/comment-check" => routed(path, allow, akismet::comment_check),
+        "/1.1/submit-spam" => routed(path, allow, akismet::submit_spam),
+        "/1.1/submit-ham" => routed(path, allow, akismet::submit_ham),
+        "/1.2/usage-limit" => routed(path, allow, akismet::usage_limit),
+        "/1.2/key-sites" => routed(path, allow, akismet::key_sites),
+        "/healthz" => routed(path, allow, health::healthz),
+        "/readyz" => routed(path, allow, health::readyz),
+        "/metrics" => routed(path, allow, metrics::metrics),
+        "/openapi.json" => routed(path, allow, openapi::openapi),
+        // A programming error caught by every test that spawns the app.
+        _ => panic!("route {path} is in ROUTES but startup::resource has no handler for it"),
+    }
+}
+
+/// A resource at `path` answering each method in `allow` (comma-separated) with `handler`,
+/// and 405 `method_not_allowed` to the others.
+fn routed<F, Args>(path: &'static str, allow: &'static str, handler: F) -> Resource
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    let mut resource = web::resource(path);
+    for method in allow.split(',') {
+        let method = Method::from_bytes(method.trim().as_bytes())
+            .unwrap_or_else(|_| panic!("ROUTES has an invalid method for {path}: {allow}"));
+        resource = resource.route(web::method(method).to(handler.clone()));
+    }
+    resource.default_service(error::method_not_allowed(allow))
+}
+
+/// The request's id: the one a client or proxy sent in `X-Request-Id` if it is a plain
+/// token (1-64 of `[A-Za-z0-9._-]`, so it cannot smuggle anything into the logs), else a
+/// fresh random 128-bit one as 32 hex digits.
+fn request_id(request: &ServiceRequest) -> String {
+    let sent = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| {
+            (1..=64).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        });
+    match sent {
+        Some(id) => id.to_owned(),
+        None => format!("{:032x}", rand::random::<u128>()),
+    }
+}
+
+/// Takes a token from the caller's rate-limit bucket: the key's, if the request presents a
+/// valid one, else the client IP's. `Err` says which scope refused and for how long.
+///
+/// Akismet calls carry their key in the form body, which the middleware does not read (the
+/// handler streams it with its own limits); the key in the `Host` (`KEY.rest.example`) is
+/// used when present, and otherwise the client IP.
+fn check_rate(
+    request: &ServiceRequest,
+    state: &AppState,
+) -> Result<(), (&'static str, std::time::Duration)> {
+    let path = request.path();
+    let key = if path.starts_with("/1.1/") || path.starts_with("/1.2/") {
+        request
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::akismet::key_from_host)
+    } else {
+        presented_key(request.request())
+    };
+    let principal = match state.keys.check(key) {
+        KeyCheck::Valid(principal) => Some(principal),
+        KeyCheck::Open | KeyCheck::Invalid => None,
+    };
+    let subject = match &principal {
+        Some(Principal {
+            key_id: Some(key_id),
+            role,
+            ..
+        }) => Subject::Key {
+            key_id,
+            role: *role,
+        },
+        // The TCP peer, not a forwarded-for header a client could set to dodge its limit.
+        _ => Subject::Ip(
+            request
+                .peer_addr()
+                .map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip()),
+        ),
+    };
+    state
+        .rate_limits
+        .check(subject)
+        .map_err(|wait| (subject.scope(), wait))
+}
+
 /// Loads the model and rules `settings` name (or the embedded ones), with the policy.
 pub fn load_scorer(settings: &Settings) -> anyhow::Result<Scorer> {
     Scorer::load(settings.models_dir.as_deref(), settings.policy).with_context(|| {
@@ -149,6 +309,7 @@ pub fn load_scorer(settings: &Settings) -> anyhow::Result<Scorer> {
 pub struct Application {
     port: u16,
     server: Server,
+    state: web::Data<AppState>,
 }
 
 impl Application {
@@ -227,8 +388,12 @@ impl Application {
             workers = settings.workers,
             cache = if settings.redis_url.is_some() { "redis" } else { "in-process" },
             max_body_bytes = settings.max_body_bytes,
+            rate_limit_ip = ?settings.rate_limits.ip.map(|l| l.to_string()),
+            shutdown_timeout_secs = settings.shutdown_timeout.as_secs(),
             "starting"
         );
+        let metrics = Metrics::new();
+        metrics.model_in_use(labels.live().current().model_version());
         let state = web::Data::new(AppState {
             labels: Arc::new(labels),
             keys: keyring,
@@ -243,6 +408,8 @@ impl Application {
             activation: std::sync::Mutex::new(()),
             gate: settings.gate,
             keep_versions: settings.keep_versions,
+            metrics,
+            rate_limits: RateLimiters::new(&settings.rate_limits),
         });
         if let Cache::Redis(redis) = &*state.cache {
             // A deployment with a new model leads; otherwise this replica follows the others.
@@ -265,11 +432,17 @@ impl Application {
                 });
             });
         }
+        let server_state = state.clone();
         let server = HttpServer::new(move || {
-            App::new()
+            let state = server_state.clone();
+            let mut app = App::new()
                 .app_data(state.clone())
-                .wrap_fn(|request, service| {
+                .wrap_fn(move |request, service| {
                     let start = Instant::now();
+                    let request_id = request_id(&request);
+                    // Every line logged while serving the request, the handler's included,
+                    // carries the id (in the span list of the JSON log line).
+                    let span = tracing::info_span!("request", request_id = %request_id);
                     let method = request.method().clone();
                     // The route template, never the path itself: a path no route matches
                     // (a 404) is whatever the client typed, e-mail addresses included, and
@@ -277,9 +450,25 @@ impl Application {
                     let route = request
                         .match_pattern()
                         .unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
-                    let response = service.call(request);
+                    let limited = if UNLIMITED_ROUTES.contains(&route.as_str()) {
+                        Ok(())
+                    } else {
+                        check_rate(&request, &state)
+                    };
+                    let response = match limited {
+                        Ok(()) => Ok(span.in_scope(|| service.call(request))),
+                        Err(refusal) => Err((request, refusal)),
+                    };
+                    let state = state.clone();
                     async move {
-                        let response = response.await;
+                        let mut response = match response {
+                            Ok(response) => response.await,
+                            Err((request, (scope, wait))) => {
+                                state.metrics.rate_limited(scope);
+                                let retry_after = ratelimit::retry_after_secs(wait);
+                                Ok(request.error_response(ApiError::RateLimited { retry_after }))
+                            }
+                        };
                         let (status, error) = match &response {
                             Ok(r) => (r.status(), r.response().error()),
                             Err(e) => (e.as_response_error().status_code(), Some(e)),
@@ -296,98 +485,24 @@ impl Application {
                             latency_us = start.elapsed().as_micros() as u64,
                             "request"
                         );
+                        state.metrics.request(route, status.as_u16());
+                        if let Ok(response) = &mut response {
+                            if let Ok(value) = HeaderValue::from_str(&request_id) {
+                                response
+                                    .headers_mut()
+                                    .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+                            }
+                        }
                         response
                     }
-                })
-                .service(
-                    web::resource("/v1/comments/score")
-                        .route(web::post().to(score::score))
-                        .default_service(error::method_not_allowed("POST")),
-                )
-                .service(
-                    web::resource("/v1/comments/{id}")
-                        .route(web::get().to(comments::last_verdict))
-                        .default_service(error::method_not_allowed("GET")),
-                )
-                .service(
-                    web::resource("/v1/feedback")
-                        .route(web::post().to(feedback::feedback))
-                        .default_service(error::method_not_allowed("POST")),
-                )
-                .service(
-                    web::resource("/v1/labels")
-                        .route(web::get().to(labels::export))
-                        .default_service(error::method_not_allowed("GET")),
-                )
-                .service(
-                    web::resource("/v1/admin/retrain")
-                        .route(web::post().to(admin::retrain))
-                        .default_service(error::method_not_allowed("POST")),
-                )
-                .service(
-                    web::resource("/v1/admin/jobs/{job_id}")
-                        .route(web::get().to(admin::job))
-                        .default_service(error::method_not_allowed("GET")),
-                )
-                .service(
-                    web::resource("/v1/admin/models")
-                        .route(web::get().to(admin::models))
-                        .default_service(error::method_not_allowed("GET")),
-                )
-                .service(
-                    web::resource("/v1/admin/models/{version}/activate")
-                        .route(web::post().to(admin::activate))
-                        .default_service(error::method_not_allowed("POST")),
-                )
-                .service(
-                    web::resource("/v1/admin/keys")
-                        .route(web::get().to(keys::list))
-                        .default_service(error::method_not_allowed("GET")),
-                )
-                .service(
-                    web::resource("/1.1/verify-key")
-                        .route(web::post().to(akismet::verify_key))
-                        .default_service(error::method_not_allowed("POST")),
-                )
-                .service(
-                    web::resource("/1.1/comment-check")
-                        .route(web::post().to(akismet::comment_check))
-                        .default_service(error::method_not_allowed("POST")),
-                )
-                .service(
-                    web::resource("/1.1/submit-spam")
-                        .route(web::post().to(akismet::submit_spam))
-                        .default_service(error::method_not_allowed("POST")),
-                )
-                .service(
-                    web::resource("/1.1/submit-ham")
-                        .route(web::post().to(akismet::submit_ham))
-                        .default_service(error::method_not_allowed("POST")),
-                )
-                .service(
-                    web::resource("/1.2/usage-limit")
-                        .route(web::get().to(akismet::usage_limit))
-                        .route(web::post().to(akismet::usage_limit))
-                        .default_service(error::method_not_allowed("GET, POST")),
-                )
-                .service(
-                    web::resource("/1.2/key-sites")
-                        .route(web::get().to(akismet::key_sites))
-                        .route(web::post().to(akismet::key_sites))
-                        .default_service(error::method_not_allowed("GET, POST")),
-                )
-                .service(
-                    web::resource("/healthz")
-                        .route(web::get().to(health::healthz))
-                        .default_service(error::method_not_allowed("GET")),
-                )
-                .service(
-                    web::resource("/readyz")
-                        .route(web::get().to(health::readyz))
-                        .default_service(error::method_not_allowed("GET")),
-                )
-                .default_service(web::to(error::not_found))
+                    .instrument(span)
+                });
+            for &(path, allow) in ROUTES {
+                app = app.service(resource(path, allow));
+            }
+            app.default_service(web::to(error::not_found))
         })
+        .shutdown_timeout(settings.shutdown_timeout.as_secs())
         .workers(settings.workers)
         .listen(listener)
         .context("cannot start the HTTP server")?
@@ -396,6 +511,7 @@ impl Application {
         Ok(Application {
             port: address.port(),
             server,
+            state,
         })
     }
 
@@ -405,8 +521,27 @@ impl Application {
     }
 
     /// Serves requests until the server stops (SIGINT/SIGTERM, or the runtime shuts down).
+    ///
+    /// On SIGTERM or SIGINT the server stops accepting connections and gives requests in
+    /// flight up to `shutdown_timeout` to finish. Nothing needs flushing afterwards: labels
+    /// are fsync'd before they are acknowledged, keys are written atomically, and logs go
+    /// unbuffered to stderr.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        // Upkeep of the metrics histograms and the rate limiter's buckets, so that neither
+        // grows with time when nobody scrapes `/metrics`.
+        let state = self.state.clone();
+        let upkeep = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(UPKEEP_INTERVAL);
+            loop {
+                tick.tick().await;
+                state.metrics.upkeep();
+                state.rate_limits.upkeep();
+            }
+        });
+        let result = self.server.await;
+        upkeep.abort();
+        tracing::info!("stopped");
+        result
     }
 
     /// Creates an actix runtime on the current thread and serves requests on it until the

@@ -121,7 +121,7 @@ pub struct Correction {
 }
 
 /// What recording a correction did.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Recorded {
     /// The label's id (the earlier one for a repeat).
     pub label_id: String,

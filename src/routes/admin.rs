@@ -6,7 +6,9 @@ use serde_json::{json, Value};
 
 use crate::keys::Role;
 use crate::registry::{is_version_id, RegistryError};
-use crate::retrain::{activate as activate_version, run_job, RetrainRequest, DEFAULT_HOLDOUT};
+use crate::retrain::{
+    activate as activate_version, run_job, JobState, RetrainRequest, DEFAULT_HOLDOUT,
+};
 use crate::routes::auth::authorize;
 use crate::routes::error::ApiError;
 use crate::routes::score::json_type;
@@ -58,6 +60,7 @@ pub fn parse_retrain(body: &[u8]) -> Result<(bool, f64), ApiError> {
 }
 
 /// Handles `POST /v1/admin/retrain`: 202 with the job id; 409 while one runs.
+#[utoipa::path(post, path = "/v1/admin/retrain", tag = "admin", request_body(content = Option<serde_json::Value>, description = "Optional `{\"force\": bool, \"holdout\": 0.05-0.5}`"), responses((status = 202, description = "Job accepted: `{\"job_id\", \"state\"}`"), (status = 409, description = "`retrain_in_progress`"), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
 pub async fn retrain(
     request: HttpRequest,
     body: web::Bytes,
@@ -85,12 +88,26 @@ pub async fn retrain(
     let state = state.into_inner();
     // Training runs on the blocking pool: scoring never waits for it.
     actix_web::rt::task::spawn_blocking(move || {
-        span.in_scope(|| run_job(&state.retrain_context(), &state.jobs, &job, &retrain))
+        span.in_scope(|| run_job(&state.retrain_context(), &state.jobs, &job, &retrain));
+        if let Some(record) = state.jobs.get(&job) {
+            let outcome = match record.state {
+                JobState::Succeeded => "succeeded",
+                JobState::Rejected => "rejected",
+                _ => "failed",
+            };
+            state
+                .metrics
+                .retrain_finished(outcome, record.duration_secs.unwrap_or(0.0));
+            state
+                .metrics
+                .model_in_use(state.labels.live().current().model_version());
+        }
     });
     Ok(HttpResponse::Accepted().json(json!({ "job_id": job_id, "state": "queued" })))
 }
 
 /// Handles `GET /v1/admin/jobs/{job_id}`.
+#[utoipa::path(get, path = "/v1/admin/jobs/{job_id}", tag = "admin", params(("job_id" = String, Path, description = "From the retrain answer")), responses((status = 200, description = "State, progress, timings, both models' holdout figures, the gate's reasoning, the new version"), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
 pub async fn job(
     request: HttpRequest,
     path: web::Path<String>,
@@ -102,6 +119,7 @@ pub async fn job(
 }
 
 /// Handles `GET /v1/admin/models`: every version, newest first, exactly one active.
+#[utoipa::path(get, path = "/v1/admin/models", tag = "admin", responses((status = 200, description = "Every registered version, newest first; `active` is true for exactly one"), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
 pub async fn models(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -116,6 +134,7 @@ pub async fn models(
 }
 
 /// Handles `POST /v1/admin/models/{version}/activate`: roll back or forward.
+#[utoipa::path(post, path = "/v1/admin/models/{version}/activate", tag = "admin", params(("version" = String, Path, description = "A listed version")), responses((status = 200, description = "`{\"version\", \"active\": true}`"), (status = 422, description = "`model_corrupt`"), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
 pub async fn activate(
     request: HttpRequest,
     path: web::Path<String>,
@@ -128,6 +147,7 @@ pub async fn activate(
         return Err(ApiError::UnknownVersion);
     }
     let state = state.into_inner();
+    let state_for_metrics = state.clone();
     let target = version.clone();
     web::block(move || activate_version(&state.retrain_context(), &target))
         .await
@@ -138,6 +158,7 @@ pub async fn activate(
             e => ApiError::Internal(anyhow::Error::new(e)),
         })?;
     tracing::info!(version = %version, key_id = principal.key_id.as_deref(), "model version activated by request");
+    state_for_metrics.metrics.model_in_use(&version);
     Ok(HttpResponse::Ok().json(json!({ "version": version, "active": true })))
 }
 

@@ -168,6 +168,7 @@ fn site_of(principal: &Principal, form: &AkismetForm) -> String {
 }
 
 /// Handles `POST /1.1/verify-key`: `valid` or `invalid`.
+#[utoipa::path(post, path = "/1.1/verify-key", tag = "akismet", request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "The Akismet form: `api_key`, `blog`, `user_ip`, `comment_content`, ..."), responses((status = 200, description = "An Akismet answer literal (`true`, `false`, `valid`, `invalid`, `Thanks for making the web a better place.`)", body = String, content_type = "text/plain")))]
 pub async fn verify_key(
     request: HttpRequest,
     payload: web::Payload,
@@ -191,6 +192,7 @@ pub async fn verify_key(
 }
 
 /// Handles `POST /1.1/comment-check`: `true` (spam) or `false`.
+#[utoipa::path(post, path = "/1.1/comment-check", tag = "akismet", request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "The Akismet form: `api_key`, `blog`, `user_ip`, `comment_content`, ..."), responses((status = 200, description = "An Akismet answer literal (`true`, `false`, `valid`, `invalid`, `Thanks for making the web a better place.`)", body = String, content_type = "text/plain")))]
 pub async fn comment_check(
     request: HttpRequest,
     payload: web::Payload,
@@ -262,6 +264,7 @@ pub async fn comment_check(
 }
 
 /// Handles `POST /1.1/submit-spam`.
+#[utoipa::path(post, path = "/1.1/submit-spam", tag = "akismet", request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "The Akismet form: `api_key`, `blog`, `user_ip`, `comment_content`, ..."), responses((status = 200, description = "An Akismet answer literal (`true`, `false`, `valid`, `invalid`, `Thanks for making the web a better place.`)", body = String, content_type = "text/plain")))]
 pub async fn submit_spam(
     request: HttpRequest,
     payload: web::Payload,
@@ -271,6 +274,7 @@ pub async fn submit_spam(
 }
 
 /// Handles `POST /1.1/submit-ham`.
+#[utoipa::path(post, path = "/1.1/submit-ham", tag = "akismet", request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "The Akismet form: `api_key`, `blog`, `user_ip`, `comment_content`, ..."), responses((status = 200, description = "An Akismet answer literal (`true`, `false`, `valid`, `invalid`, `Thanks for making the web a better place.`)", body = String, content_type = "text/plain")))]
 pub async fn submit_ham(
     request: HttpRequest,
     payload: web::Payload,
@@ -361,6 +365,7 @@ async fn submit(
 }
 
 /// Handles `GET|POST /1.2/usage-limit`: this month's comment-check calls; no limit.
+#[utoipa::path(method(get, post), path = "/1.2/usage-limit", tag = "akismet", responses((status = 200, description = "Calls this month (JSON)")))]
 pub async fn usage_limit(
     request: HttpRequest,
     payload: web::Payload,
@@ -387,6 +392,7 @@ pub async fn usage_limit(
 
 /// Handles `GET|POST /1.2/key-sites`: this month's (or `month=YYYY-MM`'s) counts per site,
 /// as JSON or, with `format=csv`, CSV.
+#[utoipa::path(method(get, post), path = "/1.2/key-sites", tag = "akismet", responses((status = 200, description = "Calls per site this month (JSON)")))]
 pub async fn key_sites(
     request: HttpRequest,
     payload: web::Payload,

@@ -14,6 +14,7 @@ use crate::startup::AppState;
 ///
 /// A site key sees only its own site's verdicts; another site's answer 404 like an unknown
 /// id, so ids cannot be probed across sites.
+#[utoipa::path(get, path = "/v1/comments/{id}", tag = "scoring", params(("id" = String, Path, description = "The platform's comment id or a verdict_id")), responses((status = 200, description = "The last verdict", body = ScoreResponse), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
 pub async fn last_verdict(
     request: HttpRequest,
     path: web::Path<String>,

@@ -93,6 +93,12 @@ pub enum ApiError {
     /// The label could not be made durable; it was not recorded.
     #[error("the label store cannot write; the label was not recorded, retry later")]
     LabelStoreUnavailable(std::io::Error),
+    /// The caller's key (or IP) has used up its rate limit.
+    #[error("rate limit exceeded; retry after {retry_after} s")]
+    RateLimited {
+        /// Whole seconds until a request would be accepted again (the `Retry-After` value).
+        retry_after: u64,
+    },
     /// A bug or an unavailable dependency; the client sees an opaque message, the log
     /// gets the whole chain.
     #[error("internal server error")]
@@ -126,6 +132,7 @@ impl ApiError {
             ApiError::UnknownVersion => "unknown_version",
             ApiError::ModelCorrupt(_) => "model_corrupt",
             ApiError::LabelStoreUnavailable(_) => "label_store_unavailable",
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -142,10 +149,12 @@ impl From<CommentError> for ApiError {
 }
 
 /// Wire shape of every error body.
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-    message: String,
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// The stable code, e.g. `malformed_json`, `rate_limited`.
+    pub error: &'static str,
+    /// For humans; may change, never echoes the request.
+    pub message: String,
 }
 
 impl ResponseError for ApiError {
@@ -174,6 +183,7 @@ impl ResponseError for ApiError {
             | ApiError::EmptyContent
             | ApiError::FieldTooLong(_)
             | ApiError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -202,6 +212,9 @@ impl ResponseError for ApiError {
             }
             ApiError::LabelStoreUnavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
+            }
+            ApiError::RateLimited { retry_after } => {
+                response.insert_header((header::RETRY_AFTER, HeaderValue::from(*retry_after)));
             }
             _ => {}
         }

@@ -36,6 +36,7 @@ pub struct FeedbackRequest {
 }
 
 /// Handles `POST /v1/feedback`.
+#[utoipa::path(post, path = "/v1/feedback", tag = "moderation", request_body = crate::routes::openapi::FeedbackBody, responses((status = 200, description = "The label was recorded (fsync'd)", body = Recorded), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
 pub async fn feedback(
     request: HttpRequest,
     payload: web::Payload,
@@ -75,6 +76,10 @@ pub async fn record(state: &AppState, correction: Correction) -> Result<Recorded
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("label writer task failed: {e}")))?
         .map_err(ApiError::LabelStoreUnavailable)?;
+    state.metrics.label_recorded(match recorded.label {
+        Label::Spam => "spam",
+        Label::Ham => "ham",
+    });
     tracing::info!(
         label_id = %recorded.label_id,
         seq = recorded.seq,

@@ -7,6 +7,7 @@ use crate::cache::VerdictCache;
 use crate::startup::AppState;
 
 /// Handles `GET /healthz`: liveness, answers as long as the server runs.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "The process is up")))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
@@ -14,6 +15,7 @@ pub async fn healthz() -> HttpResponse {
 /// Handles `GET /readyz`: readiness, with the version of the loaded model.
 ///
 /// The application only starts once the model has loaded, so a running server is ready.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "Ready to score, with the model version")))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(json!({
         "status": "ready",

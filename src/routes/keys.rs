@@ -10,6 +10,7 @@ use crate::routes::error::ApiError;
 use crate::startup::AppState;
 
 /// Handles `GET /v1/admin/keys`.
+#[utoipa::path(get, path = "/v1/admin/keys", tag = "admin", responses((status = 200, description = "Key ids, roles and sites (never the keys)"), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
 pub async fn list(
     request: HttpRequest,
     state: web::Data<AppState>,

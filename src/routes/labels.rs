@@ -99,6 +99,7 @@ pub fn page_query(query: &str) -> Result<(u64, usize), ApiError> {
 }
 
 /// Handles `GET /v1/labels`.
+#[utoipa::path(get, path = "/v1/labels", tag = "moderation", responses((status = 200, description = "Labels in force, as JSON Lines", body = String, content_type = "application/x-ndjson"), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
 pub async fn export(
     request: HttpRequest,
     state: web::Data<AppState>,

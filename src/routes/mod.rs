@@ -10,6 +10,8 @@ pub mod feedback;
 pub mod health;
 pub mod keys;
 pub mod labels;
+pub mod metrics;
+pub mod openapi;
 pub mod score;
 
 pub use error::ApiError;

@@ -25,7 +25,7 @@ use crate::telemetry::fingerprint;
 use crate::text::canonicalize;
 
 /// The 200 answer: the assessment plus an id for this verdict.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ScoreResponse {
     /// Verdict, probability, reasons, tokens and model version.
     #[serde(flatten)]
@@ -54,6 +54,7 @@ pub fn new_verdict_id() -> String {
 }
 
 /// Handles `POST /v1/comments/score`.
+#[utoipa::path(post, path = "/v1/comments/score", tag = "scoring", request_body = Comment, responses((status = 200, description = "The verdict", body = ScoreResponse), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
 pub async fn score(
     request: HttpRequest,
     payload: web::Payload,
@@ -76,6 +77,7 @@ pub async fn score(
 /// cross-site signals and the spam memory, cached for rechecks. Logs the outcome (ids,
 /// hashes and sizes only).
 pub async fn assess_comment(state: &AppState, comment: Comment) -> Result<ScoreResponse, ApiError> {
+    let start = std::time::Instant::now();
     let scorer = state.labels.live().current();
     let content_xxh3 = fingerprint(&comment.content);
     // Canonicalised once for the label fingerprint, the cache key and the signal counters.
@@ -138,6 +140,11 @@ pub async fn assess_comment(state: &AppState, comment: Comment) -> Result<ScoreR
     // e-mail addresses in it), so it gets what the content gets: a fingerprint, which lets an
     // operator find the line for an id they already have, and a length. A sanitised prefix
     // would be more readable but can still carry a name.
+    state.metrics.scored(
+        &response.assessment,
+        response.cached,
+        start.elapsed().as_secs_f64(),
+    );
     let platform_id_xxh3 = comment.id.as_deref().map(fingerprint);
     // Ids, sizes and hashes only: the content and the e-mail address must never be logged.
     tracing::info!(

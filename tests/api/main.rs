@@ -3,10 +3,15 @@
 mod akismet;
 mod auth;
 mod comments;
+mod compose;
+mod fuzz;
 mod health;
 mod helpers;
 mod labels;
+mod openapi;
+mod ops;
 mod redis_cache;
 mod redis_server;
 mod retrain;
 mod score;
+mod shutdown;
