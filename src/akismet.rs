@@ -402,13 +402,27 @@ pub struct UsageStats {
     counts: std::sync::Mutex<std::collections::BTreeMap<(String, String, String), SiteUsage>>,
 }
 
+/// Sites counted apart per key and month; later ones share one [`OTHER_SITES`] row, so a
+/// client inventing `blog` values cannot grow the counts without bound.
+pub const MAX_SITES_PER_KEY_MONTH: usize = 1000;
+/// The row that collects sites past [`MAX_SITES_PER_KEY_MONTH`] (and over-long ones).
+pub const OTHER_SITES: &str = "(other sites)";
+
 impl UsageStats {
     /// Counts one call by key `key_id` for `site` in `month`.
     pub fn record(&self, key_id: &str, month: &str, site: &str, event: UsageEvent) {
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        let usage = counts
-            .entry((key_id.to_owned(), month.to_owned(), site.to_owned()))
-            .or_default();
+        let mut row = (key_id.to_owned(), month.to_owned(), site.to_owned());
+        if !counts.contains_key(&row) {
+            let sites = counts
+                .keys()
+                .filter(|(k, m, _)| k == key_id && m == month)
+                .count();
+            if site.len() > 256 || sites >= MAX_SITES_PER_KEY_MONTH {
+                row.2 = OTHER_SITES.to_owned();
+            }
+        }
+        let usage = counts.entry(row).or_default();
         match event {
             UsageEvent::Checked { spam } => {
                 usage.api_calls += 1;

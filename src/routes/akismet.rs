@@ -19,7 +19,7 @@ use crate::akismet::{
 use crate::cache::VerdictCache;
 use crate::domain::{CommentError, Label, Verdict};
 use crate::keys::{normalize_site, Principal, Role};
-use crate::labels::Correction;
+use crate::labels::{Correction, Fingerprint};
 use crate::routes::auth::authorize_key;
 use crate::routes::feedback::record;
 use crate::routes::score::{assess_comment, new_verdict_id};
@@ -305,13 +305,19 @@ async fn submit(
     if form.is_test {
         return text().body(THANKS);
     }
-    let by_guid = match form.guid.as_deref() {
+    // A site key reaches only its own site's verdicts by guid.
+    let own_site = |comment: &crate::domain::Comment| match &principal.site {
+        None => true,
+        Some(own) => comment.site.as_deref().and_then(normalize_site).as_deref() == Some(own),
+    };
+    let by_guid = match form.guid.as_deref().filter(|g| g.len() <= 64) {
         Some(guid) => state
             .cache
             .get_by_id(guid)
             .await
             .filter(|v| v.verdict_id == guid)
-            .and_then(|v| v.comment),
+            .and_then(|v| v.comment)
+            .filter(own_site),
         None => None,
     };
     let comment = match by_guid {
@@ -325,10 +331,28 @@ async fn submit(
             comment
         }
     };
+    // Labels are global (one model, one pin per comment, one spam memory), and a site key
+    // is the least trusted caller: it may add a label, but never overturn one already given
+    // (by a moderator, or by another site).
+    if principal.role == Role::Site {
+        let fingerprint = Fingerprint::of(&comment);
+        if state
+            .labels
+            .pinned(fingerprint)
+            .is_some_and(|pin| pin.label != label)
+        {
+            tracing::info!(
+                key_id = principal.key_id.as_deref(),
+                fingerprint = %fingerprint.to_hex(),
+                "a site key's submission would overturn an existing label; not recorded"
+            );
+            return text().body(THANKS);
+        }
+    }
     let correction = Correction {
         comment,
         label,
-        verdict_id: form.guid.clone(),
+        verdict_id: form.guid.clone().filter(|g| g.len() <= 64),
         moderator: Some(
             match label {
                 Label::Spam => "akismet submit-spam",
