@@ -497,9 +497,7 @@ impl Group {
 /// model minus its fold of the sample, so by a model that did not see it).
 fn build(trainer: &Trainer, groups: &[&Group]) -> NbModel {
     let mut model = NbModel::new(trainer.options.params);
-    for group in groups {
-        model.add_counts(&group.counts);
-    }
+    model.add_counts(groups.iter().map(|g| &g.counts));
     let sample: Vec<&ExtractedDoc> = groups.iter().flat_map(|g| &g.sample).collect();
     let evidence = trainer.out_of_fold_evidence(&model, &sample);
     model.set_calibration(Calibration::fit(&evidence));

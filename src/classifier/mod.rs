@@ -226,15 +226,17 @@ impl NbModel {
         }
     }
 
-    /// Adds another model's counts (same parameters) to this one: training sets counted
-    /// apart combine without recounting. Log-ratios are recomputed for every bucket.
-    pub fn add_counts(&mut self, other: &NbModel) {
-        for c in [SPAM, HAM] {
-            for (mine, theirs) in self.counts[c].iter_mut().zip(&other.counts[c]) {
-                *mine += theirs;
+    /// Adds other models' counts (same parameters) to this one: training sets counted
+    /// apart combine without recounting. Log-ratios are recomputed once, at the end.
+    pub fn add_counts<'a>(&mut self, others: impl IntoIterator<Item = &'a NbModel>) {
+        for other in others {
+            for c in [SPAM, HAM] {
+                for (mine, theirs) in self.counts[c].iter_mut().zip(&other.counts[c]) {
+                    *mine += theirs;
+                }
+                self.totals[c] += other.totals[c];
+                self.docs[c] += other.docs[c];
             }
-            self.totals[c] += other.totals[c];
-            self.docs[c] += other.docs[c];
         }
         let alpha = self.params.alpha;
         self.vocabulary = 0;
