@@ -163,29 +163,24 @@ impl NbModel {
 
     /// Adds (`weight` = 1) or removes (`weight` = −1) one labelled comment's features.
     pub fn learn(&mut self, buckets: &[u32], label: Label, weight: f32) {
-        let c = class_index(label);
-        let alpha = self.params.alpha;
-        for &b in buckets {
-            let b = b as usize;
-            let before = self.counts[SPAM][b] + self.counts[HAM][b];
-            let updated = (self.counts[c][b] + weight).max(0.0);
-            let applied = updated - self.counts[c][b];
-            self.counts[c][b] = updated;
-            self.totals[c] = (self.totals[c] + applied as f64).max(0.0);
-            let after = self.counts[SPAM][b] + self.counts[HAM][b];
-            if before == 0.0 && after > 0.0 {
-                self.vocabulary += 1;
-            } else if before > 0.0 && after == 0.0 {
-                self.vocabulary = self.vocabulary.saturating_sub(1);
-            }
-            self.log_ratio[b] = Self::ratio(self.counts[SPAM][b], self.counts[HAM][b], alpha);
+        self.learn_batch([(buckets, label, weight)]);
+    }
+
+    /// Adds `weight` to bucket `b` of class `c` (never below zero), keeping the totals and
+    /// the vocabulary size in step; the log-ratio is the caller's to refresh.
+    #[inline]
+    fn count(&mut self, c: usize, b: usize, weight: f32) {
+        let before = self.counts[SPAM][b] + self.counts[HAM][b];
+        let updated = (self.counts[c][b] + weight).max(0.0);
+        let applied = updated - self.counts[c][b];
+        self.counts[c][b] = updated;
+        self.totals[c] = (self.totals[c] + applied as f64).max(0.0);
+        let after = self.counts[SPAM][b] + self.counts[HAM][b];
+        if before == 0.0 && after > 0.0 {
+            self.vocabulary += 1;
+        } else if before > 0.0 && after == 0.0 {
+            self.vocabulary = self.vocabulary.saturating_sub(1);
         }
-        let docs = &mut self.docs[c];
-        *docs = if weight >= 0.0 {
-            *docs + 1
-        } else {
-            docs.saturating_sub(1)
-        };
     }
 
     /// [`NbModel::learn`] for many documents at once, as training does: counts first, then
@@ -196,19 +191,8 @@ impl NbModel {
         for (buckets, label, weight) in docs {
             let c = class_index(label);
             for &b in buckets {
-                let b = b as usize;
-                let before = self.counts[SPAM][b] + self.counts[HAM][b];
-                let updated = (self.counts[c][b] + weight).max(0.0);
-                let applied = updated - self.counts[c][b];
-                self.counts[c][b] = updated;
-                self.totals[c] = (self.totals[c] + applied as f64).max(0.0);
-                let after = self.counts[SPAM][b] + self.counts[HAM][b];
-                if before == 0.0 && after > 0.0 {
-                    self.vocabulary += 1;
-                } else if before > 0.0 && after == 0.0 {
-                    self.vocabulary = self.vocabulary.saturating_sub(1);
-                }
-                touched.push(b as u32);
+                self.count(c, b as usize, weight);
+                touched.push(b);
             }
             let docs = &mut self.docs[c];
             *docs = if weight >= 0.0 {

@@ -139,6 +139,17 @@ fn caller(
     }
 }
 
+/// Every Akismet handler's start: the decoded form and who sent it.
+async fn form_and_caller(
+    request: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<(AkismetForm, Principal), Refusal> {
+    let form = read_form(request, payload, state.max_body_bytes).await?;
+    let principal = caller(request, &form, state)?;
+    Ok((form, principal))
+}
+
 /// Holds a site key to its own `blog`.
 fn check_blog(principal: &Principal, form: &AkismetForm) -> Result<(), Refusal> {
     let Some(own) = principal.site.as_deref() else {
@@ -174,12 +185,8 @@ pub async fn verify_key(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let form = match read_form(&request, payload, state.max_body_bytes).await {
-        Ok(form) => form,
-        Err(refusal) => return refusal.into(),
-    };
-    let principal = match caller(&request, &form, &state) {
-        Ok(p) => p,
+    let (form, principal) = match form_and_caller(&request, payload, &state).await {
+        Ok(both) => both,
         Err(refusal) => return refusal.into(),
     };
     // A blog that is not the key's own makes the key invalid for it, as Akismet does.
@@ -198,12 +205,8 @@ pub async fn comment_check(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let form = match read_form(&request, payload, state.max_body_bytes).await {
-        Ok(form) => form,
-        Err(refusal) => return refusal.into(),
-    };
-    let principal = match caller(&request, &form, &state) {
-        Ok(p) => p,
+    let (form, principal) = match form_and_caller(&request, payload, &state).await {
+        Ok(both) => both,
         Err(refusal) => return refusal.into(),
     };
     if let Some(help) = form.missing_required() {
@@ -291,12 +294,8 @@ async fn submit(
     state: web::Data<AppState>,
     label: Label,
 ) -> HttpResponse {
-    let form = match read_form(&request, payload, state.max_body_bytes).await {
-        Ok(form) => form,
-        Err(refusal) => return refusal.into(),
-    };
-    let principal = match caller(&request, &form, &state) {
-        Ok(p) => p,
+    let (form, principal) = match form_and_caller(&request, payload, &state).await {
+        Ok(both) => both,
         Err(refusal) => return refusal.into(),
     };
     if let Err(refusal) = check_blog(&principal, &form) {
@@ -395,12 +394,8 @@ pub async fn usage_limit(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let form = match read_form(&request, payload, state.max_body_bytes).await {
-        Ok(form) => form,
-        Err(refusal) => return refusal.into(),
-    };
-    let principal = match caller(&request, &form, &state) {
-        Ok(p) => p,
+    let (_, principal) = match form_and_caller(&request, payload, &state).await {
+        Ok(both) => both,
         Err(refusal) => return refusal.into(),
     };
     let usage = state
@@ -422,12 +417,8 @@ pub async fn key_sites(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let form = match read_form(&request, payload, state.max_body_bytes).await {
-        Ok(form) => form,
-        Err(refusal) => return refusal.into(),
-    };
-    let principal = match caller(&request, &form, &state) {
-        Ok(p) => p,
+    let (_, principal) = match form_and_caller(&request, payload, &state).await {
+        Ok(both) => both,
         Err(refusal) => return refusal.into(),
     };
     // `month` and `format` are not comment fields, so the form parser does not keep them.
