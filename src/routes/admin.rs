@@ -11,7 +11,7 @@ use crate::retrain::{
 };
 use crate::routes::auth::authorize;
 use crate::routes::error::ApiError;
-use crate::routes::score::json_type;
+use crate::routes::score::{json_type, parse_json_object};
 use crate::startup::AppState;
 
 /// Largest body of a retrain request.
@@ -22,14 +22,7 @@ pub fn parse_retrain(body: &[u8]) -> Result<(bool, f64), ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok((false, DEFAULT_HOLDOUT));
     }
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let Value::Object(fields) = &value else {
-        return Err(ApiError::InvalidField(format!(
-            "request body must be a JSON object, got {}",
-            json_type(&value)
-        )));
-    };
+    let fields = parse_json_object(body)?;
     let force = match fields.get("force") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,

@@ -12,7 +12,7 @@ use crate::keys::Role;
 use crate::labels::{Correction, Recorded};
 use crate::routes::auth::authorize;
 use crate::routes::error::ApiError;
-use crate::routes::score::{comment_from_value, json_type, read_json_body};
+use crate::routes::score::{comment_from_value, json_type, parse_json_object, read_json_body};
 use crate::startup::AppState;
 
 /// Longest `moderator` name accepted, in bytes.
@@ -95,17 +95,7 @@ pub async fn record(state: &AppState, correction: Correction) -> Result<Recorded
 
 /// Decodes and validates a correction body. Messages never quote values.
 pub fn parse_feedback(body: &[u8]) -> Result<FeedbackRequest, ApiError> {
-    let text = std::str::from_utf8(body).map_err(|e| ApiError::InvalidUtf8 {
-        offset: e.valid_up_to(),
-    })?;
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let Value::Object(fields) = &value else {
-        return Err(ApiError::InvalidField(format!(
-            "request body must be a JSON object, got {}",
-            json_type(&value)
-        )));
-    };
+    let fields = parse_json_object(body)?;
     let label = match fields.get("label") {
         Some(Value::String(s)) if s == "spam" => Label::Spam,
         Some(Value::String(s)) if s == "ham" => Label::Ham,

@@ -260,6 +260,21 @@ pub fn parse_comment(body: &[u8]) -> Result<Comment, ApiError> {
     comment_from_value(&value, "request body")
 }
 
+/// Decodes a request body that must be a JSON object: UTF-8, JSON syntax, then an object.
+/// The correction and retrain routes share it, so each failure has the same code everywhere.
+pub fn parse_json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let text = std::str::from_utf8(body).map_err(|e| ApiError::InvalidUtf8 {
+        offset: e.valid_up_to(),
+    })?;
+    match serde_json::from_str(text).map_err(|e| ApiError::MalformedJson(e.to_string()))? {
+        Value::Object(fields) => Ok(fields),
+        other => Err(ApiError::InvalidField(format!(
+            "request body must be a JSON object, got {}",
+            json_type(&other)
+        ))),
+    }
+}
+
 /// Validates a JSON value as a [`Comment`] (`what` names it in messages: the request body,
 /// or the `comment` field of a correction).
 pub fn comment_from_value(value: &Value, what: &str) -> Result<Comment, ApiError> {
