@@ -93,6 +93,12 @@ fn run_one(n: usize) {
         peak_rss_mb(),
         job.state
     );
+    let stages: Vec<String> = job
+        .timings
+        .iter()
+        .map(|t| format!("{}={:.3}", t.stage, t.secs))
+        .collect();
+    println!("  stages (s): {}", stages.join(", "));
 }
 
 fn main() {

@@ -22,7 +22,8 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::cache::Cache;
 use crate::classifier::{
-    write_model, Calibration, CvMetrics, ExtractedDoc, NbModel, TrainOptions, Trainer,
+    write_model, Calibration, ClassCounts, CvMetrics, ExtractedDoc, NbModel, TrainOptions,
+    Trainer,
 };
 use crate::corpus::shipped_corpus;
 use crate::domain::{Comment, Label};
@@ -117,6 +118,17 @@ pub struct JobRecord {
     pub created_at: OffsetDateTime,
     /// Seconds from start to end.
     pub duration_secs: Option<f64>,
+    /// Seconds each finished stage took, in order.
+    pub timings: Vec<StageTiming>,
+}
+
+/// How long one stage of a job took.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StageTiming {
+    /// The stage, as `stage` named it.
+    pub stage: String,
+    /// Its wall time.
+    pub secs: f64,
 }
 
 /// Jobs of this process: at most one runs at a time.
@@ -151,6 +163,7 @@ impl Jobs {
             error: None,
             created_at: OffsetDateTime::now_utc(),
             duration_secs: None,
+            timings: Vec::new(),
         };
         self.lock().insert(job_id.clone(), record);
         Some(job_id)
@@ -211,6 +224,14 @@ pub fn run_job(ctx: &RetrainContext<'_>, jobs: &Jobs, job_id: &str, request: &Re
     .unwrap_or_else(|_| Err(anyhow::anyhow!("the retraining job panicked")));
     let secs = started.elapsed().as_secs_f64();
     jobs.finish(job_id, |job| {
+        if job.state == JobState::Running {
+            let earlier: f64 = job.timings.iter().map(|t| t.secs).sum();
+            let stage = std::mem::take(&mut job.stage);
+            job.timings.push(StageTiming {
+                stage,
+                secs: (secs - earlier).max(0.0),
+            });
+        }
         job.duration_secs = Some(secs);
         job.progress = 1.0;
         match result {
@@ -250,14 +271,26 @@ fn train_gate_promote(
     job_id: &str,
     request: &RetrainRequest,
 ) -> anyhow::Result<Option<String>> {
+    // Each call ends the stage before it, so the record shows where a job's time went.
+    let stage_started = Mutex::new(Instant::now());
     let stage = |name: &str, progress: f64| {
+        let secs = {
+            let mut started = stage_started.lock().unwrap_or_else(|p| p.into_inner());
+            let secs = started.elapsed().as_secs_f64();
+            *started = Instant::now();
+            secs
+        };
         jobs.update(job_id, |job| {
+            if job.state == JobState::Running {
+                let stage = std::mem::take(&mut job.stage);
+                job.timings.push(StageTiming { stage, secs });
+            }
             job.state = JobState::Running;
             job.stage = name.to_owned();
             job.progress = progress;
         })
     };
-    stage("reading labels", 0.05);
+    stage("starting", 0.05);
     let live = ctx.labels.live().current();
     let current_version = live.model_version().to_owned();
     let current_entry = ctx.registry.load(&current_version).ok().map(|(_, _, e)| e);
@@ -390,6 +423,7 @@ fn train_gate_promote(
         forced: !passed,
     };
     ctx.registry.register(&staged, &entry)?;
+    stage("activating", 0.95);
     activate(ctx, &manifest.version)?;
     if let Err(e) = ctx.registry.prune(ctx.keep_versions) {
         tracing::warn!(error = %e, "pruning old model versions failed");
@@ -406,7 +440,7 @@ const BATCH: usize = 2048;
 /// One part of a training set (corpus minus holdout, holdout, older labels, newer labels),
 /// counted: its counts, and a uniform sample of its documents for calibration.
 struct Group {
-    counts: NbModel,
+    counts: ClassCounts,
     sample: Vec<ExtractedDoc>,
     docs: usize,
 }
@@ -426,7 +460,7 @@ impl<'t> GroupBuilder<'t> {
             trainer,
             batch: Vec::with_capacity(BATCH),
             group: Group {
-                counts: NbModel::new(trainer.options.params),
+                counts: ClassCounts::new(&trainer.options.params),
                 sample: Vec::new(),
                 docs: 0,
             },
@@ -462,7 +496,7 @@ impl<'t> GroupBuilder<'t> {
             docs
         });
         self.batch.clear();
-        self.group.counts.learn_batch(
+        self.group.counts.add(
             docs.iter()
                 .map(|d| (d.buckets.as_slice(), d.label, d.weight)),
         );

@@ -119,6 +119,7 @@ pub struct NbModel {
     calibration: Calibration,
     /// Per bucket: ln(count_spam + α) − ln(count_ham + α), kept in step with `counts`.
     log_ratio: Vec<f32>,
+    ln: LnTable,
 }
 
 impl NbModel {
@@ -133,6 +134,7 @@ impl NbModel {
             vocabulary: 0,
             calibration: Calibration::identity(),
             log_ratio: vec![f32::NAN; n],
+            ln: LnTable::new(params.alpha),
         }
     }
 
@@ -187,12 +189,21 @@ impl NbModel {
     /// one log-ratio per bucket touched (instead of one per occurrence, which dominated
     /// training time).
     pub fn learn_batch<'a>(&mut self, docs: impl IntoIterator<Item = (&'a [u32], Label, f32)>) {
-        let mut touched = Vec::new();
+        let touched = self.count_batch(docs);
+        self.refresh_ratios(&touched);
+    }
+
+    /// Counts documents without refreshing log-ratios; returns the buckets it changed.
+    fn count_batch<'a>(
+        &mut self,
+        docs: impl IntoIterator<Item = (&'a [u32], Label, f32)>,
+    ) -> Touched {
+        let mut touched = Touched::new(self.buckets());
         for (buckets, label, weight) in docs {
             let c = class_index(label);
             for &b in buckets {
                 self.count(c, b as usize, weight);
-                touched.push(b);
+                touched.mark(b);
             }
             let docs = &mut self.docs[c];
             *docs = if weight >= 0.0 {
@@ -201,18 +212,48 @@ impl NbModel {
                 docs.saturating_sub(1)
             };
         }
-        touched.sort_unstable();
-        touched.dedup();
-        let alpha = self.params.alpha;
-        for b in touched {
-            let b = b as usize;
-            self.log_ratio[b] = Self::ratio(self.counts[SPAM][b], self.counts[HAM][b], alpha);
-        }
+        touched.settle();
+        touched
     }
 
-    /// Adds other models' counts (same parameters) to this one: training sets counted
+    fn refresh_ratios(&mut self, touched: &Touched) {
+        let ln = &self.ln;
+        let (counts, log_ratio) = (&self.counts, &mut self.log_ratio);
+        touched.for_each(|b| {
+            let b = b as usize;
+            log_ratio[b] = ln.ratio(counts[SPAM][b], counts[HAM][b]);
+        });
+    }
+
+    /// Removes documents (as [`NbModel::learn_batch`] with their weights negated) and
+    /// returns what [`NbModel::restore`] needs to put them back.
+    fn unlearn_batch<'a>(
+        &mut self,
+        docs: impl IntoIterator<Item = (&'a [u32], Label, f32)>,
+    ) -> Touched {
+        let touched = self.count_batch(docs.into_iter().map(|(b, l, w)| (b, l, -w)));
+        self.refresh_ratios(&touched);
+        touched
+    }
+
+    /// Takes back `touched` buckets and every total from `original`, which this model was a
+    /// copy of: undoes a batch exactly, without copying the whole table again.
+    fn restore(&mut self, original: &NbModel, touched: &Touched) {
+        touched.for_each(|b| {
+            let b = b as usize;
+            for c in [SPAM, HAM] {
+                self.counts[c][b] = original.counts[c][b];
+            }
+            self.log_ratio[b] = original.log_ratio[b];
+        });
+        self.totals = original.totals;
+        self.docs = original.docs;
+        self.vocabulary = original.vocabulary;
+    }
+
+    /// Adds counts of document sets (same parameters) to this model: training sets counted
     /// apart combine without recounting. Log-ratios are recomputed once, at the end.
-    pub fn add_counts<'a>(&mut self, others: impl IntoIterator<Item = &'a NbModel>) {
+    pub fn add_counts<'a>(&mut self, others: impl IntoIterator<Item = &'a ClassCounts>) {
         for other in others {
             for c in [SPAM, HAM] {
                 for (mine, theirs) in self.counts[c].iter_mut().zip(&other.counts[c]) {
@@ -222,25 +263,19 @@ impl NbModel {
                 self.docs[c] += other.docs[c];
             }
         }
-        let alpha = self.params.alpha;
         self.vocabulary = 0;
-        for b in 0..self.log_ratio.len() {
-            let (spam, ham) = (self.counts[SPAM][b], self.counts[HAM][b]);
+        let ln = &self.ln;
+        for ((ratio, &spam), &ham) in self
+            .log_ratio
+            .iter_mut()
+            .zip(&self.counts[SPAM])
+            .zip(&self.counts[HAM])
+        {
             if spam + ham > 0.0 {
                 self.vocabulary += 1;
             }
-            self.log_ratio[b] = Self::ratio(spam, ham, alpha);
+            *ratio = ln.ratio(spam, ham);
         }
-    }
-
-    /// NaN marks a bucket never seen in training. Unseen features are skipped rather than
-    /// scored: with smoothing they would each add the class-normaliser gap, pushing every
-    /// unfamiliar word (a language or topic absent from the corpus) towards the smaller class.
-    fn ratio(spam: f32, ham: f32, alpha: f64) -> f32 {
-        if spam + ham <= 0.0 {
-            return f32::NAN;
-        }
-        ((spam as f64 + alpha).ln() - (ham as f64 + alpha).ln()) as f32
     }
 
     /// Log-ratio of the class normalisers: what every feature occurrence costs, whatever it is.
@@ -412,11 +447,149 @@ impl NbModel {
             if s + h > 0.0 {
                 model.vocabulary += 1;
             }
-            model.log_ratio[i] = Self::ratio(s, h, params.alpha);
+            model.log_ratio[i] = model.ln.ratio(s, h);
         }
         model.docs = [docs.0, docs.1];
         model.calibration = calibration;
         Ok(model)
+    }
+}
+
+/// Per-class feature counts of a set of documents, without log-ratios: what training counts
+/// part by part and then adds into one [`NbModel`] (a third smaller, and no logarithms).
+#[derive(Debug, Clone)]
+pub struct ClassCounts {
+    counts: [Vec<f32>; 2],
+    totals: [f64; 2],
+    docs: [u64; 2],
+}
+
+impl ClassCounts {
+    /// No documents, for models with `params`.
+    pub fn new(params: &NbParams) -> Self {
+        let n = 1usize << params.features.bits;
+        ClassCounts {
+            counts: [vec![0.0; n], vec![0.0; n]],
+            totals: [0.0; 2],
+            docs: [0; 2],
+        }
+    }
+
+    /// Counts documents `(buckets, label, weight)`; a weight is how many examples a
+    /// document counts as, and a negative one counts as none.
+    pub fn add<'a>(&mut self, docs: impl IntoIterator<Item = (&'a [u32], Label, f32)>) {
+        for (buckets, label, weight) in docs {
+            let c = class_index(label);
+            let weight = weight.max(0.0);
+            for &b in buckets {
+                // Summed per occurrence, as `NbModel::count` does, so a model built from
+                // parts has the very totals one counted in one go would.
+                let slot = &mut self.counts[c][b as usize];
+                let updated = *slot + weight;
+                self.totals[c] += (updated - *slot) as f64;
+                *slot = updated;
+            }
+            self.docs[c] += 1;
+        }
+    }
+}
+
+/// `ln(count + α)` and log-ratios, with the logarithms of small whole counts (what almost
+/// every bucket holds) from a table: training takes millions of them, and the table holds
+/// exactly the value the logarithm gives.
+#[derive(Debug, Clone)]
+struct LnTable {
+    alpha: f64,
+    table: Vec<f64>,
+}
+
+impl LnTable {
+    const SIZE: usize = 1024;
+
+    fn new(alpha: f64) -> Self {
+        LnTable {
+            alpha,
+            table: (0..Self::SIZE).map(|n| (n as f64 + alpha).ln()).collect(),
+        }
+    }
+
+    #[inline]
+    fn ln(&self, count: f32) -> f64 {
+        // `as` saturates (NaN and negatives become 0), and the comparison then fails for
+        // anything that is not exactly a small whole number.
+        let n = count as usize;
+        match self.table.get(n) {
+            Some(&v) if n as f32 == count => v,
+            _ => (count as f64 + self.alpha).ln(),
+        }
+    }
+
+    /// NaN marks a bucket never seen in training. Unseen features are skipped rather than
+    /// scored: with smoothing they would each add the class-normaliser gap, pushing every
+    /// unfamiliar word (a language or topic absent from the corpus) towards the smaller class.
+    #[inline]
+    fn ratio(&self, spam: f32, ham: f32) -> f32 {
+        if spam + ham <= 0.0 {
+            return f32::NAN;
+        }
+        (self.ln(spam) - self.ln(ham)) as f32
+    }
+}
+
+/// Buckets a batch changed: a sorted list while few, a bitmap once many (sorting a training
+/// batch's million occurrences cost more than counting them).
+struct Touched {
+    list: Vec<u32>,
+    bits: Option<Vec<u64>>,
+    buckets: usize,
+}
+
+impl Touched {
+    fn new(buckets: usize) -> Self {
+        Touched {
+            list: Vec::new(),
+            bits: None,
+            buckets,
+        }
+    }
+
+    #[inline]
+    fn mark(&mut self, b: u32) {
+        if let Some(bits) = &mut self.bits {
+            bits[(b >> 6) as usize] |= 1 << (b & 63);
+            return;
+        }
+        self.list.push(b);
+        // Past one entry per 64 buckets, scanning a bitmap is cheaper than sorting.
+        if self.list.len() > self.buckets / 64 {
+            let mut bits = vec![0u64; self.buckets.div_ceil(64)];
+            for b in self.list.drain(..) {
+                bits[(b >> 6) as usize] |= 1 << (b & 63);
+            }
+            self.bits = Some(bits);
+        }
+    }
+
+    /// Sorts and deduplicates the list form, once, before it is walked.
+    fn settle(&mut self) {
+        self.list.sort_unstable();
+        self.list.dedup();
+    }
+
+    /// Calls `f` once per changed bucket, in increasing order.
+    fn for_each(&self, mut f: impl FnMut(u32)) {
+        match &self.bits {
+            None => self.list.iter().for_each(|&b| f(b)),
+            Some(bits) => {
+                for (w, &word) in bits.iter().enumerate() {
+                    let mut word = word;
+                    while word != 0 {
+                        f((w as u32) << 6 | word.trailing_zeros());
+                        word &= word - 1;
+                    }
+                }
+            }
+        }
     }
 }
 

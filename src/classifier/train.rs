@@ -109,7 +109,8 @@ impl Trainer {
     }
 
     /// Out-of-fold evidence for every document (fold = index mod k), given the model counted
-    /// on all of them: each fold's counts are subtracted, which is cheaper than recounting.
+    /// on all of them: each fold's counts are subtracted from one working copy and then
+    /// restored, which is cheaper than recounting or copying the model per fold.
     pub fn out_of_fold_evidence<D: Borrow<ExtractedDoc>>(
         &self,
         full: &NbModel,
@@ -120,24 +121,22 @@ impl Trainer {
             return Vec::new();
         }
         let mut scores = vec![([0.0; super::DIMS], false); docs.len()];
+        let mut model = full.clone();
         for fold in 0..k {
-            let mut model = full.clone();
-            model.learn_batch(
+            let in_fold = || {
                 docs.iter()
                     .map(Borrow::borrow)
+                    .enumerate()
                     .skip(fold)
                     .step_by(k)
-                    .map(|d| (d.buckets.as_slice(), d.label, -d.weight)),
+            };
+            let touched = model.unlearn_batch(
+                in_fold().map(|(_, d)| (d.buckets.as_slice(), d.label, d.weight)),
             );
-            for (i, d) in docs
-                .iter()
-                .map(Borrow::borrow)
-                .enumerate()
-                .skip(fold)
-                .step_by(k)
-            {
+            for (i, d) in in_fold() {
                 scores[i] = (model.evidence(&d.buckets, &d.kinds), d.label == Label::Spam);
             }
+            model.restore(full, &touched);
         }
         scores
     }
