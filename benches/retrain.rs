@@ -30,6 +30,22 @@ fn peak_rss_mb() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// CPU seconds this process has used (all threads, user and system), from /proc: unlike
+/// wall time it hardly moves when other processes share the cores.
+fn cpu_secs() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the parenthesised command name; utime and stime are 14th and 15th.
+            let rest = s.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let ticks: f64 =
+                fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(f64::NAN)
+}
+
 fn run_one(n: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
     let corpus = shipped_corpus();
@@ -84,11 +100,13 @@ fn run_one(n: usize) {
     };
     let job_id = jobs.try_start(&request, "bench").expect("no job running");
     let started = Instant::now();
+    let cpu_before = cpu_secs();
     run_job(&ctx, &jobs, &job_id, &request);
     let secs = started.elapsed().as_secs_f64();
+    let cpu = cpu_secs() - cpu_before;
     let job = jobs.get(&job_id).expect("job");
     println!(
-        "labels={n} corpus={} retrain_secs={secs:.2} replay_at_start_secs={opened:.2} peak_rss_mb={:.0} (before: {rss_before:.0}) state={:?}",
+        "labels={n} corpus={} retrain_secs={secs:.2} cpu_secs={cpu:.2} replay_at_start_secs={opened:.2} peak_rss_mb={:.0} (before: {rss_before:.0}) state={:?}",
         job.corpus_docs,
         peak_rss_mb(),
         job.state

@@ -22,8 +22,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::cache::Cache;
 use crate::classifier::{
-    write_model, Calibration, ClassCounts, CvMetrics, ExtractedDoc, NbModel, TrainOptions,
-    Trainer,
+    write_model, Calibration, ClassCounts, CvMetrics, ExtractedDoc, NbModel, TrainOptions, Trainer,
 };
 use crate::corpus::shipped_corpus;
 use crate::domain::{Comment, Label};

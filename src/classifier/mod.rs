@@ -108,8 +108,9 @@ pub struct Prediction {
 #[derive(Debug, Clone)]
 pub struct NbModel {
     params: NbParams,
-    /// Per class (spam, ham), per bucket: how often the feature was seen.
-    counts: [Vec<f32>; 2],
+    /// Per bucket, per class (spam, ham): how often the feature was seen. Both classes of a
+    /// bucket side by side, so counting touches one cache line, not two.
+    counts: Vec<[f32; 2]>,
     /// Per class: sum of `counts`.
     totals: [f64; 2],
     /// Per class: number of training comments.
@@ -128,7 +129,7 @@ impl NbModel {
         let n = 1usize << params.features.bits;
         NbModel {
             params,
-            counts: [vec![0.0; n], vec![0.0; n]],
+            counts: vec![[0.0; 2]; n],
             totals: [0.0; 2],
             docs: [0; 2],
             vocabulary: 0,
@@ -172,12 +173,13 @@ impl NbModel {
     /// the vocabulary size in step; the log-ratio is the caller's to refresh.
     #[inline]
     fn count(&mut self, c: usize, b: usize, weight: f32) {
-        let before = self.counts[SPAM][b] + self.counts[HAM][b];
-        let updated = (self.counts[c][b] + weight).max(0.0);
-        let applied = updated - self.counts[c][b];
-        self.counts[c][b] = updated;
+        let slot = &mut self.counts[b];
+        let before = slot[SPAM] + slot[HAM];
+        let updated = (slot[c] + weight).max(0.0);
+        let applied = updated - slot[c];
+        slot[c] = updated;
+        let after = slot[SPAM] + slot[HAM];
         self.totals[c] = (self.totals[c] + applied as f64).max(0.0);
-        let after = self.counts[SPAM][b] + self.counts[HAM][b];
         if before == 0.0 && after > 0.0 {
             self.vocabulary += 1;
         } else if before > 0.0 && after == 0.0 {
@@ -221,7 +223,7 @@ impl NbModel {
         let (counts, log_ratio) = (&self.counts, &mut self.log_ratio);
         touched.for_each(|b| {
             let b = b as usize;
-            log_ratio[b] = ln.ratio(counts[SPAM][b], counts[HAM][b]);
+            log_ratio[b] = ln.ratio(counts[b][SPAM], counts[b][HAM]);
         });
     }
 
@@ -241,9 +243,7 @@ impl NbModel {
     fn restore(&mut self, original: &NbModel, touched: &Touched) {
         touched.for_each(|b| {
             let b = b as usize;
-            for c in [SPAM, HAM] {
-                self.counts[c][b] = original.counts[c][b];
-            }
+            self.counts[b] = original.counts[b];
             self.log_ratio[b] = original.log_ratio[b];
         });
         self.totals = original.totals;
@@ -255,22 +255,18 @@ impl NbModel {
     /// apart combine without recounting. Log-ratios are recomputed once, at the end.
     pub fn add_counts<'a>(&mut self, others: impl IntoIterator<Item = &'a ClassCounts>) {
         for other in others {
+            for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
+                mine[SPAM] += theirs[SPAM];
+                mine[HAM] += theirs[HAM];
+            }
             for c in [SPAM, HAM] {
-                for (mine, theirs) in self.counts[c].iter_mut().zip(&other.counts[c]) {
-                    *mine += theirs;
-                }
                 self.totals[c] += other.totals[c];
                 self.docs[c] += other.docs[c];
             }
         }
         self.vocabulary = 0;
         let ln = &self.ln;
-        for ((ratio, &spam), &ham) in self
-            .log_ratio
-            .iter_mut()
-            .zip(&self.counts[SPAM])
-            .zip(&self.counts[HAM])
-        {
+        for (ratio, &[spam, ham]) in self.log_ratio.iter_mut().zip(&self.counts) {
             if spam + ham > 0.0 {
                 self.vocabulary += 1;
             }
@@ -391,7 +387,7 @@ impl NbModel {
             *o = (self.docs[c] as f64 / total_docs).ln();
             let norm = (self.totals[c] + v).ln();
             for &(b, n) in x {
-                *o += n * ((self.counts[c][b as usize] as f64 + self.params.alpha).ln() - norm);
+                *o += n * ((self.counts[b as usize][c] as f64 + self.params.alpha).ln() - norm);
             }
         }
         (out[SPAM], out[HAM])
@@ -405,8 +401,8 @@ impl NbModel {
     /// Non-zero (bucket, spam count, ham count) triples, for the artifact.
     fn sparse_counts(&self) -> Vec<(u32, f32, f32)> {
         (0..self.buckets())
-            .filter(|&b| self.counts[SPAM][b] > 0.0 || self.counts[HAM][b] > 0.0)
-            .map(|b| (b as u32, self.counts[SPAM][b], self.counts[HAM][b]))
+            .filter(|&b| self.counts[b][SPAM] > 0.0 || self.counts[b][HAM] > 0.0)
+            .map(|b| (b as u32, self.counts[b][SPAM], self.counts[b][HAM]))
             .collect()
     }
 
@@ -440,8 +436,7 @@ impl NbModel {
             if i >= model.buckets() || !s.is_finite() || !h.is_finite() || s < 0.0 || h < 0.0 {
                 return Err(format!("bad count entry for bucket {b}"));
             }
-            model.counts[SPAM][i] = s;
-            model.counts[HAM][i] = h;
+            model.counts[i] = [s, h];
             model.totals[SPAM] += s as f64;
             model.totals[HAM] += h as f64;
             if s + h > 0.0 {
@@ -459,7 +454,7 @@ impl NbModel {
 /// part by part and then adds into one [`NbModel`] (a third smaller, and no logarithms).
 #[derive(Debug, Clone)]
 pub struct ClassCounts {
-    counts: [Vec<f32>; 2],
+    counts: Vec<[f32; 2]>,
     totals: [f64; 2],
     docs: [u64; 2],
 }
@@ -469,7 +464,7 @@ impl ClassCounts {
     pub fn new(params: &NbParams) -> Self {
         let n = 1usize << params.features.bits;
         ClassCounts {
-            counts: [vec![0.0; n], vec![0.0; n]],
+            counts: vec![[0.0; 2]; n],
             totals: [0.0; 2],
             docs: [0; 2],
         }
@@ -484,7 +479,7 @@ impl ClassCounts {
             for &b in buckets {
                 // Summed per occurrence, as `NbModel::count` does, so a model built from
                 // parts has the very totals one counted in one go would.
-                let slot = &mut self.counts[c][b as usize];
+                let slot = &mut self.counts[b as usize][c];
                 let updated = *slot + weight;
                 self.totals[c] += (updated - *slot) as f64;
                 *slot = updated;
@@ -513,7 +508,7 @@ impl LnTable {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn ln(&self, count: f32) -> f64 {
         // `as` saturates (NaN and negatives become 0), and the comparison then fails for
         // anything that is not exactly a small whole number.
@@ -527,7 +522,7 @@ impl LnTable {
     /// NaN marks a bucket never seen in training. Unseen features are skipped rather than
     /// scored: with smoothing they would each add the class-normaliser gap, pushing every
     /// unfamiliar word (a language or topic absent from the corpus) towards the smaller class.
-    #[inline]
+    #[inline(always)]
     fn ratio(&self, spam: f32, ham: f32) -> f32 {
         if spam + ham <= 0.0 {
             return f32::NAN;
@@ -553,7 +548,7 @@ impl Touched {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn mark(&mut self, b: u32) {
         if let Some(bits) = &mut self.bits {
             bits[(b >> 6) as usize] |= 1 << (b & 63);

@@ -353,7 +353,9 @@ fn out_of_fold_evidence_matches_a_fresh_copy_per_fold() {
 #[test]
 fn logarithm_table_gives_what_the_logarithm_gives() {
     let table = LnTable::new(0.1);
-    for count in [0.0f32, 1.0, 2.0, 3.0, 1023.0, 1024.0, 5000.0, 0.5, 2.25, 1e9] {
+    for count in [
+        0.0f32, 1.0, 2.0, 3.0, 1023.0, 1024.0, 5000.0, 0.5, 2.25, 1e9,
+    ] {
         assert_eq!(
             table.ln(count).to_bits(),
             (count as f64 + 0.1).ln().to_bits(),

@@ -130,9 +130,8 @@ impl Trainer {
                     .skip(fold)
                     .step_by(k)
             };
-            let touched = model.unlearn_batch(
-                in_fold().map(|(_, d)| (d.buckets.as_slice(), d.label, d.weight)),
-            );
+            let touched = model
+                .unlearn_batch(in_fold().map(|(_, d)| (d.buckets.as_slice(), d.label, d.weight)));
             for (i, d) in in_fold() {
                 scores[i] = (model.evidence(&d.buckets, &d.kinds), d.label == Label::Spam);
             }
