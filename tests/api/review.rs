@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, spawn_app, spawn_app_with, status_and_json, TestApp};
+use crate::helpers::{
+    assert_error, spawn_app, spawn_app_with, spawn_keyed_app, status_and_json, TestApp,
+};
 use crate::redis_server::RedisServer;
 
 /// A comment the shipped model holds for a moderator (`tag` makes it unique).
@@ -128,12 +130,13 @@ async fn held_and_spam_verdicts_wait_in_the_queue_until_corrected() {
 
 #[tokio::test]
 async fn akismet_checks_are_recorded_but_test_calls_are_not() {
-    let app = spawn_app().await;
+    let (app, keys) = spawn_keyed_app().await;
     let form = |extra: &str| {
         format!(
-            "blog=https%3A%2F%2Fblog.example.com&user_ip=192.0.2.7&comment_author=Best+Pills\
+            "api_key={}&blog=https%3A%2F%2Fblog.example.com&user_ip=192.0.2.7&comment_author=Best+Pills\
              &comment_content=Buy+cheap+viagra+online+now+best+price+pills+click+here+\
-             http%3A%2F%2Fcheap-pills.example%2Fbuy{extra}"
+             http%3A%2F%2Fcheap-pills.example%2Fbuy{extra}",
+            keys.site
         )
     };
     for body in [form("&is_test=1"), form("+real")] {
@@ -148,7 +151,11 @@ async fn akismet_checks_are_recorded_but_test_calls_are_not() {
         assert_eq!(response.status().as_u16(), 200);
         assert_eq!(response.text().await.unwrap(), "true");
     }
-    let (_, page) = queue(&app, "").await;
+    let (_, page) = status_and_json(
+        app.send(Method::GET, "/v1/review/queue", Some(&keys.moderator), None)
+            .await,
+    )
+    .await;
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{page}");
     assert!(items[0]["comment"]["content"]
