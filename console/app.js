@@ -32,7 +32,7 @@
     return node;
   }
   function append(node, children) {
-    for (const child of children.flat()) {
+    for (const child of children.flat(Infinity)) {
       if (child === undefined || child === null || child === false) continue;
       node.appendChild(typeof child === 'string' || typeof child === 'number'
         ? document.createTextNode(String(child)) : child);
@@ -469,7 +469,7 @@
       return el('div', { class: 'state empty' }, el('strong', {}, 'No verdicts yet'),
         el('span', {}, 'Bars appear as comments are scored.'));
     }
-    const width = 560, height = 180, left = 34, bottom = 20, top = 8;
+    const width = 360, height = 150, left = 28, bottom = 18, top = 8;
     const slot = (width - left) / days.length;
     const scale = (height - top - bottom) / max;
     const figure = svg('svg', { class: 'chart', viewBox: `0 0 ${width} ${height}`, role: 'img',
@@ -520,13 +520,13 @@
     } else {
       const rows = versions.map((v) => el('tr', {},
         el('td', {}, v.version, v.active ? [' ', el('span', { class: 'badge ham' }, 'active')] : null),
-        el('td', {}, (v.created_at || '').slice(0, 16).replace('T', ' ')),
+        el('td', { class: 'wide-only' }, (v.created_at || '').slice(0, 16).replace('T', ' ')),
         el('td', { class: 'num' }, v.holdout ? pct(v.holdout.f1) : '–'),
         el('td', { class: 'num' }, v.holdout ? pct(v.holdout.fpr) : '–'),
         el('td', {}, v.active ? null : el('button', { type: 'button', class: 'quiet',
           onclick: () => activate(v.version) }, 'Activate'))));
       card.appendChild(el('div', { class: 'scroll' }, el('table', {},
-        el('thead', {}, el('tr', {}, el('th', {}, 'Version'), el('th', {}, 'Registered'),
+        el('thead', {}, el('tr', {}, el('th', {}, 'Version'), el('th', { class: 'wide-only' }, 'Registered'),
           el('th', { class: 'num' }, 'F1'), el('th', { class: 'num' }, 'FPR'), el('th', {}, ''))),
         el('tbody', {}, rows))));
     }
