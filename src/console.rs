@@ -49,14 +49,35 @@ mod tests {
     fn the_page_loads_only_its_own_assets_and_has_no_inline_code() {
         let page = ASSETS[0].body;
         for asset in &ASSETS[1..] {
-            assert!(page.contains(asset.path), "the page does not load {}", asset.path);
+            assert!(
+                page.contains(asset.path),
+                "the page does not load {}",
+                asset.path
+            );
         }
-        for inline in ["<script>", "style=", "onclick", "onload", "javascript:", "http://", "https://"] {
-            assert!(!page.contains(inline), "inline code or a remote URL in the page: {inline}");
+        for inline in [
+            "<script>",
+            "style=",
+            "onclick",
+            "onload",
+            "javascript:",
+            "http://",
+            "https://",
+        ] {
+            assert!(
+                !page.contains(inline),
+                "inline code or a remote URL in the page: {inline}"
+            );
         }
         // The script never turns text into markup.
         let script = ASSETS[1].body;
-        for sink in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("] {
+        for sink in [
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+        ] {
             assert!(!script.contains(sink), "the script uses {sink}");
         }
     }

@@ -48,8 +48,8 @@
 
 pub mod akismet;
 pub mod cache;
-pub mod console;
 pub mod classifier;
+pub mod console;
 pub mod corpus;
 pub mod domain;
 pub mod evaluation;

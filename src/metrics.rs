@@ -483,7 +483,10 @@ mod tests {
             last.iter().map(|d| d.date.as_str()).collect::<Vec<_>>(),
             ["2026-03-01", "2026-03-02", "2026-03-03"]
         );
-        assert_eq!((last[0].hold, last[1].hold, last[2].spam, last[2].approve), (1, 0, 2, 1));
+        assert_eq!(
+            (last[0].hold, last[1].hold, last[2].spam, last[2].approve),
+            (1, 0, 2, 1)
+        );
         // Old days are forgotten.
         for d in 0..(KEEP_DAYS as i64 + 5) {
             daily.add(day(1) + time::Duration::days(d), Verdict::Approve);

@@ -83,10 +83,16 @@ impl ReviewItem {
         comment: &Comment,
     ) -> ReviewItem {
         let mut link_domains: Vec<String> = Vec::new();
-        let from_body = normalize_content(&comment.content).links.into_iter().map(|l| l.domain);
+        let from_body = normalize_content(&comment.content)
+            .links
+            .into_iter()
+            .map(|l| l.domain);
         let from_author = comment.author_url.as_deref().map(domain_of);
         for domain in from_body.chain(from_author) {
-            if !domain.is_empty() && !link_domains.contains(&domain) && link_domains.len() < MAX_DOMAINS {
+            if !domain.is_empty()
+                && !link_domains.contains(&domain)
+                && link_domains.len() < MAX_DOMAINS
+            {
                 link_domains.push(domain);
             }
         }
@@ -145,7 +151,10 @@ impl SortKey {
         let rank = parts.next()?.parse::<u8>().ok().filter(|r| *r <= 1)?;
         let micros = parts.next()?.parse::<i64>().ok()?;
         let verdict_id = parts.next()?;
-        if verdict_id.is_empty() || verdict_id.len() > 64 || !verdict_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        if verdict_id.is_empty()
+            || verdict_id.len() > 64
+            || !verdict_id.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
             return None;
         }
         Some(SortKey {
@@ -346,7 +355,9 @@ impl ReviewHistory {
             }
             ReviewHistory::Redis(redis) => {
                 let json = serde_json::to_vec(&item)?;
-                redis.record(&item.verdict_id, item.scored_at, json, now).await
+                redis
+                    .record(&item.verdict_id, item.scored_at, json, now)
+                    .await
             }
         }
     }
@@ -403,7 +414,11 @@ struct FileState {
 impl FileHistory {
     /// Opens (or creates) the history in `data_dir`, dropping entries expired at `now`.
     /// Unreadable lines (a torn last write) are skipped.
-    pub fn open(data_dir: &Path, retention: Duration, now: OffsetDateTime) -> std::io::Result<FileHistory> {
+    pub fn open(
+        data_dir: &Path,
+        retention: Duration,
+        now: OffsetDateTime,
+    ) -> std::io::Result<FileHistory> {
         let path = data_dir.join(HISTORY_FILE);
         let mut items = VecDeque::new();
         match std::fs::read_to_string(&path) {
@@ -556,7 +571,10 @@ mod tests {
     #[test]
     fn link_domains_come_from_the_body_and_the_author_url() {
         let i = item("a", Verdict::Hold, t0(), None);
-        assert_eq!(i.link_domains, ["spam.example", "b.example", "author.example"]);
+        assert_eq!(
+            i.link_domains,
+            ["spam.example", "b.example", "author.example"]
+        );
         assert!(needs_review(Verdict::Hold) && needs_review(Verdict::Discard));
         assert!(!needs_review(Verdict::Approve));
     }
@@ -571,12 +589,20 @@ mod tests {
         ];
         let mut query = parse_queue_query(&pairs("limit=3")).unwrap();
         let first = page(items.clone(), &query, DAY, |_| None);
-        let ids: Vec<&str> = first.items.iter().map(|r| r.item.verdict_id.as_str()).collect();
+        let ids: Vec<&str> = first
+            .items
+            .iter()
+            .map(|r| r.item.verdict_id.as_str())
+            .collect();
         assert_eq!(ids, ["h2", "h1", "s1"]);
         let cursor = first.next_cursor.expect("a next page");
         query = parse_queue_query(&pairs(&format!("limit=3&cursor={cursor}"))).unwrap();
         let second = page(items.clone(), &query, DAY, |_| None);
-        let ids: Vec<&str> = second.items.iter().map(|r| r.item.verdict_id.as_str()).collect();
+        let ids: Vec<&str> = second
+            .items
+            .iter()
+            .map(|r| r.item.verdict_id.as_str())
+            .collect();
         assert_eq!(ids, ["d1"]);
         assert_eq!(second.next_cursor, None);
         // Exactly a page: no next cursor.
@@ -594,7 +620,9 @@ mod tests {
         let ids = |q: &str, labelled: &[&str]| -> Vec<String> {
             let query = parse_queue_query(&pairs(q)).unwrap();
             page(items.clone(), &query, DAY, |i| {
-                labelled.contains(&i.verdict_id.as_str()).then_some(Label::Spam)
+                labelled
+                    .contains(&i.verdict_id.as_str())
+                    .then_some(Label::Spam)
             })
             .items
             .into_iter()
@@ -606,7 +634,16 @@ mod tests {
         assert_eq!(ids("", &["a"]), ["c", "b"], "pending by default");
         assert_eq!(ids("status=labelled", &["a"]), ["a"]);
         assert_eq!(ids("status=all", &["a"]).len(), 3);
-        let sites = page(items, &QueueQuery { limit: 1, ..Default::default() }, DAY, |_| None).sites;
+        let sites = page(
+            items,
+            &QueueQuery {
+                limit: 1,
+                ..Default::default()
+            },
+            DAY,
+            |_| None,
+        )
+        .sites;
         assert_eq!(sites, ["https://blog.example.com", "https://other.example"]);
     }
 
@@ -634,9 +671,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let retention = Duration::from_secs(3600);
         let store = FileHistory::open(dir.path(), retention, t0()).unwrap();
-        store.record(item("old", Verdict::Hold, t0(), None), t0()).unwrap();
+        store
+            .record(item("old", Verdict::Hold, t0(), None), t0())
+            .unwrap();
         let later = t0() + Duration::from_secs(1800);
-        store.record(item("new", Verdict::Spam, later, None), later).unwrap();
+        store
+            .record(item("new", Verdict::Spam, later, None), later)
+            .unwrap();
         let ids = |items: Vec<ReviewItem>| -> Vec<String> {
             items.into_iter().map(|i| i.verdict_id).collect()
         };
@@ -647,13 +688,17 @@ mod tests {
         // An hour after the first: it is gone from reads, and from the file on the next write.
         let expiry = t0() + retention;
         assert_eq!(ids(store.items(expiry).unwrap()), ["new"]);
-        store.record(item("newest", Verdict::Hold, expiry, None), expiry).unwrap();
+        store
+            .record(item("newest", Verdict::Hold, expiry, None), expiry)
+            .unwrap();
         let text = std::fs::read_to_string(dir.path().join(HISTORY_FILE)).unwrap();
         assert!(!text.contains("\"old\""), "expired entry still on disk");
         assert_eq!(text.lines().count(), 2);
         // An entry recorded already expired is not kept.
         let way_later = expiry + retention * 2;
-        store.record(item("late", Verdict::Hold, t0(), None), way_later).unwrap();
+        store
+            .record(item("late", Verdict::Hold, t0(), None), way_later)
+            .unwrap();
         assert!(store.items(way_later).unwrap().is_empty());
         // Reopened after everything expired: the file is emptied at start.
         FileHistory::open(dir.path(), retention, way_later).unwrap();
@@ -665,7 +710,9 @@ mod tests {
     fn a_torn_last_line_is_skipped() {
         let dir = tempfile::tempdir().unwrap();
         let store = FileHistory::open(dir.path(), DAY, t0()).unwrap();
-        store.record(item("a", Verdict::Hold, t0(), None), t0()).unwrap();
+        store
+            .record(item("a", Verdict::Hold, t0(), None), t0())
+            .unwrap();
         let mut file = std::fs::OpenOptions::new()
             .append(true)
             .open(dir.path().join(HISTORY_FILE))

@@ -761,7 +761,10 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(s.review_retention, std::time::Duration::from_secs(3 * 86_400));
+        assert_eq!(
+            s.review_retention,
+            std::time::Duration::from_secs(3 * 86_400)
+        );
         assert_eq!(s.bind.to_string(), "0.0.0.0:9000");
         assert_eq!(s.models_dir, Some(PathBuf::from("/srv/models")));
         assert_eq!(s.data_dir, PathBuf::from("/var/lib/cg"));
@@ -835,6 +838,12 @@ mod tests {
                 env: &[("COMMENTGUARD_DISCARD_THRESHOLD", "NaN")],
                 file: None,
                 error: r#"COMMENTGUARD_DISCARD_THRESHOLD: expected a number between 0 and 1, got "NaN""#,
+            },
+            Case {
+                name: "zero retention",
+                env: &[("COMMENTGUARD_REVIEW_RETENTION_DAYS", "0")],
+                file: None,
+                error: r#"COMMENTGUARD_REVIEW_RETENTION_DAYS: expected a whole number of days from 1 to 3650, got "0""#,
             },
             Case {
                 name: "zero workers",

@@ -22,8 +22,8 @@ use crate::labels::{included_labels, log_id, LabelBook};
 use crate::metrics::Metrics;
 use crate::ratelimit::{self, RateLimiters, Subject};
 use crate::registry::{Registry, RegistryEntry, REGISTRY_DIR};
-use crate::review::{FileHistory, ReviewHistory};
 use crate::retrain::{follow, GateTolerance, Jobs, RetrainContext};
+use crate::review::{FileHistory, ReviewHistory};
 use crate::routes::auth::presented_key;
 use crate::routes::{
     admin, akismet, comments, console, error, feedback, health, keys, labels, metrics, openapi,

@@ -108,7 +108,11 @@ pub async fn summary(
         .find(|e| e.version == model_version);
     let labels_total = state.labels.last_seq();
     let included = entry.as_ref().map_or(0, |e| {
-        included_labels(e.labels_log.as_deref(), e.labels_through, state.labels.log_id())
+        included_labels(
+            e.labels_log.as_deref(),
+            e.labels_through,
+            state.labels.log_id(),
+        )
     });
     let summary = Summary {
         role: principal.role,

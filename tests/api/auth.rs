@@ -29,7 +29,12 @@ fn endpoints() -> Vec<(Method, &'static str, Option<Value>, Option<Role>)> {
         ),
         (Method::GET, "/v1/labels", None, Some(Role::Moderator)),
         (Method::GET, "/v1/review/queue", None, Some(Role::Moderator)),
-        (Method::GET, "/v1/review/summary", None, Some(Role::Moderator)),
+        (
+            Method::GET,
+            "/v1/review/summary",
+            None,
+            Some(Role::Moderator),
+        ),
         (Method::GET, "/v1/admin/keys", None, Some(Role::Admin)),
         (Method::GET, "/v1/admin/models", None, Some(Role::Admin)),
         (Method::GET, "/v1/admin/jobs/job-0", None, Some(Role::Admin)),

@@ -66,7 +66,12 @@ async fn a_moderator_marks_a_held_comment_as_spam_in_the_browser() {
         let key = keys.site.clone();
         async move {
             let response = app
-                .send(Method::POST, "/v1/comments/score", Some(&key), Some(&comment))
+                .send(
+                    Method::POST,
+                    "/v1/comments/score",
+                    Some(&key),
+                    Some(&comment),
+                )
                 .await;
             let body: Value = response.json().await.unwrap();
             assert_eq!(body["verdict"], "hold", "{body}");
@@ -85,7 +90,11 @@ async fn a_moderator_marks_a_held_comment_as_spam_in_the_browser() {
     let verdict = score(target_comment.clone()).await;
 
     let artifacts = artifacts_dir();
-    for name in ["console-queue.png", "console-queue-desktop.png", "console-model.png"] {
+    for name in [
+        "console-queue.png",
+        "console-queue-desktop.png",
+        "console-model.png",
+    ] {
         let _ = std::fs::remove_file(artifacts.join(name));
     }
     let mut node = Command::new("node");
@@ -136,7 +145,11 @@ async fn a_moderator_marks_a_held_comment_as_spam_in_the_browser() {
     assert_eq!(find(&verdict)["text"], target_comment["content"]);
     assert_eq!(find(&xss_verdict)["label"], "ham", "the keyboard shortcut");
 
-    for name in ["console-queue.png", "console-queue-desktop.png", "console-model.png"] {
+    for name in [
+        "console-queue.png",
+        "console-queue-desktop.png",
+        "console-model.png",
+    ] {
         assert_png(&artifacts.join(name));
     }
 }

@@ -77,14 +77,20 @@ async fn held_and_spam_verdicts_wait_in_the_queue_until_corrected() {
     let (status, page) = queue(&app, "").await;
     assert_eq!(status, 200, "{page}");
     // Held first, though the spam is newer.
-    assert_eq!(ids(&page), [held.clone(), spam.clone()]);
+    assert_eq!(ids(&page), [held.as_str(), spam.as_str()]);
     assert!(!ids(&page).contains(&approved));
     let row = &page["items"][0];
     assert_eq!(row["verdict"], "hold");
     assert_eq!(row["label"], Value::Null);
     assert_eq!(row["comment"]["author"], "Casey");
-    assert!(row["reasons"].as_array().is_some_and(|r| !r.is_empty()), "{row}");
-    assert!(row["tokens"].as_array().is_some_and(|t| !t.is_empty()), "{row}");
+    assert!(
+        row["reasons"].as_array().is_some_and(|r| !r.is_empty()),
+        "{row}"
+    );
+    assert!(
+        row["tokens"].as_array().is_some_and(|t| !t.is_empty()),
+        "{row}"
+    );
     assert_eq!(row["link_domains"], json!(["casey.example.net"]));
     assert!(row["reasons"]
         .as_array()
@@ -98,17 +104,19 @@ async fn held_and_spam_verdicts_wait_in_the_queue_until_corrected() {
     assert_eq!(page["retention_days"], 14.0);
 
     // Filters.
-    assert_eq!(ids(&queue(&app, "verdict=spam").await.1), [spam.clone()]);
+    assert_eq!(ids(&queue(&app, "verdict=spam").await.1), [spam.as_str()]);
     assert_eq!(
-        ids(&queue(&app, "site=https%3A%2F%2FBLOG.example.com%2F").await.1),
-        [held.clone()]
+        ids(&queue(&app, "site=https%3A%2F%2FBLOG.example.com%2F")
+            .await
+            .1),
+        [held.as_str()]
     );
     // Pages.
     let (_, first) = queue(&app, "limit=1").await;
-    assert_eq!(ids(&first), [held.clone()]);
+    assert_eq!(ids(&first), [held.as_str()]);
     let cursor = first["next_cursor"].as_str().expect("a next page");
     let (_, second) = queue(&app, &format!("limit=1&cursor={cursor}")).await;
-    assert_eq!(ids(&second), [spam.clone()]);
+    assert_eq!(ids(&second), [spam.as_str()]);
     assert_eq!(second["next_cursor"], Value::Null);
 
     // A correction through the feedback API takes the row out of the waiting queue and
@@ -118,9 +126,9 @@ async fn held_and_spam_verdicts_wait_in_the_queue_until_corrected() {
         .feedback(&json!({"label": "spam", "verdict_id": held, "comment": row_comment}))
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(ids(&queue(&app, "").await.1), [spam.clone()]);
+    assert_eq!(ids(&queue(&app, "").await.1), [spam.as_str()]);
     let (_, labelled) = queue(&app, "status=labelled").await;
-    assert_eq!(ids(&labelled), [held.clone()]);
+    assert_eq!(ids(&labelled), [held.as_str()]);
     assert_eq!(labelled["items"][0]["label"], "spam");
     assert_eq!(ids(&queue(&app, "status=all").await.1).len(), 2);
     // A recheck is served from the cache and not recorded twice.
@@ -213,7 +221,7 @@ async fn redis_history_is_shared_by_replicas_and_expires() {
     // The other replica reads it from Redis.
     let (status, page) = queue(&second, "").await;
     assert_eq!(status, 200, "{page}");
-    assert_eq!(ids(&page), [held.clone()]);
+    assert_eq!(ids(&page), [held.as_str()]);
     let key = format!("cg:rv:i:{held}");
     assert_eq!(redis.command(&["EXISTS", &key]), ":1");
     let ttl: i64 = redis.command(&["PTTL", &key])[1..].parse().unwrap();
@@ -234,7 +242,11 @@ async fn scoring_goes_on_when_redis_is_down_and_the_failures_are_counted() {
     redis.kill();
     let start = Instant::now();
     scored(&app, &held_comment("down"), "hold").await;
-    assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
     let metrics = app
         .request(Method::GET, "/metrics")
         .await
@@ -249,7 +261,13 @@ async fn scoring_goes_on_when_redis_is_down_and_the_failures_are_counted() {
         .unwrap();
     assert!(errors >= 1, "{metrics}");
     let response = app.request(Method::GET, "/v1/review/queue").await;
-    assert_error(response, 503, "review_history_unavailable", "queue with Redis down").await;
+    assert_error(
+        response,
+        503,
+        "review_history_unavailable",
+        "queue with Redis down",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -261,13 +279,19 @@ async fn the_summary_shows_the_model_labels_and_verdicts_per_day() {
         status_and_json(app.request(Method::GET, "/v1/review/summary").await).await;
     assert_eq!(status, 200, "{summary}");
     assert_eq!(summary["role"], "admin", "open local mode");
-    assert!(summary["model_version"].as_str().unwrap().starts_with("nb-"));
+    assert!(summary["model_version"]
+        .as_str()
+        .unwrap()
+        .starts_with("nb-"));
     assert_eq!(summary["triggered_by"], "shipped");
     assert_eq!(summary["review_store"], "file");
     let days = summary["verdicts_per_day"].as_array().unwrap();
     assert_eq!(days.len(), 14);
     let today = &days[13];
-    assert_eq!((today["hold"].as_u64(), today["spam"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (today["hold"].as_u64(), today["spam"].as_u64()),
+        (Some(1), Some(1))
+    );
     assert_eq!(summary["labels_since_trained"], 0);
     let (status, _) = app
         .feedback(&json!({"label": "ham", "comment": {"content": "A fine comment."}}))
