@@ -145,8 +145,9 @@ try {
 
   await check('reload_no_longer_lists_corrected_rows_as_waiting', async () => {
     await page.reload();
-    await page.locator('#queue-state, #queue li').first().waitFor({ state: 'visible' });
-    await page.waitForFunction(() => !document.querySelector('#queue-state.loading'));
+    // Loaded: rows, or the designed empty state (not the loading one).
+    await page.waitForFunction(() => document.querySelector('#queue li')
+      || document.querySelector('#queue-state.empty:not([hidden])'));
     assert(await row(verdictId).count() === 0, 'the corrected row is still waiting');
     await page.selectOption('#f-status', 'labelled');
     await row(verdictId).waitFor({ state: 'visible' });
