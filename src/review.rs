@@ -5,8 +5,8 @@
 //! the reasons and strongest tokens. Entries older than the retention are never returned and
 //! are deleted: in Redis each entry expires on its own and the index is trimmed by score on
 //! every write; the file store drops them from memory and rewrites its file at most once a
-//! minute. Either store also keeps at most [`MAX_ITEMS`] entries (the oldest go first), so a
-//! spam wave cannot grow it without bound.
+//! minute. Either store also keeps at most [`MAX_ITEMS`] entries, and the file store at most
+//! [`MAX_BYTES`] of them (the oldest go first), so a spam wave cannot grow it without bound.
 //!
 //! Whether an entry was already corrected is not stored here: the label book is the truth
 //! (a correction may come through `/v1/feedback`, the console or Akismet's submit-spam), so
@@ -33,6 +33,9 @@ use crate::text::{domain_of, normalize_content};
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(14 * 24 * 3600);
 /// Most entries either store keeps; the oldest are dropped first.
 pub const MAX_ITEMS: usize = 20_000;
+/// Most bytes (as JSON) of entries the file store keeps in memory; the oldest are dropped
+/// first. A wave of 64 KiB spam comments must not take the process's memory with it.
+pub const MAX_BYTES: usize = 64 * 1024 * 1024;
 /// Queue page size when the request names none.
 pub const DEFAULT_PAGE: usize = 50;
 /// Largest queue page.
@@ -399,12 +402,16 @@ pub struct FileHistory {
 struct FileInner {
     path: PathBuf,
     retention: Duration,
+    max_items: usize,
+    max_bytes: usize,
     state: Mutex<FileState>,
 }
 
 struct FileState {
-    /// Oldest first.
-    items: VecDeque<ReviewItem>,
+    /// Oldest first, each with its size as a JSON line.
+    items: VecDeque<(ReviewItem, usize)>,
+    /// Sum of the sizes.
+    bytes: usize,
     /// When the file was last rewritten.
     pruned_at: OffsetDateTime,
     /// Whether entries left memory since the file was last rewritten.
@@ -419,14 +426,30 @@ impl FileHistory {
         retention: Duration,
         now: OffsetDateTime,
     ) -> std::io::Result<FileHistory> {
+        Self::open_limited(data_dir, retention, now, MAX_ITEMS, MAX_BYTES)
+    }
+
+    /// [`FileHistory::open`] keeping at most `max_items` entries and `max_bytes` of them.
+    fn open_limited(
+        data_dir: &Path,
+        retention: Duration,
+        now: OffsetDateTime,
+        max_items: usize,
+        max_bytes: usize,
+    ) -> std::io::Result<FileHistory> {
         let path = data_dir.join(HISTORY_FILE);
-        let mut items = VecDeque::new();
+        let mut state = FileState {
+            items: VecDeque::new(),
+            bytes: 0,
+            pruned_at: OffsetDateTime::UNIX_EPOCH,
+            stale: false,
+        };
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 for line in text.lines() {
                     if let Ok(item) = serde_json::from_str::<ReviewItem>(line) {
                         if !item.expired(now, retention) {
-                            items.push_back(item);
+                            state.push(item, line.len() + 1);
                         }
                     }
                 }
@@ -434,20 +457,19 @@ impl FileHistory {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        while items.len() > MAX_ITEMS {
-            items.pop_front();
-        }
         let inner = FileInner {
             path,
             retention,
-            state: Mutex::new(FileState {
-                items,
-                pruned_at: OffsetDateTime::UNIX_EPOCH,
-                stale: false,
-            }),
+            max_items,
+            max_bytes,
+            state: Mutex::new(state),
         };
         // Rewrite now, so that what expired while the service was down leaves the disk too.
-        inner.rewrite(&mut *inner.state.lock().map_err(|_| poisoned())?)?;
+        {
+            let mut state = inner.state.lock().map_err(|_| poisoned())?;
+            inner.drop_expired(&mut state, now);
+            inner.rewrite(&mut state)?;
+        }
         Ok(FileHistory {
             inner: std::sync::Arc::new(inner),
         })
@@ -469,7 +491,7 @@ impl FileHistory {
         }
         let mut line = serde_json::to_vec(&item)?;
         line.push(b'\n');
-        state.items.push_back(item);
+        state.push(item, line.len());
         inner.drop_expired(&mut state, now);
         if state.stale && now - state.pruned_at >= PRUNE_EVERY {
             inner.rewrite(&mut state)?;
@@ -489,7 +511,25 @@ impl FileHistory {
         let inner = &self.inner;
         let mut state = inner.state.lock().map_err(|_| poisoned())?;
         inner.drop_expired(&mut state, now);
-        Ok(state.items.iter().rev().cloned().collect())
+        Ok(state
+            .items
+            .iter()
+            .rev()
+            .map(|(item, _)| item.clone())
+            .collect())
+    }
+}
+
+impl FileState {
+    fn push(&mut self, item: ReviewItem, size: usize) {
+        self.items.push_back((item, size));
+        self.bytes += size;
+    }
+
+    fn pop_oldest(&mut self) {
+        if let Some((_, size)) = self.items.pop_front() {
+            self.bytes -= size;
+        }
     }
 }
 
@@ -501,10 +541,11 @@ impl FileInner {
         while state
             .items
             .front()
-            .is_some_and(|i| i.expired(now, self.retention))
-            || state.items.len() > MAX_ITEMS
+            .is_some_and(|(i, _)| i.expired(now, self.retention))
+            || state.items.len() > self.max_items
+            || state.bytes > self.max_bytes
         {
-            state.items.pop_front();
+            state.pop_oldest();
         }
         state.stale |= state.items.len() != before;
     }
@@ -514,7 +555,7 @@ impl FileInner {
         let staged = self.path.with_extension("jsonl.tmp");
         {
             let mut out = std::io::BufWriter::new(std::fs::File::create(&staged)?);
-            for item in &state.items {
+            for (item, _) in &state.items {
                 serde_json::to_writer(&mut out, item)?;
                 out.write_all(b"\n")?;
             }
@@ -704,6 +745,36 @@ mod tests {
         FileHistory::open(dir.path(), retention, way_later).unwrap();
         let text = std::fs::read_to_string(dir.path().join(HISTORY_FILE)).unwrap();
         assert!(text.is_empty(), "{text}");
+    }
+
+    #[test]
+    fn the_file_store_keeps_at_most_its_count_and_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let size = serde_json::to_vec(&item("a0", Verdict::Hold, t0(), None))
+            .unwrap()
+            .len()
+            + 1;
+        // Room for 3 entries by count, 2 by bytes.
+        let store = FileHistory::open_limited(dir.path(), DAY, t0(), 3, size * 2 + 1).unwrap();
+        for n in 0..4 {
+            let at = t0() + Duration::from_secs(n);
+            store
+                .record(item(&format!("a{n}"), Verdict::Hold, at, None), at)
+                .unwrap();
+        }
+        let ids: Vec<String> = store
+            .items(t0())
+            .unwrap()
+            .into_iter()
+            .map(|i| i.verdict_id)
+            .collect();
+        assert_eq!(ids, ["a3", "a2"]);
+        let store = FileHistory::open_limited(dir.path(), DAY, t0(), 1, usize::MAX).unwrap();
+        assert_eq!(
+            store.items(t0()).unwrap().len(),
+            1,
+            "limits apply when reopening"
+        );
     }
 
     #[test]
