@@ -29,6 +29,10 @@
 //!   pointer, listing, pruning, and falling back from a corrupt version at start.
 //! - [`retrain`]: retraining jobs: corpus + labels, the evaluation gate, promotion.
 //! - [`replay`]: the `replay` command: learning from moderators, measured.
+//! - [`review`]: the review history behind the moderator console: held and spam verdicts
+//!   kept for a retention, the queue's order, filters and paging (pure), and the file store;
+//!   its Redis store lives in `cache`.
+//! - [`console`]: the moderator console's page, script and style, embedded at compile time.
 //! - [`evaluation`]: metrics (via linfa) and the `eval` command's report.
 //! - [`metrics`]: the Prometheus series and their recorder (owned by the app state, not
 //!   installed globally); `Metrics::retrain_finished` is the hook for retraining jobs.
@@ -45,6 +49,7 @@
 pub mod akismet;
 pub mod cache;
 pub mod classifier;
+pub mod console;
 pub mod corpus;
 pub mod domain;
 pub mod evaluation;
@@ -56,6 +61,7 @@ pub mod ratelimit;
 pub mod registry;
 pub mod replay;
 pub mod retrain;
+pub mod review;
 pub mod routes;
 pub mod rules;
 pub mod scoring;

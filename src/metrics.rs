@@ -26,8 +26,17 @@
 //! | `retrain_jobs_total` | counter | `outcome` |
 //! | `retrain_duration_seconds` | histogram | |
 //! | `rate_limited_total` | counter | `scope` (`key`, `ip`) |
+//! | `review_history_errors_total` | counter | |
+//!
+//! Besides the series, [`Metrics`] keeps verdicts per UTC day ([`DailyVerdicts`], the same
+//! count as `verdicts_total`, cached ones included) for the moderator console's chart: in
+//! process, since the process started, the last [`KEEP_DAYS`] days.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
+
+use serde::Serialize;
+use time::{Date, OffsetDateTime};
 
 use ::metrics::{Counter, Gauge, Histogram, Key, Label, Metadata, Recorder, Unit};
 use metrics_exporter_prometheus::{
@@ -63,6 +72,12 @@ pub const RETRAIN_DURATION: &str = "commentguard_retrain_duration_seconds";
 /// Requests refused by the rate limiter, by what was limited.
 pub const RATE_LIMITED: &str = "commentguard_rate_limited_total";
 
+/// Verdicts that could not be written to the review history (scoring went on without it).
+pub const REVIEW_HISTORY_ERRORS: &str = "commentguard_review_history_errors_total";
+
+/// Days of verdict counts kept for the console's chart.
+pub const KEEP_DAYS: usize = 62;
+
 /// Score latency buckets: a fresh score takes ~100 µs-1 ms, a Redis round trip adds ~0.2 ms,
 /// and the Redis timeout caps a slow cache at tens of milliseconds.
 const SCORE_BUCKETS: [f64; 12] = [
@@ -83,6 +98,9 @@ pub struct Metrics {
     cache_misses: Counter,
     cache_errors: Counter,
     retrain_duration: Histogram,
+    review_history_errors: Counter,
+    /// Verdicts per UTC day.
+    daily: Mutex<DailyVerdicts>,
     /// The model version `model_info` reports as live, to zero it when the model changes.
     model: Mutex<Option<(String, Gauge)>>,
 }
@@ -159,6 +177,11 @@ impl Metrics {
                 Unit::Count,
                 "Requests refused by the rate limiter",
             ),
+            (
+                REVIEW_HISTORY_ERRORS,
+                Unit::Count,
+                "Verdicts that could not be written to the review history",
+            ),
         ];
         for (name, unit, help) in describe {
             let key = name.into();
@@ -201,6 +224,8 @@ impl Metrics {
             cache_errors: counter(CACHE_ERRORS, &[]),
             retrain_duration: recorder
                 .register_histogram(&Key::from_static_name(RETRAIN_DURATION), &METADATA),
+            review_history_errors: counter(REVIEW_HISTORY_ERRORS, &[]),
+            daily: Mutex::new(DailyVerdicts::default()),
             model: Mutex::new(None),
             recorder,
             handle,
@@ -224,6 +249,9 @@ impl Metrics {
     pub fn scored(&self, assessment: &Assessment, cached: bool, seconds: f64) {
         self.score_duration.record(seconds);
         self.verdicts[verdict_index(assessment.verdict)][usize::from(cached)].increment(1);
+        if let Ok(mut daily) = self.daily.lock() {
+            daily.add(OffsetDateTime::now_utc().date(), assessment.verdict);
+        }
         if cached {
             self.cache_hits.increment(1);
             return;
@@ -236,6 +264,19 @@ impl Metrics {
                 self.recorder.register_counter(&key, &METADATA).increment(1);
             }
         }
+    }
+
+    /// Counts one verdict the review history could not store.
+    pub fn review_history_failed(&self) {
+        self.review_history_errors.increment(1);
+    }
+
+    /// Verdicts per day for the `days` days up to `today`, oldest first.
+    pub fn verdicts_per_day(&self, days: usize, today: Date) -> Vec<DayCount> {
+        self.daily
+            .lock()
+            .map(|d| d.last(days, today))
+            .unwrap_or_default()
     }
 
     /// Counts one moderator label (`spam` or `ham`).
@@ -285,6 +326,58 @@ impl Metrics {
     /// stays bounded when nobody scrapes `/metrics`.
     pub fn upkeep(&self) {
         self.handle.run_upkeep();
+    }
+}
+
+/// Verdicts per UTC day, the last [`KEEP_DAYS`] days.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct DailyVerdicts {
+    /// Indexed by [`verdict_index`].
+    days: BTreeMap<Date, [u64; 4]>,
+}
+
+/// One day of verdicts.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct DayCount {
+    /// The UTC day, `YYYY-MM-DD`.
+    pub date: String,
+    /// Approved.
+    pub approve: u64,
+    /// Held.
+    pub hold: u64,
+    /// Spam.
+    pub spam: u64,
+    /// Discarded.
+    pub discard: u64,
+}
+
+impl DailyVerdicts {
+    /// Counts one `verdict` on `day`; forgets days beyond [`KEEP_DAYS`].
+    pub fn add(&mut self, day: Date, verdict: Verdict) {
+        self.days.entry(day).or_default()[verdict_index(verdict)] += 1;
+        while self.days.len() > KEEP_DAYS {
+            self.days.pop_first();
+        }
+    }
+
+    /// The `days` days up to and including `today`, oldest first, zero for days without any.
+    pub fn last(&self, days: usize, today: Date) -> Vec<DayCount> {
+        let mut out: Vec<DayCount> = std::iter::successors(Some(today), |d| d.previous_day())
+            .take(days.min(KEEP_DAYS))
+            .map(|day| {
+                let [approve, hold, spam, discard] =
+                    self.days.get(&day).copied().unwrap_or_default();
+                DayCount {
+                    date: day.to_string(),
+                    approve,
+                    hold,
+                    spam,
+                    discard,
+                }
+            })
+            .collect();
+        out.reverse();
+        out
     }
 }
 
@@ -375,6 +468,36 @@ mod tests {
             text.contains(r#"commentguard_model_info{version="nb-2"} 1"#),
             "{text}"
         );
+    }
+
+    #[test]
+    fn verdicts_are_counted_per_day_with_empty_days_as_zero() {
+        let day = |d: u8| Date::from_calendar_date(2026, time::Month::March, d).unwrap();
+        let mut daily = DailyVerdicts::default();
+        daily.add(day(1), Verdict::Hold);
+        daily.add(day(3), Verdict::Spam);
+        daily.add(day(3), Verdict::Spam);
+        daily.add(day(3), Verdict::Approve);
+        let last = daily.last(3, day(3));
+        assert_eq!(
+            last.iter().map(|d| d.date.as_str()).collect::<Vec<_>>(),
+            ["2026-03-01", "2026-03-02", "2026-03-03"]
+        );
+        assert_eq!(
+            (last[0].hold, last[1].hold, last[2].spam, last[2].approve),
+            (1, 0, 2, 1)
+        );
+        // Old days are forgotten.
+        for d in 0..(KEEP_DAYS as i64 + 5) {
+            daily.add(day(1) + time::Duration::days(d), Verdict::Approve);
+        }
+        assert_eq!(daily.days.len(), KEEP_DAYS);
+        assert_eq!(daily.last(1000, day(3)).len(), KEEP_DAYS);
+        // Through Metrics: today's bucket.
+        let metrics = Metrics::new();
+        metrics.scored(&assessment(Verdict::Hold, &[]), false, 0.001);
+        let today = OffsetDateTime::now_utc().date();
+        assert_eq!(metrics.verdicts_per_day(1, today)[0].hold, 1);
     }
 
     #[test]

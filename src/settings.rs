@@ -36,6 +36,7 @@
 //! | `rate_limit_moderator` | `COMMENTGUARD_RATE_LIMIT_MODERATOR` | `rate_limit`     |
 //! | `rate_limit_admin`  | `COMMENTGUARD_RATE_LIMIT_ADMIN`   | `rate_limit`           |
 //! | `shutdown_timeout_secs` | `COMMENTGUARD_SHUTDOWN_TIMEOUT_SECS` | 10            |
+//! | `review_retention_days` | `COMMENTGUARD_REVIEW_RETENTION_DAYS` | 14            |
 //!
 //! The log filter is the usual `RUST_LOG` (see [`crate::telemetry`]), not a setting here.
 
@@ -53,7 +54,7 @@ pub const CONFIG_ENV: &str = "COMMENTGUARD_CONFIG";
 const ENV_PREFIX: &str = "COMMENTGUARD_";
 
 /// Every key the config file may contain; each is also `COMMENTGUARD_<KEY>` in the environment.
-pub const KEYS: [&str; 30] = [
+pub const KEYS: [&str; 31] = [
     "bind",
     "models_dir",
     "data_dir",
@@ -84,10 +85,11 @@ pub const KEYS: [&str; 30] = [
     "rate_limit_moderator",
     "rate_limit_admin",
     "shutdown_timeout_secs",
+    "review_retention_days",
 ];
 
 /// Every setting's default and meaning, in [`KEYS`] order: the `serve --help` listing.
-pub const DOCS: [(&str, &str, &str); 30] = [
+pub const DOCS: [(&str, &str, &str); 31] = [
     ("bind", "127.0.0.1:8080", "address and port to listen on"),
     (
         "models_dir",
@@ -214,6 +216,11 @@ pub const DOCS: [(&str, &str, &str); 30] = [
         "10",
         "after SIGTERM, how long in-flight requests get",
     ),
+    (
+        "review_retention_days",
+        "14",
+        "days held/spam verdicts stay in the review console",
+    ),
 ];
 
 /// The settings as `serve --help` lists them: variable, default, meaning.
@@ -310,6 +317,9 @@ pub struct Settings {
     pub rate_limits: crate::ratelimit::RateLimitSettings,
     /// After SIGTERM, how long in-flight requests get to finish before the workers stop.
     pub shutdown_timeout: std::time::Duration,
+    /// How long held and spam verdicts (comment included: personal data) stay in the review
+    /// history; whole days from the environment, any duration in tests.
+    pub review_retention: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -336,6 +346,7 @@ impl Default for Settings {
             registry_dir: None,
             rate_limits: crate::ratelimit::RateLimitSettings::default(),
             shutdown_timeout: std::time::Duration::from_secs(DEFAULT_SHUTDOWN_TIMEOUT_SECS),
+            review_retention: crate::review::DEFAULT_RETENTION,
         }
     }
 }
@@ -569,6 +580,15 @@ impl Settings {
                     |v| v.parse::<u64>().ok().filter(|s| *s <= 3600),
                 )?
                 .map_or(defaults.shutdown_timeout, std::time::Duration::from_secs),
+            review_retention: sources
+                .get(
+                    "review_retention_days",
+                    "a whole number of days from 1 to 3650",
+                    |v| v.parse::<u64>().ok().filter(|d| (1..=3650).contains(d)),
+                )?
+                .map_or(defaults.review_retention, |days| {
+                    std::time::Duration::from_secs(days * 86_400)
+                }),
         })
     }
 }
@@ -736,10 +756,15 @@ mod tests {
                 ("COMMENTGUARD_MAX_BODY_BYTES", "1024"),
                 ("COMMENTGUARD_WORKERS", "3"),
                 ("COMMENTGUARD_LOG_FORMAT", "pretty"),
+                ("COMMENTGUARD_REVIEW_RETENTION_DAYS", "3"),
             ]),
             None,
         )
         .unwrap();
+        assert_eq!(
+            s.review_retention,
+            std::time::Duration::from_secs(3 * 86_400)
+        );
         assert_eq!(s.bind.to_string(), "0.0.0.0:9000");
         assert_eq!(s.models_dir, Some(PathBuf::from("/srv/models")));
         assert_eq!(s.data_dir, PathBuf::from("/var/lib/cg"));
@@ -813,6 +838,12 @@ mod tests {
                 env: &[("COMMENTGUARD_DISCARD_THRESHOLD", "NaN")],
                 file: None,
                 error: r#"COMMENTGUARD_DISCARD_THRESHOLD: expected a number between 0 and 1, got "NaN""#,
+            },
+            Case {
+                name: "zero retention",
+                env: &[("COMMENTGUARD_REVIEW_RETENTION_DAYS", "0")],
+                file: None,
+                error: r#"COMMENTGUARD_REVIEW_RETENTION_DAYS: expected a whole number of days from 1 to 3650, got "0""#,
             },
             Case {
                 name: "zero workers",

@@ -23,10 +23,11 @@ use crate::metrics::Metrics;
 use crate::ratelimit::{self, RateLimiters, Subject};
 use crate::registry::{Registry, RegistryEntry, REGISTRY_DIR};
 use crate::retrain::{follow, GateTolerance, Jobs, RetrainContext};
+use crate::review::{FileHistory, ReviewHistory};
 use crate::routes::auth::presented_key;
 use crate::routes::{
-    admin, akismet, comments, error, feedback, health, keys, labels, metrics, openapi, score,
-    ApiError,
+    admin, akismet, comments, console, error, feedback, health, keys, labels, metrics, openapi,
+    review, score, ApiError,
 };
 use crate::scoring::{shipped_artifact, Scorer};
 use crate::settings::Settings;
@@ -67,6 +68,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Rate-limit buckets per key and per client IP.
     pub rate_limits: RateLimiters,
+    /// Held and spam verdicts kept for the moderator console.
+    pub review: ReviewHistory,
 }
 
 impl AppState {
@@ -158,6 +161,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("/v1/comments/{id}", "GET"),
     ("/v1/feedback", "POST"),
     ("/v1/labels", "GET"),
+    ("/v1/review/queue", "GET"),
+    ("/v1/review/summary", "GET"),
     ("/v1/admin/keys", "GET"),
     ("/v1/admin/retrain", "POST"),
     ("/v1/admin/jobs/{job_id}", "GET"),
@@ -192,6 +197,8 @@ fn resource(path: &'static str, allow: &'static str) -> Resource {
         "/v1/comments/{id}" => routed(path, allow, comments::last_verdict),
         "/v1/feedback" => routed(path, allow, feedback::feedback),
         "/v1/labels" => routed(path, allow, labels::export),
+        "/v1/review/queue" => routed(path, allow, review::queue),
+        "/v1/review/summary" => routed(path, allow, review::summary),
         "/v1/admin/keys" => routed(path, allow, keys::list),
         "/v1/admin/retrain" => routed(path, allow, admin::retrain),
         "/v1/admin/jobs/{job_id}" => routed(path, allow, admin::job),
@@ -337,6 +344,22 @@ impl Application {
             ),
             None => Cache::Local(LocalCache::new(settings.cache_ttl, settings.cache_capacity)),
         };
+        let review = match &cache {
+            Cache::Redis(redis) => ReviewHistory::Redis(redis.review(settings.review_retention)),
+            Cache::Local(_) => ReviewHistory::File(
+                FileHistory::open(
+                    &settings.data_dir,
+                    settings.review_retention,
+                    time::OffsetDateTime::now_utc(),
+                )
+                .with_context(|| {
+                    format!(
+                        "cannot open the review history in {}",
+                        settings.data_dir.display()
+                    )
+                })?,
+            ),
+        };
         let keyring = Keyring::load(&settings.data_dir).context("cannot load the API keys")?;
         if keyring.is_open() {
             if !settings.bind.ip().is_loopback() {
@@ -410,6 +433,7 @@ impl Application {
             keep_versions: settings.keep_versions,
             metrics,
             rate_limits: RateLimiters::new(&settings.rate_limits),
+            review,
         });
         if let Cache::Redis(redis) = &*state.cache {
             // A deployment with a new model leads; otherwise this replica follows the others.
@@ -499,6 +523,15 @@ impl Application {
                 });
             for &(path, allow) in ROUTES {
                 app = app.service(resource(path, allow));
+            }
+            // The console's page and assets: not part of the JSON API (nor of ROUTES and the
+            // OpenAPI document), GET only.
+            for asset in crate::console::ASSETS {
+                app = app.service(
+                    web::resource(asset.path)
+                        .route(web::get().to(move || console::serve(asset)))
+                        .default_service(error::method_not_allowed("GET")),
+                );
             }
             app.default_service(web::to(error::not_found))
         })

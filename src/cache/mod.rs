@@ -13,7 +13,7 @@
 mod local;
 mod redis;
 
-pub use self::redis::{RedisCache, RedisSetupError};
+pub use self::redis::{RedisCache, RedisReview, RedisSetupError};
 pub use local::LocalCache;
 
 use std::future::Future;

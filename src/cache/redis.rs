@@ -18,6 +18,7 @@ use redis::AsyncCommands;
 use tokio::runtime::{Handle, Runtime};
 
 use super::{CacheHealth, CacheKey, CachedVerdict, Lookup, VerdictCache};
+use crate::review::HistoryError;
 use crate::signals::{SignalCounts, SignalKeys, FLOOD_WINDOW_SECS};
 
 /// Look-up and, on a miss only, the signal counters, in one round trip (a recheck must not
@@ -439,5 +440,145 @@ impl RedisCache {
                 ip_recent: int(reply.get(3)),
             })),
         }
+    }
+}
+
+/// Shortest time a review history read may take: it returns many entries, unlike the
+/// verdict look-ups the cache timeout is tuned for.
+const REVIEW_READ_TIMEOUT_FLOOR: Duration = Duration::from_millis(500);
+
+/// The review history's Redis store (see [`crate::review`]): each entry a key of its own
+/// that expires with the retention, and a sorted set of ids by time, trimmed by score (and to
+/// [`crate::review::MAX_ITEMS`]) on every write and read. Shares the cache's connection and
+/// circuit breaker.
+pub struct RedisReview {
+    shared: Arc<Shared>,
+    retention: Duration,
+}
+
+impl RedisCache {
+    /// The review history in this Redis, keeping entries for `retention`.
+    pub fn review(&self, retention: Duration) -> RedisReview {
+        RedisReview {
+            shared: self.shared.clone(),
+            retention,
+        }
+    }
+}
+
+/// Milliseconds since the epoch.
+fn unix_ms(at: time::OffsetDateTime) -> i64 {
+    (at.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+impl RedisReview {
+    /// How long entries are kept.
+    pub fn retention(&self) -> Duration {
+        self.retention
+    }
+
+    fn index_key(&self) -> String {
+        format!("{}:rv:idx", self.shared.prefix)
+    }
+
+    fn item_key(&self, verdict_id: &str) -> String {
+        format!("{}:rv:i:{verdict_id}", self.shared.prefix)
+    }
+
+    /// Runs `pipe` within `timeout`; a failure counts towards the breaker.
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        pipe: redis::Pipeline,
+        timeout: Duration,
+    ) -> Result<T, HistoryError> {
+        if self.shared.open.load(Ordering::Relaxed) {
+            return Err(HistoryError::Redis);
+        }
+        let mut manager = self.shared.manager.clone();
+        match tokio::time::timeout(timeout, pipe.query_async::<T>(&mut manager)).await {
+            Ok(Ok(value)) => {
+                self.shared.failures.store(0, Ordering::Relaxed);
+                Ok(value)
+            }
+            _ => {
+                self.shared.record_failure();
+                Err(HistoryError::Redis)
+            }
+        }
+    }
+
+    /// Stores the entry `json` for `verdict_id`, scored at `scored_at`; expires it when the
+    /// retention ends and trims the index.
+    pub async fn record(
+        &self,
+        verdict_id: &str,
+        scored_at: time::OffsetDateTime,
+        json: Vec<u8>,
+        now: time::OffsetDateTime,
+    ) -> Result<(), HistoryError> {
+        let retention_ms = self.retention.as_millis().min(i64::MAX as u128) as i64;
+        let left_ms = retention_ms - (unix_ms(now) - unix_ms(scored_at));
+        if left_ms <= 0 {
+            return Ok(());
+        }
+        let index = self.index_key();
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET")
+            .arg(self.item_key(verdict_id))
+            .arg(json)
+            .arg("PX")
+            .arg(left_ms)
+            .ignore()
+            .cmd("ZADD")
+            .arg(&index)
+            .arg(unix_ms(scored_at))
+            .arg(verdict_id)
+            .ignore()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(&index)
+            .arg("-inf")
+            .arg(format!("({}", unix_ms(now) - retention_ms))
+            .ignore()
+            .cmd("ZREMRANGEBYRANK")
+            .arg(&index)
+            .arg(0)
+            .arg(-(crate::review::MAX_ITEMS as i64) - 1)
+            .ignore()
+            // The index itself goes when nothing was recorded for a whole retention.
+            .cmd("PEXPIRE")
+            .arg(&index)
+            .arg(retention_ms)
+            .ignore();
+        self.run::<()>(pipe, self.shared.timeout).await
+    }
+
+    /// The stored entries unexpired at `now`, newest first.
+    pub async fn items(&self, now: time::OffsetDateTime) -> Result<Vec<Vec<u8>>, HistoryError> {
+        let retention_ms = self.retention.as_millis().min(i64::MAX as u128) as i64;
+        let oldest = unix_ms(now) - retention_ms;
+        let index = self.index_key();
+        let timeout = (self.shared.timeout * 20).max(REVIEW_READ_TIMEOUT_FLOOR);
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZREMRANGEBYSCORE")
+            .arg(&index)
+            .arg("-inf")
+            .arg(format!("({oldest}"))
+            .ignore()
+            .cmd("ZREVRANGEBYSCORE")
+            .arg(&index)
+            .arg("+inf")
+            .arg(oldest)
+            .arg("LIMIT")
+            .arg(0)
+            .arg(crate::review::MAX_ITEMS);
+        let (ids,): (Vec<String>,) = self.run(pipe, timeout).await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        pipe.cmd("MGET")
+            .arg(ids.iter().map(|id| self.item_key(id)).collect::<Vec<_>>());
+        let (values,): (Vec<Option<Vec<u8>>>,) = self.run(pipe, timeout).await?;
+        Ok(values.into_iter().flatten().collect())
     }
 }

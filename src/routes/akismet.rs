@@ -22,7 +22,7 @@ use crate::keys::{normalize_site, Principal, Role};
 use crate::labels::{Correction, Fingerprint};
 use crate::routes::auth::authorize_key;
 use crate::routes::feedback::record;
-use crate::routes::score::{assess_comment, new_verdict_id};
+use crate::routes::score::{assess_comment, new_verdict_id, record_for_review};
 use crate::routes::ApiError;
 use crate::startup::AppState;
 
@@ -231,12 +231,18 @@ pub async fn comment_check(
                 Ok(()) | Err(CommentError::EmptyContent) => {}
                 Err(e) => return invalid(&e.to_string()),
             }
-            match assess_comment(&state, comment).await {
-                Ok(response) => (
-                    response.assessment.verdict,
-                    Some(response.assessment.spam_probability),
-                    response.verdict_id,
-                ),
+            match assess_comment(&state, &comment).await {
+                Ok(response) => {
+                    // Test calls leave no trace, as in Akismet.
+                    if !form.is_test {
+                        record_for_review(&state, &comment, &response).await;
+                    }
+                    (
+                        response.assessment.verdict,
+                        Some(response.assessment.spam_probability),
+                        response.verdict_id,
+                    )
+                }
                 // A scorer bug: answer as Akismet does when it cannot judge, and log it.
                 Err(e) => {
                     tracing::error!(error = %e, "comment-check could not score");

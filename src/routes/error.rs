@@ -93,6 +93,10 @@ pub enum ApiError {
     /// The label could not be made durable; it was not recorded.
     #[error("the label store cannot write; the label was not recorded, retry later")]
     LabelStoreUnavailable(std::io::Error),
+    /// The review history cannot be read (Redis down or slow); the message says why, never
+    /// what was stored.
+    #[error("the review history is unavailable, retry later ({0})")]
+    HistoryUnavailable(String),
     /// The caller's key (or IP) has used up its rate limit.
     #[error("rate limit exceeded; retry after {retry_after} s")]
     RateLimited {
@@ -132,6 +136,7 @@ impl ApiError {
             ApiError::UnknownVersion => "unknown_version",
             ApiError::ModelCorrupt(_) => "model_corrupt",
             ApiError::LabelStoreUnavailable(_) => "label_store_unavailable",
+            ApiError::HistoryUnavailable(_) => "review_history_unavailable",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Internal(_) => "internal_error",
         }
@@ -169,7 +174,9 @@ impl ResponseError for ApiError {
             ApiError::ModelCorrupt(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::MissingKey | ApiError::InvalidKey => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::LabelStoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::LabelStoreUnavailable(_) | ApiError::HistoryUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } | ApiError::ContentTooLarge(_) => {
@@ -210,7 +217,7 @@ impl ResponseError for ApiError {
                 response
                     .insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
             }
-            ApiError::LabelStoreUnavailable(_) => {
+            ApiError::LabelStoreUnavailable(_) | ApiError::HistoryUnavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
             }
             ApiError::RateLimited { retry_after } => {

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod akismet;
 pub mod auth;
 pub mod comments;
+pub mod console;
 pub mod error;
 pub mod feedback;
 pub mod health;
@@ -12,6 +13,7 @@ pub mod keys;
 pub mod labels;
 pub mod metrics;
 pub mod openapi;
+pub mod review;
 pub mod score;
 
 pub use error::ApiError;

@@ -24,6 +24,8 @@ use crate::domain::{Comment, Label};
         crate::routes::comments::last_verdict,
         crate::routes::feedback::feedback,
         crate::routes::labels::export,
+        crate::routes::review::queue,
+        crate::routes::review::summary,
         crate::routes::keys::list,
         crate::routes::admin::retrain,
         crate::routes::admin::job,

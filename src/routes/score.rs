@@ -17,6 +17,7 @@ use crate::cache::{CacheKey, CachedVerdict, Lookup, VerdictCache};
 use crate::domain::{Assessment, Comment};
 use crate::keys::Role;
 use crate::labels::Fingerprint;
+use crate::review::{needs_review, ReviewItem};
 use crate::routes::auth::{authorize, scope_to_site};
 use crate::routes::error::ApiError;
 use crate::signals::{signal_hits, SignalKeys};
@@ -64,7 +65,8 @@ pub async fn score(
     let body = read_json_body(&request, payload, state.max_body_bytes).await?;
     let mut comment = parse_comment(&body)?;
     scope_to_site(&principal, &mut comment)?;
-    let response = assess_comment(&state, comment).await?;
+    let response = assess_comment(&state, &comment).await?;
+    record_for_review(&state, &comment, &response).await;
     let json = serde_json::to_vec(&response)
         .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("serialising verdict")))?;
     Ok(HttpResponse::Ok()
@@ -76,7 +78,10 @@ pub async fn score(
 /// it; else a cached verdict for the same comment and model; else a fresh score with the
 /// cross-site signals and the spam memory, cached for rechecks. Logs the outcome (ids,
 /// hashes and sizes only).
-pub async fn assess_comment(state: &AppState, comment: Comment) -> Result<ScoreResponse, ApiError> {
+pub async fn assess_comment(
+    state: &AppState,
+    comment: &Comment,
+) -> Result<ScoreResponse, ApiError> {
     let start = std::time::Instant::now();
     let scorer = state.labels.live().current();
     let content_xxh3 = fingerprint(&comment.content);
@@ -84,13 +89,13 @@ pub async fn assess_comment(state: &AppState, comment: Comment) -> Result<ScoreR
     let canonical = canonicalize(&comment.content);
     let pin = state
         .labels
-        .pinned(Fingerprint::with_canonical_content(&comment, &canonical));
-    let key = CacheKey::with_canonical_content(scorer.model_version(), &comment, &canonical);
+        .pinned(Fingerprint::with_canonical_content(comment, &canonical));
+    let key = CacheKey::with_canonical_content(scorer.model_version(), comment, &canonical);
     // One look-up: the cached verdict, or (only for a new submission, so a retry is not a
     // repeat) the cross-site and flood counts after counting this one. A pinned comment
     // skips the cached verdict: the label may be newer than it.
     let window = Duration::from_secs(state.signals.window_secs);
-    let signal_keys = SignalKeys::with_canonical_content(&comment, &canonical);
+    let signal_keys = SignalKeys::with_canonical_content(comment, &canonical);
     let lookup = match &pin {
         None => state.cache.lookup(&key, &signal_keys, window).await,
         Some(_) => Lookup::Miss(None),
@@ -114,7 +119,7 @@ pub async fn assess_comment(state: &AppState, comment: Comment) -> Result<ScoreR
             let assessment = score_without_panicking(&content_xxh3, || {
                 state.labels.assess(
                     &scorer,
-                    &comment,
+                    comment,
                     pin.as_ref(),
                     OffsetDateTime::now_utc(),
                     signals,
@@ -159,6 +164,22 @@ pub async fn assess_comment(state: &AppState, comment: Comment) -> Result<ScoreR
         "comment scored"
     );
     Ok(response)
+}
+
+/// Records a fresh held, spam or discard verdict in the review history (see
+/// [`crate::review`]). A store that fails (Redis down, disk full) costs the console an entry,
+/// never the platform its answer: the failure is counted and logged (ids only).
+pub async fn record_for_review(state: &AppState, comment: &Comment, response: &ScoreResponse) {
+    // A cached verdict was recorded when it was first given.
+    if response.cached || !needs_review(response.assessment.verdict) {
+        return;
+    }
+    let now = OffsetDateTime::now_utc();
+    let item = ReviewItem::new(&response.verdict_id, now, &response.assessment, comment);
+    if let Err(e) = state.review.record(item, now).await {
+        state.metrics.review_history_failed();
+        tracing::warn!(verdict_id = %response.verdict_id, error = %e, "verdict not recorded in the review history");
+    }
 }
 
 /// Checks the media type and size limit of a JSON request and reads its body.

@@ -28,6 +28,13 @@ fn endpoints() -> Vec<(Method, &'static str, Option<Value>, Option<Role>)> {
             Some(Role::Moderator),
         ),
         (Method::GET, "/v1/labels", None, Some(Role::Moderator)),
+        (Method::GET, "/v1/review/queue", None, Some(Role::Moderator)),
+        (
+            Method::GET,
+            "/v1/review/summary",
+            None,
+            Some(Role::Moderator),
+        ),
         (Method::GET, "/v1/admin/keys", None, Some(Role::Admin)),
         (Method::GET, "/v1/admin/models", None, Some(Role::Admin)),
         (Method::GET, "/v1/admin/jobs/job-0", None, Some(Role::Admin)),
@@ -39,6 +46,10 @@ fn endpoints() -> Vec<(Method, &'static str, Option<Value>, Option<Role>)> {
         ),
         (Method::GET, "/healthz", None, None),
         (Method::GET, "/readyz", None, None),
+        // The console's page and assets hold no secrets: the key is typed into the page.
+        (Method::GET, "/console", None, None),
+        (Method::GET, "/console/app.js", None, None),
+        (Method::GET, "/console/app.css", None, None),
     ]
 }
 

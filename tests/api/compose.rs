@@ -152,3 +152,18 @@ fn every_commentguard_variable_in_the_compose_file_is_a_setting() {
         );
     }
 }
+
+#[test]
+fn the_dockerfile_copies_every_directory_the_binary_embeds() {
+    let dockerfile = include_str!("../../Dockerfile");
+    // include_str!/include_bytes! paths under src/ name these directories; a Docker build
+    // without one of them fails to compile.
+    for dir in ["src", "models", "console"] {
+        assert!(
+            dockerfile.contains(&format!("COPY {dir} ./{dir}")),
+            "the Dockerfile does not copy {dir}/"
+        );
+    }
+    let embedded = include_str!("../../src/console.rs");
+    assert!(embedded.contains("include_str!(\"../console/"));
+}
