@@ -8,12 +8,11 @@ WORKDIR /src
 
 # Cargo.toml declares the [[test]] (tests/api) and [[bench]] (benches/score.rs) targets,
 # and Cargo checks that every declared target exists even for `--bin`, so both are copied.
-# models/ is embedded with include_bytes!, the moderator console (console/) with include_str!;
+# models/ is embedded with include_bytes!, the moderator console (src/console/assets/) with include_str!;
 # fixtures/cases.toml is include_str!'d by the unit tests, which are part of the crate's source.
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY models ./models
-COPY console ./console
 COPY fixtures ./fixtures
 COPY benches ./benches
 COPY tests ./tests

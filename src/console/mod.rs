@@ -1,5 +1,5 @@
 //! The moderator console: one HTML page, its script and its style sheet, compiled into the
-//! binary (`console/` in the repository), so the console needs no CDN, no build step and no
+//! binary (`src/console/assets/` in the repository), so the console needs no CDN, no build step and no
 //! network beyond this service. The page holds no secrets: the moderator's key is typed in,
 //! kept in the tab's session storage and sent as a bearer header to the JSON API.
 //!
@@ -22,17 +22,17 @@ pub const ASSETS: &[Asset] = &[
     Asset {
         path: "/console",
         content_type: "text/html; charset=utf-8",
-        body: include_str!("../console/index.html"),
+        body: include_str!("assets/index.html"),
     },
     Asset {
         path: "/console/app.js",
         content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../console/app.js"),
+        body: include_str!("assets/app.js"),
     },
     Asset {
         path: "/console/app.css",
         content_type: "text/css; charset=utf-8",
-        body: include_str!("../console/app.css"),
+        body: include_str!("assets/app.css"),
     },
 ];
 
