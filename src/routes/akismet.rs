@@ -22,7 +22,7 @@ use crate::keys::{normalize_site, Principal, Role};
 use crate::labels::{Correction, Fingerprint};
 use crate::routes::auth::authorize_key;
 use crate::routes::feedback::record;
-use crate::routes::score::{assess_comment, new_verdict_id, record_for_review};
+use crate::routes::score::{assess_comment, new_verdict_id, record_for_review, Traces};
 use crate::routes::ApiError;
 use crate::startup::AppState;
 
@@ -231,7 +231,12 @@ pub async fn comment_check(
                 Ok(()) | Err(CommentError::EmptyContent) => {}
                 Err(e) => return invalid(&e.to_string()),
             }
-            match assess_comment(&state, &comment).await {
+            let traces = if form.is_test {
+                Traces::None
+            } else {
+                Traces::Leave
+            };
+            match assess_comment(&state, &comment, traces).await {
                 Ok(response) => {
                     // Test calls leave no trace, as in Akismet.
                     if !form.is_test {

@@ -65,13 +65,23 @@ pub async fn score(
     let body = read_json_body(&request, payload, state.max_body_bytes).await?;
     let mut comment = parse_comment(&body)?;
     scope_to_site(&principal, &mut comment)?;
-    let response = assess_comment(&state, &comment).await?;
+    let response = assess_comment(&state, &comment, Traces::Leave).await?;
     record_for_review(&state, &comment, &response).await;
     let json = serde_json::to_vec(&response)
         .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("serialising verdict")))?;
     Ok(HttpResponse::Ok()
         .content_type(header::ContentType::json())
         .body(json))
+}
+
+/// Whether a scoring call may leave traces that change later verdicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Traces {
+    /// A real submission: it counts towards the cross-site and flood signals and its
+    /// verdict is cached for rechecks.
+    Leave,
+    /// A test call (Akismet's `is_test`): scored afresh, counted nowhere, cached nowhere.
+    None,
 }
 
 /// Scores a validated comment the way every scoring route does: a moderator's label pins
@@ -81,6 +91,7 @@ pub async fn score(
 pub async fn assess_comment(
     state: &AppState,
     comment: &Comment,
+    traces: Traces,
 ) -> Result<ScoreResponse, ApiError> {
     let start = std::time::Instant::now();
     let scorer = state.labels.live().current();
@@ -96,9 +107,9 @@ pub async fn assess_comment(
     // skips the cached verdict: the label may be newer than it.
     let window = Duration::from_secs(state.signals.window_secs);
     let signal_keys = SignalKeys::with_canonical_content(comment, &canonical);
-    let lookup = match &pin {
-        None => state.cache.lookup(&key, &signal_keys, window).await,
-        Some(_) => Lookup::Miss(None),
+    let lookup = match (&pin, traces) {
+        (None, Traces::Leave) => state.cache.lookup(&key, &signal_keys, window).await,
+        _ => Lookup::Miss(None),
     };
     let response = match lookup {
         Lookup::Hit(hit) => {
@@ -137,7 +148,9 @@ pub async fn assess_comment(
                 verdict_id: response.verdict_id.clone(),
                 comment: Some(comment.clone()),
             };
-            state.cache.put(key, ids, stored).await;
+            if traces == Traces::Leave {
+                state.cache.put(key, ids, stored).await;
+            }
             response
         }
     };

@@ -186,3 +186,62 @@ async fn protocol_edge_cases() {
         "the guid's comment (sent as Latin-1 before) is pinned"
     );
 }
+
+#[tokio::test]
+async fn test_calls_leave_no_trace_in_the_signals() {
+    // Five is_test checks of different comments from one IP would be a flood (four within
+    // the window) if they counted; Akismet promises test calls change nothing.
+    let (app, keys) = spawn_keyed_app().await;
+    let k = &keys.site;
+    let blog = "https%3A%2F%2Fblog.example.com%2F";
+    for i in 0..5 {
+        let body = format!(
+            "api_key={k}&blog={blog}&user_ip=203.0.113.77&is_test=1&comment_content=Test+comment+number+{i}+about+bread"
+        );
+        let (status, answer, _) = form(&app, "/1.1/comment-check", &body).await;
+        assert_eq!((status, answer.as_str()), (200, "false"), "test call {i}");
+    }
+    let (status, verdict) = crate::helpers::status_and_json(
+        app.send(
+            Method::POST,
+            "/v1/comments/score",
+            Some(k),
+            Some(&serde_json::json!({
+                "content": "A real question about proofing times for rye bread.",
+                "user_ip": "203.0.113.77",
+                "site": TEST_SITE,
+            })),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{verdict}");
+    let reasons = verdict["reasons"].to_string();
+    assert!(!reasons.contains("flood.ip"), "{verdict}");
+
+    // The same five without is_test do count: the check above can fail.
+    for i in 0..5 {
+        let body = format!(
+            "api_key={k}&blog={blog}&user_ip=203.0.113.78&comment_content=Real+comment+number+{i}+about+bread"
+        );
+        form(&app, "/1.1/comment-check", &body).await;
+    }
+    let (_, verdict) = crate::helpers::status_and_json(
+        app.send(
+            Method::POST,
+            "/v1/comments/score",
+            Some(k),
+            Some(&serde_json::json!({
+                "content": "Another real question about proofing times for rye bread.",
+                "user_ip": "203.0.113.78",
+                "site": TEST_SITE,
+            })),
+        )
+        .await,
+    )
+    .await;
+    assert!(
+        verdict["reasons"].to_string().contains("flood.ip"),
+        "{verdict}"
+    );
+}
