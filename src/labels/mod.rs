@@ -146,6 +146,9 @@ pub struct Pin {
     pub label_id: String,
     /// Its position in the log.
     pub seq: u64,
+    /// The IP a spam label put in the spam memory. The IP is not part of the fingerprint,
+    /// so a relabel may come from elsewhere; a relabel to ham must clear this one.
+    pub remembered_ip: Option<String>,
 }
 
 impl Pin {
@@ -182,16 +185,31 @@ struct Index {
 
 impl Index {
     fn apply(&mut self, fingerprint: Fingerprint, record: &LabelRecord) {
+        let keys = MemoryKeys::of(&record.comment);
+        if record.label == Label::Ham {
+            let earlier_ip = self
+                .current
+                .get(&fingerprint)
+                .and_then(|pin| pin.remembered_ip.clone())
+                .filter(|ip| keys.ip.as_ref() != Some(ip));
+            if let Some(ip) = earlier_ip {
+                let earlier = MemoryKeys {
+                    ip: Some(ip),
+                    ..MemoryKeys::default()
+                };
+                self.memory.apply(&earlier, Label::Ham);
+            }
+        }
+        self.memory.apply(&keys, record.label);
         self.current.insert(
             fingerprint,
             Pin {
                 label: record.label,
                 label_id: record.label_id.clone(),
                 seq: record.seq,
+                remembered_ip: (record.label == Label::Spam).then_some(keys.ip).flatten(),
             },
         );
-        self.memory
-            .apply(&MemoryKeys::of(&record.comment), record.label);
     }
 }
 
@@ -538,6 +556,38 @@ mod tests {
     }
 
     const PROBE: &str = "my grandmother knits lovely woollen scarves every winter";
+
+    #[test]
+    fn a_relabel_to_ham_from_another_ip_clears_the_remembered_ip() {
+        let dir = tempfile::tempdir().unwrap();
+        let (book, _) = LabelBook::open(dir.path(), scorer(), 2.0).unwrap();
+        let from = |ip: &str, label| {
+            let mut c = correction(PROBE, label);
+            c.comment.user_ip = Some(ip.into());
+            c
+        };
+        book.record(from("192.0.2.1", Label::Spam)).unwrap();
+        let probe = Comment {
+            content: "an unrelated comment".into(),
+            user_ip: Some("192.0.2.1".into()),
+            ..Default::default()
+        };
+        let hits = |book: &LabelBook| -> Vec<String> {
+            let text = crate::text::normalize_content(&probe.content);
+            book.memory_hits(&probe, &text)
+                .into_iter()
+                .map(|h| h.id)
+                .collect()
+        };
+        assert_eq!(hits(&book), ["memory.user_ip"], "the spam label's IP");
+        let relabel = book.record(from("198.51.100.7", Label::Ham)).unwrap();
+        assert_eq!(relabel.previous, Some(Label::Spam));
+        assert!(hits(&book).is_empty(), "cleared by the ham relabel");
+        // And at start, replaying the log gives the same memory.
+        drop(book);
+        let (book, _) = LabelBook::open(dir.path(), scorer(), 2.0).unwrap();
+        assert!(hits(&book).is_empty(), "after replay");
+    }
 
     #[test]
     fn repeats_count_once_and_relabels_reverse() {
