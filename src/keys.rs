@@ -228,6 +228,7 @@ impl KeyFile {
             }
             (_, None) => None,
         };
+        let _lock = self.lock()?;
         let mut records = self.read()?;
         let key = new_key();
         let record = KeyRecord {
@@ -245,6 +246,7 @@ impl KeyFile {
 
     /// Revokes the key with public id `id`; revoking twice is not an error.
     pub fn revoke(&self, id: &str) -> Result<KeyRecord, KeyError> {
+        let _lock = self.lock()?;
         let mut records = self.read()?;
         let record = records
             .iter_mut()
@@ -256,6 +258,22 @@ impl KeyFile {
         let revoked = record.clone();
         self.write(&records)?;
         Ok(revoked)
+    }
+
+    /// Holds an exclusive lock on `keys.json.lock` until dropped. Every change reads the
+    /// whole list and writes it back, so two `keys` commands at once would otherwise each
+    /// write their own key and the later rename would lose the other's.
+    fn lock(&self) -> Result<File, KeyError> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(dir).map_err(|e| self.io(e))?;
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.path.with_extension("json.lock"))
+            .map_err(|e| self.io(e))?;
+        file.lock().map_err(|e| self.io(e))?;
+        Ok(file)
     }
 
     /// Writes the whole list atomically: a temporary file, fsync, rename, fsync the directory.
@@ -493,6 +511,36 @@ mod tests {
         for (input, want, why) in cases {
             assert_eq!(normalize_site(input).as_deref(), want, "{why}");
         }
+    }
+
+    #[test]
+    fn keys_created_at_once_are_all_kept() {
+        // Separate KeyFile values, as separate `keys create` processes would have.
+        let dir = tempfile::tempdir().unwrap();
+        let created: Vec<String> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        KeyFile::in_dir(dir.path())
+                            .create(Role::Moderator, None)
+                            .unwrap()
+                            .0
+                            .id
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let kept: Vec<String> = KeyFile::in_dir(dir.path())
+            .read()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        for id in &created {
+            assert!(kept.contains(id), "key {id} was lost: {kept:?}");
+        }
+        assert_eq!(kept.len(), 8);
     }
 
     #[test]
