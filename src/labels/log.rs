@@ -164,8 +164,24 @@ impl LabelLog {
         &self,
         seq: u64,
         limit: usize,
-        mut keep: impl FnMut(&LabelRecord) -> bool,
+        keep: impl FnMut(&LabelRecord) -> bool,
     ) -> io::Result<Vec<LabelRecord>> {
+        self.read_as(seq, limit, |r: &LabelRecord| r.seq, keep)
+    }
+
+    /// [`LabelLog::read_from`] parsing only each record's position and fingerprint, which
+    /// skips building the comment's strings.
+    pub fn read_heads_from(&self, seq: u64, limit: usize) -> io::Result<Vec<RecordHead>> {
+        self.read_as(seq, limit, |r: &RecordHead| r.seq, |_| true)
+    }
+
+    fn read_as<T: serde::de::DeserializeOwned>(
+        &self,
+        seq: u64,
+        limit: usize,
+        seq_of: impl Fn(&T) -> u64,
+        mut keep: impl FnMut(&T) -> bool,
+    ) -> io::Result<Vec<T>> {
         // The first record at or after `seq` (positions may have gaps).
         let first = self.offsets.partition_point(|&(s, _)| s < seq);
         let Some(&(_, start)) = self.offsets.get(first) else {
@@ -183,12 +199,21 @@ impl LabelLog {
             }
             // Bytes, not `lines()`: a line that is not UTF-8 was reported at start and is
             // skipped here too, instead of failing every later read.
-            if let Ok(record) = serde_json::from_slice::<LabelRecord>(&line) {
-                if record.seq >= seq && keep(&record) {
+            if let Ok(record) = serde_json::from_slice::<T>(&line) {
+                if seq_of(&record) >= seq && keep(&record) {
                     out.push(record);
                 }
             }
         }
         Ok(out)
     }
+}
+
+/// A record's position and fingerprint: all the first pass over the log needs.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct RecordHead {
+    /// Position in the log.
+    pub seq: u64,
+    /// The comment's fingerprint, hex.
+    pub fingerprint: String,
 }

@@ -412,9 +412,19 @@ impl LabelBook {
         mut each: impl FnMut(&LabelRecord),
     ) -> io::Result<()> {
         let mut latest: HashMap<String, u64> = HashMap::new();
-        self.scan(through, |r| {
-            latest.insert(r.fingerprint.clone(), r.seq);
-        })?;
+        let mut seq = 0;
+        while seq < through {
+            let page = self
+                .log
+                .lock()
+                .map_err(poisoned)?
+                .read_heads_from(seq + 1, 1024)?;
+            let Some(last) = page.last() else { break };
+            seq = last.seq;
+            for head in page.into_iter().filter(|h| h.seq <= through) {
+                latest.insert(head.fingerprint, head.seq);
+            }
+        }
         self.scan(through, |r| {
             if latest.get(&r.fingerprint) == Some(&r.seq) {
                 each(r);
