@@ -411,7 +411,10 @@ impl LabelBook {
         through: u64,
         mut each: impl FnMut(&LabelRecord),
     ) -> io::Result<()> {
-        let mut latest: HashMap<String, u64> = HashMap::new();
+        // Keyed by the fingerprint's 16 bytes, not its 32 hex digits: with a million labels
+        // this map is the job's largest allocation.
+        let key = |hex: &str| u128::from_str_radix(hex, 16).ok();
+        let mut latest: HashMap<u128, u64> = HashMap::new();
         let mut seq = 0;
         while seq < through {
             let page = self
@@ -422,11 +425,13 @@ impl LabelBook {
             let Some(last) = page.last() else { break };
             seq = last.seq;
             for head in page.into_iter().filter(|h| h.seq <= through) {
-                latest.insert(head.fingerprint, head.seq);
+                if let Some(fingerprint) = key(&head.fingerprint) {
+                    latest.insert(fingerprint, head.seq);
+                }
             }
         }
         self.scan(through, |r| {
-            if latest.get(&r.fingerprint) == Some(&r.seq) {
+            if key(&r.fingerprint).and_then(|f| latest.get(&f)) == Some(&r.seq) {
                 each(r);
             }
         })
