@@ -109,6 +109,17 @@ struct Origin {
     extra: bool,
 }
 
+impl Origin {
+    /// Filler for scratch space; always overwritten before it is read.
+    const EMPTY: Origin = Origin {
+        bucket: 0,
+        start: 0,
+        len: 0,
+        kind: FeatureKind::Chars,
+        extra: false,
+    };
+}
+
 /// The features of one comment: bucket indices plus where each came from.
 #[derive(Debug, Clone, Default)]
 pub struct Features {
@@ -165,6 +176,7 @@ impl Features {
             } else {
                 Vec::new()
             },
+            scratch: Vec::new(),
             presence: config.presence,
             extras: String::new(),
             mask: (1u32 << config.bits) - 1,
@@ -224,6 +236,8 @@ impl Features {
 /// Features being extracted: the kept ones in order, and the set of buckets already kept.
 struct Builder {
     entries: Vec<Origin>,
+    /// One word's character n-grams before they join `entries` (see [`ascii_ngrams`]).
+    scratch: Vec<Origin>,
     /// Open-addressing set of the buckets in `entries` (empty when counting occurrences),
     /// kept at most half full by [`Builder::reserve`] so probes stay short and always end.
     seen: Vec<u32>,
@@ -354,43 +368,24 @@ impl Builder {
         // At most this many n-grams (bytes bound characters from above).
         self.reserve((min..=max).map(|len| (n + 3).saturating_sub(len)).sum());
         let mask = self.mask;
-        let (entries, seen) = (&mut self.entries, &mut self.seen[..]);
         if word.is_ascii() {
             // One byte per character: the same hashes as below without the boundary table.
-            let chars = padded.len();
-            for i in 0..chars {
-                let top = max.min(chars - i);
-                if top < min {
-                    // Every later start is shorter still.
-                    break;
-                }
-                let gram = &padded[i..i + top];
-                // The lengths below `min` only feed the rolling hash.
-                let mut h = CHARS_SALT;
-                for &b in &gram[..min - 1] {
-                    h = fnv(h, b);
-                }
-                // The padded range mapped back to the word's range in the text.
-                let ts = i.saturating_sub(1).min(n);
-                let origin = (start + ts) as u32;
-                // An index loop: `j` also picks the namespace, and this form compiles to the
-                // tighter loop (fewer instructions per n-gram than enumerate + skip).
-                #[allow(clippy::needless_range_loop)]
-                for j in min - 1..top {
-                    h = fnv(h, gram[j]);
-                    let te = (i + j).min(n).max(ts);
-                    let e = Origin {
-                        bucket: finish(h) as u32 & mask,
-                        start: origin,
-                        len: (te - ts) as u16,
-                        kind: NGRAM_KINDS.get(j).copied().unwrap_or(FeatureKind::Chars5),
-                        extra: false,
-                    };
-                    keep(entries, seen, e);
-                }
+            let most = (n + 2) * (max + 1).saturating_sub(min);
+            if self.scratch.len() < most {
+                self.scratch.resize(most, Origin::EMPTY);
             }
+            let kept = ascii_ngrams(
+                padded,
+                start,
+                (min, max),
+                mask,
+                &mut self.seen,
+                &mut self.scratch[..most],
+            );
+            self.entries.extend_from_slice(&self.scratch[..kept]);
             return;
         }
+        let (entries, seen) = (&mut self.entries, &mut self.seen[..]);
         char_starts.clear();
         char_starts.extend((0..padded.len()).filter(|&i| !is_continuation(padded[i])));
         char_starts.push(padded.len());
@@ -505,6 +500,75 @@ impl Builder {
             );
         }
     }
+}
+
+/// The character n-grams of one ASCII word padded with a space each side (`padded`, the word
+/// at byte `start` of the text), lengths `min..=max`, in order of start then length; those
+/// whose bucket `seen` lacks are added to it and written to `out` (room for every n-gram).
+/// Returns how many were written.
+///
+/// This is the hottest loop of scoring, so it is kept apart from everything else: its own
+/// function with every value it needs in a local (nothing to reload from `Builder`), writes to
+/// a slice by index rather than `Vec::push`, and one pass per start position that serves
+/// every length (FNV-1a rolls along the bytes; [`finish`] mixes each length's state).
+#[inline(never)]
+fn ascii_ngrams(
+    padded: &[u8],
+    start: usize,
+    (min, max): (usize, usize),
+    mask: u32,
+    seen: &mut [u32],
+    out: &mut [Origin],
+) -> usize {
+    let n = padded.len() - 2;
+    let smask = seen.len().wrapping_sub(1);
+    let mut kept = 0;
+    for i in 0..padded.len() {
+        let top = max.min(padded.len() - i);
+        if top < min {
+            // Every later start is shorter still.
+            break;
+        }
+        // The padded range mapped back to the word's range in the text.
+        let ts = i.saturating_sub(1).min(n);
+        let origin = (start + ts) as u32;
+        let mut h = CHARS_SALT;
+        for (j, &b) in padded[i..i + top].iter().enumerate() {
+            h = fnv(h, b);
+            // Shorter lengths only feed the rolling hash.
+            if j + 1 < min {
+                continue;
+            }
+            let bucket = finish(h) as u32 & mask;
+            if !seen.is_empty() {
+                let mut slot = (bucket.wrapping_mul(0x9E37_79B9) >> 7) as usize & smask;
+                let fresh = loop {
+                    match seen.get(slot) {
+                        Some(&EMPTY) => break true,
+                        Some(&x) if x == bucket => break false,
+                        Some(_) => slot = (slot + 1) & smask,
+                        None => break false,
+                    }
+                };
+                if !fresh {
+                    continue;
+                }
+                seen[slot] = bucket;
+            }
+            let te = (i + j).min(n).max(ts);
+            if let Some(o) = out.get_mut(kept) {
+                *o = Origin {
+                    bucket,
+                    start: origin,
+                    len: (te - ts) as u16,
+                    kind: NGRAM_KINDS[j.min(NGRAM_KINDS.len() - 1)],
+                    extra: false,
+                };
+                kept += 1;
+            }
+        }
+    }
+    kept
 }
 
 /// The namespace of a character n-gram of `len + 1` characters, for every length a valid
