@@ -556,13 +556,15 @@ impl Strongest {
         if list.len() == keep {
             list.pop();
         }
-        let mut j = list.len();
         list.push(x);
-        while j > 0 && weaker(list[j - 1].0, x.0) {
-            list[j] = list[j - 1];
+        // Shifting within a slice: no capacity or length to reload on each step.
+        let slots = list.as_mut_slice();
+        let mut j = slots.len() - 1;
+        while j > 0 && weaker(slots[j - 1].0, x.0) {
+            slots[j] = slots[j - 1];
             j -= 1;
         }
-        list[j] = x;
+        slots[j] = x;
     }
 
     /// The winners as tokens: up to `k` distinct token strings each way.
