@@ -134,8 +134,36 @@ pub struct Features {
 /// Upper bound on the features reserved up front for one comment.
 const MAX_INITIAL_CAPACITY: usize = 1 << 16;
 
-/// Marks an empty slot of the presence set (buckets are below `2^24`).
-const EMPTY: u32 = u32::MAX;
+/// Generation step of the presence set's slots: a slot holds `generation | bucket`.
+const GENERATION: u64 = 1 << 32;
+
+/// Words remembered per comment to skip the n-grams of their repeats (see
+/// [`Builder::ngrams_done`]).
+const MAX_WORDS_REMEMBERED: usize = 256;
+
+/// A thread's presence table beyond this many slots is not kept for the next comment.
+const MAX_KEPT_SLOTS: usize = 1 << 16;
+
+/// What one extraction needs besides its result, kept per thread so that scoring a comment
+/// neither allocates nor clears these again: the presence table (several kilobytes, which
+/// zeroing for every comment used to cost as much as a quarter of feature extraction), the
+/// kept features and one word's n-grams. Thread-local rather than global, so threads never
+/// share or wait; nothing in it survives from one extraction to the next except capacity,
+/// since slots from an older generation read as empty.
+#[derive(Default)]
+struct Scratch {
+    entries: Vec<Origin>,
+    ngrams: Vec<Origin>,
+    char_starts: Vec<usize>,
+    words: Vec<(u64, u32, u32)>,
+    seen: Vec<u64>,
+    /// The generation of the latest extraction, in the high 32 bits.
+    generation: u64,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
 
 /// Fields besides the body that yield features.
 #[derive(Debug, Clone, Copy, Default)]
@@ -162,35 +190,37 @@ impl Features {
             * (config.char_max.saturating_sub(config.char_min) as usize + 2)
             + 64)
             .min(MAX_INITIAL_CAPACITY);
-        let mut b = Builder {
-            entries: Vec::with_capacity(capacity),
-            // Sized for the distinct features of a typical comment (two to three per
-            // character) at most half full; it grows when it would be fuller.
-            seen: if config.presence {
-                vec![
-                    EMPTY;
-                    (6 * body.folded.len() + 64)
-                        .min(MAX_INITIAL_CAPACITY)
-                        .next_power_of_two()
-                ]
-            } else {
-                Vec::new()
-            },
-            scratch: Vec::new(),
-            presence: config.presence,
-            extras: String::new(),
-            mask: (1u32 << config.bits) - 1,
+        // Sized for the distinct features of a typical comment (two to three per character)
+        // at most half full; it grows when it would be fuller.
+        let slots = if config.presence {
+            (6 * body.folded.len() + 64)
+                .min(MAX_INITIAL_CAPACITY)
+                .next_power_of_two()
+        } else {
+            0
         };
-        b.body_words(config, &body.folded);
-        b.body_links(body);
-        b.author(author);
-        Features {
-            buckets: b.entries.iter().map(|e| e.bucket).collect(),
-            kinds: b.entries.iter().map(|e| e.kind as u8).collect(),
-            origins: b.entries,
-            text: body.folded.clone(),
-            extras: b.extras,
-        }
+        // A nested extraction (none exists) would find the scratch borrowed: it gets its own.
+        let extract_with = |scratch: &mut Scratch| {
+            let mut b = Builder::new(config, scratch, capacity, slots);
+            b.body_words(config, &body.folded);
+            b.body_links(body);
+            b.author(author);
+            let features = Features {
+                buckets: b.entries.iter().map(|e| e.bucket).collect(),
+                kinds: b.entries.iter().map(|e| e.kind as u8).collect(),
+                origins: b.entries.clone(),
+                text: body.folded.clone(),
+                extras: std::mem::take(&mut b.extras),
+            };
+            b.finish(scratch);
+            features
+        };
+        SCRATCH
+            .try_with(|cell| match cell.try_borrow_mut() {
+                Ok(mut scratch) => extract_with(&mut scratch),
+                Err(_) => extract_with(&mut Scratch::default()),
+            })
+            .unwrap_or_else(|_| extract_with(&mut Scratch::default()))
     }
 
     /// Bucket index of every feature occurrence.
@@ -237,43 +267,124 @@ impl Features {
 struct Builder {
     entries: Vec<Origin>,
     /// One word's character n-grams before they join `entries` (see [`ascii_ngrams`]).
-    scratch: Vec<Origin>,
-    /// Open-addressing set of the buckets in `entries` (empty when counting occurrences),
-    /// kept at most half full by [`Builder::reserve`] so probes stay short and always end.
-    seen: Vec<u32>,
+    ngrams: Vec<Origin>,
+    char_starts: Vec<usize>,
+    /// Hash, start and end of each word whose n-grams were made, to skip its repeats.
+    words: Vec<(u64, u32, u32)>,
+    /// Open-addressing set of the buckets in `entries`: its first `slots` slots (a power of
+    /// two; none when counting occurrences), kept at most half full by [`Builder::reserve`]
+    /// so probes stay short and always end. A slot is in the set when it holds
+    /// `generation | bucket`; anything below `generation` is an empty slot.
+    seen: Vec<u64>,
+    slots: usize,
+    generation: u64,
     presence: bool,
     extras: String,
     mask: u32,
 }
 
-/// Keeps `e` unless its bucket is already in `seen` (an empty `seen` keeps everything). The
-/// caller has reserved room: `seen` is less than half full. The set is probed as features are
-/// made, so duplicates are never stored at all.
+/// Where `bucket` starts probing in a presence table of `smask + 1` slots.
 #[inline(always)]
-fn keep(entries: &mut Vec<Origin>, seen: &mut [u32], e: Origin) {
-    if !seen.is_empty() {
-        let smask = seen.len() - 1;
-        let mut slot = (e.bucket.wrapping_mul(0x9E37_79B9) >> 7) as usize & smask;
-        loop {
-            let x = seen[slot];
-            if x == EMPTY {
-                seen[slot] = e.bucket;
-                break;
-            }
-            if x == e.bucket {
-                return;
-            }
-            slot = (slot + 1) & smask;
-        }
+fn first_slot(bucket: u32, smask: usize) -> usize {
+    (bucket.wrapping_mul(0x9E37_79B9) >> 7) as usize & smask
+}
+
+/// Adds `bucket` to the presence set `seen` (slots of generation `generation`) and says
+/// whether it was new; an empty `seen` holds nothing, so every bucket is new. The caller has
+/// reserved room: `seen` is less than half full, so the probe ends.
+#[inline(always)]
+fn insert(seen: &mut [u64], generation: u64, bucket: u32) -> bool {
+    if seen.is_empty() {
+        return true;
     }
-    entries.push(e);
+    let smask = seen.len() - 1;
+    let key = generation | bucket as u64;
+    let mut slot = first_slot(bucket, smask);
+    loop {
+        let Some(x) = seen.get_mut(slot) else {
+            return true;
+        };
+        if *x == key {
+            return false;
+        }
+        if *x < generation {
+            *x = key;
+            return true;
+        }
+        slot = (slot + 1) & smask;
+    }
+}
+
+/// Keeps `e` unless its bucket is already in `seen` (see [`insert`]). The set is probed as
+/// features are made, so duplicates are never stored at all.
+#[inline(always)]
+fn keep(entries: &mut Vec<Origin>, seen: &mut [u64], generation: u64, e: Origin) {
+    if insert(seen, generation, e.bucket) {
+        entries.push(e);
+    }
 }
 
 impl Builder {
+    /// Starts an extraction with the thread's scratch space (taken, and given back by
+    /// [`Builder::finish`]), room for `capacity` features and a presence table of `slots`.
+    fn new(config: &FeatureConfig, scratch: &mut Scratch, capacity: usize, slots: usize) -> Self {
+        scratch.words.clear();
+        let mut entries = std::mem::take(&mut scratch.entries);
+        entries.clear();
+        entries.reserve(capacity);
+        let mut b = Builder {
+            entries,
+            ngrams: std::mem::take(&mut scratch.ngrams),
+            char_starts: std::mem::take(&mut scratch.char_starts),
+            words: std::mem::take(&mut scratch.words),
+            seen: std::mem::take(&mut scratch.seen),
+            slots: 0,
+            generation: scratch.generation,
+            presence: config.presence,
+            extras: String::new(),
+            mask: (1u32 << config.bits) - 1,
+        };
+        b.new_generation(slots);
+        b
+    }
+
+    /// Empties the presence set and sizes it to `slots`: a new generation makes every slot
+    /// empty without writing to it.
+    fn new_generation(&mut self, slots: usize) {
+        if self.generation >= u64::MAX - GENERATION {
+            // Once per 2^32 extractions on a thread: start the count again.
+            self.seen.iter_mut().for_each(|x| *x = 0);
+            self.generation = 0;
+        }
+        self.generation += GENERATION;
+        if self.seen.len() < slots {
+            self.seen.resize(slots, 0);
+        }
+        self.slots = slots;
+    }
+
+    /// Gives the scratch space back for the next extraction on this thread (a table grown
+    /// for a huge comment is dropped rather than kept).
+    fn finish(self, scratch: &mut Scratch) {
+        scratch.entries = self.entries;
+        scratch.ngrams = self.ngrams;
+        scratch.char_starts = self.char_starts;
+        scratch.words = self.words;
+        scratch.seen = if self.seen.len() > MAX_KEPT_SLOTS {
+            Vec::new()
+        } else {
+            self.seen
+        };
+        if scratch.entries.capacity() > MAX_KEPT_SLOTS {
+            scratch.entries = Vec::new();
+        }
+        scratch.generation = self.generation;
+    }
+
     /// Makes room in the presence set for `more` features.
     #[inline(always)]
     fn reserve(&mut self, more: usize) {
-        if self.presence && 2 * (self.entries.len() + more) > self.seen.len() {
+        if self.presence && 2 * (self.entries.len() + more) > self.slots {
             self.grow_seen(more);
         }
     }
@@ -282,17 +393,16 @@ impl Builder {
     #[inline(never)]
     fn grow_seen(&mut self, more: usize) {
         let size = (4 * (self.entries.len() + more)).next_power_of_two();
-        self.seen = vec![EMPTY; size];
+        self.new_generation(size);
+        let generation = self.generation;
+        let seen = &mut self.seen[..size];
         for e in &self.entries {
-            let mut slot = (e.bucket.wrapping_mul(0x9E37_79B9) >> 7) as usize & (size - 1);
-            while self.seen[slot] != EMPTY {
-                slot = (slot + 1) & (size - 1);
-            }
-            self.seen[slot] = e.bucket;
+            insert(seen, generation, e.bucket);
         }
     }
 
-    fn push_text(&mut self, kind: FeatureKind, start: usize, end: usize, hash: u64) {
+    /// Adds a feature whose text is `text[start..end]`; says whether it was kept (new).
+    fn push_text(&mut self, kind: FeatureKind, start: usize, end: usize, hash: u64) -> bool {
         self.reserve(1);
         let e = Origin {
             bucket: hash as u32 & self.mask,
@@ -301,7 +411,22 @@ impl Builder {
             kind,
             extra: false,
         };
-        keep(&mut self.entries, &mut self.seen, e);
+        let generation = self.generation;
+        let slots = self.slots.min(self.seen.len());
+        let before = self.entries.len();
+        keep(&mut self.entries, &mut self.seen[..slots], generation, e);
+        self.entries.len() > before
+    }
+
+    /// Whether `word` (at `text[start..]`, hash `wh`) already had its character n-grams made:
+    /// then every one of them is already in the presence set and making them again would
+    /// keep nothing. About a fifth of the words of a comment repeat an earlier one.
+    fn ngrams_done(&self, text: &str, wh: u64, word: &str) -> bool {
+        // Bounded so a huge comment of distinct words cannot make this quadratic.
+        self.words.len() <= MAX_WORDS_REMEMBERED
+            && self.words.iter().any(|&(h, s, e)| {
+                h == wh && text.get(s as usize..e as usize) == Some(word)
+            })
     }
 
     fn push_extra(&mut self, kind: FeatureKind, value: &str) {
@@ -314,7 +439,9 @@ impl Builder {
             extra: true,
         };
         let before = self.entries.len();
-        keep(&mut self.entries, &mut self.seen, e);
+        let generation = self.generation;
+        let slots = self.slots.min(self.seen.len());
+        keep(&mut self.entries, &mut self.seen[..slots], generation, e);
         if self.entries.len() > before {
             self.extras.push_str(value);
         }
@@ -323,11 +450,10 @@ impl Builder {
     fn body_words(&mut self, config: &FeatureConfig, text: &str) {
         let mut prev: Option<(usize, u64)> = None;
         let mut pad = [0u8; 66];
-        let mut char_starts: Vec<usize> = Vec::new();
         for (start, word) in text.unicode_word_indices() {
             let end = start + word.len();
             let wh = xxh3_64_with_seed(word.as_bytes(), FeatureKind::Word.salt());
-            self.push_text(FeatureKind::Word, start, end, wh);
+            let fresh = self.push_text(FeatureKind::Word, start, end, wh);
             if config.bigrams {
                 if let Some((pstart, ph)) = prev {
                     let bh = ph.rotate_left(17) ^ wh.wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -341,8 +467,16 @@ impl Builder {
                 prev = Some((start, wh));
             }
             self.word_shapes(word);
-            if config.char_min > 0 && word.len() <= 64 {
-                self.char_ngrams(config, word, start, &mut pad, &mut char_starts);
+            // A word seen before yields only n-grams already kept, when each is kept once. Its
+            // own feature is new unless its bucket is taken, so only then is the list searched.
+            if config.char_min > 0
+                && word.len() <= 64
+                && !(self.presence && !fresh && self.ngrams_done(text, wh, word))
+            {
+                self.char_ngrams(config, word, start, &mut pad);
+                if self.presence && self.words.len() <= MAX_WORDS_REMEMBERED {
+                    self.words.push((wh, start as u32, end as u32));
+                }
             }
         }
     }
@@ -357,7 +491,6 @@ impl Builder {
         word: &str,
         start: usize,
         pad: &mut [u8; 66],
-        char_starts: &mut Vec<usize>,
     ) {
         let n = word.len();
         pad[0] = b' ';
@@ -371,21 +504,28 @@ impl Builder {
         if word.is_ascii() {
             // One byte per character: the same hashes as below without the boundary table.
             let most = (n + 2) * (max + 1).saturating_sub(min);
-            if self.scratch.len() < most {
-                self.scratch.resize(most, Origin::EMPTY);
+            if self.ngrams.len() < most {
+                self.ngrams.resize(most, Origin::EMPTY);
             }
+            let slots = self.slots.min(self.seen.len());
             let kept = ascii_ngrams(
                 padded,
                 start,
                 (min, max),
                 mask,
-                &mut self.seen,
-                &mut self.scratch[..most],
+                (&mut self.seen[..slots], self.generation),
+                &mut self.ngrams[..most],
             );
-            self.entries.extend_from_slice(&self.scratch[..kept]);
+            self.entries.extend_from_slice(&self.ngrams[..kept]);
             return;
         }
-        let (entries, seen) = (&mut self.entries, &mut self.seen[..]);
+        let generation = self.generation;
+        let slots = self.slots.min(self.seen.len());
+        let (entries, seen, char_starts) = (
+            &mut self.entries,
+            &mut self.seen[..slots],
+            &mut self.char_starts,
+        );
         char_starts.clear();
         char_starts.extend((0..padded.len()).filter(|&i| !is_continuation(padded[i])));
         char_starts.push(padded.len());
@@ -412,7 +552,7 @@ impl Builder {
                     kind: ngram_kind(len),
                     extra: false,
                 };
-                keep(entries, seen, e);
+                keep(entries, seen, generation, e);
             }
         }
     }
@@ -519,11 +659,10 @@ fn ascii_ngrams(
     start: usize,
     (min, max): (usize, usize),
     mask: u32,
-    seen: &mut [u32],
+    (seen, generation): (&mut [u64], u64),
     out: &mut [Origin],
 ) -> usize {
     let n = padded.len() - 2;
-    let smask = seen.len().wrapping_sub(1);
     let mut kept = 0;
     for i in 0..padded.len() {
         let top = max.min(padded.len() - i);
@@ -542,20 +681,8 @@ fn ascii_ngrams(
                 continue;
             }
             let bucket = finish(h) as u32 & mask;
-            if !seen.is_empty() {
-                let mut slot = (bucket.wrapping_mul(0x9E37_79B9) >> 7) as usize & smask;
-                let fresh = loop {
-                    match seen.get(slot) {
-                        Some(&EMPTY) => break true,
-                        Some(&x) if x == bucket => break false,
-                        Some(_) => slot = (slot + 1) & smask,
-                        None => break false,
-                    }
-                };
-                if !fresh {
-                    continue;
-                }
-                seen[slot] = bucket;
+            if !insert(seen, generation, bucket) {
+                continue;
             }
             let te = (i + j).min(n).max(ts);
             if let Some(o) = out.get_mut(kept) {
