@@ -652,9 +652,36 @@ impl Builder {
 /// This is the hottest loop of scoring, so it is kept apart from everything else: its own
 /// function with every value it needs in a local (nothing to reload from `Builder`), writes to
 /// a slice by index rather than `Vec::push`, and one pass per start position that serves
-/// every length (FNV-1a rolls along the bytes; [`finish`] mixes each length's state).
+/// every length (FNV-1a rolls along the bytes; [`finish`] mixes each length's state). The
+/// default lengths (2 to 5) get their own copy with the lengths as constants, which the
+/// compiler unrolls.
 #[inline(never)]
 fn ascii_ngrams(
+    padded: &[u8],
+    start: usize,
+    (min, max): (usize, usize),
+    mask: u32,
+    seen: (&mut [u64], u64),
+    out: &mut [Origin],
+) -> usize {
+    let defaults = FeatureConfig::default();
+    if (min, max) == (defaults.char_min as usize, defaults.char_max as usize) {
+        ascii_ngrams_with(
+            padded,
+            start,
+            (defaults.char_min as usize, defaults.char_max as usize),
+            mask,
+            seen,
+            out,
+        )
+    } else {
+        ascii_ngrams_with(padded, start, (min, max), mask, seen, out)
+    }
+}
+
+/// [`ascii_ngrams`], inlined into each caller so constant lengths unroll.
+#[inline(always)]
+fn ascii_ngrams_with(
     padded: &[u8],
     start: usize,
     (min, max): (usize, usize),
@@ -662,38 +689,50 @@ fn ascii_ngrams(
     (seen, generation): (&mut [u64], u64),
     out: &mut [Origin],
 ) -> usize {
-    let n = padded.len() - 2;
+    let len = padded.len();
+    let n = len - 2;
     let mut kept = 0;
-    for i in 0..padded.len() {
-        let top = max.min(padded.len() - i);
-        if top < min {
-            // Every later start is shorter still.
-            break;
-        }
-        // The padded range mapped back to the word's range in the text.
-        let ts = i.saturating_sub(1).min(n);
-        let origin = (start + ts) as u32;
-        let mut h = CHARS_SALT;
-        for (j, &b) in padded[i..i + top].iter().enumerate() {
-            h = fnv(h, b);
-            // Shorter lengths only feed the rolling hash.
-            if j + 1 < min {
-                continue;
-            }
-            let bucket = finish(h) as u32 & mask;
-            if !insert(seen, generation, bucket) {
-                continue;
-            }
-            let te = (i + j).min(n).max(ts);
+    // The n-gram of `j + 1` bytes at padded offset `i`, hash state `h`; `ts` is where it
+    // starts in the word (its text ends at `min(i + j, n)`, never before `ts`).
+    let mut emit = |h: u64, i: usize, j: usize, ts: usize| {
+        let bucket = finish(h) as u32 & mask;
+        if insert(seen, generation, bucket) {
             if let Some(o) = out.get_mut(kept) {
                 *o = Origin {
                     bucket,
-                    start: origin,
-                    len: (te - ts) as u16,
+                    start: (start + ts) as u32,
+                    len: ((i + j).min(n) - ts) as u16,
                     kind: NGRAM_KINDS[j.min(NGRAM_KINDS.len() - 1)],
                     extra: false,
                 };
                 kept += 1;
+            }
+        }
+    };
+    for i in 0..len {
+        // The padded range mapped back to the word's range in the text.
+        let ts = i.saturating_sub(1).min(n);
+        let mut h = CHARS_SALT;
+        if let Some(gram) = padded.get(i..i + max) {
+            // Every length fits: a loop of constant length in the default copy.
+            for (j, &b) in gram.iter().enumerate() {
+                h = fnv(h, b);
+                // Shorter lengths only feed the rolling hash.
+                if j + 1 >= min {
+                    emit(h, i, j, ts);
+                }
+            }
+        } else {
+            let gram = &padded[i..];
+            if gram.len() < min {
+                // Every later start is shorter still.
+                break;
+            }
+            for (j, &b) in gram.iter().enumerate() {
+                h = fnv(h, b);
+                if j + 1 >= min {
+                    emit(h, i, j, ts);
+                }
             }
         }
     }
