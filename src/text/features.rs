@@ -449,7 +449,7 @@ impl Builder {
 
     fn body_words(&mut self, config: &FeatureConfig, text: &str) {
         let mut prev: Option<(usize, u64)> = None;
-        let mut pad = [0u8; 66];
+        let mut pad = [0u8; PAD];
         for (start, word) in text.unicode_word_indices() {
             let end = start + word.len();
             let wh = xxh3_64_with_seed(word.as_bytes(), FeatureKind::Word.salt());
@@ -490,7 +490,7 @@ impl Builder {
         config: &FeatureConfig,
         word: &str,
         start: usize,
-        pad: &mut [u8; 66],
+        pad: &mut [u8; PAD],
     ) {
         let n = word.len();
         pad[0] = b' ';
@@ -509,7 +509,8 @@ impl Builder {
             }
             let slots = self.slots.min(self.seen.len());
             let kept = ascii_ngrams(
-                padded,
+                pad,
+                padded.len(),
                 start,
                 (min, max),
                 mask,
@@ -644,20 +645,26 @@ impl Builder {
     }
 }
 
-/// The character n-grams of one ASCII word padded with a space each side (`padded`, the word
-/// at byte `start` of the text), lengths `min..=max`, in order of start then length; those
-/// whose bucket `seen` lacks are added to it and written to `out` (room for every n-gram).
-/// Returns how many were written.
+/// Room for a word of 64 bytes, the space each side, and the longest valid n-gram (8) past
+/// its end, so every start position can read a full-length window.
+const PAD: usize = 66 + 8;
+
+/// The character n-grams of one ASCII word padded with a space each side (`pad[..len]`, the
+/// word at byte `start` of the text; bytes past `len` are ignored), lengths `min..=max`, in
+/// order of start then length; those whose bucket `seen` lacks are added to it and written
+/// to `out` (room for every n-gram). Returns how many were written.
 ///
 /// This is the hottest loop of scoring, so it is kept apart from everything else: its own
 /// function with every value it needs in a local (nothing to reload from `Builder`), writes to
 /// a slice by index rather than `Vec::push`, and one pass per start position that serves
 /// every length (FNV-1a rolls along the bytes; [`finish`] mixes each length's state). The
 /// default lengths (2 to 5) get their own copy with the lengths as constants, which the
-/// compiler unrolls.
+/// compiler unrolls: each start reads a full window, even past the word's end, and keeps the
+/// n-grams that end inside it.
 #[inline(never)]
 fn ascii_ngrams(
-    padded: &[u8],
+    pad: &[u8; PAD],
+    len: usize,
     start: usize,
     (min, max): (usize, usize),
     mask: u32,
@@ -667,7 +674,8 @@ fn ascii_ngrams(
     let defaults = FeatureConfig::default();
     if (min, max) == (defaults.char_min as usize, defaults.char_max as usize) {
         ascii_ngrams_with(
-            padded,
+            pad,
+            len,
             start,
             (defaults.char_min as usize, defaults.char_max as usize),
             mask,
@@ -675,22 +683,22 @@ fn ascii_ngrams(
             out,
         )
     } else {
-        ascii_ngrams_with(padded, start, (min, max), mask, seen, out)
+        ascii_ngrams_with(pad, len, start, (min, max), mask, seen, out)
     }
 }
 
 /// [`ascii_ngrams`], inlined into each caller so constant lengths unroll.
 #[inline(always)]
 fn ascii_ngrams_with(
-    padded: &[u8],
+    pad: &[u8; PAD],
+    len: usize,
     start: usize,
     (min, max): (usize, usize),
     mask: u32,
     (seen, generation): (&mut [u64], u64),
     out: &mut [Origin],
 ) -> usize {
-    let len = padded.len();
-    let n = len - 2;
+    let n = len.saturating_sub(2);
     let mut kept = 0;
     // The n-gram of `j + 1` bytes at padded offset `i`, hash state `h`; `ts` is where it
     // starts in the word (its text ends at `min(i + j, n)`, never before `ts`).
@@ -709,30 +717,19 @@ fn ascii_ngrams_with(
             }
         }
     };
-    for i in 0..len {
+    // Start positions with at least `min` bytes left.
+    for i in 0..(len + 1).saturating_sub(min) {
         // The padded range mapped back to the word's range in the text.
         let ts = i.saturating_sub(1).min(n);
         let mut h = CHARS_SALT;
-        if let Some(gram) = padded.get(i..i + max) {
-            // Every length fits: a loop of constant length in the default copy.
-            for (j, &b) in gram.iter().enumerate() {
-                h = fnv(h, b);
-                // Shorter lengths only feed the rolling hash.
-                if j + 1 >= min {
-                    emit(h, i, j, ts);
-                }
-            }
-        } else {
-            let gram = &padded[i..];
-            if gram.len() < min {
-                // Every later start is shorter still.
-                break;
-            }
-            for (j, &b) in gram.iter().enumerate() {
-                h = fnv(h, b);
-                if j + 1 >= min {
-                    emit(h, i, j, ts);
-                }
+        // A window of constant length in the default copy (only an invalid `max` of more
+        // than 8 falls back to the rest of the buffer).
+        let window = pad.get(i..i + max).unwrap_or(&pad[i..]);
+        for (j, &b) in window.iter().enumerate() {
+            h = fnv(h, b);
+            // Shorter lengths only feed the rolling hash; longer ones must end in the word.
+            if j + 1 >= min && i + j < len {
+                emit(h, i, j, ts);
             }
         }
     }
