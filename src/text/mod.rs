@@ -125,20 +125,14 @@ fn copy_visible(raw: &str, out: &mut String) -> bool {
 /// floods of one letter share features with their milder spellings.
 pub fn fold(clean: &str) -> String {
     if clean.is_ascii() {
-        // Bytes are characters: lower-case and cap runs without the Unicode tables. Most
-        // text has no run of three to cap.
-        let lower = clean.to_ascii_lowercase();
-        if !lower
-            .as_bytes()
-            .windows(3)
-            .any(|w| w[0] == w[1] && w[1] == w[2])
-        {
-            return lower;
-        }
-        let mut out = Vec::with_capacity(clean.len());
+        // Bytes are characters: lower-case, then cap runs in place (capping only ever drops
+        // bytes, so the write index never passes the read index), without the Unicode tables.
+        let mut bytes = clean.to_ascii_lowercase().into_bytes();
+        let mut kept = 0;
         let mut last = 0u8;
         let mut run = 0usize;
-        for b in clean.bytes().map(|b| b.to_ascii_lowercase()) {
+        for read in 0..bytes.len() {
+            let b = bytes[read];
             if b == last {
                 run += 1;
                 if run >= 3 {
@@ -148,9 +142,11 @@ pub fn fold(clean: &str) -> String {
                 last = b;
                 run = 0;
             }
-            out.push(b);
+            bytes[kept] = b;
+            kept += 1;
         }
-        return String::from_utf8(out).unwrap_or_default();
+        bytes.truncate(kept);
+        return String::from_utf8(bytes).unwrap_or_default();
     }
     let lower = |c: char| -> either_lower::Lower {
         if c.is_ascii() {
@@ -274,6 +270,8 @@ mod tests {
     #[test]
     fn character_floods_are_capped() {
         assert_eq!(fold("LOOOOOOOL!!!!!!"), "loool!!!");
+        assert_eq!(fold("aaAAab...."), "aaab...");
+        assert_eq!(fold("ÀÀÀÀ x"), "ààà x");
     }
 
     #[test]
