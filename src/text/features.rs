@@ -424,9 +424,10 @@ impl Builder {
     fn ngrams_done(&self, text: &str, wh: u64, word: &str) -> bool {
         // Bounded so a huge comment of distinct words cannot make this quadratic.
         self.words.len() <= MAX_WORDS_REMEMBERED
-            && self.words.iter().any(|&(h, s, e)| {
-                h == wh && text.get(s as usize..e as usize) == Some(word)
-            })
+            && self
+                .words
+                .iter()
+                .any(|&(h, s, e)| h == wh && text.get(s as usize..e as usize) == Some(word))
     }
 
     fn push_extra(&mut self, kind: FeatureKind, value: &str) {
