@@ -402,6 +402,8 @@ impl Builder {
     }
 
     /// Adds a feature whose text is `text[start..end]`; says whether it was kept (new).
+    /// Inlined: it runs twice per word (the word and its bigram).
+    #[inline(always)]
     fn push_text(&mut self, kind: FeatureKind, start: usize, end: usize, hash: u64) -> bool {
         self.reserve(1);
         let e = Origin {
