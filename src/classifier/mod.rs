@@ -336,13 +336,40 @@ impl NbModel {
     pub fn assess(&self, features: &Features, k: usize) -> (Prediction, Vec<TokenWeight>) {
         let mut sum = EvidenceSum::new();
         let mut strongest = Strongest::new(self, k);
-        self.for_each_known(features.buckets(), |i, r| {
-            let kind = features.kinds()[i];
-            sum.add(r, kind);
-            strongest.offer(r, kind, i);
-        });
+        let (buckets, kinds) = (features.buckets(), features.kinds());
+        let n = buckets.len().min(kinds.len());
+        let (buckets, kinds) = (&buckets[..n], &kinds[..n]);
+        // Per known feature this is the whole cost besides the lookup, so it is written for
+        // the common case: one comparison each way decides whether the feature can be among
+        // the strongest (see `Strongest::offer_fast`), and the sums are plain adds.
+        let mut ratios = [0.0f32; GATHER_BLOCK];
+        for (block, (chunk, chunk_kinds)) in buckets
+            .chunks(GATHER_BLOCK)
+            .zip(kinds.chunks(GATHER_BLOCK))
+            .enumerate()
+        {
+            self.gather(chunk, &mut ratios);
+            for (j, (&r, &kind)) in ratios.iter().zip(chunk_kinds).enumerate() {
+                if r.is_nan() {
+                    continue;
+                }
+                sum.add(r, kind);
+                strongest.offer_fast(r, kind, block * GATHER_BLOCK + j);
+            }
+        }
         let prediction = self.prediction_of(&self.evidence_of(&sum));
         (prediction, strongest.tokens(features))
+    }
+
+    /// Reads the log-ratio of every bucket in `chunk` (at most [`GATHER_BLOCK`]) into the
+    /// front of `ratios`, in a loop that does nothing else, so the processor has many of
+    /// these random reads in a table of megabytes in flight at once.
+    #[inline(always)]
+    fn gather(&self, chunk: &[u32], ratios: &mut [f32; GATHER_BLOCK]) {
+        // Buckets come from masking with the model's own `bits`, so indexing cannot fail.
+        for (r, &b) in ratios.iter_mut().zip(chunk) {
+            *r = self.log_ratio[b as usize];
+        }
     }
 
     /// Calls `f(i, log_ratio)` for every feature `i` seen in training, in order. The ratios
@@ -350,16 +377,12 @@ impl NbModel {
     /// has many of these random reads in a table of megabytes in flight at once.
     #[inline(always)]
     fn for_each_known(&self, buckets: &[u32], mut f: impl FnMut(usize, f32)) {
-        const BLOCK: usize = 64;
-        let mut ratios = [0.0f32; BLOCK];
-        for (block, chunk) in buckets.chunks(BLOCK).enumerate() {
-            // Buckets come from masking with the model's own `bits`, so indexing cannot fail.
-            for (r, &b) in ratios.iter_mut().zip(chunk) {
-                *r = self.log_ratio[b as usize];
-            }
+        let mut ratios = [0.0f32; GATHER_BLOCK];
+        for (block, chunk) in buckets.chunks(GATHER_BLOCK).enumerate() {
+            self.gather(chunk, &mut ratios);
             for (j, &r) in ratios[..chunk.len()].iter().enumerate() {
                 if !r.is_nan() {
-                    f(block * BLOCK + j, r);
+                    f(block * GATHER_BLOCK + j, r);
                 }
             }
         }
@@ -588,6 +611,9 @@ impl Touched {
     }
 }
 
+/// How many log-ratios are read ahead at once (see [`NbModel::gather`]).
+const GATHER_BLOCK: usize = 64;
+
 /// Running per-namespace sums of known features' log-ratios (f32, in feature order).
 struct EvidenceSum {
     sums: [f32; KINDS],
@@ -632,6 +658,11 @@ struct Strongest {
     trust: [f32; DIMS],
     top: Vec<(f32, usize)>,
     bottom: Vec<(f32, usize)>,
+    /// A weight must be above this to enter `top`: 0 until `top` is full, then its weakest
+    /// weight (+∞ when `keep` is 0, so nothing enters).
+    top_bar: f32,
+    /// A weight must be below this to enter `bottom` (the mirror of `top_bar`).
+    bottom_bar: f32,
 }
 
 impl Strongest {
@@ -644,6 +675,26 @@ impl Strongest {
             trust: model.calibration.weights.map(|w| w as f32),
             top: Vec::with_capacity(keep + 1),
             bottom: Vec::with_capacity(keep + 1),
+            top_bar: if keep == 0 { f32::INFINITY } else { 0.0 },
+            bottom_bar: if keep == 0 { f32::NEG_INFINITY } else { 0.0 },
+        }
+    }
+
+    /// [`Strongest::offer`] with the two lists' entry conditions folded into one comparison
+    /// each: most features are weaker than the current winners and cost only these.
+    #[inline(always)]
+    fn offer_fast(&mut self, r: f32, kind: u8, i: usize) {
+        let w = (r - self.offset) * self.trust[kind as usize];
+        if w > self.top_bar {
+            Self::insert(&mut self.top, self.keep, (w, i), |a, b| a < b);
+            if self.top.len() == self.keep {
+                self.top_bar = self.top[self.keep - 1].0;
+            }
+        } else if w < self.bottom_bar {
+            Self::insert(&mut self.bottom, self.keep, (w, i), |a, b| a > b);
+            if self.bottom.len() == self.keep {
+                self.bottom_bar = self.bottom[self.keep - 1].0;
+            }
         }
     }
 
@@ -673,13 +724,15 @@ impl Strongest {
         if list.len() == keep {
             list.pop();
         }
-        let mut j = list.len();
         list.push(x);
-        while j > 0 && weaker(list[j - 1].0, x.0) {
-            list[j] = list[j - 1];
+        // Shifting within a slice: no capacity or length to reload on each step.
+        let slots = list.as_mut_slice();
+        let mut j = slots.len() - 1;
+        while j > 0 && weaker(slots[j - 1].0, x.0) {
+            slots[j] = slots[j - 1];
             j -= 1;
         }
-        list[j] = x;
+        slots[j] = x;
     }
 
     /// The winners as tokens: up to `k` distinct token strings each way.

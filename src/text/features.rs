@@ -109,6 +109,17 @@ struct Origin {
     extra: bool,
 }
 
+impl Origin {
+    /// Filler for scratch space; always overwritten before it is read.
+    const EMPTY: Origin = Origin {
+        bucket: 0,
+        start: 0,
+        len: 0,
+        kind: FeatureKind::Chars,
+        extra: false,
+    };
+}
+
 /// The features of one comment: bucket indices plus where each came from.
 #[derive(Debug, Clone, Default)]
 pub struct Features {
@@ -123,8 +134,36 @@ pub struct Features {
 /// Upper bound on the features reserved up front for one comment.
 const MAX_INITIAL_CAPACITY: usize = 1 << 16;
 
-/// Marks an empty slot of the presence set (buckets are below `2^24`).
-const EMPTY: u32 = u32::MAX;
+/// Generation step of the presence set's slots: a slot holds `generation | bucket`.
+const GENERATION: u64 = 1 << 32;
+
+/// Words remembered per comment to skip the n-grams of their repeats (see
+/// [`Builder::ngrams_done`]).
+const MAX_WORDS_REMEMBERED: usize = 256;
+
+/// A thread's presence table beyond this many slots is not kept for the next comment.
+const MAX_KEPT_SLOTS: usize = 1 << 16;
+
+/// What one extraction needs besides its result, kept per thread so that scoring a comment
+/// neither allocates nor clears these again: the presence table (several kilobytes, which
+/// zeroing for every comment used to cost as much as a quarter of feature extraction), the
+/// kept features and one word's n-grams. Thread-local rather than global, so threads never
+/// share or wait; nothing in it survives from one extraction to the next except capacity,
+/// since slots from an older generation read as empty.
+#[derive(Default)]
+struct Scratch {
+    entries: Vec<Origin>,
+    ngrams: Vec<Origin>,
+    char_starts: Vec<usize>,
+    words: Vec<(u64, u32, u32)>,
+    seen: Vec<u64>,
+    /// The generation of the latest extraction, in the high 32 bits.
+    generation: u64,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
 
 /// Fields besides the body that yield features.
 #[derive(Debug, Clone, Copy, Default)]
@@ -151,34 +190,37 @@ impl Features {
             * (config.char_max.saturating_sub(config.char_min) as usize + 2)
             + 64)
             .min(MAX_INITIAL_CAPACITY);
-        let mut b = Builder {
-            entries: Vec::with_capacity(capacity),
-            // Sized for the distinct features of a typical comment (two to three per
-            // character) at most half full; it grows when it would be fuller.
-            seen: if config.presence {
-                vec![
-                    EMPTY;
-                    (6 * body.folded.len() + 64)
-                        .min(MAX_INITIAL_CAPACITY)
-                        .next_power_of_two()
-                ]
-            } else {
-                Vec::new()
-            },
-            presence: config.presence,
-            extras: String::new(),
-            mask: (1u32 << config.bits) - 1,
+        // Sized for the distinct features of a typical comment (two to three per character)
+        // at most half full; it grows when it would be fuller.
+        let slots = if config.presence {
+            (6 * body.folded.len() + 64)
+                .min(MAX_INITIAL_CAPACITY)
+                .next_power_of_two()
+        } else {
+            0
         };
-        b.body_words(config, &body.folded);
-        b.body_links(body);
-        b.author(author);
-        Features {
-            buckets: b.entries.iter().map(|e| e.bucket).collect(),
-            kinds: b.entries.iter().map(|e| e.kind as u8).collect(),
-            origins: b.entries,
-            text: body.folded.clone(),
-            extras: b.extras,
-        }
+        // A nested extraction (none exists) would find the scratch borrowed: it gets its own.
+        let extract_with = |scratch: &mut Scratch| {
+            let mut b = Builder::new(config, scratch, capacity, slots);
+            b.body_words(config, &body.folded);
+            b.body_links(body);
+            b.author(author);
+            let features = Features {
+                buckets: b.entries.iter().map(|e| e.bucket).collect(),
+                kinds: b.entries.iter().map(|e| e.kind as u8).collect(),
+                origins: b.entries.clone(),
+                text: body.folded.clone(),
+                extras: std::mem::take(&mut b.extras),
+            };
+            b.finish(scratch);
+            features
+        };
+        SCRATCH
+            .try_with(|cell| match cell.try_borrow_mut() {
+                Ok(mut scratch) => extract_with(&mut scratch),
+                Err(_) => extract_with(&mut Scratch::default()),
+            })
+            .unwrap_or_else(|_| extract_with(&mut Scratch::default()))
     }
 
     /// Bucket index of every feature occurrence.
@@ -224,42 +266,125 @@ impl Features {
 /// Features being extracted: the kept ones in order, and the set of buckets already kept.
 struct Builder {
     entries: Vec<Origin>,
-    /// Open-addressing set of the buckets in `entries` (empty when counting occurrences),
-    /// kept at most half full by [`Builder::reserve`] so probes stay short and always end.
-    seen: Vec<u32>,
+    /// One word's character n-grams before they join `entries` (see [`ascii_ngrams`]).
+    ngrams: Vec<Origin>,
+    char_starts: Vec<usize>,
+    /// Hash, start and end of each word whose n-grams were made, to skip its repeats.
+    words: Vec<(u64, u32, u32)>,
+    /// Open-addressing set of the buckets in `entries`: its first `slots` slots (a power of
+    /// two; none when counting occurrences), kept at most half full by [`Builder::reserve`]
+    /// so probes stay short and always end. A slot is in the set when it holds
+    /// `generation | bucket`; anything below `generation` is an empty slot.
+    seen: Vec<u64>,
+    slots: usize,
+    generation: u64,
     presence: bool,
     extras: String,
     mask: u32,
 }
 
-/// Keeps `e` unless its bucket is already in `seen` (an empty `seen` keeps everything). The
-/// caller has reserved room: `seen` is less than half full. The set is probed as features are
-/// made, so duplicates are never stored at all.
+/// Where `bucket` starts probing in a presence table of `smask + 1` slots.
 #[inline(always)]
-fn keep(entries: &mut Vec<Origin>, seen: &mut [u32], e: Origin) {
-    if !seen.is_empty() {
-        let smask = seen.len() - 1;
-        let mut slot = (e.bucket.wrapping_mul(0x9E37_79B9) >> 7) as usize & smask;
-        loop {
-            let x = seen[slot];
-            if x == EMPTY {
-                seen[slot] = e.bucket;
-                break;
-            }
-            if x == e.bucket {
-                return;
-            }
-            slot = (slot + 1) & smask;
-        }
+fn first_slot(bucket: u32, smask: usize) -> usize {
+    (bucket.wrapping_mul(0x9E37_79B9) >> 7) as usize & smask
+}
+
+/// Adds `bucket` to the presence set `seen` (slots of generation `generation`) and says
+/// whether it was new; an empty `seen` holds nothing, so every bucket is new. The caller has
+/// reserved room: `seen` is less than half full, so the probe ends.
+#[inline(always)]
+fn insert(seen: &mut [u64], generation: u64, bucket: u32) -> bool {
+    if seen.is_empty() {
+        return true;
     }
-    entries.push(e);
+    let smask = seen.len() - 1;
+    let key = generation | bucket as u64;
+    let mut slot = first_slot(bucket, smask);
+    loop {
+        let Some(x) = seen.get_mut(slot) else {
+            return true;
+        };
+        if *x == key {
+            return false;
+        }
+        if *x < generation {
+            *x = key;
+            return true;
+        }
+        slot = (slot + 1) & smask;
+    }
+}
+
+/// Keeps `e` unless its bucket is already in `seen` (see [`insert`]). The set is probed as
+/// features are made, so duplicates are never stored at all.
+#[inline(always)]
+fn keep(entries: &mut Vec<Origin>, seen: &mut [u64], generation: u64, e: Origin) {
+    if insert(seen, generation, e.bucket) {
+        entries.push(e);
+    }
 }
 
 impl Builder {
+    /// Starts an extraction with the thread's scratch space (taken, and given back by
+    /// [`Builder::finish`]), room for `capacity` features and a presence table of `slots`.
+    fn new(config: &FeatureConfig, scratch: &mut Scratch, capacity: usize, slots: usize) -> Self {
+        scratch.words.clear();
+        let mut entries = std::mem::take(&mut scratch.entries);
+        entries.clear();
+        entries.reserve(capacity);
+        let mut b = Builder {
+            entries,
+            ngrams: std::mem::take(&mut scratch.ngrams),
+            char_starts: std::mem::take(&mut scratch.char_starts),
+            words: std::mem::take(&mut scratch.words),
+            seen: std::mem::take(&mut scratch.seen),
+            slots: 0,
+            generation: scratch.generation,
+            presence: config.presence,
+            extras: String::new(),
+            mask: (1u32 << config.bits) - 1,
+        };
+        b.new_generation(slots);
+        b
+    }
+
+    /// Empties the presence set and sizes it to `slots`: a new generation makes every slot
+    /// empty without writing to it.
+    fn new_generation(&mut self, slots: usize) {
+        if self.generation >= u64::MAX - GENERATION {
+            // Once per 2^32 extractions on a thread: start the count again.
+            self.seen.iter_mut().for_each(|x| *x = 0);
+            self.generation = 0;
+        }
+        self.generation += GENERATION;
+        if self.seen.len() < slots {
+            self.seen.resize(slots, 0);
+        }
+        self.slots = slots;
+    }
+
+    /// Gives the scratch space back for the next extraction on this thread (a table grown
+    /// for a huge comment is dropped rather than kept).
+    fn finish(self, scratch: &mut Scratch) {
+        scratch.entries = self.entries;
+        scratch.ngrams = self.ngrams;
+        scratch.char_starts = self.char_starts;
+        scratch.words = self.words;
+        scratch.seen = if self.seen.len() > MAX_KEPT_SLOTS {
+            Vec::new()
+        } else {
+            self.seen
+        };
+        if scratch.entries.capacity() > MAX_KEPT_SLOTS {
+            scratch.entries = Vec::new();
+        }
+        scratch.generation = self.generation;
+    }
+
     /// Makes room in the presence set for `more` features.
     #[inline(always)]
     fn reserve(&mut self, more: usize) {
-        if self.presence && 2 * (self.entries.len() + more) > self.seen.len() {
+        if self.presence && 2 * (self.entries.len() + more) > self.slots {
             self.grow_seen(more);
         }
     }
@@ -268,17 +393,18 @@ impl Builder {
     #[inline(never)]
     fn grow_seen(&mut self, more: usize) {
         let size = (4 * (self.entries.len() + more)).next_power_of_two();
-        self.seen = vec![EMPTY; size];
+        self.new_generation(size);
+        let generation = self.generation;
+        let seen = &mut self.seen[..size];
         for e in &self.entries {
-            let mut slot = (e.bucket.wrapping_mul(0x9E37_79B9) >> 7) as usize & (size - 1);
-            while self.seen[slot] != EMPTY {
-                slot = (slot + 1) & (size - 1);
-            }
-            self.seen[slot] = e.bucket;
+            insert(seen, generation, e.bucket);
         }
     }
 
-    fn push_text(&mut self, kind: FeatureKind, start: usize, end: usize, hash: u64) {
+    /// Adds a feature whose text is `text[start..end]`; says whether it was kept (new).
+    /// Inlined: it runs twice per word (the word and its bigram).
+    #[inline(always)]
+    fn push_text(&mut self, kind: FeatureKind, start: usize, end: usize, hash: u64) -> bool {
         self.reserve(1);
         let e = Origin {
             bucket: hash as u32 & self.mask,
@@ -287,7 +413,23 @@ impl Builder {
             kind,
             extra: false,
         };
-        keep(&mut self.entries, &mut self.seen, e);
+        let generation = self.generation;
+        let slots = self.slots.min(self.seen.len());
+        let before = self.entries.len();
+        keep(&mut self.entries, &mut self.seen[..slots], generation, e);
+        self.entries.len() > before
+    }
+
+    /// Whether `word` (at `text[start..]`, hash `wh`) already had its character n-grams made:
+    /// then every one of them is already in the presence set and making them again would
+    /// keep nothing. About a fifth of the words of a comment repeat an earlier one.
+    fn ngrams_done(&self, text: &str, wh: u64, word: &str) -> bool {
+        // Bounded so a huge comment of distinct words cannot make this quadratic.
+        self.words.len() <= MAX_WORDS_REMEMBERED
+            && self
+                .words
+                .iter()
+                .any(|&(h, s, e)| h == wh && text.get(s as usize..e as usize) == Some(word))
     }
 
     fn push_extra(&mut self, kind: FeatureKind, value: &str) {
@@ -300,7 +442,9 @@ impl Builder {
             extra: true,
         };
         let before = self.entries.len();
-        keep(&mut self.entries, &mut self.seen, e);
+        let generation = self.generation;
+        let slots = self.slots.min(self.seen.len());
+        keep(&mut self.entries, &mut self.seen[..slots], generation, e);
         if self.entries.len() > before {
             self.extras.push_str(value);
         }
@@ -308,12 +452,11 @@ impl Builder {
 
     fn body_words(&mut self, config: &FeatureConfig, text: &str) {
         let mut prev: Option<(usize, u64)> = None;
-        let mut pad = [0u8; 66];
-        let mut char_starts: Vec<usize> = Vec::new();
+        let mut pad = [0u8; PAD];
         for (start, word) in text.unicode_word_indices() {
             let end = start + word.len();
             let wh = xxh3_64_with_seed(word.as_bytes(), FeatureKind::Word.salt());
-            self.push_text(FeatureKind::Word, start, end, wh);
+            let fresh = self.push_text(FeatureKind::Word, start, end, wh);
             if config.bigrams {
                 if let Some((pstart, ph)) = prev {
                     let bh = ph.rotate_left(17) ^ wh.wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -327,8 +470,16 @@ impl Builder {
                 prev = Some((start, wh));
             }
             self.word_shapes(word);
-            if config.char_min > 0 && word.len() <= 64 {
-                self.char_ngrams(config, word, start, &mut pad, &mut char_starts);
+            // A word seen before yields only n-grams already kept, when each is kept once. Its
+            // own feature is new unless its bucket is taken, so only then is the list searched.
+            if config.char_min > 0
+                && word.len() <= 64
+                && !(self.presence && !fresh && self.ngrams_done(text, wh, word))
+            {
+                self.char_ngrams(config, word, start, &mut pad);
+                if self.presence && self.words.len() <= MAX_WORDS_REMEMBERED {
+                    self.words.push((wh, start as u32, end as u32));
+                }
             }
         }
     }
@@ -342,8 +493,7 @@ impl Builder {
         config: &FeatureConfig,
         word: &str,
         start: usize,
-        pad: &mut [u8; 66],
-        char_starts: &mut Vec<usize>,
+        pad: &mut [u8; PAD],
     ) {
         let n = word.len();
         pad[0] = b' ';
@@ -354,43 +504,32 @@ impl Builder {
         // At most this many n-grams (bytes bound characters from above).
         self.reserve((min..=max).map(|len| (n + 3).saturating_sub(len)).sum());
         let mask = self.mask;
-        let (entries, seen) = (&mut self.entries, &mut self.seen[..]);
         if word.is_ascii() {
             // One byte per character: the same hashes as below without the boundary table.
-            let chars = padded.len();
-            for i in 0..chars {
-                let top = max.min(chars - i);
-                if top < min {
-                    // Every later start is shorter still.
-                    break;
-                }
-                let gram = &padded[i..i + top];
-                // The lengths below `min` only feed the rolling hash.
-                let mut h = CHARS_SALT;
-                for &b in &gram[..min - 1] {
-                    h = fnv(h, b);
-                }
-                // The padded range mapped back to the word's range in the text.
-                let ts = i.saturating_sub(1).min(n);
-                let origin = (start + ts) as u32;
-                // An index loop: `j` also picks the namespace, and this form compiles to the
-                // tighter loop (fewer instructions per n-gram than enumerate + skip).
-                #[allow(clippy::needless_range_loop)]
-                for j in min - 1..top {
-                    h = fnv(h, gram[j]);
-                    let te = (i + j).min(n).max(ts);
-                    let e = Origin {
-                        bucket: finish(h) as u32 & mask,
-                        start: origin,
-                        len: (te - ts) as u16,
-                        kind: NGRAM_KINDS.get(j).copied().unwrap_or(FeatureKind::Chars5),
-                        extra: false,
-                    };
-                    keep(entries, seen, e);
-                }
+            let most = (n + 2) * (max + 1).saturating_sub(min);
+            if self.ngrams.len() < most {
+                self.ngrams.resize(most, Origin::EMPTY);
             }
+            let slots = self.slots.min(self.seen.len());
+            let kept = ascii_ngrams(
+                pad,
+                padded.len(),
+                start,
+                (min, max),
+                mask,
+                (&mut self.seen[..slots], self.generation),
+                &mut self.ngrams[..most],
+            );
+            self.entries.extend_from_slice(&self.ngrams[..kept]);
             return;
         }
+        let generation = self.generation;
+        let slots = self.slots.min(self.seen.len());
+        let (entries, seen, char_starts) = (
+            &mut self.entries,
+            &mut self.seen[..slots],
+            &mut self.char_starts,
+        );
         char_starts.clear();
         char_starts.extend((0..padded.len()).filter(|&i| !is_continuation(padded[i])));
         char_starts.push(padded.len());
@@ -417,7 +556,7 @@ impl Builder {
                     kind: ngram_kind(len),
                     extra: false,
                 };
-                keep(entries, seen, e);
+                keep(entries, seen, generation, e);
             }
         }
     }
@@ -467,13 +606,15 @@ impl Builder {
         }
         // E-mail and phone shapes are written across word boundaries, so scan the text.
         let text = &body.folded;
-        let has_at = text.contains('@');
-        for chunk in text.split_whitespace().filter(|_| has_at) {
-            if let Some((local, domain)) = chunk.split_once('@') {
-                let domain = domain.trim_end_matches(|c: char| !c.is_alphanumeric());
-                if !local.is_empty() && domain.contains('.') {
-                    self.push_extra(FeatureKind::Shape, "email");
-                    self.push_extra(FeatureKind::Domain, domain);
+        // Most comments have no `@`: one search instead of splitting the whole text.
+        if text.contains('@') {
+            for chunk in text.split_whitespace() {
+                if let Some((local, domain)) = chunk.split_once('@') {
+                    let domain = domain.trim_end_matches(|c: char| !c.is_alphanumeric());
+                    if !local.is_empty() && domain.contains('.') {
+                        self.push_extra(FeatureKind::Shape, "email");
+                        self.push_extra(FeatureKind::Domain, domain);
+                    }
                 }
             }
         }
@@ -505,6 +646,97 @@ impl Builder {
             );
         }
     }
+}
+
+/// Room for a word of 64 bytes, the space each side, and the longest valid n-gram (8) past
+/// its end, so every start position can read a full-length window.
+const PAD: usize = 66 + 8;
+
+/// The character n-grams of one ASCII word padded with a space each side (`pad[..len]`, the
+/// word at byte `start` of the text; bytes past `len` are ignored), lengths `min..=max`, in
+/// order of start then length; those whose bucket `seen` lacks are added to it and written
+/// to `out` (room for every n-gram). Returns how many were written.
+///
+/// This is the hottest loop of scoring, so it is kept apart from everything else: its own
+/// function with every value it needs in a local (nothing to reload from `Builder`), writes to
+/// a slice by index rather than `Vec::push`, and one pass per start position that serves
+/// every length (FNV-1a rolls along the bytes; [`finish`] mixes each length's state). The
+/// default lengths (2 to 5) get their own copy with the lengths as constants, which the
+/// compiler unrolls: each start reads a full window, even past the word's end, and keeps the
+/// n-grams that end inside it.
+#[inline(never)]
+fn ascii_ngrams(
+    pad: &[u8; PAD],
+    len: usize,
+    start: usize,
+    (min, max): (usize, usize),
+    mask: u32,
+    seen: (&mut [u64], u64),
+    out: &mut [Origin],
+) -> usize {
+    let defaults = FeatureConfig::default();
+    if (min, max) == (defaults.char_min as usize, defaults.char_max as usize) {
+        ascii_ngrams_with(
+            pad,
+            len,
+            start,
+            (defaults.char_min as usize, defaults.char_max as usize),
+            mask,
+            seen,
+            out,
+        )
+    } else {
+        ascii_ngrams_with(pad, len, start, (min, max), mask, seen, out)
+    }
+}
+
+/// [`ascii_ngrams`], inlined into each caller so constant lengths unroll.
+#[inline(always)]
+fn ascii_ngrams_with(
+    pad: &[u8; PAD],
+    len: usize,
+    start: usize,
+    (min, max): (usize, usize),
+    mask: u32,
+    (seen, generation): (&mut [u64], u64),
+    out: &mut [Origin],
+) -> usize {
+    let n = len.saturating_sub(2);
+    let mut kept = 0;
+    // The n-gram of `j + 1` bytes at padded offset `i`, hash state `h`; `ts` is where it
+    // starts in the word (its text ends at `min(i + j, n)`, never before `ts`).
+    let mut emit = |h: u64, i: usize, j: usize, ts: usize| {
+        let bucket = finish(h) as u32 & mask;
+        if insert(seen, generation, bucket) {
+            if let Some(o) = out.get_mut(kept) {
+                *o = Origin {
+                    bucket,
+                    start: (start + ts) as u32,
+                    len: ((i + j).min(n) - ts) as u16,
+                    kind: NGRAM_KINDS[j.min(NGRAM_KINDS.len() - 1)],
+                    extra: false,
+                };
+                kept += 1;
+            }
+        }
+    };
+    // Start positions with at least `min` bytes left.
+    for i in 0..(len + 1).saturating_sub(min) {
+        // The padded range mapped back to the word's range in the text.
+        let ts = i.saturating_sub(1).min(n);
+        let mut h = CHARS_SALT;
+        // A window of constant length in the default copy (only an invalid `max` of more
+        // than 8 falls back to the rest of the buffer).
+        let window = pad.get(i..i + max).unwrap_or(&pad[i..]);
+        for (j, &b) in window.iter().enumerate() {
+            h = fnv(h, b);
+            // Shorter lengths only feed the rolling hash; longer ones must end in the word.
+            if j + 1 >= min && i + j < len {
+                emit(h, i, j, ts);
+            }
+        }
+    }
+    kept
 }
 
 /// The namespace of a character n-gram of `len + 1` characters, for every length a valid
@@ -555,6 +787,11 @@ fn is_continuation(b: u8) -> bool {
 
 /// Seven or more digits written as one number, possibly with spaces, dashes, dots or brackets.
 fn has_phone_number(text: &str) -> bool {
+    // Most comments hold fewer than seven digits in all, which a counting pass (one the
+    // compiler vectorises) settles without the byte-by-byte state machine.
+    if text.bytes().filter(u8::is_ascii_digit).count() < 7 {
+        return false;
+    }
     let mut digits = 0;
     let mut gap = 0;
     for b in text.bytes() {

@@ -75,17 +75,15 @@ pub fn find_links(clean: &str, hrefs: &[String]) -> Vec<Link> {
     links
 }
 
-/// Whether `hay` contains `http` or `www.` in any case: one pass, testing the first byte of
-/// both before comparing the rest.
+/// Whether `hay` contains `http` or `www.` in any case: each 4-byte window read as one
+/// number and compared with both after setting the lower-case bit of the letters' positions
+/// (only `H`/`h` become `h` that way, and so on; the `.` is compared exactly).
 fn has_url_marker(hay: &[u8]) -> bool {
-    hay.iter().enumerate().any(|(i, &b)| match b | 0x20 {
-        b'h' => hay
-            .get(i..i + 4)
-            .is_some_and(|w| w.eq_ignore_ascii_case(b"http")),
-        b'w' => hay
-            .get(i..i + 4)
-            .is_some_and(|w| w.eq_ignore_ascii_case(b"www.")),
-        _ => false,
+    const HTTP: u32 = u32::from_le_bytes(*b"http");
+    const WWW: u32 = u32::from_le_bytes(*b"www.");
+    hay.windows(4).any(|w| {
+        let x = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+        x | 0x2020_2020 == HTTP || x | 0x0020_2020 == WWW
     })
 }
 
@@ -132,6 +130,26 @@ pub fn domain_of(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn url_marker_matches_a_case_insensitive_search() {
+        // Every 4-byte string over bytes that look alike once the lower-case bit is set.
+        let alphabet = b"hHtTpPwW.\x0e\x08\x10Nx";
+        let naive = |hay: &[u8]| {
+            hay.windows(4)
+                .any(|w| w.eq_ignore_ascii_case(b"http") || w.eq_ignore_ascii_case(b"www."))
+        };
+        let mut hay = [0u8; 4];
+        for i in 0..alphabet.len().pow(4) {
+            let mut rest = i;
+            for b in &mut hay {
+                *b = alphabet[rest % alphabet.len()];
+                rest /= alphabet.len();
+            }
+            assert_eq!(has_url_marker(&hay), naive(&hay), "{hay:?}");
+        }
+        assert!(has_url_marker(b"see WWW.example.org") && !has_url_marker(b"www"));
+    }
 
     #[test]
     fn bare_and_bbcode_links_are_found() {

@@ -93,6 +93,13 @@ fn copy_visible(raw: &str, out: &mut String) -> bool {
     let mut run = 0;
     let mut i = 0;
     while i < bytes.len() {
+        // Eight printable ASCII bytes, the common case, are passed over at once.
+        if let Some(&[b0, b1, b2, b3, b4, b5, b6, b7]) = bytes.get(i..i + 8) {
+            if all_printable_ascii(u64::from_le_bytes([b0, b1, b2, b3, b4, b5, b6, b7])) {
+                i += 8;
+                continue;
+            }
+        }
         let b = bytes[i];
         if b.is_ascii() {
             if b >= 0x20 && b != 0x7f {
@@ -121,24 +128,31 @@ fn copy_visible(raw: &str, out: &mut String) -> bool {
     non_ascii
 }
 
+/// Whether all eight bytes of `x` are printable ASCII (0x20 to 0x7E). Exact: a byte at or
+/// above 0x80 sets its top bit; the borrow tests below find a byte under 0x20 or equal to
+/// 0x7F whenever there is one (they may point at the wrong byte, which does not matter here).
+#[inline(always)]
+fn all_printable_ascii(x: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let del = x ^ (0x7f * ONES);
+    x & HIGH == 0
+        && x.wrapping_sub(0x20 * ONES) & !x & HIGH == 0
+        && del.wrapping_sub(ONES) & !del & HIGH == 0
+}
+
 /// Lower-cases and caps runs of one repeated character at three (`loooool` → `loool`), so
 /// floods of one letter share features with their milder spellings.
 pub fn fold(clean: &str) -> String {
     if clean.is_ascii() {
-        // Bytes are characters: lower-case and cap runs without the Unicode tables. Most
-        // text has no run of three to cap.
-        let lower = clean.to_ascii_lowercase();
-        if !lower
-            .as_bytes()
-            .windows(3)
-            .any(|w| w[0] == w[1] && w[1] == w[2])
-        {
-            return lower;
-        }
-        let mut out = Vec::with_capacity(clean.len());
+        // Bytes are characters: lower-case, then cap runs in place (capping only ever drops
+        // bytes, so the write index never passes the read index), without the Unicode tables.
+        let mut bytes = clean.to_ascii_lowercase().into_bytes();
+        let mut kept = 0;
         let mut last = 0u8;
         let mut run = 0usize;
-        for b in clean.bytes().map(|b| b.to_ascii_lowercase()) {
+        for read in 0..bytes.len() {
+            let b = bytes[read];
             if b == last {
                 run += 1;
                 if run >= 3 {
@@ -148,9 +162,11 @@ pub fn fold(clean: &str) -> String {
                 last = b;
                 run = 0;
             }
-            out.push(b);
+            bytes[kept] = b;
+            kept += 1;
         }
-        return String::from_utf8(out).unwrap_or_default();
+        bytes.truncate(kept);
+        return String::from_utf8(bytes).unwrap_or_default();
     }
     let lower = |c: char| -> either_lower::Lower {
         if c.is_ascii() {
@@ -274,6 +290,24 @@ mod tests {
     #[test]
     fn character_floods_are_capped() {
         assert_eq!(fold("LOOOOOOOL!!!!!!"), "loool!!!");
+        assert_eq!(fold("aaAAab...."), "aaab...");
+        assert_eq!(fold("ÀÀÀÀ x"), "ààà x");
+    }
+
+    #[test]
+    fn printable_ascii_words_are_recognised_exactly() {
+        let naive = |x: u64| x.to_le_bytes().iter().all(|b| (0x20..0x7f).contains(b));
+        // Every byte value in every position, next to printable and unprintable neighbours.
+        for fill in [b' ', b'~', b'a', 0x1f, 0x7f, 0x80] {
+            for pos in 0..8 {
+                for b in 0..=255u8 {
+                    let mut bytes = [fill; 8];
+                    bytes[pos] = b;
+                    let x = u64::from_le_bytes(bytes);
+                    assert_eq!(all_printable_ascii(x), naive(x), "{bytes:?}");
+                }
+            }
+        }
     }
 
     #[test]
