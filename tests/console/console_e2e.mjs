@@ -68,7 +68,8 @@ const context = await chromium.launchPersistentContext(userDataDir, {
 const problems = [];
 try {
   const page = context.pages()[0] ?? await context.newPage();
-  page.setDefaultTimeout(10_000);
+  // Generous: CI runs this on two cores shared with everything else.
+  page.setDefaultTimeout(30_000);
   // Script errors and CSP violations (reported as console errors) fail the run.
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
