@@ -448,9 +448,9 @@ impl RedisCache {
 const REVIEW_READ_TIMEOUT_FLOOR: Duration = Duration::from_millis(500);
 
 /// The review history's Redis store (see [`crate::review`]): each entry a key of its own
-/// that expires with the retention, and a sorted set of ids by time, trimmed by score (and to
-/// [`crate::review::MAX_ITEMS`]) on every write and read. Shares the cache's connection and
-/// circuit breaker.
+/// that expires with the retention, and a sorted set of ids by time, trimmed by score on
+/// every write and read, and to [`crate::review::MAX_ITEMS`] (deleting the oldest entries)
+/// on every write. Shares the cache's connection and circuit breaker.
 pub struct RedisReview {
     shared: Arc<Shared>,
     retention: Duration,
@@ -459,6 +459,19 @@ pub struct RedisReview {
     /// Entries not stored, counted where the write fails (not awaited by anyone).
     failures: Arc<AtomicU64>,
 }
+
+/// Keeps the newest ARGV[1] ids of the index KEYS[1] and deletes the entries (keys ARGV[2]
+/// followed by the id) of the others: trimming only the index would leave them stored, out
+/// of sight, until they expire, so a spam wave could fill Redis.
+const REVIEW_TRIM_SCRIPT: &str = r#"
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
+if over > 0 then
+  local ids = redis.call('ZRANGE', KEYS[1], 0, over - 1)
+  for _, id in ipairs(ids) do redis.call('DEL', ARGV[2] .. id) end
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1)
+end
+return over
+"#;
 
 /// Entries fetched per `MGET` of a history read.
 const REVIEW_MGET_CHUNK: usize = 500;
@@ -555,10 +568,12 @@ impl RedisReview {
             .arg("-inf")
             .arg(format!("({}", unix_ms(now) - retention_ms))
             .ignore()
-            .cmd("ZREMRANGEBYRANK")
+            .cmd("EVAL")
+            .arg(REVIEW_TRIM_SCRIPT)
+            .arg(1)
             .arg(&index)
-            .arg(0)
-            .arg(-(crate::review::MAX_ITEMS as i64) - 1)
+            .arg(crate::review::MAX_ITEMS)
+            .arg(self.item_key(""))
             .ignore()
             // The index itself goes when nothing was recorded for a whole retention.
             .cmd("PEXPIRE")

@@ -271,6 +271,40 @@ async fn redis_history_is_shared_by_replicas_and_expires() {
 }
 
 #[tokio::test]
+async fn redis_history_beyond_its_cap_deletes_the_oldest_entries_not_just_their_index() {
+    let redis = RedisServer::start();
+    // A full history: 20,000 entries from the last minute, oldest first.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let fake: Vec<String> = (0..20_000).map(|n| format!("f{n:05}")).collect();
+    let mut zadd = vec!["ZADD".to_owned(), "cg:rv:idx".to_owned()];
+    let mut mset = vec!["MSET".to_owned()];
+    for (n, id) in fake.iter().enumerate() {
+        zadd.push((now_ms - 60_000 + n as u128).to_string());
+        zadd.push(id.clone());
+        mset.push(format!("cg:rv:i:{id}"));
+        mset.push("{}".to_owned());
+    }
+    fn args(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    assert_eq!(redis.command(&args(&zadd)), ":20000");
+    assert_eq!(redis.command(&args(&mset)), "+OK");
+    let url = redis.url();
+    let app = spawn_app_with(move |s| s.redis_url = Some(url)).await;
+    let held = scored(&app, &held_comment("cap"), "hold").await;
+    eventually("the oldest entry deleted", || async {
+        redis.command(&["EXISTS", "cg:rv:i:f00000"]) == ":0"
+    })
+    .await;
+    assert_eq!(redis.command(&["ZCARD", "cg:rv:idx"]), ":20000");
+    assert_eq!(redis.command(&["EXISTS", "cg:rv:i:f00001"]), ":1");
+    assert_eq!(redis.command(&["EXISTS", &format!("cg:rv:i:{held}")]), ":1");
+}
+
+#[tokio::test]
 async fn scoring_goes_on_when_redis_is_down_and_the_failures_are_counted() {
     let mut redis = RedisServer::start();
     let url = redis.url();
