@@ -19,7 +19,7 @@
 use std::collections::VecDeque;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -410,10 +410,12 @@ impl ReviewHistory {
     }
 }
 
-/// Lines waiting for the file store's writer thread. Bounded so that a stalled disk costs at
-/// most this many lines of memory; an entry whose line does not fit is in memory already and
-/// reaches the file with the next rewrite.
+/// Most lines waiting for the file store's writer thread, and most bytes of them: a stalled
+/// disk must not cost more memory than this (bodies may be 512 KiB each). An entry whose line
+/// does not fit is in memory already and reaches the file with the next rewrite.
 const WRITE_QUEUE: usize = 4096;
+/// See [`WRITE_QUEUE`].
+const WRITE_QUEUE_BYTES: usize = 8 * 1024 * 1024;
 
 /// The file store: entries in memory, appended to a JSON Lines file by a writer thread of
 /// its own, the file rewritten without expired entries at most once a minute (and at least
@@ -431,9 +433,9 @@ enum FileWrite {
         line: Vec<u8>,
         now: OffsetDateTime,
     },
-    /// Answer once every earlier write is done.
+    /// Answer once every earlier write is done (the writer waits until the answer is taken).
     #[cfg(test)]
-    Flush(std::sync::mpsc::Sender<()>),
+    Flush(SyncSender<()>),
 }
 
 struct FileInner {
@@ -444,6 +446,8 @@ struct FileInner {
     prune_every: Duration,
     state: Mutex<FileState>,
     failures: AtomicU64,
+    /// Bytes of the lines queued for the writer thread.
+    queued_bytes: AtomicUsize,
 }
 
 struct FileState {
@@ -509,6 +513,7 @@ impl FileHistory {
             prune_every,
             state: Mutex::new(state),
             failures: AtomicU64::new(0),
+            queued_bytes: AtomicUsize::new(0),
         };
         // Rewrite now, so that what expired while the service was down leaves the disk too.
         let written_through = {
@@ -550,10 +555,17 @@ impl FileHistory {
         state.push(Arc::new(item), line.len());
         let seq = state.seq;
         inner.drop_expired(&mut state, now);
+        let size = line.len();
+        if inner.queued_bytes.fetch_add(size, Ordering::Relaxed) + size > WRITE_QUEUE_BYTES {
+            inner.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+            state.stale = true;
+            return Ok(());
+        }
         // Sent under the lock, so that lines reach the writer in the order of `seq`.
         match self.writes.try_send(FileWrite::Append { seq, line, now }) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => {
+                inner.queued_bytes.fetch_sub(size, Ordering::Relaxed);
                 state.stale = true;
                 Ok(())
             }
@@ -583,7 +595,7 @@ impl FileHistory {
     /// Waits until the writer thread has done every write queued so far.
     #[cfg(test)]
     fn flush(&self) {
-        let (done, wait) = std::sync::mpsc::channel();
+        let (done, wait) = std::sync::mpsc::sync_channel(0);
         self.writes.send(FileWrite::Flush(done)).unwrap();
         wait.recv().unwrap();
     }
@@ -629,6 +641,7 @@ impl FileInner {
         loop {
             let now = match queued.recv_timeout(self.prune_every) {
                 Ok(FileWrite::Append { seq, line, now }) => {
+                    self.queued_bytes.fetch_sub(line.len(), Ordering::Relaxed);
                     // An entry a rewrite wrote already must not be there twice.
                     if seq > written_through {
                         if let Err(e) = self.append(&mut file, &line) {
@@ -1072,5 +1085,27 @@ mod tests {
         store.flush();
         assert_eq!(store.items(t0()).unwrap().len(), 1, "still shown");
         assert!(store.inner.failures.load(Ordering::Relaxed) >= 1);
+    }
+
+    #[test]
+    fn a_stalled_disk_queues_a_bounded_number_of_bytes_and_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileHistory::open(dir.path(), DAY, t0()).unwrap();
+        // The writer thread stops at this until the test takes the answer: a stalled disk.
+        let (done, stalled) = std::sync::mpsc::sync_channel(0);
+        store.writes.send(FileWrite::Flush(done)).unwrap();
+        let big = "x".repeat(200 * 1024);
+        for n in 0..100 {
+            let mut entry = item(&format!("b{n}"), Verdict::Hold, t0(), None);
+            entry.comment.content = big.clone();
+            store.record(entry, t0()).unwrap();
+            assert!(store.inner.queued_bytes.load(Ordering::Relaxed) <= WRITE_QUEUE_BYTES);
+        }
+        stalled.recv().unwrap();
+        store.flush();
+        // What did not fit in the queue came with the rewrite.
+        let text = std::fs::read_to_string(dir.path().join(HISTORY_FILE)).unwrap();
+        assert_eq!(text.lines().count(), 100);
+        assert_eq!(store.inner.queued_bytes.load(Ordering::Relaxed), 0);
     }
 }
