@@ -266,11 +266,6 @@ impl Metrics {
         }
     }
 
-    /// Counts one verdict the review history could not store.
-    pub fn review_history_failed(&self) {
-        self.review_history_errors.increment(1);
-    }
-
     /// Verdicts per day for the `days` days up to `today`, oldest first.
     pub fn verdicts_per_day(&self, days: usize, today: Date) -> Vec<DayCount> {
         self.daily
@@ -315,10 +310,12 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition of every series, after bringing the values kept
-    /// elsewhere up to date: the live model and the cache's error count.
-    pub fn render(&self, model_version: &str, cache_errors: u64) -> String {
+    /// elsewhere up to date: the live model, the cache's and the review history's error
+    /// counts (the history counts its own: its writes finish after the request).
+    pub fn render(&self, model_version: &str, cache_errors: u64, review_errors: u64) -> String {
         self.model_in_use(model_version);
         self.cache_errors.absolute(cache_errors);
+        self.review_history_errors.absolute(review_errors);
         self.handle.render()
     }
 
@@ -431,7 +428,7 @@ mod tests {
         metrics.retrain_finished("success", 12.0);
         metrics.rate_limited("ip");
         metrics.upkeep();
-        let text = metrics.render("nb-1", 3);
+        let text = metrics.render("nb-1", 3, 0);
         for line in [
             r#"commentguard_http_requests_total{route="/v1/comments/score",status="200"} 2"#,
             r#"commentguard_verdicts_total{verdict="spam",cached="false"} 1"#,
@@ -459,7 +456,7 @@ mod tests {
         assert!(!text.contains(r#"rule="classifier""#), "{text}");
 
         // A new model: the old version drops to 0.
-        let text = metrics.render("nb-2", 3);
+        let text = metrics.render("nb-2", 3, 0);
         assert!(
             text.contains(r#"commentguard_model_info{version="nb-1"} 0"#),
             "{text}"
@@ -504,7 +501,7 @@ mod tests {
     fn two_instances_count_separately() {
         let (a, b) = (Metrics::new(), Metrics::new());
         a.request("/healthz".to_owned(), 200);
-        assert!(a.render("m", 0).contains(r#"route="/healthz""#));
-        assert!(!b.render("m", 0).contains(r#"route="/healthz""#));
+        assert!(a.render("m", 0, 0).contains(r#"route="/healthz""#));
+        assert!(!b.render("m", 0, 0).contains(r#"route="/healthz""#));
     }
 }

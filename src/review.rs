@@ -4,8 +4,9 @@
 //! Each entry holds the comment as submitted (author, e-mail address, IP: personal data),
 //! the reasons and strongest tokens. Entries older than the retention are never returned and
 //! are deleted: in Redis each entry expires on its own and the index is trimmed by score on
-//! every write; the file store drops them from memory and rewrites its file at most once a
-//! minute. Either store also keeps at most [`MAX_ITEMS`] entries, and the file store at most
+//! every write; the file store drops them from memory and its writer thread rewrites the file
+//! (at most, and while anything expired, at least, once a minute). Either store also keeps
+//! at most [`MAX_ITEMS`] entries, and the file store at most
 //! [`MAX_BYTES`] of them (the oldest go first), so a spam wave cannot grow it without bound.
 //!
 //! Whether an entry was already corrected is not stored here: the label book is the truth
@@ -18,7 +19,9 @@
 use std::collections::VecDeque;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -153,6 +156,8 @@ impl SortKey {
         let mut parts = cursor.splitn(3, '.');
         let rank = parts.next()?.parse::<u8>().ok().filter(|r| *r <= 1)?;
         let micros = parts.next()?.parse::<i64>().ok()?;
+        // Negated below: i64::MIN has no negation (a panic in a debug build).
+        let newest = micros.checked_neg()?;
         let verdict_id = parts.next()?;
         if verdict_id.is_empty()
             || verdict_id.len() > 64
@@ -162,7 +167,7 @@ impl SortKey {
         }
         Some(SortKey {
             rank,
-            newest: -micros,
+            newest,
             verdict_id: verdict_id.to_owned(),
         })
     }
@@ -347,21 +352,33 @@ impl std::fmt::Debug for ReviewHistory {
 }
 
 impl ReviewHistory {
-    /// Records `item` (an entry older than the retention is dropped on the way).
-    pub async fn record(&self, item: ReviewItem, now: OffsetDateTime) -> Result<(), HistoryError> {
+    /// Records `item` (an entry older than the retention is dropped on the way) without
+    /// waiting on a disk or on Redis: the scoring routes call it, and their latency budget is
+    /// far below one write's. The file store updates its memory at once and leaves the disk
+    /// to its writer thread; the Redis store hands the write to the cache's runtime. Failures,
+    /// now or later, are counted in [`ReviewHistory::errors`].
+    pub fn record(&self, item: ReviewItem, now: OffsetDateTime) -> Result<(), HistoryError> {
+        let result = match self {
+            ReviewHistory::File(file) => file.record(item, now),
+            ReviewHistory::Redis(redis) => serde_json::to_vec(&item)
+                .map_err(HistoryError::from)
+                .and_then(|json| redis.record(&item.verdict_id, item.scored_at, json, now)),
+        };
+        if result.is_err() {
+            self.failures().fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// Verdicts the history failed to store since the service started.
+    pub fn errors(&self) -> u64 {
+        self.failures().load(Ordering::Relaxed)
+    }
+
+    fn failures(&self) -> &AtomicU64 {
         match self {
-            ReviewHistory::File(file) => {
-                let file = file.clone_handle();
-                tokio::task::spawn_blocking(move || file.record(item, now))
-                    .await
-                    .map_err(|e| HistoryError::Io(std::io::Error::other(e)))?
-            }
-            ReviewHistory::Redis(redis) => {
-                let json = serde_json::to_vec(&item)?;
-                redis
-                    .record(&item.verdict_id, item.scored_at, json, now)
-                    .await
-            }
+            ReviewHistory::File(file) => &file.inner.failures,
+            ReviewHistory::Redis(redis) => redis.failures(),
         }
     }
 
@@ -393,10 +410,32 @@ impl ReviewHistory {
     }
 }
 
-/// The file store: entries in memory, appended to a JSON Lines file, the file rewritten
-/// without expired entries at most once a minute.
+/// Most lines waiting for the file store's writer thread, and most bytes of them: a stalled
+/// disk must not cost more memory than this (bodies may be 512 KiB each). An entry whose line
+/// does not fit is in memory already and reaches the file with the next rewrite.
+const WRITE_QUEUE: usize = 4096;
+/// See [`WRITE_QUEUE`].
+const WRITE_QUEUE_BYTES: usize = 8 * 1024 * 1024;
+
+/// The file store: entries in memory, appended to a JSON Lines file by a writer thread of
+/// its own, the file rewritten without expired entries at most once a minute (and at least
+/// once a minute while any entry has left memory, even if nothing new is recorded).
 pub struct FileHistory {
-    inner: std::sync::Arc<FileInner>,
+    inner: Arc<FileInner>,
+    writes: SyncSender<FileWrite>,
+}
+
+/// Work for the writer thread.
+enum FileWrite {
+    /// Append the line of entry `seq`, recorded at `now`.
+    Append {
+        seq: u64,
+        line: Vec<u8>,
+        now: OffsetDateTime,
+    },
+    /// Answer once every earlier write is done (the writer waits until the answer is taken).
+    #[cfg(test)]
+    Flush(SyncSender<()>),
 }
 
 struct FileInner {
@@ -404,17 +443,23 @@ struct FileInner {
     retention: Duration,
     max_items: usize,
     max_bytes: usize,
+    prune_every: Duration,
     state: Mutex<FileState>,
+    failures: AtomicU64,
+    /// Bytes of the lines queued for the writer thread.
+    queued_bytes: AtomicUsize,
 }
 
 struct FileState {
     /// Oldest first, each with its size as a JSON line.
-    items: VecDeque<(ReviewItem, usize)>,
+    items: VecDeque<(Arc<ReviewItem>, usize)>,
     /// Sum of the sizes.
     bytes: usize,
+    /// Number of the last entry pushed (entries are numbered from 1).
+    seq: u64,
     /// When the file was last rewritten.
     pruned_at: OffsetDateTime,
-    /// Whether entries left memory since the file was last rewritten.
+    /// Whether the file holds entries memory no longer does, or lacks some it does.
     stale: bool,
 }
 
@@ -426,21 +471,24 @@ impl FileHistory {
         retention: Duration,
         now: OffsetDateTime,
     ) -> std::io::Result<FileHistory> {
-        Self::open_limited(data_dir, retention, now, MAX_ITEMS, MAX_BYTES)
+        Self::open_limited(data_dir, retention, now, MAX_ITEMS, MAX_BYTES, PRUNE_EVERY)
     }
 
-    /// [`FileHistory::open`] keeping at most `max_items` entries and `max_bytes` of them.
+    /// [`FileHistory::open`] keeping at most `max_items` entries and `max_bytes` of them,
+    /// rewriting the file at most (and, while stale, at least) every `prune_every`.
     fn open_limited(
         data_dir: &Path,
         retention: Duration,
         now: OffsetDateTime,
         max_items: usize,
         max_bytes: usize,
+        prune_every: Duration,
     ) -> std::io::Result<FileHistory> {
         let path = data_dir.join(HISTORY_FILE);
         let mut state = FileState {
             items: VecDeque::new(),
             bytes: 0,
+            seq: 0,
             pruned_at: OffsetDateTime::UNIX_EPOCH,
             stale: false,
         };
@@ -449,7 +497,7 @@ impl FileHistory {
                 for line in text.lines() {
                     if let Ok(item) = serde_json::from_str::<ReviewItem>(line) {
                         if !item.expired(now, retention) {
-                            state.push(item, line.len() + 1);
+                            state.push(Arc::new(item), line.len() + 1);
                         }
                     }
                 }
@@ -462,68 +510,102 @@ impl FileHistory {
             retention,
             max_items,
             max_bytes,
+            prune_every,
             state: Mutex::new(state),
+            failures: AtomicU64::new(0),
+            queued_bytes: AtomicUsize::new(0),
         };
         // Rewrite now, so that what expired while the service was down leaves the disk too.
-        {
+        let written_through = {
             let mut state = inner.state.lock().map_err(|_| poisoned())?;
             inner.drop_expired(&mut state, now);
-            inner.rewrite(&mut state)?;
-        }
-        Ok(FileHistory {
-            inner: std::sync::Arc::new(inner),
-        })
+            let items: Vec<Arc<ReviewItem>> = state.items.iter().map(|(i, _)| i.clone()).collect();
+            inner.rewrite(&items)?;
+            state.stale = false;
+            state.seq
+        };
+        let inner = Arc::new(inner);
+        let (writes, queued) = std::sync::mpsc::sync_channel(WRITE_QUEUE);
+        let writer = inner.clone();
+        // Ends when the last handle (and so the sender) is dropped.
+        std::thread::Builder::new()
+            .name("review-history".into())
+            .spawn(move || writer.write_loop(&queued, written_through))?;
+        Ok(FileHistory { inner, writes })
     }
 
     fn clone_handle(&self) -> FileHistory {
         FileHistory {
             inner: self.inner.clone(),
+            writes: self.writes.clone(),
         }
     }
 
-    /// Appends `item`; drops (and at most once a minute deletes from the file) what has
-    /// expired at `now`. Blocks on the disk.
+    /// Keeps `item` in memory and queues its line for the writer thread; drops what has
+    /// expired at `now`. Never waits on the disk.
     pub fn record(&self, item: ReviewItem, now: OffsetDateTime) -> Result<(), HistoryError> {
         let inner = &self.inner;
-        let mut state = inner.state.lock().map_err(|_| poisoned())?;
         if item.expired(now, inner.retention) {
             return Ok(());
         }
+        // Encoded before taking the lock: other requests wait on it.
         let mut line = serde_json::to_vec(&item)?;
         line.push(b'\n');
-        state.push(item, line.len());
+        let mut state = inner.state.lock().map_err(|_| poisoned())?;
+        state.push(Arc::new(item), line.len());
+        let seq = state.seq;
         inner.drop_expired(&mut state, now);
-        if state.stale && now - state.pruned_at >= PRUNE_EVERY {
-            inner.rewrite(&mut state)?;
-            state.pruned_at = now;
-        } else {
-            let mut file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&inner.path)?;
-            file.write_all(&line)?;
+        let size = line.len();
+        if inner.queued_bytes.fetch_add(size, Ordering::Relaxed) + size > WRITE_QUEUE_BYTES {
+            inner.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+            state.stale = true;
+            return Ok(());
         }
-        Ok(())
+        // Sent under the lock, so that lines reach the writer in the order of `seq`.
+        match self.writes.try_send(FileWrite::Append { seq, line, now }) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => {
+                inner.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+                state.stale = true;
+                Ok(())
+            }
+            Err(TrySendError::Disconnected(_)) => Err(HistoryError::Io(std::io::Error::other(
+                "the review history's writer thread has stopped",
+            ))),
+        }
     }
 
     /// Every unexpired entry at `now`, newest first.
     pub fn items(&self, now: OffsetDateTime) -> Result<Vec<ReviewItem>, HistoryError> {
         let inner = &self.inner;
-        let mut state = inner.state.lock().map_err(|_| poisoned())?;
-        inner.drop_expired(&mut state, now);
-        Ok(state
-            .items
-            .iter()
-            .rev()
-            .map(|(item, _)| item.clone())
-            .collect())
+        // Copied outside the lock: recording must not wait for a large copy.
+        let shared: Vec<Arc<ReviewItem>> = {
+            let mut state = inner.state.lock().map_err(|_| poisoned())?;
+            inner.drop_expired(&mut state, now);
+            state
+                .items
+                .iter()
+                .rev()
+                .map(|(item, _)| item.clone())
+                .collect()
+        };
+        Ok(shared.iter().map(|item| ReviewItem::clone(item)).collect())
+    }
+
+    /// Waits until the writer thread has done every write queued so far.
+    #[cfg(test)]
+    fn flush(&self) {
+        let (done, wait) = std::sync::mpsc::sync_channel(0);
+        self.writes.send(FileWrite::Flush(done)).unwrap();
+        wait.recv().unwrap();
     }
 }
 
 impl FileState {
-    fn push(&mut self, item: ReviewItem, size: usize) {
+    fn push(&mut self, item: Arc<ReviewItem>, size: usize) {
         self.items.push_back((item, size));
         self.bytes += size;
+        self.seq += 1;
     }
 
     fn pop_oldest(&mut self) {
@@ -550,19 +632,114 @@ impl FileInner {
         state.stale |= state.items.len() != before;
     }
 
-    /// Replaces the file with the entries in memory (written aside, then renamed).
-    fn rewrite(&self, state: &mut FileState) -> std::io::Result<()> {
-        let staged = self.path.with_extension("jsonl.tmp");
-        {
-            let mut out = std::io::BufWriter::new(std::fs::File::create(&staged)?);
-            for (item, _) in &state.items {
-                serde_json::to_writer(&mut out, item)?;
-                out.write_all(b"\n")?;
+    /// The writer thread: appends queued lines and rewrites the file when it is stale and a
+    /// minute has passed; with nothing queued for a minute, checks for expired entries
+    /// anyway, so that they leave the disk even when nothing new is recorded. Lines of
+    /// entries up to `written_through` are in the file already.
+    fn write_loop(&self, queued: &Receiver<FileWrite>, mut written_through: u64) {
+        let mut file: Option<std::fs::File> = None;
+        loop {
+            let now = match queued.recv_timeout(self.prune_every) {
+                Ok(FileWrite::Append { seq, line, now }) => {
+                    self.queued_bytes.fetch_sub(line.len(), Ordering::Relaxed);
+                    // An entry a rewrite wrote already must not be there twice.
+                    if seq > written_through {
+                        if let Err(e) = self.append(&mut file, &line) {
+                            file = None;
+                            self.failed(&e);
+                            // The next rewrite writes it from memory.
+                            if let Ok(mut state) = self.state.lock() {
+                                state.stale = true;
+                            }
+                        }
+                    }
+                    now
+                }
+                #[cfg(test)]
+                Ok(FileWrite::Flush(done)) => {
+                    let _ = done.send(());
+                    continue;
+                }
+                Err(RecvTimeoutError::Timeout) => OffsetDateTime::now_utc(),
+                Err(RecvTimeoutError::Disconnected) => return,
+            };
+            match self.prune(now) {
+                Ok(Some(through)) => {
+                    written_through = through;
+                    // The open handle points at the replaced file.
+                    file = None;
+                }
+                Ok(None) => {}
+                Err(e) => self.failed(&e),
             }
-            out.flush()?;
         }
+    }
+
+    fn append(&self, file: &mut Option<std::fs::File>, line: &[u8]) -> std::io::Result<()> {
+        if file.is_none() {
+            *file = Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.path)?,
+            );
+        }
+        match file {
+            Some(file) => file.write_all(line),
+            None => Ok(()),
+        }
+    }
+
+    fn failed(&self, error: &std::io::Error) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        // The error names the file, never an entry.
+        tracing::warn!(error = %error, "review history file not written");
+    }
+
+    /// Rewrites the file if it is stale and was last rewritten a minute or more before
+    /// `now`; answers the number of the last entry the new file holds.
+    fn prune(&self, now: OffsetDateTime) -> std::io::Result<Option<u64>> {
+        let (items, through) = {
+            let mut state = self.state.lock().map_err(|_| poisoned())?;
+            self.drop_expired(&mut state, now);
+            if !state.stale || now - state.pruned_at < self.prune_every {
+                return Ok(None);
+            }
+            state.stale = false;
+            state.pruned_at = now;
+            let items: Vec<Arc<ReviewItem>> = state.items.iter().map(|(i, _)| i.clone()).collect();
+            (items, state.seq)
+        };
+        // Written outside the lock: recording goes on meanwhile, and its lines (numbered
+        // after `through`) are appended to the new file once it is in place.
+        match self.rewrite(&items) {
+            Ok(()) => Ok(Some(through)),
+            Err(e) => {
+                if let Ok(mut state) = self.state.lock() {
+                    state.stale = true;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Replaces the file with `items`: written aside and synced, then renamed over it, so
+    /// that a crash leaves the old file or the new one, never a truncated one.
+    fn rewrite(&self, items: &[Arc<ReviewItem>]) -> std::io::Result<()> {
+        let staged = self.path.with_extension("jsonl.tmp");
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&staged)?);
+        for item in items {
+            serde_json::to_writer(&mut out, &**item)?;
+            out.write_all(b"\n")?;
+        }
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        drop(file);
         std::fs::rename(&staged, &self.path)?;
-        state.stale = false;
+        // The rename is durable only once the directory is synced.
+        if let Some(dir) = self.path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
         Ok(())
     }
 }
@@ -724,6 +901,7 @@ mod tests {
         };
         assert_eq!(ids(store.items(later).unwrap()), ["new", "old"]);
         // Reopened: both still there.
+        store.flush();
         let store = FileHistory::open(dir.path(), retention, later).unwrap();
         assert_eq!(ids(store.items(later).unwrap()), ["new", "old"]);
         // An hour after the first: it is gone from reads, and from the file on the next write.
@@ -732,6 +910,7 @@ mod tests {
         store
             .record(item("newest", Verdict::Hold, expiry, None), expiry)
             .unwrap();
+        store.flush();
         let text = std::fs::read_to_string(dir.path().join(HISTORY_FILE)).unwrap();
         assert!(!text.contains("\"old\""), "expired entry still on disk");
         assert_eq!(text.lines().count(), 2);
@@ -755,7 +934,8 @@ mod tests {
             .len()
             + 1;
         // Room for 3 entries by count, 2 by bytes.
-        let store = FileHistory::open_limited(dir.path(), DAY, t0(), 3, size * 2 + 1).unwrap();
+        let store =
+            FileHistory::open_limited(dir.path(), DAY, t0(), 3, size * 2 + 1, PRUNE_EVERY).unwrap();
         for n in 0..4 {
             let at = t0() + Duration::from_secs(n);
             store
@@ -769,7 +949,9 @@ mod tests {
             .map(|i| i.verdict_id)
             .collect();
         assert_eq!(ids, ["a3", "a2"]);
-        let store = FileHistory::open_limited(dir.path(), DAY, t0(), 1, usize::MAX).unwrap();
+        store.flush();
+        let store =
+            FileHistory::open_limited(dir.path(), DAY, t0(), 1, usize::MAX, PRUNE_EVERY).unwrap();
         assert_eq!(
             store.items(t0()).unwrap().len(),
             1,
@@ -784,6 +966,7 @@ mod tests {
         store
             .record(item("a", Verdict::Hold, t0(), None), t0())
             .unwrap();
+        store.flush();
         let mut file = std::fs::OpenOptions::new()
             .append(true)
             .open(dir.path().join(HISTORY_FILE))
@@ -791,5 +974,138 @@ mod tests {
         file.write_all(b"{\"verdict_id\":\"torn").unwrap();
         let store = FileHistory::open(dir.path(), DAY, t0()).unwrap();
         assert_eq!(store.items(t0()).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_cursor_at_the_edge_of_i64_is_refused_not_a_panic() {
+        for q in [
+            "cursor=0.-9223372036854775808.abc",
+            "cursor=1.9223372036854775808.abc",
+        ] {
+            assert!(parse_queue_query(&pairs(q)).is_err(), "{q}");
+        }
+        // The largest negatable value is still a cursor (it pages past everything).
+        assert!(parse_queue_query(&pairs("cursor=0.-9223372036854775807.abc")).is_ok());
+    }
+
+    #[test]
+    fn expired_entries_leave_the_file_even_when_nothing_new_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let retention = Duration::from_secs(2);
+        let now = OffsetDateTime::now_utc();
+        let store = FileHistory::open_limited(
+            dir.path(),
+            retention,
+            now,
+            MAX_ITEMS,
+            MAX_BYTES,
+            Duration::from_millis(50),
+        )
+        .unwrap();
+        store
+            .record(item("gone", Verdict::Hold, now, None), now)
+            .unwrap();
+        store.flush();
+        let path = dir.path().join(HISTORY_FILE);
+        assert!(std::fs::read_to_string(&path).unwrap().contains("\"gone\""));
+        // No read and no write: the writer thread's own check must delete it. Generous for a
+        // loaded CI machine; it normally takes well under a second.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::fs::read_to_string(&path).unwrap().contains("\"gone\"") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "expired entry still on disk"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        drop(store);
+    }
+
+    #[test]
+    fn concurrent_records_reach_the_file_once_while_it_is_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        // Room for fewer entries than are recorded, so entries leave memory and the file is
+        // rewritten (every millisecond at most) while other threads record. In real time:
+        // the writer's idle checks use the clock.
+        let t0 = OffsetDateTime::now_utc;
+        let store = FileHistory::open_limited(
+            dir.path(),
+            DAY,
+            t0(),
+            150,
+            MAX_BYTES,
+            Duration::from_millis(1),
+        )
+        .unwrap();
+        std::thread::scope(|scope| {
+            for t in 0..4 {
+                let store = &store;
+                scope.spawn(move || {
+                    for n in 0..100 {
+                        let at = t0() + Duration::from_millis(n);
+                        store
+                            .record(item(&format!("t{t}n{n}"), Verdict::Hold, at, None), at)
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        store.flush();
+        let text = std::fs::read_to_string(dir.path().join(HISTORY_FILE)).unwrap();
+        let mut on_disk: Vec<String> = text
+            .lines()
+            .map(|l| serde_json::from_str::<ReviewItem>(l).unwrap().verdict_id)
+            .collect();
+        let lines = on_disk.len();
+        on_disk.sort();
+        on_disk.dedup();
+        assert_eq!(on_disk.len(), lines, "an entry written twice");
+        let in_memory = store.items(t0() + Duration::from_secs(1)).unwrap();
+        assert_eq!(in_memory.len(), 150);
+        for kept in in_memory {
+            assert!(
+                on_disk.binary_search(&kept.verdict_id).is_ok(),
+                "{} lost",
+                kept.verdict_id
+            );
+        }
+    }
+
+    #[test]
+    fn a_failing_disk_costs_no_answer_and_is_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileHistory::open(dir.path(), DAY, t0()).unwrap();
+        // A directory where the file should be: every append fails.
+        let path = dir.path().join(HISTORY_FILE);
+        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir(&path).unwrap();
+        store
+            .record(item("a", Verdict::Hold, t0(), None), t0())
+            .unwrap();
+        store.flush();
+        assert_eq!(store.items(t0()).unwrap().len(), 1, "still shown");
+        assert!(store.inner.failures.load(Ordering::Relaxed) >= 1);
+    }
+
+    #[test]
+    fn a_stalled_disk_queues_a_bounded_number_of_bytes_and_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileHistory::open(dir.path(), DAY, t0()).unwrap();
+        // The writer thread stops at this until the test takes the answer: a stalled disk.
+        let (done, stalled) = std::sync::mpsc::sync_channel(0);
+        store.writes.send(FileWrite::Flush(done)).unwrap();
+        let big = "x".repeat(200 * 1024);
+        for n in 0..100 {
+            let mut entry = item(&format!("b{n}"), Verdict::Hold, t0(), None);
+            entry.comment.content = big.clone();
+            store.record(entry, t0()).unwrap();
+            assert!(store.inner.queued_bytes.load(Ordering::Relaxed) <= WRITE_QUEUE_BYTES);
+        }
+        stalled.recv().unwrap();
+        store.flush();
+        // What did not fit in the queue came with the rewrite.
+        let text = std::fs::read_to_string(dir.path().join(HISTORY_FILE)).unwrap();
+        assert_eq!(text.lines().count(), 100);
+        assert_eq!(store.inner.queued_bytes.load(Ordering::Relaxed), 0);
     }
 }

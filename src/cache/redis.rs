@@ -448,13 +448,33 @@ impl RedisCache {
 const REVIEW_READ_TIMEOUT_FLOOR: Duration = Duration::from_millis(500);
 
 /// The review history's Redis store (see [`crate::review`]): each entry a key of its own
-/// that expires with the retention, and a sorted set of ids by time, trimmed by score (and to
-/// [`crate::review::MAX_ITEMS`]) on every write and read. Shares the cache's connection and
-/// circuit breaker.
+/// that expires with the retention, and a sorted set of ids by time, trimmed by score on
+/// every write and read, and to [`crate::review::MAX_ITEMS`] (deleting the oldest entries)
+/// on every write. Shares the cache's connection and circuit breaker.
 pub struct RedisReview {
     shared: Arc<Shared>,
     retention: Duration,
+    /// The cache's runtime, which runs the writes.
+    handle: Handle,
+    /// Entries not stored, counted where the write fails (not awaited by anyone).
+    failures: Arc<AtomicU64>,
 }
+
+/// Keeps the newest ARGV[1] ids of the index KEYS[1] and deletes the entries (keys ARGV[2]
+/// followed by the id) of the others: trimming only the index would leave them stored, out
+/// of sight, until they expire, so a spam wave could fill Redis.
+const REVIEW_TRIM_SCRIPT: &str = r#"
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
+if over > 0 then
+  local ids = redis.call('ZRANGE', KEYS[1], 0, over - 1)
+  for _, id in ipairs(ids) do redis.call('DEL', ARGV[2] .. id) end
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1)
+end
+return over
+"#;
+
+/// Entries fetched per `MGET` of a history read.
+const REVIEW_MGET_CHUNK: usize = 500;
 
 impl RedisCache {
     /// The review history in this Redis, keeping entries for `retention`.
@@ -462,6 +482,8 @@ impl RedisCache {
         RedisReview {
             shared: self.shared.clone(),
             retention,
+            handle: self.handle.clone(),
+            failures: Arc::new(AtomicU64::new(0)),
         }
     }
 }
@@ -507,9 +529,16 @@ impl RedisReview {
         }
     }
 
+    /// Entries not stored since the service started.
+    pub fn failures(&self) -> &AtomicU64 {
+        &self.failures
+    }
+
     /// Stores the entry `json` for `verdict_id`, scored at `scored_at`; expires it when the
-    /// retention ends and trims the index.
-    pub async fn record(
+    /// retention ends and trims the index. Not awaited, like the cache's writes: the scoring
+    /// route calls this and must not wait up to the timeout for Redis. Fails at once only
+    /// when the breaker is open; a later failure is counted in [`RedisReview::failures`].
+    pub fn record(
         &self,
         verdict_id: &str,
         scored_at: time::OffsetDateTime,
@@ -539,17 +568,36 @@ impl RedisReview {
             .arg("-inf")
             .arg(format!("({}", unix_ms(now) - retention_ms))
             .ignore()
-            .cmd("ZREMRANGEBYRANK")
+            .cmd("EVAL")
+            .arg(REVIEW_TRIM_SCRIPT)
+            .arg(1)
             .arg(&index)
-            .arg(0)
-            .arg(-(crate::review::MAX_ITEMS as i64) - 1)
+            .arg(crate::review::MAX_ITEMS)
+            .arg(self.item_key(""))
             .ignore()
             // The index itself goes when nothing was recorded for a whole retention.
             .cmd("PEXPIRE")
             .arg(&index)
             .arg(retention_ms)
             .ignore();
-        self.run::<()>(pipe, self.shared.timeout).await
+        if self.shared.open.load(Ordering::Relaxed) {
+            return Err(HistoryError::Redis);
+        }
+        let shared = self.shared.clone();
+        let failures = self.failures.clone();
+        let verdict_id = verdict_id.to_owned();
+        self.handle.spawn(async move {
+            let mut manager = shared.manager.clone();
+            match tokio::time::timeout(shared.timeout, pipe.query_async::<()>(&mut manager)).await {
+                Ok(Ok(())) => shared.failures.store(0, Ordering::Relaxed),
+                _ => {
+                    shared.record_failure();
+                    failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%verdict_id, "verdict not recorded in the review history");
+                }
+            }
+        });
+        Ok(())
     }
 
     /// The stored entries unexpired at `now`, newest first.
@@ -575,10 +623,23 @@ impl RedisReview {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
-        pipe.cmd("MGET")
-            .arg(ids.iter().map(|id| self.item_key(id)).collect::<Vec<_>>());
-        let (values,): (Vec<Option<Vec<u8>>>,) = self.run(pipe, timeout).await?;
-        Ok(values.into_iter().flatten().collect())
+        // In chunks, newest first, up to the file store's byte budget: 20,000 entries of up
+        // to a request body each must not all be in memory (and one reply) at once.
+        let mut entries = Vec::new();
+        let mut bytes = 0usize;
+        for chunk in ids.chunks(REVIEW_MGET_CHUNK) {
+            let mut pipe = redis::pipe();
+            pipe.cmd("MGET")
+                .arg(chunk.iter().map(|id| self.item_key(id)).collect::<Vec<_>>());
+            let (values,): (Vec<Option<Vec<u8>>>,) = self.run(pipe, timeout).await?;
+            for value in values.into_iter().flatten() {
+                bytes += value.len();
+                if bytes > crate::review::MAX_BYTES {
+                    return Ok(entries);
+                }
+                entries.push(value);
+            }
+        }
+        Ok(entries)
     }
 }

@@ -240,7 +240,7 @@ pub async fn comment_check(
                 Ok(response) => {
                     // Test calls leave no trace, as in Akismet.
                     if !form.is_test {
-                        record_for_review(&state, &comment, &response).await;
+                        record_for_review(&state, &comment, &response);
                     }
                     (
                         response.assessment.verdict,

@@ -12,6 +12,8 @@ const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let model_version = state.labels.live().current().model_version().to_owned();
-    let text = state.metrics.render(&model_version, state.cache.errors());
+    let text = state
+        .metrics
+        .render(&model_version, state.cache.errors(), state.review.errors());
     HttpResponse::Ok().content_type(PROMETHEUS_TEXT).body(text)
 }

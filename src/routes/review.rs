@@ -3,6 +3,7 @@
 //! Corrections go through `POST /v1/feedback`; retraining and rollback through the admin
 //! routes.
 
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -53,7 +54,11 @@ pub async fn queue(
     })
     .await
     .map_err(|e| ApiError::Internal(anyhow::anyhow!("review queue task failed: {e}")))?;
-    Ok(HttpResponse::Ok().json(page))
+    // Comments, e-mail and IP addresses: not for the browser's disk cache, whose copy the
+    // retention would never delete.
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(page))
 }
 
 /// The answer of `GET /v1/review/summary`.

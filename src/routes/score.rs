@@ -66,7 +66,7 @@ pub async fn score(
     let mut comment = parse_comment(&body)?;
     scope_to_site(&principal, &mut comment)?;
     let response = assess_comment(&state, &comment, Traces::Leave).await?;
-    record_for_review(&state, &comment, &response).await;
+    record_for_review(&state, &comment, &response);
     let json = serde_json::to_vec(&response)
         .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("serialising verdict")))?;
     Ok(HttpResponse::Ok()
@@ -180,17 +180,17 @@ pub async fn assess_comment(
 }
 
 /// Records a fresh held, spam or discard verdict in the review history (see
-/// [`crate::review`]). A store that fails (Redis down, disk full) costs the console an entry,
-/// never the platform its answer: the failure is counted and logged (ids only).
-pub async fn record_for_review(state: &AppState, comment: &Comment, response: &ScoreResponse) {
+/// [`crate::review`]) without waiting on its store. A store that fails (Redis down, disk
+/// full) costs the console an entry, never the platform its answer or its latency: the
+/// failure is counted (`review_history_errors_total`) and logged (ids only).
+pub fn record_for_review(state: &AppState, comment: &Comment, response: &ScoreResponse) {
     // A cached verdict was recorded when it was first given.
     if response.cached || !needs_review(response.assessment.verdict) {
         return;
     }
     let now = OffsetDateTime::now_utc();
     let item = ReviewItem::new(&response.verdict_id, now, &response.assessment, comment);
-    if let Err(e) = state.review.record(item, now).await {
-        state.metrics.review_history_failed();
+    if let Err(e) = state.review.record(item, now) {
         tracing::warn!(verdict_id = %response.verdict_id, error = %e, "verdict not recorded in the review history");
     }
 }

@@ -3,8 +3,10 @@
 //! test scored, press "Spam", then find the label in `GET /v1/labels`. Screenshots are left
 //! in `target/console-artifacts/`.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -14,6 +16,63 @@ use crate::review::held_comment;
 
 /// The browser the test drives.
 const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Longest the browser run may take. Each step has its own timeout in console_e2e.mjs; this
+/// catches a hang outside them (a browser that never starts or never closes), so the test
+/// fails with the output so far instead of hanging CI.
+const BROWSER_DEADLINE: Duration = Duration::from_secs(600);
+
+/// Runs `command` to completion, or kills it after `deadline` and fails with what it printed.
+fn run_with_deadline(mut command: Command, deadline: Duration) -> Output {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot run node");
+    // Drained while it runs, so that a full pipe cannot stall it.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("cannot wait for node") {
+            break status;
+        }
+        if started.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "console_e2e.mjs did not finish within {deadline:?} and was killed:\n{}\n{}",
+                String::from_utf8_lossy(&stdout.join().unwrap_or_default()),
+                String::from_utf8_lossy(&stderr.join().unwrap_or_default())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
+}
 
 /// Installs playwright-core once per target directory (setup.sh is idempotent).
 fn playwright_dir() -> PathBuf {
@@ -109,10 +168,9 @@ async fn a_moderator_marks_a_held_comment_as_spam_in_the_browser() {
     .env("CG_ARTIFACTS", &artifacts)
     .env("CG_CONSOLE_NODE_DIR", &node_dir)
     .env("CG_CHROMIUM", CHROMIUM);
-    let output = tokio::task::spawn_blocking(move || node.output())
+    let output = tokio::task::spawn_blocking(move || run_with_deadline(node, BROWSER_DEADLINE))
         .await
-        .unwrap()
-        .expect("cannot run node");
+        .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),

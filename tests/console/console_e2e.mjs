@@ -68,10 +68,14 @@ const context = await chromium.launchPersistentContext(userDataDir, {
 const problems = [];
 try {
   const page = context.pages()[0] ?? await context.newPage();
-  page.setDefaultTimeout(10_000);
+  // Generous: CI runs this on two cores shared with everything else.
+  page.setDefaultTimeout(30_000);
   // Script errors and CSP violations (reported as console errors) fail the run.
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  // Every URL the page asked for: the key must be in none of them (URLs end up in logs).
+  const requestUrls = [];
+  page.on('request', (r) => requestUrls.push(r.url()));
   const row = (id) => page.locator(`li[data-verdict-id="${id}"]`);
 
   await check('page_served_with_csp', async () => {
@@ -162,6 +166,13 @@ try {
     await page.locator('svg.chart').waitFor({ state: 'visible' });
     await page.setViewportSize({ width: 360, height: 780 });
     await page.screenshot({ path: join(artifacts, 'console-model.png'), fullPage: true });
+  });
+
+  await check('key_only_in_a_header_never_in_a_url_or_cookie', async () => {
+    assert(requestUrls.length > 0, 'no requests seen');
+    const leaked = requestUrls.filter((u) => u.includes(key) || u.includes(encodeURIComponent(key)));
+    assert(leaked.length === 0, `the key is in a URL: ${leaked.length} requests`);
+    assert((await context.cookies()).length === 0, 'the service set a cookie');
   });
 
   await check('no_script_errors_or_csp_violations', async () => {
