@@ -20,11 +20,20 @@ use commentguard::retrain::{run_job, GateTolerance, Jobs, RetrainContext, Retrai
 use commentguard::scoring::Scorer;
 
 fn peak_rss_mb() -> f64 {
+    status_mb("VmHWM:")
+}
+
+/// Resident memory now.
+fn rss_mb() -> f64 {
+    status_mb("VmRSS:")
+}
+
+fn status_mb(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         })
         .map_or(f64::NAN, |kb| kb / 1024.0)
@@ -81,6 +90,8 @@ fn run_one(n: usize) {
     let started = Instant::now();
     let (book, _) = LabelBook::open(dir.path(), scorer, 2.0).expect("open labels");
     let opened = started.elapsed().as_secs_f64();
+    // What the service holds for its labels (pins, spam memory) before any job runs.
+    let rss_open = rss_mb();
     let registry = Registry::in_dir(dir.path());
     let jobs = Jobs::default();
     let activation = Mutex::new(());
@@ -106,7 +117,7 @@ fn run_one(n: usize) {
     let cpu = cpu_secs() - cpu_before;
     let job = jobs.get(&job_id).expect("job");
     println!(
-        "labels={n} corpus={} retrain_secs={secs:.2} cpu_secs={cpu:.2} replay_at_start_secs={opened:.2} peak_rss_mb={:.0} (before: {rss_before:.0}) state={:?}",
+        "labels={n} corpus={} retrain_secs={secs:.2} cpu_secs={cpu:.2} replay_at_start_secs={opened:.2} peak_rss_mb={:.0} (before the labels: {rss_before:.0}, serving with them: {rss_open:.0}) state={:?}",
         job.corpus_docs,
         peak_rss_mb(),
         job.state

@@ -108,6 +108,20 @@ async fn retrain_promotes_and_rollback_restores_while_scores_never_fail() {
     assert!(job["candidate"]["f1"].as_f64().unwrap() > 0.9, "{job}");
     assert!(job["current"]["f1"].is_number(), "{job}");
     assert_eq!(job["label_docs"], 2);
+    // Every stage that ran has its time, and together they are the job's duration.
+    let timings = job["timings"].as_array().expect("timings");
+    let stages: Vec<&str> = timings
+        .iter()
+        .map(|t| t["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages.first(), Some(&"starting"), "{job}");
+    assert_eq!(stages.last(), Some(&"activating"), "{job}");
+    let total: f64 = timings.iter().map(|t| t["secs"].as_f64().unwrap()).sum();
+    let duration = job["duration_secs"].as_f64().unwrap();
+    assert!(
+        (total - duration).abs() < 1e-6,
+        "{total} vs {duration}: {job}"
+    );
     let promoted = job["model_version"].as_str().unwrap().to_owned();
     assert_ne!(promoted, shipped);
 
