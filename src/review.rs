@@ -1095,8 +1095,11 @@ mod tests {
         // The writer thread stops at this until the test takes the answer: a stalled disk.
         let (done, stalled) = std::sync::mpsc::sync_channel(0);
         store.writes.send(FileWrite::Flush(done)).unwrap();
+        // 60 × 200 KiB: past the write queue's budget, within the memory budget.
         let big = "x".repeat(200 * 1024);
-        for n in 0..100 {
+        const ENTRIES: usize = 60;
+        assert!(ENTRIES * big.len() > WRITE_QUEUE_BYTES && ENTRIES * big.len() < MAX_BYTES);
+        for n in 0..ENTRIES {
             let mut entry = item(&format!("b{n}"), Verdict::Hold, t0(), None);
             entry.comment.content = big.clone();
             store.record(entry, t0()).unwrap();
@@ -1106,7 +1109,7 @@ mod tests {
         store.flush();
         // What did not fit in the queue came with the rewrite.
         let text = std::fs::read_to_string(dir.path().join(HISTORY_FILE)).unwrap();
-        assert_eq!(text.lines().count(), 100);
+        assert_eq!(text.lines().count(), ENTRIES);
         assert_eq!(store.inner.queued_bytes.load(Ordering::Relaxed), 0);
     }
 }
