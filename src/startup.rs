@@ -23,7 +23,7 @@ use crate::metrics::Metrics;
 use crate::ratelimit::{self, RateLimiters, Subject};
 use crate::registry::{Registry, RegistryEntry, REGISTRY_DIR};
 use crate::retrain::{follow, GateTolerance, Jobs, RetrainContext};
-use crate::review::{FileHistory, ReviewHistory};
+use crate::review::{FileHistory, ReviewHistory, WarnThrottle};
 use crate::routes::auth::presented_key;
 use crate::routes::{
     admin, akismet, comments, console, error, feedback, health, keys, labels, metrics, openapi,
@@ -70,6 +70,8 @@ pub struct AppState {
     pub rate_limits: RateLimiters,
     /// Held and spam verdicts kept for the moderator console.
     pub review: ReviewHistory,
+    /// Keeps a failing review history from logging a line per request.
+    pub review_warnings: WarnThrottle,
 }
 
 impl AppState {
@@ -434,6 +436,7 @@ impl Application {
             metrics,
             rate_limits: RateLimiters::new(&settings.rate_limits),
             review,
+            review_warnings: WarnThrottle::default(),
         });
         if let Cache::Redis(redis) = &*state.cache {
             // A deployment with a new model leads; otherwise this replica follows the others.

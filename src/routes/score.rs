@@ -191,7 +191,17 @@ pub fn record_for_review(state: &AppState, comment: &Comment, response: &ScoreRe
     let now = OffsetDateTime::now_utc();
     let item = ReviewItem::new(&response.verdict_id, now, &response.assessment, comment);
     if let Err(e) = state.review.record(item, now) {
-        tracing::warn!(verdict_id = %response.verdict_id, error = %e, "verdict not recorded in the review history");
+        if let Some(held_back) = state
+            .review_warnings
+            .allow(now.unix_timestamp().max(0) as u64)
+        {
+            tracing::warn!(
+                verdict_id = %response.verdict_id,
+                error = %e,
+                similar_since_last_warning = held_back,
+                "verdict not recorded in the review history"
+            );
+        }
     }
 }
 
