@@ -127,6 +127,42 @@ impl Scorer {
         self.model.learn(features.buckets(), label, weight);
     }
 
+    /// [`Scorer::learn`] for many `(comment, label, weight)` in order, with the same
+    /// result: features are extracted on two threads and counted in one batch, which is
+    /// what replaying a long label log at start needs.
+    pub fn learn_many(&mut self, items: &[(&Comment, Label, f32)]) {
+        let model = &self.model;
+        let extract = |part: &[(&Comment, Label, f32)]| -> Vec<Vec<u32>> {
+            part.iter()
+                .map(|(comment, _, _)| {
+                    let text = normalize_content(&comment.content);
+                    model
+                        .features(&text, author_fields(comment))
+                        .buckets()
+                        .to_vec()
+                })
+                .collect()
+        };
+        let (first, second) = items.split_at(items.len() / 2);
+        let buckets = std::thread::scope(|scope| {
+            let other = scope.spawn(|| extract(second));
+            let mut buckets = extract(first);
+            // A panic in extraction is a bug; it surfaces here as it would have inline.
+            buckets.extend(
+                other
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            );
+            buckets
+        });
+        self.model.learn_batch(
+            buckets
+                .iter()
+                .zip(items)
+                .map(|(b, (_, label, weight))| (b.as_slice(), *label, *weight)),
+        );
+    }
+
     /// Version of the loaded model.
     pub fn model_version(&self) -> &str {
         &self.version
