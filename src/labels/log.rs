@@ -192,13 +192,22 @@ impl LabelLog {
         let mut reader = BufReader::new(file.take(self.end - start));
         let mut out = Vec::new();
         let mut line = Vec::new();
+        let (mut position, mut accepted) = (start, first);
         while out.len() < limit {
             line.clear();
-            if reader.read_until(b'\n', &mut line)? == 0 {
+            let n = reader.read_until(b'\n', &mut line)? as u64;
+            if n == 0 {
                 break;
             }
-            // Bytes, not `lines()`: a line that is not UTF-8 was reported at start and is
-            // skipped here too, instead of failing every later read.
+            let at = position;
+            position += n;
+            // Only the lines `open` and `append` accepted as whole records: a damaged line
+            // that a lighter `T` would still parse must not count in one pass over the log
+            // and be missing from another.
+            if self.offsets.get(accepted).map(|&(_, o)| o) != Some(at) {
+                continue;
+            }
+            accepted += 1;
             if let Ok(record) = serde_json::from_slice::<T>(&line) {
                 if seq_of(&record) >= seq && keep(&record) {
                     out.push(record);

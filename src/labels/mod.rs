@@ -832,6 +832,39 @@ mod tests {
     }
 
     #[test]
+    fn a_line_damaged_outside_position_and_fingerprint_is_skipped_by_both_passes() {
+        // Spam, then a relabel to ham whose date is later damaged: the log drops the
+        // relabel, so the spam label is the one in force, for the live pins and for
+        // retraining alike (a first pass that parsed only position and fingerprint once
+        // took the damaged relabel as the latest and so dropped the comment altogether).
+        let dir = tempfile::tempdir().unwrap();
+        let (book, _) = LabelBook::open(dir.path(), scorer(), 2.0).unwrap();
+        book.record(correction(PROBE, Label::Spam)).unwrap();
+        book.record(correction(PROBE, Label::Ham)).unwrap();
+        book.record(correction("another comment", Label::Spam))
+            .unwrap();
+        drop(book);
+        let path = dir.path().join(LABELS_FILE);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        let key = "\"created_at\":\"";
+        let at = lines[1].find(key).unwrap() + key.len();
+        lines[1].replace_range(at..at + 4, "XXXX");
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+
+        let (book, report) = LabelBook::open(dir.path(), scorer(), 2.0).unwrap();
+        assert_eq!(report.corrupt_lines, 1);
+        let pin = book
+            .pinned(Fingerprint::of(&correction(PROBE, Label::Spam).comment))
+            .unwrap();
+        assert_eq!((pin.label, pin.seq), (Label::Spam, 1));
+        let mut current = Vec::new();
+        book.for_each_current(3, |r| current.push((r.seq, r.label)))
+            .unwrap();
+        assert_eq!(current, [(1, Label::Spam), (3, Label::Spam)]);
+    }
+
+    #[test]
     fn export_pages_show_each_comment_once_at_its_latest_label() {
         let dir = tempfile::tempdir().unwrap();
         let (book, _) = LabelBook::open(dir.path(), scorer(), 2.0).unwrap();
