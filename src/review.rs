@@ -353,7 +353,9 @@ impl WarnThrottle {
     /// back since the last one; `None` to stay quiet.
     pub fn allow(&self, now_secs: u64) -> Option<u64> {
         let last = self.last.load(Ordering::Relaxed);
-        let due = last == 0 || now_secs >= last.saturating_add(Self::PERIOD_SECS);
+        // A clock stepped back must not silence warnings for the size of the step.
+        let due =
+            last == 0 || now_secs < last || now_secs >= last.saturating_add(Self::PERIOD_SECS);
         // One caller wins the slot; the others count as held back.
         if due
             && self
@@ -365,6 +367,14 @@ impl WarnThrottle {
         }
         self.suppressed.fetch_add(1, Ordering::Relaxed);
         None
+    }
+
+    /// [`WarnThrottle::allow`] at the current time.
+    pub fn allow_now(&self) -> Option<u64> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.allow(now)
     }
 }
 
@@ -480,6 +490,8 @@ struct FileInner {
     prune_every: Duration,
     state: Mutex<FileState>,
     failures: AtomicU64,
+    /// A full disk fails every write: one warning per period, not one per entry.
+    warnings: WarnThrottle,
     /// Bytes of the lines queued for the writer thread.
     queued_bytes: AtomicUsize,
 }
@@ -547,6 +559,7 @@ impl FileHistory {
             prune_every,
             state: Mutex::new(state),
             failures: AtomicU64::new(0),
+            warnings: WarnThrottle::default(),
             queued_bytes: AtomicUsize::new(0),
         };
         // Rewrite now, so that what expired while the service was down leaves the disk too.
@@ -726,8 +739,14 @@ impl FileInner {
 
     fn failed(&self, error: &std::io::Error) {
         self.failures.fetch_add(1, Ordering::Relaxed);
-        // The error names the file, never an entry.
-        tracing::warn!(error = %error, "review history file not written");
+        if let Some(held_back) = self.warnings.allow_now() {
+            // The error names the file, never an entry.
+            tracing::warn!(
+                error = %error,
+                similar_since_last_warning = held_back,
+                "review history file not written"
+            );
+        }
     }
 
     /// Rewrites the file if it is stale and was last rewritten a minute or more before
@@ -1118,6 +1137,7 @@ mod tests {
             "next period, with the five held back"
         );
         assert_eq!(throttle.allow(1011), None);
+        assert_eq!(throttle.allow(900), Some(1), "a clock stepped back");
     }
 
     #[test]

@@ -458,6 +458,9 @@ pub struct RedisReview {
     handle: Handle,
     /// Entries not stored, counted where the write fails (not awaited by anyone).
     failures: Arc<AtomicU64>,
+    /// Writes time out one after another until the breaker opens, and again after each
+    /// probe closes it: one warning per period, not one per entry.
+    warnings: Arc<crate::review::WarnThrottle>,
 }
 
 /// Keeps the newest ARGV[1] ids of the index KEYS[1] and deletes the entries (keys ARGV[2]
@@ -484,6 +487,7 @@ impl RedisCache {
             retention,
             handle: self.handle.clone(),
             failures: Arc::new(AtomicU64::new(0)),
+            warnings: Arc::default(),
         }
     }
 }
@@ -585,6 +589,7 @@ impl RedisReview {
         }
         let shared = self.shared.clone();
         let failures = self.failures.clone();
+        let warnings = self.warnings.clone();
         let verdict_id = verdict_id.to_owned();
         self.handle.spawn(async move {
             let mut manager = shared.manager.clone();
@@ -593,7 +598,13 @@ impl RedisReview {
                 _ => {
                     shared.record_failure();
                     failures.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(%verdict_id, "verdict not recorded in the review history");
+                    if let Some(held_back) = warnings.allow_now() {
+                        tracing::warn!(
+                            %verdict_id,
+                            similar_since_last_warning = held_back,
+                            "verdict not recorded in the review history"
+                        );
+                    }
                 }
             }
         });

@@ -498,6 +498,8 @@ impl ClassCounts {
     pub fn add<'a>(&mut self, docs: impl IntoIterator<Item = (&'a [u32], Label, f32)>) {
         for (buckets, label, weight) in docs {
             let c = class_index(label);
+            // Training sets only add; a negative weight here would be a caller's bug.
+            debug_assert!(weight >= 0.0, "a negative weight counted as none: {weight}");
             let weight = weight.max(0.0);
             for &b in buckets {
                 // Summed per occurrence, as `NbModel::count` does, so a model built from
