@@ -476,24 +476,7 @@ impl<'t> GroupBuilder<'t> {
     }
 
     fn flush(&mut self) {
-        let trainer = self.trainer;
-        let extract = |part: &[(Comment, Label, f32)]| {
-            part.iter()
-                .map(|(c, l, w)| trainer.extract_comment(c, *l, *w))
-                .collect::<Vec<_>>()
-        };
-        let (first, second) = self.batch.split_at(self.batch.len() / 2);
-        let docs = std::thread::scope(|scope| {
-            let other = scope.spawn(|| extract(second));
-            let mut docs = extract(first);
-            // A panic here is a bug; `run_job` turns it into a failed job.
-            docs.extend(
-                other
-                    .join()
-                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-            );
-            docs
-        });
+        let docs = self.trainer.extract_many(&self.batch);
         self.batch.clear();
         self.group.counts.add(
             docs.iter()

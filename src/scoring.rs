@@ -11,7 +11,9 @@ use arc_swap::ArcSwap;
 
 use time::OffsetDateTime;
 
-use crate::classifier::{author_fields, ArtifactError, Manifest, ModelArtifact, NbModel};
+use crate::classifier::{
+    author_fields, ArtifactError, Manifest, ModelArtifact, NbModel, TrainOptions, Trainer,
+};
 use crate::domain::{Assessment, Comment, Label};
 use crate::moderation::{decide, Policy};
 use crate::rules::{RuleError, RuleHit, RuleInput, RuleSet};
@@ -131,35 +133,14 @@ impl Scorer {
     /// result: features are extracted on two threads and counted in one batch, which is
     /// what replaying a long label log at start needs.
     pub fn learn_many(&mut self, items: &[(&Comment, Label, f32)]) {
-        let model = &self.model;
-        let extract = |part: &[(&Comment, Label, f32)]| -> Vec<Vec<u32>> {
-            part.iter()
-                .map(|(comment, _, _)| {
-                    let text = normalize_content(&comment.content);
-                    model
-                        .features(&text, author_fields(comment))
-                        .buckets()
-                        .to_vec()
-                })
-                .collect()
-        };
-        let (first, second) = items.split_at(items.len() / 2);
-        let buckets = std::thread::scope(|scope| {
-            let other = scope.spawn(|| extract(second));
-            let mut buckets = extract(first);
-            // A panic in extraction is a bug; it surfaces here as it would have inline.
-            buckets.extend(
-                other
-                    .join()
-                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-            );
-            buckets
+        let trainer = Trainer::new(TrainOptions {
+            params: *self.model.params(),
+            ..TrainOptions::default()
         });
+        let docs = trainer.extract_many(items);
         self.model.learn_batch(
-            buckets
-                .iter()
-                .zip(items)
-                .map(|(b, (_, label, weight))| (b.as_slice(), *label, *weight)),
+            docs.iter()
+                .map(|d| (d.buckets.as_slice(), d.label, d.weight)),
         );
     }
 

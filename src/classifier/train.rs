@@ -86,6 +86,31 @@ impl Trainer {
         }
     }
 
+    /// [`Trainer::extract_comment`] for many documents, in order, on two threads (what the
+    /// service's machine has): training and replaying labels spend most of their time here.
+    pub fn extract_many<C: Borrow<Comment> + Sync>(
+        &self,
+        docs: &[(C, Label, f32)],
+    ) -> Vec<ExtractedDoc> {
+        let extract = |part: &[(C, Label, f32)]| -> Vec<ExtractedDoc> {
+            part.iter()
+                .map(|(c, l, w)| self.extract_comment(c.borrow(), *l, *w))
+                .collect()
+        };
+        let (first, second) = docs.split_at(docs.len() / 2);
+        std::thread::scope(|scope| {
+            let other = scope.spawn(|| extract(second));
+            let mut out = extract(first);
+            // A panic in extraction is a bug: it surfaces in the caller as it would inline.
+            out.extend(
+                other
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            );
+            out
+        })
+    }
+
     /// Counts every document into a fresh, uncalibrated model.
     pub fn count<D: Borrow<ExtractedDoc>>(&self, docs: &[D]) -> NbModel {
         let mut model = NbModel::new(self.options.params);

@@ -438,40 +438,45 @@ impl LabelBook {
         // this map is the job's largest allocation.
         let key = |hex: &str| u128::from_str_radix(hex, 16).ok();
         let mut latest: HashMap<u128, u64> = HashMap::new();
-        let mut seq = 0;
-        while seq < through {
-            let page = self
-                .log
-                .lock()
-                .map_err(poisoned)?
-                .read_heads_from(seq + 1, 1024)?;
-            let Some(last) = page.last() else { break };
-            seq = last.seq;
-            for head in page.into_iter().filter(|h| h.seq <= through) {
+        self.scan(
+            through,
+            |log, from| log.read_heads_from(from, 1024),
+            |head| head.seq,
+            |head| {
                 if let Some(fingerprint) = key(&head.fingerprint) {
                     latest.insert(fingerprint, head.seq);
                 }
-            }
-        }
-        self.scan(through, |r| {
-            if key(&r.fingerprint).and_then(|f| latest.get(&f)) == Some(&r.seq) {
-                each(r);
-            }
-        })
+            },
+        )?;
+        self.scan(
+            through,
+            |log, from| log.read_from(from, 1024, |_| true),
+            |record| record.seq,
+            |record| {
+                if key(&record.fingerprint).and_then(|f| latest.get(&f)) == Some(&record.seq) {
+                    each(&record);
+                }
+            },
+        )
     }
 
-    /// Every record up to `through`, in order, a page at a time.
-    fn scan(&self, through: u64, mut each: impl FnMut(&LabelRecord)) -> io::Result<()> {
+    /// Every record (read as `T` by `read`) up to `through`, in order, a page at a time;
+    /// the log is locked only while a page is read.
+    fn scan<T>(
+        &self,
+        through: u64,
+        read: impl Fn(&LabelLog, u64) -> io::Result<Vec<T>>,
+        seq_of: impl Fn(&T) -> u64,
+        mut each: impl FnMut(T),
+    ) -> io::Result<()> {
         let mut seq = 0;
         while seq < through {
-            let page = self
-                .log
-                .lock()
-                .map_err(poisoned)?
-                .read_from(seq + 1, 1024, |_| true)?;
+            let page = read(&*self.log.lock().map_err(poisoned)?, seq + 1)?;
             let Some(last) = page.last() else { break };
-            seq = last.seq;
-            page.iter().filter(|r| r.seq <= through).for_each(&mut each);
+            seq = seq_of(last);
+            page.into_iter()
+                .filter(|r| seq_of(r) <= through)
+                .for_each(&mut each);
         }
         Ok(())
     }
