@@ -10,21 +10,11 @@ use crate::helpers::{spawn_keyed_app, TestKeys, TEST_SITE};
 
 /// Installs the clients once per target directory (setup.sh is idempotent).
 fn clients_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("akismet-clients");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/setup.sh");
-    let output = Command::new("bash")
-        .arg(script)
-        .arg(&dir)
-        .output()
-        .expect("cannot run tests/clients/setup.sh (needs bash)");
-    assert!(
-        output.status.success(),
-        "installing the Akismet clients failed (they need python3 with venv, node and npm; \
-         .ci/run installs them):\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    dir
+    crate::helpers::installed_by(
+        "clients/setup.sh",
+        "akismet-clients",
+        "python3 with venv, node and npm",
+    )
 }
 
 fn client_env(command: &mut Command, port: u16, keys: &TestKeys) {

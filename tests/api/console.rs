@@ -76,20 +76,7 @@ fn run_with_deadline(mut command: Command, deadline: Duration) -> Output {
 
 /// Installs playwright-core once per target directory (setup.sh is idempotent).
 fn playwright_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-e2e");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/console/setup.sh");
-    let output = Command::new("bash")
-        .arg(script)
-        .arg(&dir)
-        .output()
-        .expect("cannot run tests/console/setup.sh (needs bash)");
-    assert!(
-        output.status.success(),
-        "installing playwright-core failed (needs node and npm; .ci/run installs them):\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    dir.join("node")
+    crate::helpers::installed_by("console/setup.sh", "console-e2e", "node and npm").join("node")
 }
 
 /// Where the screenshots go: kept after the test, for people and CI to look at.

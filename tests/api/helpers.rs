@@ -255,3 +255,23 @@ pub fn captured_logs() -> String {
     let buffer = logs.0.lock().unwrap_or_else(|e| e.into_inner());
     String::from_utf8_lossy(&buffer).into_owned()
 }
+
+/// Runs an idempotent install script of the suite (`tests/<script>`, given a directory
+/// under the target dir named `dir_name`) once per target directory and answers that
+/// directory; `needs` says what the script needs, for the failure message.
+pub fn installed_by(script: &str, dir_name: &str, needs: &str) -> std::path::PathBuf {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(dir_name);
+    let path = format!("{}/tests/{script}", env!("CARGO_MANIFEST_DIR"));
+    let output = std::process::Command::new("bash")
+        .arg(&path)
+        .arg(&dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run tests/{script} (needs bash): {e}"));
+    assert!(
+        output.status.success(),
+        "tests/{script} failed (it needs {needs}; .ci/run installs them):\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    dir
+}
