@@ -67,7 +67,7 @@ fn dump(scorer: &Scorer, comments: &[Comment], now: OffsetDateTime) -> String {
         let text = normalize_content(&comment.content);
         let features = model.features(&text, author_fields(comment));
         let tokens: Vec<String> = (0..features.len()).map(|i| features.token(i)).collect();
-        let (prediction, evidence) = model.assess(&features, 5);
+        let (prediction, evidence) = model.assess(features.view(), 5);
         let assessment = scorer.score_comment(comment, now);
         writeln!(
             out,

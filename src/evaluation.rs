@@ -227,16 +227,16 @@ pub const F1_TOLERANCE: f64 = 0.005;
 /// test split is read); among thresholds whose false-positive rate stays within `max_fpr`
 /// on every file, the highest whose mean F1 is within [`F1_TOLERANCE`] of the best.
 pub fn tune(
+    trainer: &Trainer,
     train: &[PathBuf],
     folds: usize,
     max_fpr: f64,
     base: &Policy,
 ) -> anyhow::Result<TuneReport> {
     let rules = shipped_rules()?;
-    let trainer = Trainer::default();
     let scores: Vec<Vec<HeldOutScore>> = train
         .iter()
-        .map(|p| cross_validate(&trainer, std::slice::from_ref(p), folds, &rules))
+        .map(|p| cross_validate(trainer, std::slice::from_ref(p), folds, &rules))
         .collect::<Result<_, _>>()?;
     let mut rows = Vec::new();
     let mut eligible: Vec<(f64, f64)> = Vec::new();

@@ -56,12 +56,8 @@ enum Command {
         /// Do not draw a progress bar.
         #[arg(long)]
         no_progress: bool,
-        /// Hash features into 2^BITS buckets (8-24; default the shipped model's).
-        #[arg(long, value_parser = clap::value_parser!(u8).range(8..=24))]
-        bits: Option<u8>,
-        /// Character n-gram lengths as MIN-MAX, e.g. 3-5 (default the shipped model's).
-        #[arg(long, value_name = "MIN-MAX", value_parser = parse_range)]
-        char_ngrams: Option<(u8, u8)>,
+        #[command(flatten)]
+        features: FeatureArgs,
     },
     /// Train on one labelled file, test on another; prints the report as one line of JSON.
     Eval {
@@ -71,6 +67,8 @@ enum Command {
         /// Labelled JSON Lines file to test on.
         #[arg(long, value_name = "FILE")]
         test: PathBuf,
+        #[command(flatten)]
+        features: FeatureArgs,
     },
     /// Choose the spam threshold by nested cross-validation on training files only; prints a
     /// JSON report with every threshold tried and the recommendation.
@@ -84,6 +82,8 @@ enum Command {
         /// Largest cross-validated false-positive rate allowed on any file.
         #[arg(long, default_value_t = 0.01)]
         max_fpr: f64,
+        #[command(flatten)]
+        features: FeatureArgs,
     },
     /// Create, list or revoke API keys (kept hashed in the data directory).
     Keys {
@@ -209,35 +209,34 @@ fn run(cli: Cli) -> Result<(), Failure> {
             inputs,
             out,
             no_progress,
-            bits,
-            char_ngrams,
+            features,
         } => {
-            let mut options = classifier::TrainOptions::default();
-            if let Some(bits) = bits {
-                options.params.features.bits = bits;
-            }
-            if let Some((min, max)) = char_ngrams {
-                options.params.features.char_min = min;
-                options.params.features.char_max = max;
-            }
-            options
-                .params
-                .validate()
-                .map_err(|e| Failure::Usage(anyhow::anyhow!(e)))?;
-            let trainer = classifier::Trainer::new(options);
+            let trainer = features.trainer()?;
             let manifest = classifier::train_files_with(trainer, &inputs, &out, !no_progress)?;
             print_json(&manifest, true)
         }
-        Command::Eval { train, test } => {
-            let report = evaluation::evaluate_files(&train, &test, &settings.policy)?;
+        Command::Eval {
+            train,
+            test,
+            features,
+        } => {
+            let report =
+                evaluation::evaluate_with(&features.trainer()?, &train, &test, &settings.policy)?;
             print_json(&report, false)
         }
         Command::Tune {
             train,
             folds,
             max_fpr,
+            features,
         } => {
-            let report = evaluation::tune(&train, folds as usize, max_fpr, &settings.policy)?;
+            let report = evaluation::tune(
+                &features.trainer()?,
+                &train,
+                folds as usize,
+                max_fpr,
+                &settings.policy,
+            )?;
             print_json(&report, false)
         }
         Command::Keys { action } => run_keys(&settings, action),
@@ -401,6 +400,37 @@ fn run_replay(
 }
 
 /// Parses `MIN-MAX` (e.g. `3-5`).
+/// Feature settings that `train`, `eval` and `tune` accept, to try a configuration before
+/// shipping it.
+#[derive(clap::Args)]
+struct FeatureArgs {
+    /// Hash features into 2^BITS buckets (8-24; default the shipped model's).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(8..=24))]
+    bits: Option<u8>,
+    /// Character n-gram lengths as MIN-MAX, e.g. 3-5 (default the shipped model's).
+    #[arg(long, value_name = "MIN-MAX", value_parser = parse_range)]
+    char_ngrams: Option<(u8, u8)>,
+}
+
+impl FeatureArgs {
+    /// The shipped trainer with these settings applied (rejected if out of range).
+    fn trainer(&self) -> Result<classifier::Trainer, Failure> {
+        let mut options = classifier::TrainOptions::default();
+        if let Some(bits) = self.bits {
+            options.params.features.bits = bits;
+        }
+        if let Some((min, max)) = self.char_ngrams {
+            options.params.features.char_min = min;
+            options.params.features.char_max = max;
+        }
+        options
+            .params
+            .validate()
+            .map_err(|e| Failure::Usage(anyhow::anyhow!(e)))?;
+        Ok(classifier::Trainer::new(options))
+    }
+}
+
 fn parse_range(s: &str) -> Result<(u8, u8), String> {
     let (min, max) = s.split_once('-').ok_or("expected MIN-MAX, e.g. 3-5")?;
     let parse = |v: &str| v.trim().parse::<u8>().map_err(|e| format!("{v:?}: {e}"));

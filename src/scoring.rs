@@ -98,8 +98,9 @@ impl Scorer {
         extra_hits: impl FnOnce(&NormalizedText) -> Vec<RuleHit>,
     ) -> Assessment {
         let text = normalize_content(&comment.content);
-        let features = self.model.features(&text, author_fields(comment));
-        let (prediction, tokens) = self.model.assess(&features, EVIDENCE_TOKENS);
+        let (prediction, tokens) =
+            self.model
+                .assess_text(&text, author_fields(comment), EVIDENCE_TOKENS);
         let mut hits = self.rules.evaluate(&RuleInput {
             comment,
             text: &text,

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 #[cfg(test)]
 use crate::domain::Comment;
 use crate::domain::{Label, TokenWeight};
-use crate::text::{AuthorFields, Features, NormalizedText, KINDS};
+use crate::text::{AuthorFields, FeatureView, Features, NormalizedText, KINDS};
 
 pub use crate::text::FeatureConfig;
 
@@ -162,6 +162,26 @@ impl NbModel {
     /// Extracts features the way this model was trained.
     pub fn features(&self, text: &NormalizedText, author: AuthorFields<'_>) -> Features {
         Features::extract(&self.params.features, text, author)
+    }
+
+    /// Extracts a comment's features and [assesses](NbModel::assess) them without keeping
+    /// them: what scoring does. Each feature's log-ratio is fetched from memory as soon as
+    /// the feature is found, so the table reads (random, in megabytes) overlap extraction
+    /// instead of stalling the sum afterwards.
+    pub fn assess_text(
+        &self,
+        text: &NormalizedText,
+        author: AuthorFields<'_>,
+        k: usize,
+    ) -> (Prediction, Vec<TokenWeight>) {
+        let table = self.log_ratio.as_slice();
+        Features::extract_view(
+            &self.params.features,
+            text,
+            author,
+            |bucket| prefetch(table, bucket),
+            |view| self.assess(view, k),
+        )
     }
 
     /// Adds (`weight` = 1) or removes (`weight` = −1) one labelled comment's features.
@@ -331,32 +351,37 @@ impl NbModel {
     }
 
     /// Scores a comment's features and names the `k` strongest tokens each way, in one pass
-    /// that looks each feature up once (the lookups, random reads in a table of megabytes,
-    /// are the cost).
-    pub fn assess(&self, features: &Features, k: usize) -> (Prediction, Vec<TokenWeight>) {
+    /// that looks each feature up once.
+    pub fn assess(&self, features: FeatureView<'_>, k: usize) -> (Prediction, Vec<TokenWeight>) {
         let mut sum = EvidenceSum::new();
         let mut strongest = Strongest::new(self, k);
-        let (buckets, kinds) = (features.buckets(), features.kinds());
-        let n = buckets.len().min(kinds.len());
-        let (buckets, kinds) = (&buckets[..n], &kinds[..n]);
         // Per known feature this is the whole cost besides the lookup, so it is written for
-        // the common case: one comparison each way decides whether the feature can be among
-        // the strongest (see `Strongest::offer_fast`), and the sums are plain adds.
-        let mut ratios = [0.0f32; GATHER_BLOCK];
-        for (block, (chunk, chunk_kinds)) in buckets
-            .chunks(GATHER_BLOCK)
-            .zip(kinds.chunks(GATHER_BLOCK))
-            .enumerate()
-        {
-            self.gather(chunk, &mut ratios);
-            for (j, (&r, &kind)) in ratios.iter().zip(chunk_kinds).enumerate() {
-                if r.is_nan() {
-                    continue;
-                }
-                sum.add(r, kind);
-                strongest.offer_fast(r, kind, block * GATHER_BLOCK + j);
+        // the common case: everything it compares against lives in locals (registers), one
+        // comparison each way decides whether the feature can be among the strongest, and
+        // only a feature that can calls out to the sorted lists.
+        let (offset, trust) = (strongest.offset, strongest.trust);
+        let (mut top_bar, mut bottom_bar) = (strongest.top.bar, strongest.bottom.bar);
+        let (mut max, mut min) = (sum.max, sum.min);
+        for (i, (bucket, kind)) in features.iter().enumerate() {
+            // Buckets come from masking with the model's own `bits`: indexing cannot fail.
+            let r = self.log_ratio[bucket as usize];
+            if r.is_nan() {
+                continue;
+            }
+            let kind = kind as usize;
+            sum.sums[kind] += r;
+            sum.counts[kind] += 1;
+            // `r` is never NaN here, so these are what `f32::max`/`min` would give.
+            max = if r > max { r } else { max };
+            min = if r < min { r } else { min };
+            let w = (r - offset) * trust[kind];
+            if w > top_bar {
+                top_bar = strongest.top.push(w, i);
+            } else if -w > bottom_bar {
+                bottom_bar = strongest.bottom.push(-w, i);
             }
         }
+        (sum.max, sum.min) = (max, min);
         let prediction = self.prediction_of(&self.evidence_of(&sum));
         (prediction, strongest.tokens(features))
     }
@@ -396,7 +421,7 @@ impl NbModel {
         self.for_each_known(features.buckets(), |i, r| {
             strongest.offer(r, features.kinds()[i], i)
         });
-        strongest.tokens(features)
+        strongest.tokens(features.view())
     }
 
     /// Joint log-likelihood of each class (spam, ham) for per-bucket counts `x`, without length
@@ -616,6 +641,24 @@ impl Touched {
 /// How many log-ratios are read ahead at once (see [`NbModel::gather`]).
 const GATHER_BLOCK: usize = 64;
 
+/// Starts moving the cache line holding `table[bucket]` towards the processor; a hint that
+/// changes no result (out of range does nothing).
+#[inline(always)]
+fn prefetch(table: &[f32], bucket: u32) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(r) = table.get(bucket as usize) {
+        // SAFETY: a prefetch never faults and reads nothing the program can observe; the
+        // pointer is in bounds anyway.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                (r as *const f32).cast::<i8>(),
+            )
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (table, bucket);
+}
+
 /// Running per-namespace sums of known features' log-ratios (f32, in feature order).
 struct EvidenceSum {
     sums: [f32; KINDS],
@@ -649,54 +692,80 @@ impl EvidenceSum {
     }
 }
 
-/// The strongest features each way seen so far: twice `k` candidates each way, so
-/// duplicates of one token string can be skipped. Each list is sorted strongest first, ties
-/// in feature order.
+/// Most evidence tokens named each way; a larger `k` is cut to this.
+pub const MAX_EVIDENCE_TOKENS: usize = 16;
+
+/// One side's strongest features so far, strongest first with ties in feature order; weights
+/// made positive (a ham side holds negated weights), so both sides keep the largest. A fixed
+/// array: the insertions are most of what naming the evidence costs, and until the list is
+/// full nearly every feature of the right sign enters it.
+struct Side {
+    keep: usize,
+    len: usize,
+    /// A weight must be above this to enter: 0 until the list is full, then its weakest
+    /// weight (+∞ when `keep` is 0, so nothing enters).
+    bar: f32,
+    list: [(f32, u32); 2 * MAX_EVIDENCE_TOKENS],
+}
+
+impl Side {
+    fn new(keep: usize) -> Self {
+        let keep = keep.min(2 * MAX_EVIDENCE_TOKENS);
+        Side {
+            keep,
+            len: 0,
+            bar: if keep == 0 { f32::INFINITY } else { 0.0 },
+            list: [(0.0, 0); 2 * MAX_EVIDENCE_TOKENS],
+        }
+    }
+
+    /// Inserts feature `i` of weight `w` (the caller checked `w > bar`) after every entry at
+    /// least as strong, dropping the weakest past `keep`; returns the new bar.
+    #[inline(always)]
+    fn push(&mut self, w: f32, i: usize) -> f32 {
+        if self.len < self.keep {
+            self.len += 1;
+        }
+        let list = &mut self.list[..self.len];
+        let mut j = list.len() - 1;
+        while j > 0 && list[j - 1].0 < w {
+            list[j] = list[j - 1];
+            j -= 1;
+        }
+        list[j] = (w, i as u32);
+        if self.len == self.keep {
+            self.bar = list[self.len - 1].0;
+        }
+        self.bar
+    }
+
+    /// The kept features, strongest first.
+    fn sorted(&self) -> &[(f32, u32)] {
+        &self.list[..self.len]
+    }
+}
+
+/// The strongest features each way: twice `k` of them each way, so duplicates of one token
+/// string can be skipped.
 struct Strongest {
     k: usize,
-    keep: usize,
     offset: f32,
     /// The calibration's weight of each namespace, as the f32 the weights are computed in.
     trust: [f32; DIMS],
-    top: Vec<(f32, usize)>,
-    bottom: Vec<(f32, usize)>,
-    /// A weight must be above this to enter `top`: 0 until `top` is full, then its weakest
-    /// weight (+∞ when `keep` is 0, so nothing enters).
-    top_bar: f32,
-    /// A weight must be below this to enter `bottom` (the mirror of `top_bar`).
-    bottom_bar: f32,
+    top: Side,
+    /// Negated weights of the ham side.
+    bottom: Side,
 }
 
 impl Strongest {
     fn new(model: &NbModel, k: usize) -> Self {
-        let keep = 2 * k;
+        let k = k.min(MAX_EVIDENCE_TOKENS);
         Strongest {
             k,
-            keep,
             offset: model.per_feature_offset() as f32,
             trust: model.calibration.weights.map(|w| w as f32),
-            top: Vec::with_capacity(keep + 1),
-            bottom: Vec::with_capacity(keep + 1),
-            top_bar: if keep == 0 { f32::INFINITY } else { 0.0 },
-            bottom_bar: if keep == 0 { f32::NEG_INFINITY } else { 0.0 },
-        }
-    }
-
-    /// [`Strongest::offer`] with the two lists' entry conditions folded into one comparison
-    /// each: most features are weaker than the current winners and cost only these.
-    #[inline(always)]
-    fn offer_fast(&mut self, r: f32, kind: u8, i: usize) {
-        let w = (r - self.offset) * self.trust[kind as usize];
-        if w > self.top_bar {
-            Self::insert(&mut self.top, self.keep, (w, i), |a, b| a < b);
-            if self.top.len() == self.keep {
-                self.top_bar = self.top[self.keep - 1].0;
-            }
-        } else if w < self.bottom_bar {
-            Self::insert(&mut self.bottom, self.keep, (w, i), |a, b| a > b);
-            if self.bottom.len() == self.keep {
-                self.bottom_bar = self.bottom[self.keep - 1].0;
-            }
+            top: Side::new(2 * k),
+            bottom: Side::new(2 * k),
         }
     }
 
@@ -704,49 +773,23 @@ impl Strongest {
     #[inline(always)]
     fn offer(&mut self, r: f32, kind: u8, i: usize) {
         let w = (r - self.offset) * self.trust[kind as usize];
-        if self.keep == 0 {
-            return;
+        if w > self.top.bar {
+            self.top.push(w, i);
+        } else if -w > self.bottom.bar {
+            self.bottom.push(-w, i);
         }
-        if w > 0.0 {
-            if self.top.len() < self.keep || w > self.top[self.keep - 1].0 {
-                Self::insert(&mut self.top, self.keep, (w, i), |a, b| a < b);
-            }
-        } else if w < 0.0 && (self.bottom.len() < self.keep || w < self.bottom[self.keep - 1].0) {
-            Self::insert(&mut self.bottom, self.keep, (w, i), |a, b| a > b);
-        }
-    }
-
-    /// Inserts `x` after every entry at least as strong, dropping the weakest past `keep`.
-    fn insert(
-        list: &mut Vec<(f32, usize)>,
-        keep: usize,
-        x: (f32, usize),
-        weaker: fn(f32, f32) -> bool,
-    ) {
-        if list.len() == keep {
-            list.pop();
-        }
-        list.push(x);
-        // Shifting within a slice: no capacity or length to reload on each step.
-        let slots = list.as_mut_slice();
-        let mut j = slots.len() - 1;
-        while j > 0 && weaker(slots[j - 1].0, x.0) {
-            slots[j] = slots[j - 1];
-            j -= 1;
-        }
-        slots[j] = x;
     }
 
     /// The winners as tokens: up to `k` distinct token strings each way.
-    fn tokens(self, features: &Features) -> Vec<TokenWeight> {
+    fn tokens(self, features: FeatureView<'_>) -> Vec<TokenWeight> {
         let mut out: Vec<TokenWeight> = Vec::with_capacity(2 * self.k);
-        for side in [self.top, self.bottom] {
+        for (side, sign) in [(&self.top, 1.0f32), (&self.bottom, -1.0)] {
             let mut taken = 0;
-            for (w, i) in side {
+            for &(w, i) in side.sorted() {
                 if taken == self.k {
                     break;
                 }
-                let (prefix, body) = features.token_parts(i);
+                let (prefix, body) = features.token_parts(i as usize);
                 let same = |t: &TokenWeight| {
                     t.token.len() == prefix.len() + body.len()
                         && t.token.starts_with(prefix)
@@ -760,7 +803,7 @@ impl Strongest {
                 token.push_str(body);
                 out.push(TokenWeight {
                     token,
-                    weight: (w as f64 * 1000.0).round() / 1000.0,
+                    weight: ((sign * w) as f64 * 1000.0).round() / 1000.0,
                 });
                 taken += 1;
             }

@@ -364,3 +364,34 @@ fn logarithm_table_gives_what_the_logarithm_gives() {
     }
     assert!(table.ratio(0.0, 0.0).is_nan(), "unseen bucket");
 }
+
+/// The candidate buffer keeps what sorting every feature and cutting would: strongest first,
+/// ties in feature order, only weights above zero; checked on weight lists with many ties
+/// (weights drawn from a handful of values) and of every length around the buffer's size.
+#[test]
+fn strongest_side_keeps_what_a_full_sort_keeps() {
+    let mut state = 7u64;
+    for n in [0, 1, 5, 19, 20, 21, 63, 64, 65, 127, 128, 129, 300, 1000] {
+        for keep in [0, 1, 2, 10, 20, 32] {
+            let weights: Vec<f32> = (0..n)
+                .map(|_| (lcg(&mut state) % 9) as f32 * 0.5 - 1.0)
+                .collect();
+            let mut side = Side::new(keep);
+            for (i, &w) in weights.iter().enumerate() {
+                if w > side.bar {
+                    side.push(w, i);
+                }
+            }
+            let mut expected: Vec<(f32, u32)> = weights
+                .iter()
+                .enumerate()
+                .filter(|(_, &w)| w > 0.0)
+                .map(|(i, &w)| (w, i as u32))
+                .collect();
+            // A stable sort by weight alone leaves ties in feature order.
+            expected.sort_by(|a, b| b.0.total_cmp(&a.0));
+            expected.truncate(keep);
+            assert_eq!(side.sorted(), expected.as_slice(), "n {n}, keep {keep}");
+        }
+    }
+}

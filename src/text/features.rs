@@ -183,6 +183,26 @@ impl Features {
         body: &NormalizedText,
         author: AuthorFields<'_>,
     ) -> Self {
+        Self::extract_view(config, body, author, |_| {}, |view| Features {
+            buckets: view.origins.iter().map(|e| e.bucket).collect(),
+            kinds: view.origins.iter().map(|e| e.kind as u8).collect(),
+            origins: view.origins.to_vec(),
+            text: view.text.to_owned(),
+            extras: view.extras.to_owned(),
+        })
+    }
+
+    /// Extracts the features of a normalised body and its author fields and hands `use_them`
+    /// a view of them in this thread's scratch space, so scoring keeps nothing and copies
+    /// nothing. `kept` is told each feature's bucket as soon as it is kept, which lets a
+    /// model start fetching its weights while extraction goes on.
+    pub fn extract_view<R>(
+        config: &FeatureConfig,
+        body: &NormalizedText,
+        author: AuthorFields<'_>,
+        kept: impl Fn(u32),
+        use_them: impl FnOnce(FeatureView<'_>) -> R,
+    ) -> R {
         // About one n-gram per character per length, plus words, bigrams and shapes: sized so
         // the hot loop rarely reallocates, and capped so a huge comment cannot reserve
         // memory it would not use.
@@ -199,28 +219,41 @@ impl Features {
         } else {
             0
         };
-        // A nested extraction (none exists) would find the scratch borrowed: it gets its own.
         let extract_with = |scratch: &mut Scratch| {
             let mut b = Builder::new(config, scratch, capacity, slots);
-            b.body_words(config, &body.folded);
+            b.body_words(config, &body.folded, &kept);
             b.body_links(body);
             b.author(author);
-            let features = Features {
-                buckets: b.entries.iter().map(|e| e.bucket).collect(),
-                kinds: b.entries.iter().map(|e| e.kind as u8).collect(),
-                origins: b.entries.clone(),
-                text: body.folded.clone(),
-                extras: std::mem::take(&mut b.extras),
-            };
+            let result = use_them(FeatureView {
+                origins: &b.entries,
+                text: &body.folded,
+                extras: &b.extras,
+            });
             b.finish(scratch);
-            features
+            result
         };
-        SCRATCH
-            .try_with(|cell| match cell.try_borrow_mut() {
-                Ok(mut scratch) => extract_with(&mut scratch),
-                Err(_) => extract_with(&mut Scratch::default()),
-            })
-            .unwrap_or_else(|_| extract_with(&mut Scratch::default()))
+        // A nested extraction (none exists) would find the scratch borrowed: it gets its own.
+        match SCRATCH.try_with(|cell| cell.try_borrow_mut().ok().map(|mut s| std::mem::take(&mut *s))) {
+            Ok(Some(mut scratch)) => {
+                let result = extract_with(&mut scratch);
+                let _ = SCRATCH.try_with(|cell| {
+                    if let Ok(mut s) = cell.try_borrow_mut() {
+                        *s = scratch;
+                    }
+                });
+                result
+            }
+            _ => extract_with(&mut Scratch::default()),
+        }
+    }
+
+    /// A view of these features, as [`Features::extract_view`] gives.
+    pub fn view(&self) -> FeatureView<'_> {
+        FeatureView {
+            origins: &self.origins,
+            text: &self.text,
+            extras: &self.extras,
+        }
     }
 
     /// Bucket index of every feature occurrence.
@@ -255,8 +288,52 @@ impl Features {
     /// The readable form of feature `i` as its namespace prefix and its text, without
     /// building a string (`token(i)` is their concatenation).
     pub(crate) fn token_parts(&self, i: usize) -> (&'static str, &str) {
+        self.view().token_parts(i)
+    }
+}
+
+/// Borrowed features of one comment: what scoring reads, straight from the extraction's
+/// scratch space ([`Features::extract_view`]) or from [`Features::view`].
+#[derive(Debug, Clone, Copy)]
+pub struct FeatureView<'a> {
+    origins: &'a [Origin],
+    text: &'a str,
+    extras: &'a str,
+}
+
+impl<'a> FeatureView<'a> {
+    /// Number of features.
+    pub fn len(&self) -> usize {
+        self.origins.len()
+    }
+
+    /// Whether there are no features.
+    pub fn is_empty(&self) -> bool {
+        self.origins.is_empty()
+    }
+
+    /// Bucket of feature `i`.
+    #[inline(always)]
+    pub fn bucket(&self, i: usize) -> u32 {
+        self.origins[i].bucket
+    }
+
+    /// Namespace index ([`FeatureKind::index`]) of feature `i`.
+    #[inline(always)]
+    pub fn kind(&self, i: usize) -> u8 {
+        self.origins[i].kind as u8
+    }
+
+    /// Bucket and namespace index of every feature, in order.
+    #[inline(always)]
+    pub fn iter(&self) -> impl Iterator<Item = (u32, u8)> + 'a {
+        self.origins.iter().map(|o| (o.bucket, o.kind as u8))
+    }
+
+    /// The readable form of feature `i` as its namespace prefix and its text.
+    pub(crate) fn token_parts(&self, i: usize) -> (&'static str, &'a str) {
         let o = self.origins[i];
-        let source = if o.extra { &self.extras } else { &self.text };
+        let source = if o.extra { self.extras } else { self.text };
         let start = o.start as usize;
         let body = source.get(start..start + o.len as usize).unwrap_or("");
         (o.kind.prefix(), body)
@@ -404,7 +481,14 @@ impl Builder {
     /// Adds a feature whose text is `text[start..end]`; says whether it was kept (new).
     /// Inlined: it runs twice per word (the word and its bigram).
     #[inline(always)]
-    fn push_text(&mut self, kind: FeatureKind, start: usize, end: usize, hash: u64) -> bool {
+    fn push_text(
+        &mut self,
+        kind: FeatureKind,
+        start: usize,
+        end: usize,
+        hash: u64,
+        kept: &impl Fn(u32),
+    ) -> bool {
         self.reserve(1);
         let e = Origin {
             bucket: hash as u32 & self.mask,
@@ -417,7 +501,11 @@ impl Builder {
         let slots = self.slots.min(self.seen.len());
         let before = self.entries.len();
         keep(&mut self.entries, &mut self.seen[..slots], generation, e);
-        self.entries.len() > before
+        let fresh = self.entries.len() > before;
+        if fresh {
+            kept(e.bucket);
+        }
+        fresh
     }
 
     /// Whether `word` (at `text[start..]`, hash `wh`) already had its character n-grams made:
@@ -450,13 +538,13 @@ impl Builder {
         }
     }
 
-    fn body_words(&mut self, config: &FeatureConfig, text: &str) {
+    fn body_words(&mut self, config: &FeatureConfig, text: &str, kept: &impl Fn(u32)) {
         let mut prev: Option<(usize, u64)> = None;
         let mut pad = [0u8; PAD];
         for (start, word) in text.unicode_word_indices() {
             let end = start + word.len();
             let wh = xxh3_64_with_seed(word.as_bytes(), FeatureKind::Word.salt());
-            let fresh = self.push_text(FeatureKind::Word, start, end, wh);
+            let fresh = self.push_text(FeatureKind::Word, start, end, wh, kept);
             if config.bigrams {
                 if let Some((pstart, ph)) = prev {
                     let bh = ph.rotate_left(17) ^ wh.wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -465,6 +553,7 @@ impl Builder {
                         pstart,
                         end,
                         bh ^ FeatureKind::Bigram.salt(),
+                        kept,
                     );
                 }
                 prev = Some((start, wh));
@@ -476,7 +565,7 @@ impl Builder {
                 && word.len() <= 64
                 && !(self.presence && !fresh && self.ngrams_done(text, wh, word))
             {
-                self.char_ngrams(config, word, start, &mut pad);
+                self.char_ngrams(config, word, start, &mut pad, kept);
                 if self.presence && self.words.len() <= MAX_WORDS_REMEMBERED {
                     self.words.push((wh, start as u32, end as u32));
                 }
@@ -494,6 +583,7 @@ impl Builder {
         word: &str,
         start: usize,
         pad: &mut [u8; PAD],
+        kept: &impl Fn(u32),
     ) {
         let n = word.len();
         pad[0] = b' ';
@@ -511,7 +601,7 @@ impl Builder {
                 self.ngrams.resize(most, Origin::EMPTY);
             }
             let slots = self.slots.min(self.seen.len());
-            let kept = ascii_ngrams(
+            let new = ascii_ngrams(
                 pad,
                 padded.len(),
                 start,
@@ -520,7 +610,12 @@ impl Builder {
                 (&mut self.seen[..slots], self.generation),
                 &mut self.ngrams[..most],
             );
-            self.entries.extend_from_slice(&self.ngrams[..kept]);
+            // Announced after the word rather than inside the loop: the loop is the hottest
+            // of scoring and compiles worse with the call in it.
+            for e in &self.ngrams[..new] {
+                kept(e.bucket);
+            }
+            self.entries.extend_from_slice(&self.ngrams[..new]);
             return;
         }
         let generation = self.generation;
@@ -556,7 +651,10 @@ impl Builder {
                     kind: ngram_kind(len),
                     extra: false,
                 };
-                keep(entries, seen, generation, e);
+                if insert(seen, generation, e.bucket) {
+                    entries.push(e);
+                    kept(e.bucket);
+                }
             }
         }
     }
@@ -674,20 +772,64 @@ fn ascii_ngrams(
     seen: (&mut [u64], u64),
     out: &mut [Origin],
 ) -> usize {
-    let defaults = FeatureConfig::default();
-    if (min, max) == (defaults.char_min as usize, defaults.char_max as usize) {
-        ascii_ngrams_with(
-            pad,
-            len,
-            start,
-            (defaults.char_min as usize, defaults.char_max as usize),
-            mask,
-            seen,
-            out,
-        )
+    if (min, max) == (2, 5) {
+        ascii_ngrams_2_to_5(pad, len, start, mask, seen, out)
     } else {
         ascii_ngrams_with(pad, len, start, (min, max), mask, seen, out)
     }
+}
+
+/// [`ascii_ngrams`] for the default lengths, 2 to 5, unrolled by hand: each start reads a
+/// window of five bytes (even past the word's end; `pad` has room) and keeps the n-grams
+/// that end inside the word. Left to the compiler, whether this loop got unrolled changed
+/// with unrelated code elsewhere in the crate, and with it half the cost of extraction.
+#[inline(always)]
+fn ascii_ngrams_2_to_5(
+    pad: &[u8; PAD],
+    len: usize,
+    start: usize,
+    mask: u32,
+    (seen, generation): (&mut [u64], u64),
+    out: &mut [Origin],
+) -> usize {
+    let n = len.saturating_sub(2);
+    let mut kept = 0;
+    let mut emit = |h: u64, i: usize, j: usize, ts: usize| {
+        let bucket = finish(h) as u32 & mask;
+        if insert(seen, generation, bucket) {
+            if let Some(o) = out.get_mut(kept) {
+                *o = Origin {
+                    bucket,
+                    start: (start + ts) as u32,
+                    len: ((i + j).min(n) - ts) as u16,
+                    kind: NGRAM_KINDS[j],
+                    extra: false,
+                };
+                kept += 1;
+            }
+        }
+    };
+    for i in 0..len.saturating_sub(1) {
+        let Some(&[b0, b1, b2, b3, b4]) = pad.get(i..i + 5) else {
+            break;
+        };
+        let ts = i.saturating_sub(1).min(n);
+        let h = fnv(fnv(CHARS_SALT, b0), b1);
+        emit(h, i, 1, ts);
+        let h = fnv(h, b2);
+        if i + 2 < len {
+            emit(h, i, 2, ts);
+        }
+        let h = fnv(h, b3);
+        if i + 3 < len {
+            emit(h, i, 3, ts);
+        }
+        let h = fnv(h, b4);
+        if i + 4 < len {
+            emit(h, i, 4, ts);
+        }
+    }
+    kept
 }
 
 /// [`ascii_ngrams`], inlined into each caller so constant lengths unroll.

@@ -8,7 +8,9 @@ mod features;
 mod html;
 mod links;
 
-pub use features::{AuthorFields, FeatureConfig, FeatureKind, Features, FEATURE_SEED, KINDS};
+pub use features::{
+    AuthorFields, FeatureConfig, FeatureKind, FeatureView, Features, FEATURE_SEED, KINDS,
+};
 pub use html::strip_html;
 pub use links::{domain_of, find_links, Link, LinkSource};
 
