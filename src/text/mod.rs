@@ -7,6 +7,7 @@
 mod features;
 mod html;
 mod links;
+mod words;
 
 pub use features::{AuthorFields, FeatureConfig, FeatureKind, Features, FEATURE_SEED, KINDS};
 pub use html::strip_html;
