@@ -86,7 +86,9 @@ pub(crate) struct AsciiWords<'a> {
 impl<'a> Iterator for AsciiWords<'a> {
     type Item = (usize, &'a str);
 
-    #[inline]
+    // Inlined into the callers' loops, a word costs about ten instructions less (callgrind
+    // on the score bench: some 200 per comment).
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
         let bytes = self.text.as_bytes();
         let len = bytes.len();
@@ -238,6 +240,23 @@ mod tests {
     }
 
     #[test]
+    fn long_words_and_gaps_split_at_every_position() {
+        for text in [
+            "abcdefghijklmnopqrstuvwxyz0123456789_abc",
+            "                 word                  ",
+            "a.b.c.d.e.f.g.h.i.j.k.l 1,2,3,4,5,6,7,8,9",
+            "sevench eightchr ninechars tencharsss x",
+            "________ _________a a_________ ____",
+            "!!!!!!!!!!!!!!!!!!!!!!!!x!!!!!!!!!!!!!!!!!!!!",
+        ] {
+            for cut in 0..text.len() {
+                assert_same(&text[cut..]);
+                assert_same(&text[..cut]);
+            }
+        }
+    }
+
+    #[test]
     fn offsets_point_at_the_words() {
         let text = "  Don't  stop, 3.14!";
         let words: Vec<(usize, &str)> = word_indices(text).collect();
@@ -318,6 +337,10 @@ mod tests {
                 let ours: Vec<(usize, &str)> = word_indices(text).collect();
                 assert_eq!(ours, expected(text), "{text:?}");
                 assert_eq!(ours, by_tables(text), "{text:?}");
+                // Three times over, each context is also met mid-text.
+                let thrice = text.repeat(3);
+                let ours: Vec<(usize, &str)> = word_indices(&thrice).collect();
+                assert_eq!(ours, expected(&thrice), "{thrice:?}");
             }
         }
     }
@@ -329,7 +352,7 @@ mod tests {
             'a', 'b', 'Z', '0', '9', '_', '_', '.', '.', '.', ',', ',', ';', ':', ':', '\'', '\'',
             '"', ' ', ' ', '\r', '\n', '\t', '\u{b}', '\u{c}', '-', '/', '@', '\0', '\u{7f}',
         ];
-        proptest::collection::vec(proptest::sample::select(ALPHABET), 0..48)
+        proptest::collection::vec(proptest::sample::select(ALPHABET), 0..80)
             .prop_map(|chars| chars.into_iter().collect())
     }
 
