@@ -7,7 +7,6 @@
 //! the handful shown as evidence are turned back into text.
 
 use serde::{Deserialize, Serialize};
-use unicode_segmentation::UnicodeSegmentation;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use super::{domain_of, NormalizedText};
@@ -541,7 +540,7 @@ impl Builder {
     fn body_words(&mut self, config: &FeatureConfig, text: &str, kept: &impl Fn(u32)) {
         let mut prev: Option<(usize, u64)> = None;
         let mut pad = [0u8; PAD];
-        for (start, word) in text.unicode_word_indices() {
+        for (start, word) in super::words::word_indices(text) {
             let end = start + word.len();
             let wh = xxh3_64_with_seed(word.as_bytes(), FeatureKind::Word.salt());
             let fresh = self.push_text(FeatureKind::Word, start, end, wh, kept);
@@ -724,7 +723,7 @@ impl Builder {
     fn author(&mut self, author: AuthorFields<'_>) {
         if let Some(name) = author.name.filter(|n| !n.trim().is_empty()) {
             let folded = super::fold(&super::canonicalize(name));
-            for word in folded.unicode_words() {
+            for (_, word) in super::words::word_indices(&folded) {
                 self.push_extra(FeatureKind::Author, word);
             }
             if folded.contains("http") || folded.contains("www.") || folded.contains(".com") {

@@ -7,6 +7,7 @@
 mod features;
 mod html;
 mod links;
+mod words;
 
 pub use features::{
     AuthorFields, FeatureConfig, FeatureKind, FeatureView, Features, FEATURE_SEED, KINDS,
