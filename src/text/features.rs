@@ -659,7 +659,12 @@ impl Builder {
     }
 
     fn word_shapes(&mut self, word: &str) {
-        let digits = word.bytes().filter(u8::is_ascii_digit).count();
+        // One pass settles most words (short, no digits, no dot): both checks below need one.
+        let (mut digits, mut dot) = (0usize, false);
+        for b in word.bytes() {
+            digits += b.is_ascii_digit() as usize;
+            dot |= b == b'.';
+        }
         if digits >= 3 {
             let all_digits = digits == word.len();
             let shape = match digits {
@@ -675,7 +680,7 @@ impl Builder {
             self.push_extra(FeatureKind::Shape, shape);
         }
         // A bare domain like `murdev.com`: words with a dot and an alphabetic last label.
-        if let Some((head, tld)) = word.contains('.').then(|| word.rsplit_once('.')).flatten() {
+        if let Some((head, tld)) = dot.then(|| word.rsplit_once('.')).flatten() {
             if !head.is_empty()
                 && (2..=6).contains(&tld.len())
                 && tld.bytes().all(|b| b.is_ascii_lowercase())
