@@ -145,77 +145,82 @@ fn all_printable_ascii(x: u64) -> bool {
 /// floods of one letter share features with their milder spellings.
 pub fn fold(clean: &str) -> String {
     if clean.is_ascii() {
-        // Bytes are characters: lower-case, then cap runs in place (capping only ever drops
-        // bytes, so the write index never passes the read index), without the Unicode tables.
-        let mut bytes = clean.to_ascii_lowercase().into_bytes();
-        let mut kept = 0;
-        let mut last = 0u8;
-        let mut run = 0usize;
-        for read in 0..bytes.len() {
-            let b = bytes[read];
-            if b == last {
-                run += 1;
-                if run >= 3 {
-                    continue;
-                }
-            } else {
-                last = b;
-                run = 0;
-            }
-            bytes[kept] = b;
-            kept += 1;
+        // Bytes are characters: lower-casing is a byte map without the Unicode tables, and a
+        // run of four, the only thing capping changes, is rare enough to look for first.
+        let mut out = clean.to_ascii_lowercase();
+        // Capping starts as if a NUL came before the text, so three leading NULs are a run
+        // of four too.
+        if has_run_of_four(out.as_bytes()) || out.starts_with("\0\0\0") {
+            cap_runs(&mut out);
         }
-        bytes.truncate(kept);
-        return String::from_utf8(bytes).unwrap_or_default();
+        return out;
     }
-    let lower = |c: char| -> either_lower::Lower {
+    let mut out = String::with_capacity(clean.len());
+    let mut capped = RunCap::default();
+    for c in clean.chars() {
         if c.is_ascii() {
-            either_lower::Lower::One(c.to_ascii_lowercase())
-        } else {
-            either_lower::Lower::Many(c.to_lowercase())
-        }
-    };
-    cap_runs(clean.chars().flat_map(lower), clean.len())
-}
-
-/// Collects `chars`, keeping at most three of any run of one character.
-fn cap_runs(chars: impl Iterator<Item = char>, capacity: usize) -> String {
-    let mut out = String::with_capacity(capacity);
-    let mut last = '\0';
-    let mut run = 0usize;
-    for c in chars {
-        if c == last {
-            run += 1;
-            if run >= 3 {
-                continue;
+            // Folding has always dropped NUL from non-ASCII text (and kept it in ASCII text);
+            // features hashed from folded text depend on that staying so.
+            if c != '\0' {
+                capped.push(&mut out, c.to_ascii_lowercase());
             }
         } else {
-            last = c;
-            run = 0;
+            for lower in c.to_lowercase() {
+                capped.push(&mut out, lower);
+            }
         }
-        out.push(c);
     }
     out
 }
 
-mod either_lower {
-    /// Lower-casing without the general Unicode table walk for ASCII characters.
-    pub enum Lower {
-        One(char),
-        Many(std::char::ToLowercase),
+/// Whether four equal bytes follow each other somewhere in `bytes`. Written as an OR over
+/// every position, with no early exit, so that the compiler vectorises it.
+fn has_run_of_four(bytes: &[u8]) -> bool {
+    let Some(n) = bytes.len().checked_sub(3) else {
+        return false;
+    };
+    bytes[..n]
+        .iter()
+        .zip(&bytes[1..])
+        .zip(&bytes[2..])
+        .zip(&bytes[3..])
+        .fold(false, |any, (((a, b), c), d)| {
+            any | ((a == b) & (b == c) & (c == d))
+        })
+}
+
+/// Drops every character after the third of a run of one character, in place.
+fn cap_runs(s: &mut String) {
+    let mut capped = RunCap::default();
+    s.retain(|c| capped.keep(c));
+}
+
+/// State for capping runs of one character at three while streaming characters.
+#[derive(Default)]
+struct RunCap {
+    /// The previous character; NUL at the start, as before (so leading NULs count as a run).
+    last: char,
+    /// Characters after the first in the current run.
+    run: usize,
+}
+
+impl RunCap {
+    /// Whether `c`, the next character, is kept.
+    fn keep(&mut self, c: char) -> bool {
+        if self.last == c {
+            self.run += 1;
+            self.run < 3
+        } else {
+            self.last = c;
+            self.run = 0;
+            true
+        }
     }
 
-    impl Iterator for Lower {
-        type Item = char;
-        fn next(&mut self) -> Option<char> {
-            match self {
-                Lower::One(c) => {
-                    let out = *c;
-                    *c = '\0';
-                    (out != '\0').then_some(out)
-                }
-                Lower::Many(it) => it.next(),
-            }
+    /// Appends `c` to `out` unless it is past the third of a run.
+    fn push(&mut self, out: &mut String, c: char) {
+        if self.keep(c) {
+            out.push(c);
         }
     }
 }
@@ -292,6 +297,55 @@ mod tests {
         assert_eq!(fold("LOOOOOOOL!!!!!!"), "loool!!!");
         assert_eq!(fold("aaAAab...."), "aaab...");
         assert_eq!(fold("ÀÀÀÀ x"), "ààà x");
+    }
+
+    /// `fold` as first written: lower-case every character, then cap runs.
+    fn fold_reference(clean: &str) -> String {
+        let lowered: Vec<char> = if clean.is_ascii() {
+            clean.chars().map(|c| c.to_ascii_lowercase()).collect()
+        } else {
+            clean
+                .chars()
+                .filter(|&c| c != '\0')
+                .flat_map(|c| c.to_lowercase())
+                .collect()
+        };
+        let mut out = String::new();
+        let (mut last, mut run) = ('\0', 0);
+        for c in lowered {
+            if c == last {
+                run += 1;
+                if run >= 3 {
+                    continue;
+                }
+            } else {
+                last = c;
+                run = 0;
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    #[test]
+    fn fold_matches_the_reference() {
+        // Characters that are alike after lower-casing, expand when lower-cased (`İ`), are
+        // NUL, or are neither ASCII nor cased.
+        let ascii = ['a', 'A', 'b', '.', ' ', '!', '\0'];
+        let mixed = ['a', 'A', 'À', 'à', 'İ', 'i', 'ß', '😀', '\0', '.'];
+        let mut state = 1u64;
+        let mut next = |n: usize| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as usize % n
+        };
+        for round in 0..20_000 {
+            let alphabet: &[char] = if round % 2 == 0 { &ascii } else { &mixed };
+            let len = next(24);
+            let s: String = (0..len).map(|_| alphabet[next(alphabet.len())]).collect();
+            assert_eq!(fold(&s), fold_reference(&s), "{s:?}");
+        }
     }
 
     #[test]
