@@ -75,15 +75,28 @@ pub fn find_links(clean: &str, hrefs: &[String]) -> Vec<Link> {
     links
 }
 
-/// Whether `hay` contains `http` or `www.` in any case: each 4-byte window read as one
-/// number and compared with both after setting the lower-case bit of the letters' positions
-/// (only `H`/`h` become `h` that way, and so on; the `.` is compared exactly).
+/// Whether `hay` contains `http` or `www.` in any case. Each byte is compared after setting
+/// its lower-case bit (only `H`/`h` become `h` that way, and so on; the `.` is compared
+/// exactly). Every position of a 64-byte stretch is tested with no early exit, which the
+/// compiler vectorises; the stretches themselves stop at the first hit.
 fn has_url_marker(hay: &[u8]) -> bool {
-    const HTTP: u32 = u32::from_le_bytes(*b"http");
-    const WWW: u32 = u32::from_le_bytes(*b"www.");
-    hay.windows(4).any(|w| {
-        let x = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-        x | 0x2020_2020 == HTTP || x | 0x0020_2020 == WWW
+    let Some(starts) = hay.len().checked_sub(3) else {
+        return false;
+    };
+    let lower = |b: &u8| b | 0x20;
+    (0..starts).step_by(64).any(|from| {
+        let to = (from + 64).min(starts);
+        hay[from..to]
+            .iter()
+            .zip(&hay[from + 1..])
+            .zip(&hay[from + 2..])
+            .zip(&hay[from + 3..])
+            .fold(false, |any, (((a, b), c), d)| {
+                let (a, b, c) = (lower(a), lower(b), lower(c));
+                let http = (a == b'h') & (b == b't') & (c == b't') & (lower(d) == b'p');
+                let www = (a == b'w') & (b == b'w') & (c == b'w') & (*d == b'.');
+                any | http | www
+            })
     })
 }
 
@@ -149,6 +162,22 @@ mod tests {
             assert_eq!(has_url_marker(&hay), naive(&hay), "{hay:?}");
         }
         assert!(has_url_marker(b"see WWW.example.org") && !has_url_marker(b"www"));
+    }
+
+    #[test]
+    fn url_marker_is_found_at_every_position() {
+        for len in 0..200 {
+            let filler = vec![b'x'; len];
+            assert!(!has_url_marker(&filler), "{len}");
+            for marker in [&b"hTtP"[..], b"WwW.", b"www\x0e"] {
+                for at in 0..(len + 1).saturating_sub(4) {
+                    let mut hay = filler.clone();
+                    hay[at..at + 4].copy_from_slice(marker);
+                    let want = marker != b"www\x0e";
+                    assert_eq!(has_url_marker(&hay), want, "{len} {at} {marker:?}");
+                }
+            }
+        }
     }
 
     #[test]
