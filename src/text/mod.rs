@@ -63,11 +63,39 @@ pub fn canonicalize(raw: &str) -> String {
         return out;
     }
     out.clear();
-    raw.chars()
-        .filter(|c| !is_invisible(*c))
-        .nfkc()
-        .for_each(|c| push_visible(&mut out, c));
+    nfkc_visible(raw, &mut out);
     out
+}
+
+/// Appends `raw` with invisible characters dropped, NFKC-normalised and passed through
+/// [`push_visible`], normalising only the pieces around non-ASCII characters: the costly
+/// decomposition then runs over a few characters (a no-break space, an ellipsis), not the
+/// whole comment.
+///
+/// Cutting is exact: an ASCII character has no decomposition, combining class 0 and never
+/// composes with what precedes it, so NFKC of a text is NFKC of the part before an ASCII
+/// character followed by NFKC of the rest. Each piece starts at the ASCII character before
+/// a non-ASCII run (which may compose with it, like `e` + U+0301) and ends at the next
+/// ASCII character; ASCII between pieces is its own NFKC and is copied.
+fn nfkc_visible(raw: &str, out: &mut String) {
+    let bytes = raw.as_bytes();
+    let mut done = 0;
+    while let Some(offset) = bytes[done..].iter().position(|b| !b.is_ascii()) {
+        let first = done + offset;
+        let start = if first > done { first - 1 } else { first };
+        copy_visible(&raw[done..start], out);
+        let end = bytes[first..]
+            .iter()
+            .position(u8::is_ascii)
+            .map_or(bytes.len(), |p| first + p);
+        raw[start..end]
+            .chars()
+            .filter(|c| !is_invisible(*c))
+            .nfkc()
+            .for_each(|c| push_visible(out, c));
+        done = end;
+    }
+    copy_visible(&raw[done..], out);
 }
 
 /// Appends `c` unless it is invisible or a control character (newlines and tabs become
@@ -361,6 +389,41 @@ mod tests {
                     assert_eq!(all_printable_ascii(x), naive(x), "{bytes:?}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn normalising_in_pieces_matches_the_whole_text() {
+        // ASCII that composes with what follows, combining marks in and out of canonical
+        // order, invisible characters between them, Hangul jamo that compose, compatibility
+        // characters and controls.
+        const ALPHABET: &[char] = &[
+            'a', 'e', 'E', 'n', ' ', '.', '1', '\n', '\u{7}', '\u{7f}', '\u{301}', '\u{308}',
+            '\u{327}', '\u{315}', '\u{316}', '\u{200B}', '\u{FEFF}', '\u{AD}', '\u{A0}',
+            '\u{2026}', '\u{FF41}', '\u{212A}', '\u{1100}', '\u{1161}', '\u{11A8}', '\u{AC00}',
+            '\u{FDFA}', '\u{3099}', '\u{304B}', 'é', '😀', '\u{2019}', '\u{85}',
+        ];
+        let whole = |raw: &str| {
+            let mut out = String::new();
+            raw.chars()
+                .filter(|c| !is_invisible(*c))
+                .nfkc()
+                .for_each(|c| push_visible(&mut out, c));
+            out
+        };
+        let mut state = 5u64;
+        let mut next = |n: usize| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as usize % n
+        };
+        for _ in 0..50_000 {
+            let len = next(12);
+            let raw: String = (0..len).map(|_| ALPHABET[next(ALPHABET.len())]).collect();
+            let mut pieces = String::new();
+            nfkc_visible(&raw, &mut pieces);
+            assert_eq!(pieces, whole(&raw), "{raw:?}");
         }
     }
 
