@@ -2,6 +2,8 @@
 //! not documents, so a full parser would cost more than it catches; what matters is that
 //! tags vanish, entities decode and every `href` survives as a link.
 
+use super::{lanes_equal, HIGH, ONES};
+
 /// Removes tags and decodes entities; returns the visible text and every `href` found.
 ///
 /// A `<` only opens a tag when a letter, `/` or `!` follows and a `>` closes it within 2 KiB,
@@ -97,11 +99,6 @@ fn strip<const BLOCKS: bool>(s: &str) -> (String, Vec<String>, bool) {
     (out.out, hrefs, decoded_non_ascii)
 }
 
-/// One lane per byte of a `u64`.
-const ONES: u64 = 0x0101_0101_0101_0101;
-/// The top bit of every lane.
-const HIGH: u64 = 0x8080_8080_8080_8080;
-
 /// How many bytes from `i` the byte loop would pass over without ending the run of plain
 /// text (8, or 9 when the eighth is a space followed by a plain byte), when the 8 bytes
 /// from `i` are printable ASCII other than `<` and `&`, with single spaces only between
@@ -135,15 +132,6 @@ fn plain_block(bytes: &[u8], i: usize, in_run: bool) -> Option<usize> {
     } else {
         None
     }
-}
-
-/// The top bit of each byte of `x` that equals `b`, and no other bit. Exact: the low seven
-/// bits of a lane plus 0x7F reach the top bit unless they are all zero, with no carry out
-/// of the lane.
-#[inline(always)]
-fn lanes_equal(x: u64, b: u8) -> u64 {
-    let y = x ^ (ONES * u64::from(b));
-    !(((y & !HIGH) + !HIGH) | y) & HIGH
 }
 
 /// Whether `b` is an ASCII character copied as it is: not whitespace, `<` or `&`.

@@ -1,5 +1,7 @@
 //! Finding links in comment text and reducing them to domains.
 
+use super::{lanes_equal, ONES};
+
 /// Where a link was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkSource {
@@ -75,29 +77,41 @@ pub fn find_links(clean: &str, hrefs: &[String]) -> Vec<Link> {
     links
 }
 
-/// Whether `hay` contains `http` or `www.` in any case. Each byte is compared after setting
-/// its lower-case bit (only `H`/`h` become `h` that way, and so on; the `.` is compared
-/// exactly). Every position of a 64-byte stretch is tested with no early exit, which the
-/// compiler vectorises; the stretches themselves stop at the first hit.
+/// Whether `hay` contains `http` or `www.` in any case.
+///
+/// Every marker ends in `p`/`P` or `.`, which are rare in prose: those are looked for eight
+/// bytes at a time, and only the four bytes ending at one are compared.
 fn has_url_marker(hay: &[u8]) -> bool {
-    let Some(starts) = hay.len().checked_sub(3) else {
+    // Setting the lower-case bit maps only `P` and `p` to `p`.
+    let ends_marker = |b: u8| b | 0x20 == b'p' || b == b'.';
+    // `end` is where the last byte of a candidate marker sits; the first is at `end - 3`.
+    let mut end = 3;
+    while let Some(&[b0, b1, b2, b3, b4, b5, b6, b7]) = hay.get(end..end + 8) {
+        let x = u64::from_le_bytes([b0, b1, b2, b3, b4, b5, b6, b7]);
+        let mut ends = lanes_equal(x | 0x20 * ONES, b'p') | lanes_equal(x, b'.');
+        while ends != 0 {
+            let lane = ends.trailing_zeros() as usize / 8;
+            if marker_at(hay, end + lane - 3) {
+                return true;
+            }
+            ends &= ends - 1;
+        }
+        end += 8;
+    }
+    (end..hay.len()).any(|end| ends_marker(hay[end]) && marker_at(hay, end - 3))
+}
+
+/// Whether `http` or `www.` in any case starts at `start`: the four bytes read as one
+/// number, with the lower-case bit set on the letters' positions (only `H`/`h` become `h`
+/// that way, and so on; the `.` is compared exactly).
+fn marker_at(hay: &[u8], start: usize) -> bool {
+    const HTTP: u32 = u32::from_le_bytes(*b"http");
+    const WWW: u32 = u32::from_le_bytes(*b"www.");
+    let Some(&[a, b, c, d]) = hay.get(start..start + 4) else {
         return false;
     };
-    let lower = |b: &u8| b | 0x20;
-    (0..starts).step_by(64).any(|from| {
-        let to = (from + 64).min(starts);
-        hay[from..to]
-            .iter()
-            .zip(&hay[from + 1..])
-            .zip(&hay[from + 2..])
-            .zip(&hay[from + 3..])
-            .fold(false, |any, (((a, b), c), d)| {
-                let (a, b, c) = (lower(a), lower(b), lower(c));
-                let http = (a == b'h') & (b == b't') & (c == b't') & (lower(d) == b'p');
-                let www = (a == b'w') & (b == b'w') & (c == b'w') & (*d == b'.');
-                any | http | www
-            })
-    })
+    let x = u32::from_le_bytes([a, b, c, d]);
+    x | 0x2020_2020 == HTTP || x | 0x0020_2020 == WWW
 }
 
 fn next_url_start(lower: &str) -> Option<usize> {
@@ -162,6 +176,26 @@ mod tests {
             assert_eq!(has_url_marker(&hay), naive(&hay), "{hay:?}");
         }
         assert!(has_url_marker(b"see WWW.example.org") && !has_url_marker(b"www"));
+    }
+
+    #[test]
+    fn url_marker_matches_a_case_insensitive_search_in_longer_text() {
+        let alphabet = b"hHtTpPwW.\x0e x";
+        let naive = |hay: &[u8]| {
+            hay.windows(4)
+                .any(|w| w.eq_ignore_ascii_case(b"http") || w.eq_ignore_ascii_case(b"www."))
+        };
+        let mut state = 9u64;
+        let mut next = |n: usize| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as usize % n
+        };
+        for _ in 0..50_000 {
+            let hay: Vec<u8> = (0..next(40)).map(|_| alphabet[next(alphabet.len())]).collect();
+            assert_eq!(has_url_marker(&hay), naive(&hay), "{hay:?}");
+        }
     }
 
     #[test]

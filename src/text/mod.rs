@@ -156,13 +156,25 @@ fn copy_visible(raw: &str, out: &mut String) -> bool {
     non_ascii
 }
 
+/// One lane per byte of a `u64`, for tests on eight bytes at once.
+const ONES: u64 = 0x0101_0101_0101_0101;
+/// The top bit of every lane.
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The top bit of each byte of `x` that equals `b`, and no other bit. Exact: the low seven
+/// bits of a lane plus 0x7F reach the top bit unless they are all zero, with no carry out
+/// of the lane.
+#[inline(always)]
+fn lanes_equal(x: u64, b: u8) -> u64 {
+    let y = x ^ (ONES * u64::from(b));
+    !(((y & !HIGH) + !HIGH) | y) & HIGH
+}
+
 /// Whether all eight bytes of `x` are printable ASCII (0x20 to 0x7E). Exact: a byte at or
 /// above 0x80 sets its top bit; the borrow tests below find a byte under 0x20 or equal to
 /// 0x7F whenever there is one (they may point at the wrong byte, which does not matter here).
 #[inline(always)]
 fn all_printable_ascii(x: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let del = x ^ (0x7f * ONES);
     x & HIGH == 0
         && x.wrapping_sub(0x20 * ONES) & !x & HIGH == 0
