@@ -385,6 +385,11 @@ const TLDS: &[&str] = &[
 
 /// Detail when an author name is a URL or contains a domain-like token.
 fn author_url(author: &str) -> Option<String> {
+    // A URL prefix has a `/` or `.` and a domain has a `.`; most names have neither, and
+    // one byte search spares them the scans below.
+    if !author.bytes().any(|b| b == b'.' || b == b'/') {
+        return None;
+    }
     for prefix in ["http://", "https://", "www."] {
         if let Some(at) = find_ascii_ci(author, prefix) {
             let domain = author.get(at..).map(domain_of).unwrap_or_default();
