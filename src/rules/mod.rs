@@ -27,7 +27,7 @@ use unicode_normalization::{is_nfkc_quick, IsNormalized};
 use crate::domain::Comment;
 use crate::text::NormalizedText;
 
-use builtin::{Check, TextStats};
+use builtin::{Check, Shared};
 use file::{Matcher, RuleSpec};
 
 /// Compiled-size limit for each regex and for each field's `RegexSet`, in bytes (also the
@@ -282,16 +282,25 @@ impl RuleSet {
         // the usual comment that trips nothing.
         let mut fired: Vec<(usize, FieldMask, Option<String>)> = Vec::new();
 
+        let mut shared = Shared::default();
         for fs in &c.sets {
-            let Some(hay) = fs.field.text(input) else {
+            let other;
+            let hay = match fs.field {
+                Field::Author => shared.author(input),
+                field => {
+                    other = field.text(input);
+                    other.as_deref()
+                }
+            };
+            let Some(hay) = hay else {
                 continue;
             };
             // Most comments match nothing: `is_match` is cheaper and allocates nothing, so
             // only pay for `matches` (which allocates) when something is there.
-            if !fs.set.is_match(&hay) {
+            if !fs.set.is_match(hay) {
                 continue;
             }
-            for pattern in fs.set.matches(&hay).iter() {
+            for pattern in fs.set.matches(hay).iter() {
                 let Some(&rule) = fs.rule_of.get(pattern) else {
                     continue;
                 };
@@ -306,9 +315,8 @@ impl RuleSet {
             }
         }
 
-        let mut stats: Option<TextStats> = None;
         for (rule, check) in &c.checks {
-            if let Some(detail) = check.run(input, &mut stats) {
+            if let Some(detail) = check.run(input, &mut shared) {
                 fired.push((*rule, FieldMask::default(), Some(detail)));
             }
         }
