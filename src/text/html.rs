@@ -9,15 +9,28 @@ use super::{lanes_equal, HIGH, ONES};
 /// A `<` only opens a tag when a letter, `/` or `!` follows and a `>` closes it within 2 KiB,
 /// so text like `I <3 this` or `a < b` stays as written.
 pub fn strip_html(s: &str) -> (String, Vec<String>, bool) {
-    strip::<true>(s)
+    let (stripped, hrefs, decoded_non_ascii) = strip(s);
+    (
+        stripped.unwrap_or_else(|| s.to_string()),
+        hrefs,
+        decoded_non_ascii,
+    )
 }
 
-/// [`strip_html`]; `BLOCKS` = false leaves out the 8-byte skip, so tests can check that the
-/// skip changes nothing.
-fn strip<const BLOCKS: bool>(s: &str) -> (String, Vec<String>, bool) {
+/// [`strip_html`], with `None` for a text that stripping leaves as it is (most comments: no
+/// tag, no entity, single spaces), so that the caller can keep the string it has instead of
+/// a copy.
+pub(super) fn strip(s: &str) -> (Option<String>, Vec<String>, bool) {
+    strip_with::<true>(s)
+}
+
+/// [`strip`]; `BLOCKS` = false leaves out the 8-byte skip, so tests can check that the skip
+/// changes nothing.
+fn strip_with<const BLOCKS: bool>(s: &str) -> (Option<String>, Vec<String>, bool) {
     let mut out = Collapsing {
-        out: String::with_capacity(s.len()),
+        out: String::new(),
         space: false,
+        capacity: s.len(),
     };
     let mut hrefs = Vec::new();
     let bytes = s.as_bytes();
@@ -95,8 +108,12 @@ fn strip<const BLOCKS: bool>(s: &str) -> (String, Vec<String>, bool) {
             run = i;
         }
     }
+    // The run never ended, so the text is one run: whole, and written as it is.
+    if run == 0 {
+        return (None, hrefs, decoded_non_ascii);
+    }
     out.push_plain(&s[run..]);
-    (out.out, hrefs, decoded_non_ascii)
+    (Some(out.out), hrefs, decoded_non_ascii)
 }
 
 /// How many bytes from `i` the byte loop would pass over without ending the run of plain
@@ -145,6 +162,8 @@ struct Collapsing {
     out: String,
     /// Whitespace seen since the last character written.
     space: bool,
+    /// Reserved on the first write; nothing is allocated for a text left as it is.
+    capacity: usize,
 }
 
 impl Collapsing {
@@ -152,6 +171,9 @@ impl Collapsing {
     fn push_plain(&mut self, text: &str) {
         if text.is_empty() {
             return;
+        }
+        if self.out.capacity() == 0 {
+            self.out.reserve(self.capacity);
         }
         if self.space && !self.out.is_empty() {
             self.out.push(' ');
@@ -164,6 +186,9 @@ impl Collapsing {
         if c.is_whitespace() {
             self.space = true;
         } else {
+            if self.out.capacity() == 0 {
+                self.out.reserve(self.capacity);
+            }
             if self.space && !self.out.is_empty() {
                 self.out.push(' ');
             }
@@ -394,7 +419,24 @@ mod tests {
         for _ in 0..20_000 {
             let len = next(30);
             let s: String = (0..len).map(|_| PIECES[next(PIECES.len())]).collect();
-            assert_eq!(strip::<true>(&s), strip::<false>(&s), "{s:?}");
+            let (stripped, hrefs, decoded) = strip_with::<true>(&s);
+            assert_eq!(
+                (stripped.clone(), hrefs, decoded),
+                strip_with::<false>(&s),
+                "{s:?}"
+            );
+            // `None` only where stripping would have written the text unchanged.
+            assert_eq!(stripped.unwrap_or_else(|| s.clone()), strip_html(&s).0);
+        }
+    }
+
+    #[test]
+    fn unchanged_text_is_reported_as_such() {
+        for s in ["", "word", "a few words, single spaces."] {
+            assert_eq!(strip(s).0, None, "{s:?}");
+        }
+        for s in [" lead", "trail ", "two  spaces", "a<b>b", "&amp;", "line\nbreak", "é\u{A0}"] {
+            assert!(strip(s).0.is_some(), "{s:?}");
         }
     }
 

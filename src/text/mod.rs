@@ -277,7 +277,8 @@ pub fn normalize_content(raw: &str) -> NormalizedText {
         }
         canonical.truncate(end);
     }
-    let (mut clean, hrefs, decoded_non_ascii) = strip_html(&canonical);
+    let (stripped, hrefs, decoded_non_ascii) = html::strip(&canonical);
+    let mut clean = stripped.unwrap_or(canonical);
     if decoded_non_ascii {
         clean = canonicalize(&clean);
     }
