@@ -435,7 +435,7 @@ mod tests {
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             // Random bits below 1.0, and random values across the whole unit interval.
-            if state % 2 == 0 {
+            if state & 1 == 0 {
                 f64::from_bits((state >> 2) % 0x3FF0_0000_0000_0000)
             } else {
                 (state >> 11) as f64 / (1u64 << 53) as f64
