@@ -326,13 +326,9 @@ impl RuleSet {
             .into_iter()
             .filter_map(|(rule, mask, detail)| {
                 let meta = c.rules.get(rule)?;
-                let detail = detail.unwrap_or_else(|| {
-                    let names: Vec<&str> = mask.names().collect();
-                    format!("in {}", names.join(", "))
-                });
                 Some(RuleHit {
                     id: meta.id.clone(),
-                    reason: format!("{} ({detail})", meta.reason),
+                    reason: reason_text(&meta.reason, mask, detail.as_deref()),
                     effect: meta.effect,
                 })
             })
@@ -353,6 +349,34 @@ impl RuleSet {
     pub fn ids(&self) -> impl Iterator<Item = &str> {
         self.inner.rules.iter().map(|r| r.id.as_str())
     }
+}
+
+/// `{reason} ({detail})`, where a regex or keyword rule's detail is `in {fields}`: built in
+/// one string of the right size rather than through `format!` and a joined copy.
+fn reason_text(reason: &str, fields: FieldMask, detail: Option<&str>) -> String {
+    const IN: &str = "in ";
+    const SEP: &str = ", ";
+    let detail_len = match detail {
+        Some(d) => d.len(),
+        None => IN.len() + fields.names().map(|n| n.len() + SEP.len()).sum::<usize>(),
+    };
+    let mut out = String::with_capacity(reason.len() + detail_len + 3);
+    out.push_str(reason);
+    out.push_str(" (");
+    match detail {
+        Some(d) => out.push_str(d),
+        None => {
+            out.push_str(IN);
+            for (i, name) in fields.names().enumerate() {
+                if i > 0 {
+                    out.push_str(SEP);
+                }
+                out.push_str(name);
+            }
+        }
+    }
+    out.push(')');
+    out
 }
 
 /// Turns validated rules into the evaluation structure; disabled rules were validated and are
