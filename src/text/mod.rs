@@ -187,82 +187,110 @@ pub fn fold(clean: &str) -> String {
     if clean.is_ascii() {
         // Bytes are characters: lower-casing is a byte map without the Unicode tables, and a
         // run of four, the only thing capping changes, is rare enough to look for first.
-        let mut out = clean.to_ascii_lowercase();
+        let out = clean.to_ascii_lowercase();
         // Capping starts as if a NUL came before the text, so three leading NULs are a run
         // of four too.
         if has_run_of_four(out.as_bytes()) || out.starts_with("\0\0\0") {
-            cap_runs(&mut out);
+            return cap_ascii_runs(out);
         }
         return out;
     }
+    // Lower-case first, ASCII stretches whole, then cap in a second pass only if a run of
+    // four characters can be there: most non-ASCII comments are mostly ASCII, and per
+    // character run tracking costs more than the tests for a run.
     let mut out = String::with_capacity(clean.len());
-    let mut capped = RunCap::default();
-    for c in clean.chars() {
-        if c.is_ascii() {
-            // Folding has always dropped NUL from non-ASCII text (and kept it in ASCII text);
-            // features hashed from folded text depend on that staying so.
-            if c != '\0' {
-                capped.push(&mut out, c.to_ascii_lowercase());
-            }
+    let bytes = clean.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let ascii_end = bytes[i..]
+            .iter()
+            .position(|b| !b.is_ascii())
+            .map_or(bytes.len(), |p| i + p);
+        let ascii = &clean[i..ascii_end];
+        let from = out.len();
+        // Folding has always dropped NUL from non-ASCII text (and kept it in ASCII text);
+        // features hashed from folded text depend on that staying so.
+        if ascii.contains('\0') {
+            out.extend(ascii.chars().filter(|&c| c != '\0'));
         } else {
-            for lower in c.to_lowercase() {
-                capped.push(&mut out, lower);
-            }
+            out.push_str(ascii);
         }
+        out[from..].make_ascii_lowercase();
+        let Some(c) = clean[ascii_end..].chars().next() else {
+            break;
+        };
+        out.extend(c.to_lowercase());
+        i = ascii_end + c.len_utf8();
+    }
+    // A run of four of a character `k` bytes long repeats its first byte at stride `k`.
+    if (1..=4).any(|stride| repeats_four_times(out.as_bytes(), stride)) {
+        cap_runs(&mut out);
     }
     out
 }
 
-/// Whether four equal bytes follow each other somewhere in `bytes`. Written as an OR over
-/// every position, with no early exit, so that the compiler vectorises it.
+/// Whether four equal bytes follow each other somewhere in `bytes`.
 fn has_run_of_four(bytes: &[u8]) -> bool {
-    let Some(n) = bytes.len().checked_sub(3) else {
+    repeats_four_times(bytes, 1)
+}
+
+/// Whether some byte is equal to the bytes `stride`, 2 × `stride` and 3 × `stride` after it.
+/// Written as an OR over every position, with no early exit, so that the compiler
+/// vectorises it.
+fn repeats_four_times(bytes: &[u8], stride: usize) -> bool {
+    let Some(n) = bytes.len().checked_sub(3 * stride) else {
         return false;
     };
     bytes[..n]
         .iter()
-        .zip(&bytes[1..])
-        .zip(&bytes[2..])
-        .zip(&bytes[3..])
+        .zip(&bytes[stride..])
+        .zip(&bytes[2 * stride..])
+        .zip(&bytes[3 * stride..])
         .fold(false, |any, (((a, b), c), d)| {
             any | ((a == b) & (b == c) & (c == d))
         })
 }
 
-/// Drops every character after the third of a run of one character, in place.
-fn cap_runs(s: &mut String) {
-    let mut capped = RunCap::default();
-    s.retain(|c| capped.keep(c));
-}
-
-/// State for capping runs of one character at three while streaming characters.
-#[derive(Default)]
-struct RunCap {
-    /// The previous character; NUL at the start, as before (so leading NULs count as a run).
-    last: char,
-    /// Characters after the first in the current run.
-    run: usize,
-}
-
-impl RunCap {
-    /// Whether `c`, the next character, is kept.
-    fn keep(&mut self, c: char) -> bool {
-        if self.last == c {
-            self.run += 1;
-            self.run < 3
+/// [`cap_runs`] for ASCII text, where bytes are characters: in place on the bytes, with no
+/// character decoding.
+fn cap_ascii_runs(ascii: String) -> String {
+    let mut bytes = ascii.into_bytes();
+    let mut kept = 0;
+    let (mut last, mut run) = (0u8, 0usize);
+    // Capping only drops bytes, so the write index never passes the read index.
+    for read in 0..bytes.len() {
+        let b = bytes[read];
+        if b == last {
+            run += 1;
+            if run >= 3 {
+                continue;
+            }
         } else {
-            self.last = c;
-            self.run = 0;
+            last = b;
+            run = 0;
+        }
+        bytes[kept] = b;
+        kept += 1;
+    }
+    bytes.truncate(kept);
+    // ASCII bytes with some removed are still ASCII, so this never falls back.
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+/// Drops every character after the third of a run of one character, in place. Capping
+/// starts as if a NUL came before the text.
+fn cap_runs(s: &mut String) {
+    let (mut last, mut run) = ('\0', 0usize);
+    s.retain(|c| {
+        if c == last {
+            run += 1;
+            run < 3
+        } else {
+            last = c;
+            run = 0;
             true
         }
-    }
-
-    /// Appends `c` to `out` unless it is past the third of a run.
-    fn push(&mut self, out: &mut String, c: char) {
-        if self.keep(c) {
-            out.push(c);
-        }
-    }
+    });
 }
 
 /// Normalises a comment body: canonical Unicode, HTML stripped with its links kept, folded.
