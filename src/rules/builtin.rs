@@ -163,11 +163,7 @@ impl Check {
     /// Runs the check; `Some(detail)` when it fires. The detail is a count, ratio or domain,
     /// never text from the body. What several checks need is taken from `shared`, filled by
     /// the first that needs it.
-    pub(super) fn run<'a>(
-        &self,
-        input: &RuleInput<'a>,
-        shared: &mut Shared<'a>,
-    ) -> Option<String> {
+    pub(super) fn run<'a>(&self, input: &RuleInput<'a>, shared: &mut Shared<'a>) -> Option<String> {
         match *self {
             Check::LinkCount { min } => {
                 let n = input.text.links.len();

@@ -405,9 +405,28 @@ mod tests {
     fn the_block_skip_changes_nothing() {
         // Pieces that end or continue a run of plain text, in every combination.
         const PIECES: &[&str] = &[
-            "a", "bc", "defgh", " ", "  ", "\t", "\n", "\u{1}", "\u{7f}", "<b>", "<p>", "</a>",
-            "<", "&amp;", "&#233;", "&", "é", "\u{A0}", "x y z", "lorem ipsum dolor",
-            "<a href=\"http://a.example\">", "\u{2003}",
+            "a",
+            "bc",
+            "defgh",
+            " ",
+            "  ",
+            "\t",
+            "\n",
+            "\u{1}",
+            "\u{7f}",
+            "<b>",
+            "<p>",
+            "</a>",
+            "<",
+            "&amp;",
+            "&#233;",
+            "&",
+            "é",
+            "\u{A0}",
+            "x y z",
+            "lorem ipsum dolor",
+            "<a href=\"http://a.example\">",
+            "\u{2003}",
         ];
         let mut state = 3u64;
         let mut next = |n: usize| {
@@ -435,7 +454,15 @@ mod tests {
         for s in ["", "word", "a few words, single spaces."] {
             assert_eq!(strip(s).0, None, "{s:?}");
         }
-        for s in [" lead", "trail ", "two  spaces", "a<b>b", "&amp;", "line\nbreak", "é\u{A0}"] {
+        for s in [
+            " lead",
+            "trail ",
+            "two  spaces",
+            "a<b>b",
+            "&amp;",
+            "line\nbreak",
+            "é\u{A0}",
+        ] {
             assert!(strip(s).0.is_some(), "{s:?}");
         }
     }

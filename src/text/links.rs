@@ -61,11 +61,7 @@ pub fn find_links(clean: &str, hrefs: &[String]) -> Vec<Link> {
         let chunk_end = clean[marker..]
             .find(char::is_whitespace)
             .map_or(clean.len(), |p| marker + p);
-        links_in_chunk(
-            &clean[chunk_start..chunk_end],
-            &mut seen,
-            &mut links,
-        );
+        links_in_chunk(&clean[chunk_start..chunk_end], &mut seen, &mut links);
         match next_url_marker(bytes, chunk_end) {
             Some(next) => marker = next,
             None => return links,
@@ -88,13 +84,12 @@ fn links_in_chunk<'a>(chunk: &'a str, seen: &mut HashSet<&'a str>, links: &mut V
             continue;
         }
         let before = &bytes[..start];
-        let source = if ends_with_ignore_case(before, b"[url=")
-            || ends_with_ignore_case(before, b"[url]")
-        {
-            LinkSource::BbCode
-        } else {
-            LinkSource::Bare
-        };
+        let source =
+            if ends_with_ignore_case(before, b"[url=") || ends_with_ignore_case(before, b"[url]") {
+                LinkSource::BbCode
+            } else {
+                LinkSource::Bare
+            };
         links.push(Link {
             url: url.to_string(),
             domain: domain_of(url),
@@ -239,7 +234,9 @@ mod tests {
             (state >> 33) as usize % n
         };
         for _ in 0..50_000 {
-            let hay: Vec<u8> = (0..next(40)).map(|_| alphabet[next(alphabet.len())]).collect();
+            let hay: Vec<u8> = (0..next(40))
+                .map(|_| alphabet[next(alphabet.len())])
+                .collect();
             assert_eq!(has_marker(&hay), naive(&hay), "{hay:?}");
         }
     }
@@ -313,9 +310,33 @@ mod tests {
     #[test]
     fn find_links_matches_the_reference() {
         const PIECES: &[&str] = &[
-            "http://", "HTTPS://", "hTtp", "www.", "WwW.", "[url=", "[URL]", "[/url]", " ",
-            "\u{3000}", "\u{A0}", "a.example", "/p?q=1", ".", ",", ")", "\"", "<", ">", "[",
-            "]", "é", "x", "p", "w", "://", "ww",
+            "http://",
+            "HTTPS://",
+            "hTtp",
+            "www.",
+            "WwW.",
+            "[url=",
+            "[URL]",
+            "[/url]",
+            " ",
+            "\u{3000}",
+            "\u{A0}",
+            "a.example",
+            "/p?q=1",
+            ".",
+            ",",
+            ")",
+            "\"",
+            "<",
+            ">",
+            "[",
+            "]",
+            "é",
+            "x",
+            "p",
+            "w",
+            "://",
+            "ww",
         ];
         let hrefs_pool = [
             "http://a.example",
