@@ -147,27 +147,28 @@ pub fn decide(policy: &Policy, hits: &[RuleHit], probability: Option<f64>) -> De
         .unwrap_or(Verdict::Approve);
     let verdict = from_probability.max(from_rules);
 
-    let mut ordered: Vec<&RuleHit> = hits.iter().collect();
-    ordered.sort_by_key(|h| std::cmp::Reverse(effect_verdict(h.effect)));
-    let mut reasons: Vec<Reason> = ordered
-        .into_iter()
-        .map(|h| Reason {
-            id: h.id.clone(),
-            detail: h.reason.clone(),
-        })
-        .collect();
+    // Most severe first and, within one severity, in the order given: a stable sort by
+    // severity, done as one pass per severity so it needs no scratch vector.
+    let mut reasons: Vec<Reason> = Vec::with_capacity(hits.len() + 1);
+    for severity in [
+        Some(Verdict::Discard),
+        Some(Verdict::Spam),
+        Some(Verdict::Hold),
+        None,
+    ] {
+        reasons.extend(
+            hits.iter()
+                .filter(|h| effect_verdict(h.effect) == severity)
+                .map(|h| Reason {
+                    id: h.id.clone(),
+                    detail: h.reason.clone(),
+                }),
+        );
+    }
     reasons.push(match probability {
         Some(p) => Reason {
             id: "classifier".into(),
-            detail: format!(
-                "naive Bayes spam probability {:.3}{}",
-                p,
-                if weight != 0.0 {
-                    format!(", {spam_probability:.3} with rule weights")
-                } else {
-                    String::new()
-                }
-            ),
+            detail: classifier_detail(p, (weight != 0.0).then_some(spam_probability)),
         },
         None => Reason {
             id: "classifier.no_opinion".into(),
@@ -178,6 +179,73 @@ pub fn decide(policy: &Policy, hits: &[RuleHit], probability: Option<f64>) -> De
         verdict,
         spam_probability,
         reasons,
+    }
+}
+
+/// `naive Bayes spam probability {p:.3}`, plus `, {adjusted:.3} with rule weights` when rule
+/// weights moved it; written into one string of the right size (every verdict has it).
+fn classifier_detail(p: f64, adjusted: Option<f64>) -> String {
+    const HEAD: &str = "naive Bayes spam probability ";
+    const TAIL: &str = " with rule weights";
+    let mut out = String::with_capacity(HEAD.len() + 5 + 2 + 5 + TAIL.len());
+    out.push_str(HEAD);
+    push_3_decimals(&mut out, p);
+    if let Some(adjusted) = adjusted {
+        out.push_str(", ");
+        push_3_decimals(&mut out, adjusted);
+        out.push_str(TAIL);
+    }
+    out
+}
+
+/// Appends `x` as `format!("{x:.3}")` writes it. The general float formatter costs a few
+/// hundred instructions; a probability in [0, 1] is rounded here exactly, from the bits, to
+/// the nearest thousandth with ties to even (as `core::fmt` rounds), and anything else is
+/// left to `core::fmt`.
+fn push_3_decimals(out: &mut String, x: f64) {
+    if !(0.0..=1.0).contains(&x) || x.is_sign_negative() {
+        use std::fmt::Write;
+        // Writing to a String cannot fail.
+        let _ = write!(out, "{x:.3}");
+        return;
+    }
+    let thousandths = round_thousandths(x);
+    let digits = [
+        thousandths / 1000,
+        thousandths / 100 % 10,
+        thousandths / 10 % 10,
+        thousandths % 10,
+    ];
+    out.push(char::from(b'0' + digits[0] as u8));
+    out.push('.');
+    for d in &digits[1..] {
+        out.push(char::from(b'0' + *d as u8));
+    }
+}
+
+/// `x` × 1000 rounded to the nearest integer, ties to even, for `x` in [0, 1]: exact, since
+/// `x` is `m` × 2^-`shift` with integer `m` < 2^53, so `m` × 1000 fits a `u64`.
+fn round_thousandths(x: f64) -> u64 {
+    let bits = x.to_bits();
+    let biased = (bits >> 52) & 0x7ff;
+    let fraction = bits & ((1 << 52) - 1);
+    let (m, shift) = if biased == 0 {
+        (fraction, 1074)
+    } else {
+        (fraction | 1 << 52, 1075 - biased)
+    };
+    let n = m * 1000;
+    // n < 2^63, so from 2^64 on the value is below a half.
+    if shift >= 64 {
+        return 0;
+    }
+    let whole = n >> shift;
+    let rest = n & ((1 << shift) - 1);
+    let half = 1 << (shift - 1);
+    if rest > half || (rest == half && whole % 2 == 1) {
+        whole + 1
+    } else {
+        whole
     }
 }
 
@@ -337,6 +405,75 @@ mod tests {
         let d = decide(&Policy::default(), &hits, Some(0.1));
         let ids: Vec<&str> = d.reasons.iter().map(|r| r.id.as_str()).collect();
         assert_eq!(ids, vec!["hp", "l", "weak", "classifier"]);
+    }
+
+    #[test]
+    fn reasons_of_one_severity_keep_their_order() {
+        let hits = vec![
+            hit("w1", RuleEffect::Weight(0.5)),
+            hit("h1", RuleEffect::Hold),
+            hit("w2", RuleEffect::Weight(-1.0)),
+            hit("s1", RuleEffect::Spam),
+            hit("h2", RuleEffect::Hold),
+            hit("s2", RuleEffect::Spam),
+        ];
+        let d = decide(&Policy::default(), &hits, None);
+        let ids: Vec<&str> = d.reasons.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            vec!["s1", "s2", "h1", "h2", "w1", "w2", "classifier.no_opinion"]
+        );
+    }
+
+    #[test]
+    fn three_decimals_match_the_formatter() {
+        let mut state = 7u64;
+        let mut samples: Vec<f64> = (0..=1 << 16).map(|i| f64::from(i) / 65536.0).collect();
+        samples.extend((0..=2000).map(|i| f64::from(i) / 2000.0));
+        samples.extend((0..200_000).map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            // Random bits below 1.0, and random values across the whole unit interval.
+            if state & 1 == 0 {
+                f64::from_bits((state >> 2) % 0x3FF0_0000_0000_0000)
+            } else {
+                (state >> 11) as f64 / (1u64 << 53) as f64
+            }
+        }));
+        samples.extend([
+            0.0,
+            -0.0,
+            1.0,
+            f64::MIN_POSITIVE,
+            5e-324,
+            0.0005,
+            0.0625,
+            0.9995,
+            1.0 - f64::EPSILON,
+            1.5,
+            -0.25,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ]);
+        for x in samples {
+            let mut got = String::new();
+            push_3_decimals(&mut got, x);
+            assert_eq!(got, format!("{x:.3}"), "{x:e} ({:#x})", x.to_bits());
+        }
+    }
+
+    #[test]
+    fn classifier_detail_reads_as_before() {
+        assert_eq!(
+            classifier_detail(0.12345, None),
+            "naive Bayes spam probability 0.123"
+        );
+        assert_eq!(
+            classifier_detail(0.5, Some(0.875)),
+            "naive Bayes spam probability 0.500, 0.875 with rule weights"
+        );
     }
 
     #[test]

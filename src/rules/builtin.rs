@@ -1,8 +1,10 @@
 //! Built-in checks: things a regex cannot say (counts, ratios, timing) or says badly.
 
+use std::borrow::Cow;
+
 use time::Duration;
 
-use super::{canonical, Field, RuleInput};
+use super::{Field, RuleInput};
 use crate::text::{domain_of, LinkSource};
 
 /// A built-in check with its parameters, validated.
@@ -159,13 +161,9 @@ impl Check {
     }
 
     /// Runs the check; `Some(detail)` when it fires. The detail is a count, ratio or domain,
-    /// never text from the body. `stats` is filled, for non-ASCII text, by the first check
-    /// that needs it.
-    pub(super) fn run(
-        &self,
-        input: &RuleInput<'_>,
-        stats: &mut Option<TextStats>,
-    ) -> Option<String> {
+    /// never text from the body. What several checks need is taken from `shared`, filled by
+    /// the first that needs it.
+    pub(super) fn run<'a>(&self, input: &RuleInput<'a>, shared: &mut Shared<'a>) -> Option<String> {
         match *self {
             Check::LinkCount { min } => {
                 let n = input.text.links.len();
@@ -219,10 +217,10 @@ impl Check {
             }
             Check::Shouting { ratio, min_letters } => {
                 let text = &input.text.clean;
-                let (letters, upper) = if text.is_ascii() {
+                let (letters, upper) = if shared.body_is_ascii(text) {
                     ascii_letters(text.as_bytes())
                 } else {
-                    let s = stats.get_or_insert_with(|| TextStats::of(text));
+                    let s = shared.stats(text);
                     (s.letters, s.upper)
                 };
                 if letters < min_letters {
@@ -233,18 +231,45 @@ impl Check {
             }
             Check::CharFlood { run } => {
                 let text = &input.text.clean;
-                let longest = if text.is_ascii() {
+                let longest = if shared.body_is_ascii(text) {
                     ascii_flood(text.as_bytes(), run)
                 } else {
-                    stats.get_or_insert_with(|| TextStats::of(text)).longest_run
+                    shared.stats(text).longest_run
                 };
                 (longest >= run).then(|| format!("a character repeated {longest} times"))
             }
-            Check::AuthorIsUrl => {
-                let author = input.comment.author.as_deref().filter(|a| !a.is_empty())?;
-                author_url(&canonical(author))
-            }
+            Check::AuthorIsUrl => author_url(shared.author(input)?),
         }
+    }
+}
+
+/// What more than one rule computes from a comment, computed at most once per evaluation by
+/// whichever rule needs it first.
+#[derive(Debug, Default)]
+pub(super) struct Shared<'a> {
+    /// Whether the body is ASCII, which picks the checks' byte or character paths.
+    body_ascii: Option<bool>,
+    /// Counts over a non-ASCII body.
+    stats: Option<TextStats>,
+    /// The author name as rules see it ([`Field::text`]), read by the author's regex and
+    /// keyword rules and by `author_is_url`.
+    author: Option<Option<Cow<'a, str>>>,
+}
+
+impl<'a> Shared<'a> {
+    /// The author name as rules see it; `None` when absent or empty.
+    pub(super) fn author(&mut self, input: &RuleInput<'a>) -> Option<&str> {
+        self.author
+            .get_or_insert_with(|| Field::Author.text(input))
+            .as_deref()
+    }
+
+    fn body_is_ascii(&mut self, text: &str) -> bool {
+        *self.body_ascii.get_or_insert_with(|| text.is_ascii())
+    }
+
+    fn stats(&mut self, text: &str) -> TextStats {
+        *self.stats.get_or_insert_with(|| TextStats::of(text))
     }
 }
 
@@ -361,6 +386,11 @@ fn is_space(b: u8) -> bool {
 
 /// A `[url` tag written in any case, even one the link finder did not turn into a link.
 fn has_url_tag(text: &str) -> bool {
+    // Byte `contains` is a word-at-a-time search, cheaper than starting the char matcher on
+    // the many bodies with no `[` at all.
+    if !text.as_bytes().contains(&b'[') {
+        return false;
+    }
     text.match_indices('[').any(|(i, _)| {
         text.as_bytes()
             .get(i + 1..i + 4)
@@ -385,6 +415,11 @@ const TLDS: &[&str] = &[
 
 /// Detail when an author name is a URL or contains a domain-like token.
 fn author_url(author: &str) -> Option<String> {
+    // A URL prefix has a `/` or `.` and a domain has a `.`; most names have neither, and
+    // one byte search spares them the scans below.
+    if !author.bytes().any(|b| b == b'.' || b == b'/') {
+        return None;
+    }
     for prefix in ["http://", "https://", "www."] {
         if let Some(at) = find_ascii_ci(author, prefix) {
             let domain = author.get(at..).map(domain_of).unwrap_or_default();

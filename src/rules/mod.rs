@@ -27,7 +27,7 @@ use unicode_normalization::{is_nfkc_quick, IsNormalized};
 use crate::domain::Comment;
 use crate::text::NormalizedText;
 
-use builtin::{Check, TextStats};
+use builtin::{Check, Shared};
 use file::{Matcher, RuleSpec};
 
 /// Compiled-size limit for each regex and for each field's `RegexSet`, in bytes (also the
@@ -282,16 +282,25 @@ impl RuleSet {
         // the usual comment that trips nothing.
         let mut fired: Vec<(usize, FieldMask, Option<String>)> = Vec::new();
 
+        let mut shared = Shared::default();
         for fs in &c.sets {
-            let Some(hay) = fs.field.text(input) else {
+            let other;
+            let hay = match fs.field {
+                Field::Author => shared.author(input),
+                field => {
+                    other = field.text(input);
+                    other.as_deref()
+                }
+            };
+            let Some(hay) = hay else {
                 continue;
             };
             // Most comments match nothing: `is_match` is cheaper and allocates nothing, so
             // only pay for `matches` (which allocates) when something is there.
-            if !fs.set.is_match(&hay) {
+            if !fs.set.is_match(hay) {
                 continue;
             }
-            for pattern in fs.set.matches(&hay).iter() {
+            for pattern in fs.set.matches(hay).iter() {
                 let Some(&rule) = fs.rule_of.get(pattern) else {
                     continue;
                 };
@@ -306,9 +315,8 @@ impl RuleSet {
             }
         }
 
-        let mut stats: Option<TextStats> = None;
         for (rule, check) in &c.checks {
-            if let Some(detail) = check.run(input, &mut stats) {
+            if let Some(detail) = check.run(input, &mut shared) {
                 fired.push((*rule, FieldMask::default(), Some(detail)));
             }
         }
@@ -318,13 +326,9 @@ impl RuleSet {
             .into_iter()
             .filter_map(|(rule, mask, detail)| {
                 let meta = c.rules.get(rule)?;
-                let detail = detail.unwrap_or_else(|| {
-                    let names: Vec<&str> = mask.names().collect();
-                    format!("in {}", names.join(", "))
-                });
                 Some(RuleHit {
                     id: meta.id.clone(),
-                    reason: format!("{} ({detail})", meta.reason),
+                    reason: reason_text(&meta.reason, mask, detail.as_deref()),
                     effect: meta.effect,
                 })
             })
@@ -345,6 +349,34 @@ impl RuleSet {
     pub fn ids(&self) -> impl Iterator<Item = &str> {
         self.inner.rules.iter().map(|r| r.id.as_str())
     }
+}
+
+/// `{reason} ({detail})`, where a regex or keyword rule's detail is `in {fields}`: built in
+/// one string of the right size rather than through `format!` and a joined copy.
+fn reason_text(reason: &str, fields: FieldMask, detail: Option<&str>) -> String {
+    const IN: &str = "in ";
+    const SEP: &str = ", ";
+    let detail_len = match detail {
+        Some(d) => d.len(),
+        None => IN.len() + fields.names().map(|n| n.len() + SEP.len()).sum::<usize>(),
+    };
+    let mut out = String::with_capacity(reason.len() + detail_len + 3);
+    out.push_str(reason);
+    out.push_str(" (");
+    match detail {
+        Some(d) => out.push_str(d),
+        None => {
+            out.push_str(IN);
+            for (i, name) in fields.names().enumerate() {
+                if i > 0 {
+                    out.push_str(SEP);
+                }
+                out.push_str(name);
+            }
+        }
+    }
+    out.push(')');
+    out
 }
 
 /// Turns validated rules into the evaluation structure; disabled rules were validated and are

@@ -1,5 +1,9 @@
 //! Finding links in comment text and reducing them to domains.
 
+use std::collections::HashSet;
+
+use super::{lanes_equal, ONES};
+
 /// Where a link was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkSource {
@@ -34,72 +38,132 @@ pub fn find_links(clean: &str, hrefs: &[String]) -> Vec<Link> {
             source: LinkSource::Html,
         })
         .collect();
-    // Almost no comment has a bare URL; checking once spares a lowercase copy of every word.
-    if !has_url_marker(clean.as_bytes()) {
+    let bytes = clean.as_bytes();
+    // Almost no comment has a bare URL: the search for a marker is all most of them cost.
+    let Some(mut marker) = next_url_marker(bytes, 0) else {
         return links;
+    };
+    // Keys borrowed from `hrefs` and `clean`, not from `links`, which grows while the set is
+    // in use.
+    let mut seen: HashSet<&str> = hrefs
+        .iter()
+        .map(String::as_str)
+        .filter(|h| looks_like_url(h))
+        .collect();
+    loop {
+        // The whitespace-separated chunk around the marker: a marker holds no whitespace, so
+        // these are exactly the chunks that contain one, in order.
+        let chunk_start = clean[..marker]
+            .char_indices()
+            .rev()
+            .find(|(_, c)| c.is_whitespace())
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        let chunk_end = clean[marker..]
+            .find(char::is_whitespace)
+            .map_or(clean.len(), |p| marker + p);
+        links_in_chunk(&clean[chunk_start..chunk_end], &mut seen, &mut links);
+        match next_url_marker(bytes, chunk_end) {
+            Some(next) => marker = next,
+            None => return links,
+        }
     }
-    // Owned keys: `links` grows while the set is in use.
-    let mut seen: std::collections::HashSet<String> = links.iter().map(|l| l.url.clone()).collect();
-    for chunk in clean.split_whitespace() {
-        if !has_url_marker(chunk.as_bytes()) {
+}
+
+/// Appends the links of one whitespace-free `chunk` of text not already in `seen`.
+fn links_in_chunk<'a>(chunk: &'a str, seen: &mut HashSet<&'a str>, links: &mut Vec<Link>) {
+    let bytes = chunk.as_bytes();
+    let mut from = 0;
+    while let Some(start) = next_url_start(bytes, from) {
+        let tail = &chunk[start..];
+        let end = tail
+            .find(['[', ']', '"', '\'', '<', '>'])
+            .unwrap_or(tail.len());
+        let url = tail[..end].trim_end_matches(['.', ',', '!', '?', ')', ';', ':']);
+        from = start + end.max(1);
+        if url.len() < 5 || !seen.insert(url) {
             continue;
         }
-        let lower = chunk.to_ascii_lowercase();
-        let mut from = 0;
-        while let Some(start) = next_url_start(&lower[from..]).map(|p| p + from) {
-            let tail = &chunk[start..];
-            let end = tail
-                .find(['[', ']', '"', '\'', '<', '>'])
-                .unwrap_or(tail.len());
-            let url = tail[..end].trim_end_matches(['.', ',', '!', '?', ')', ';', ':']);
-            from = start + end.max(1);
-            if url.len() < 5 || !seen.insert(url.to_string()) {
-                continue;
-            }
-            let before = &lower[..start];
-            let source = if before.ends_with("[url=") || before.ends_with("[url]") {
+        let before = &bytes[..start];
+        let source =
+            if ends_with_ignore_case(before, b"[url=") || ends_with_ignore_case(before, b"[url]") {
                 LinkSource::BbCode
             } else {
                 LinkSource::Bare
             };
-            links.push(Link {
-                url: url.to_string(),
-                domain: domain_of(url),
-                source,
-            });
-            if from >= lower.len() {
-                break;
-            }
+        links.push(Link {
+            url: url.to_string(),
+            domain: domain_of(url),
+            source,
+        });
+        if from >= bytes.len() {
+            break;
         }
     }
-    links
 }
 
-/// Whether `hay` contains `http` or `www.` in any case: each 4-byte window read as one
-/// number and compared with both after setting the lower-case bit of the letters' positions
-/// (only `H`/`h` become `h` that way, and so on; the `.` is compared exactly).
-fn has_url_marker(hay: &[u8]) -> bool {
+/// Where the first `http` or `www.`, in any case, starts at or after `from`.
+///
+/// Every marker ends in `p`/`P` or `.`, which are rare in prose: those are looked for eight
+/// bytes at a time, and only the four bytes ending at one are compared.
+fn next_url_marker(hay: &[u8], from: usize) -> Option<usize> {
+    // Setting the lower-case bit maps only `P` and `p` to `p`.
+    let ends_marker = |b: u8| b | 0x20 == b'p' || b == b'.';
+    // `end` is where the last byte of a candidate marker sits; the first is at `end - 3`.
+    let mut end = from + 3;
+    while let Some(&[b0, b1, b2, b3, b4, b5, b6, b7]) = hay.get(end..end + 8) {
+        let x = u64::from_le_bytes([b0, b1, b2, b3, b4, b5, b6, b7]);
+        let mut ends = lanes_equal(x | (0x20 * ONES), b'p') | lanes_equal(x, b'.');
+        while ends != 0 {
+            let start = end + ends.trailing_zeros() as usize / 8 - 3;
+            if marker_at(hay, start) {
+                return Some(start);
+            }
+            ends &= ends - 1;
+        }
+        end += 8;
+    }
+    (end..hay.len())
+        .find(|&end| ends_marker(hay[end]) && marker_at(hay, end - 3))
+        .map(|end| end - 3)
+}
+
+/// Whether `http` or `www.` in any case starts at `start`: the four bytes read as one
+/// number, with the lower-case bit set on the letters' positions (only `H`/`h` become `h`
+/// that way, and so on; the `.` is compared exactly).
+fn marker_at(hay: &[u8], start: usize) -> bool {
     const HTTP: u32 = u32::from_le_bytes(*b"http");
     const WWW: u32 = u32::from_le_bytes(*b"www.");
-    hay.windows(4).any(|w| {
-        let x = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-        x | 0x2020_2020 == HTTP || x | 0x0020_2020 == WWW
+    let Some(&[a, b, c, d]) = hay.get(start..start + 4) else {
+        return false;
+    };
+    let x = u32::from_le_bytes([a, b, c, d]);
+    x | 0x2020_2020 == HTTP || x | 0x0020_2020 == WWW
+}
+
+/// Where the first `http://`, `https://` or `www.`, in any case, starts at or after `from`.
+fn next_url_start(chunk: &[u8], from: usize) -> Option<usize> {
+    (from..chunk.len()).find(|&i| {
+        let rest = &chunk[i..];
+        starts_with_ignore_case(rest, b"http://")
+            || starts_with_ignore_case(rest, b"https://")
+            || starts_with_ignore_case(rest, b"www.")
     })
 }
 
-fn next_url_start(lower: &str) -> Option<usize> {
-    ["http://", "https://", "www."]
-        .iter()
-        .filter_map(|p| lower.find(p))
-        .min()
+fn starts_with_ignore_case(hay: &[u8], prefix: &[u8]) -> bool {
+    hay.get(..prefix.len())
+        .is_some_and(|h| h.eq_ignore_ascii_case(prefix))
+}
+
+fn ends_with_ignore_case(hay: &[u8], suffix: &[u8]) -> bool {
+    hay.len() >= suffix.len() && hay[hay.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
 }
 
 fn looks_like_url(s: &str) -> bool {
-    let l = s.trim_start().to_ascii_lowercase();
-    l.starts_with("http://")
-        || l.starts_with("https://")
-        || l.starts_with("www.")
-        || l.starts_with("//")
+    let l = s.trim_start().as_bytes();
+    ["http://", "https://", "www.", "//"]
+        .iter()
+        .any(|prefix| starts_with_ignore_case(l, prefix.as_bytes()))
 }
 
 /// The lower-cased host of a URL, without `www.`, user info or port.
@@ -131,6 +195,10 @@ pub fn domain_of(url: &str) -> String {
 mod tests {
     use super::*;
 
+    fn has_marker(hay: &[u8]) -> bool {
+        next_url_marker(hay, 0).is_some()
+    }
+
     #[test]
     fn url_marker_matches_a_case_insensitive_search() {
         // Every 4-byte string over bytes that look alike once the lower-case bit is set.
@@ -146,9 +214,154 @@ mod tests {
                 *b = alphabet[rest % alphabet.len()];
                 rest /= alphabet.len();
             }
-            assert_eq!(has_url_marker(&hay), naive(&hay), "{hay:?}");
+            assert_eq!(has_marker(&hay), naive(&hay), "{hay:?}");
         }
-        assert!(has_url_marker(b"see WWW.example.org") && !has_url_marker(b"www"));
+        assert!(has_marker(b"see WWW.example.org") && !has_marker(b"www"));
+    }
+
+    #[test]
+    fn url_marker_matches_a_case_insensitive_search_in_longer_text() {
+        let alphabet = b"hHtTpPwW.\x0e x";
+        let naive = |hay: &[u8]| {
+            hay.windows(4)
+                .any(|w| w.eq_ignore_ascii_case(b"http") || w.eq_ignore_ascii_case(b"www."))
+        };
+        let mut state = 9u64;
+        let mut next = |n: usize| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as usize % n
+        };
+        for _ in 0..50_000 {
+            let hay: Vec<u8> = (0..next(40))
+                .map(|_| alphabet[next(alphabet.len())])
+                .collect();
+            assert_eq!(has_marker(&hay), naive(&hay), "{hay:?}");
+        }
+    }
+
+    #[test]
+    fn url_marker_is_found_at_every_position() {
+        for len in 0..200 {
+            let filler = vec![b'x'; len];
+            assert!(!has_marker(&filler), "{len}");
+            for marker in [&b"hTtP"[..], b"WwW.", b"www\x0e"] {
+                for at in 0..(len + 1).saturating_sub(4) {
+                    let mut hay = filler.clone();
+                    hay[at..at + 4].copy_from_slice(marker);
+                    let want = marker != b"www\x0e";
+                    assert_eq!(has_marker(&hay), want, "{len} {at} {marker:?}");
+                }
+            }
+        }
+    }
+
+    /// `find_links` as first written: every whitespace-separated chunk, lower-cased copies
+    /// and owned keys.
+    fn find_links_reference(clean: &str, hrefs: &[String]) -> Vec<Link> {
+        let mut links: Vec<Link> = hrefs
+            .iter()
+            .filter(|h| looks_like_url(h))
+            .map(|h| Link {
+                url: h.clone(),
+                domain: domain_of(h),
+                source: LinkSource::Html,
+            })
+            .collect();
+        let mut seen: HashSet<String> = links.iter().map(|l| l.url.clone()).collect();
+        for chunk in clean.split_whitespace() {
+            let lower = chunk.to_ascii_lowercase();
+            let mut from = 0;
+            while let Some(start) = ["http://", "https://", "www."]
+                .iter()
+                .filter_map(|p| lower[from..].find(p))
+                .min()
+                .map(|p| p + from)
+            {
+                let tail = &chunk[start..];
+                let end = tail
+                    .find(['[', ']', '"', '\'', '<', '>'])
+                    .unwrap_or(tail.len());
+                let url = tail[..end].trim_end_matches(['.', ',', '!', '?', ')', ';', ':']);
+                from = start + end.max(1);
+                if url.len() < 5 || !seen.insert(url.to_string()) {
+                    continue;
+                }
+                let before = &lower[..start];
+                let source = if before.ends_with("[url=") || before.ends_with("[url]") {
+                    LinkSource::BbCode
+                } else {
+                    LinkSource::Bare
+                };
+                links.push(Link {
+                    url: url.to_string(),
+                    domain: domain_of(url),
+                    source,
+                });
+                if from >= lower.len() {
+                    break;
+                }
+            }
+        }
+        links
+    }
+
+    #[test]
+    fn find_links_matches_the_reference() {
+        const PIECES: &[&str] = &[
+            "http://",
+            "HTTPS://",
+            "hTtp",
+            "www.",
+            "WwW.",
+            "[url=",
+            "[URL]",
+            "[/url]",
+            " ",
+            "\u{3000}",
+            "\u{A0}",
+            "a.example",
+            "/p?q=1",
+            ".",
+            ",",
+            ")",
+            "\"",
+            "<",
+            ">",
+            "[",
+            "]",
+            "é",
+            "x",
+            "p",
+            "w",
+            "://",
+            "ww",
+        ];
+        let hrefs_pool = [
+            "http://a.example",
+            "www.a.example",
+            " //b.example",
+            "mailto:x@y.example",
+        ];
+        let mut state = 11u64;
+        let mut next = |n: usize| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as usize % n
+        };
+        for _ in 0..30_000 {
+            let text: String = (0..next(24)).map(|_| PIECES[next(PIECES.len())]).collect();
+            let hrefs: Vec<String> = (0..next(3))
+                .map(|_| hrefs_pool[next(hrefs_pool.len())].to_string())
+                .collect();
+            assert_eq!(
+                find_links(&text, &hrefs),
+                find_links_reference(&text, &hrefs),
+                "{text:?} {hrefs:?}"
+            );
+        }
     }
 
     #[test]

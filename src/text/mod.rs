@@ -66,11 +66,39 @@ pub fn canonicalize(raw: &str) -> String {
         return out;
     }
     out.clear();
-    raw.chars()
-        .filter(|c| !is_invisible(*c))
-        .nfkc()
-        .for_each(|c| push_visible(&mut out, c));
+    nfkc_visible(raw, &mut out);
     out
+}
+
+/// Appends `raw` with invisible characters dropped, NFKC-normalised and passed through
+/// [`push_visible`], normalising only the pieces around non-ASCII characters: the costly
+/// decomposition then runs over a few characters (a no-break space, an ellipsis), not the
+/// whole comment.
+///
+/// Cutting is exact: an ASCII character has no decomposition, combining class 0 and never
+/// composes with what precedes it, so NFKC of a text is NFKC of the part before an ASCII
+/// character followed by NFKC of the rest. Each piece starts at the ASCII character before
+/// a non-ASCII run (which may compose with it, like `e` + U+0301) and ends at the next
+/// ASCII character; ASCII between pieces is its own NFKC and is copied.
+fn nfkc_visible(raw: &str, out: &mut String) {
+    let bytes = raw.as_bytes();
+    let mut done = 0;
+    while let Some(offset) = bytes[done..].iter().position(|b| !b.is_ascii()) {
+        let first = done + offset;
+        let start = if first > done { first - 1 } else { first };
+        copy_visible(&raw[done..start], out);
+        let end = bytes[first..]
+            .iter()
+            .position(u8::is_ascii)
+            .map_or(bytes.len(), |p| first + p);
+        raw[start..end]
+            .chars()
+            .filter(|c| !is_invisible(*c))
+            .nfkc()
+            .for_each(|c| push_visible(out, c));
+        done = end;
+    }
+    copy_visible(&raw[done..], out);
 }
 
 /// Appends `c` unless it is invisible or a control character (newlines and tabs become
@@ -131,13 +159,25 @@ fn copy_visible(raw: &str, out: &mut String) -> bool {
     non_ascii
 }
 
+/// One lane per byte of a `u64`, for tests on eight bytes at once.
+const ONES: u64 = 0x0101_0101_0101_0101;
+/// The top bit of every lane.
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The top bit of each byte of `x` that equals `b`, and no other bit. Exact: the low seven
+/// bits of a lane plus 0x7F reach the top bit unless they are all zero, with no carry out
+/// of the lane.
+#[inline(always)]
+fn lanes_equal(x: u64, b: u8) -> u64 {
+    let y = x ^ (ONES * u64::from(b));
+    !(((y & !HIGH) + !HIGH) | y) & HIGH
+}
+
 /// Whether all eight bytes of `x` are printable ASCII (0x20 to 0x7E). Exact: a byte at or
 /// above 0x80 sets its top bit; the borrow tests below find a byte under 0x20 or equal to
 /// 0x7F whenever there is one (they may point at the wrong byte, which does not matter here).
 #[inline(always)]
 fn all_printable_ascii(x: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let del = x ^ (0x7f * ONES);
     x & HIGH == 0
         && x.wrapping_sub(0x20 * ONES) & !x & HIGH == 0
@@ -148,79 +188,112 @@ fn all_printable_ascii(x: u64) -> bool {
 /// floods of one letter share features with their milder spellings.
 pub fn fold(clean: &str) -> String {
     if clean.is_ascii() {
-        // Bytes are characters: lower-case, then cap runs in place (capping only ever drops
-        // bytes, so the write index never passes the read index), without the Unicode tables.
-        let mut bytes = clean.to_ascii_lowercase().into_bytes();
-        let mut kept = 0;
-        let mut last = 0u8;
-        let mut run = 0usize;
-        for read in 0..bytes.len() {
-            let b = bytes[read];
-            if b == last {
-                run += 1;
-                if run >= 3 {
-                    continue;
-                }
-            } else {
-                last = b;
-                run = 0;
-            }
-            bytes[kept] = b;
-            kept += 1;
+        // Bytes are characters: lower-casing is a byte map without the Unicode tables, and a
+        // run of four, the only thing capping changes, is rare enough to look for first.
+        let out = clean.to_ascii_lowercase();
+        // Capping starts as if a NUL came before the text, so three leading NULs are a run
+        // of four too.
+        if has_run_of_four(out.as_bytes()) || out.starts_with("\0\0\0") {
+            return cap_ascii_runs(out);
         }
-        bytes.truncate(kept);
-        return String::from_utf8(bytes).unwrap_or_default();
+        return out;
     }
-    let lower = |c: char| -> either_lower::Lower {
-        if c.is_ascii() {
-            either_lower::Lower::One(c.to_ascii_lowercase())
+    // Lower-case first, ASCII stretches whole, then cap in a second pass only if a run of
+    // four characters can be there: most non-ASCII comments are mostly ASCII, and per
+    // character run tracking costs more than the tests for a run.
+    let mut out = String::with_capacity(clean.len());
+    let bytes = clean.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let ascii_end = bytes[i..]
+            .iter()
+            .position(|b| !b.is_ascii())
+            .map_or(bytes.len(), |p| i + p);
+        let ascii = &clean[i..ascii_end];
+        let from = out.len();
+        // Folding has always dropped NUL from non-ASCII text (and kept it in ASCII text);
+        // features hashed from folded text depend on that staying so.
+        if ascii.contains('\0') {
+            out.extend(ascii.chars().filter(|&c| c != '\0'));
         } else {
-            either_lower::Lower::Many(c.to_lowercase())
+            out.push_str(ascii);
         }
-    };
-    cap_runs(clean.chars().flat_map(lower), clean.len())
+        out[from..].make_ascii_lowercase();
+        let Some(c) = clean[ascii_end..].chars().next() else {
+            break;
+        };
+        out.extend(c.to_lowercase());
+        i = ascii_end + c.len_utf8();
+    }
+    // A run of four of a character `k` bytes long repeats its first byte at stride `k`.
+    if (1..=4).any(|stride| repeats_four_times(out.as_bytes(), stride)) {
+        cap_runs(&mut out);
+    }
+    out
 }
 
-/// Collects `chars`, keeping at most three of any run of one character.
-fn cap_runs(chars: impl Iterator<Item = char>, capacity: usize) -> String {
-    let mut out = String::with_capacity(capacity);
-    let mut last = '\0';
-    let mut run = 0usize;
-    for c in chars {
-        if c == last {
+/// Whether four equal bytes follow each other somewhere in `bytes`.
+fn has_run_of_four(bytes: &[u8]) -> bool {
+    repeats_four_times(bytes, 1)
+}
+
+/// Whether some byte is equal to the bytes `stride`, 2 × `stride` and 3 × `stride` after it.
+/// Written as an OR over every position, with no early exit, so that the compiler
+/// vectorises it.
+fn repeats_four_times(bytes: &[u8], stride: usize) -> bool {
+    let Some(n) = bytes.len().checked_sub(3 * stride) else {
+        return false;
+    };
+    bytes[..n]
+        .iter()
+        .zip(&bytes[stride..])
+        .zip(&bytes[2 * stride..])
+        .zip(&bytes[3 * stride..])
+        .fold(false, |any, (((a, b), c), d)| {
+            any | ((a == b) & (b == c) & (c == d))
+        })
+}
+
+/// [`cap_runs`] for ASCII text, where bytes are characters: in place on the bytes, with no
+/// character decoding.
+fn cap_ascii_runs(ascii: String) -> String {
+    let mut bytes = ascii.into_bytes();
+    let mut kept = 0;
+    let (mut last, mut run) = (0u8, 0usize);
+    // Capping only drops bytes, so the write index never passes the read index.
+    for read in 0..bytes.len() {
+        let b = bytes[read];
+        if b == last {
             run += 1;
             if run >= 3 {
                 continue;
             }
         } else {
-            last = c;
+            last = b;
             run = 0;
         }
-        out.push(c);
+        bytes[kept] = b;
+        kept += 1;
     }
-    out
+    bytes.truncate(kept);
+    // ASCII bytes with some removed are still ASCII, so this never falls back.
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
-mod either_lower {
-    /// Lower-casing without the general Unicode table walk for ASCII characters.
-    pub enum Lower {
-        One(char),
-        Many(std::char::ToLowercase),
-    }
-
-    impl Iterator for Lower {
-        type Item = char;
-        fn next(&mut self) -> Option<char> {
-            match self {
-                Lower::One(c) => {
-                    let out = *c;
-                    *c = '\0';
-                    (out != '\0').then_some(out)
-                }
-                Lower::Many(it) => it.next(),
-            }
+/// Drops every character after the third of a run of one character, in place. Capping
+/// starts as if a NUL came before the text.
+fn cap_runs(s: &mut String) {
+    let (mut last, mut run) = ('\0', 0usize);
+    s.retain(|c| {
+        if c == last {
+            run += 1;
+            run < 3
+        } else {
+            last = c;
+            run = 0;
+            true
         }
-    }
+    });
 }
 
 /// Normalises a comment body: canonical Unicode, HTML stripped with its links kept, folded.
@@ -235,7 +308,8 @@ pub fn normalize_content(raw: &str) -> NormalizedText {
         }
         canonical.truncate(end);
     }
-    let (mut clean, hrefs, decoded_non_ascii) = strip_html(&canonical);
+    let (stripped, hrefs, decoded_non_ascii) = html::strip(&canonical);
+    let mut clean = stripped.unwrap_or(canonical);
     if decoded_non_ascii {
         clean = canonicalize(&clean);
     }
@@ -297,6 +371,55 @@ mod tests {
         assert_eq!(fold("ÀÀÀÀ x"), "ààà x");
     }
 
+    /// `fold` as first written: lower-case every character, then cap runs.
+    fn fold_reference(clean: &str) -> String {
+        let lowered: Vec<char> = if clean.is_ascii() {
+            clean.chars().map(|c| c.to_ascii_lowercase()).collect()
+        } else {
+            clean
+                .chars()
+                .filter(|&c| c != '\0')
+                .flat_map(|c| c.to_lowercase())
+                .collect()
+        };
+        let mut out = String::new();
+        let (mut last, mut run) = ('\0', 0);
+        for c in lowered {
+            if c == last {
+                run += 1;
+                if run >= 3 {
+                    continue;
+                }
+            } else {
+                last = c;
+                run = 0;
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    #[test]
+    fn fold_matches_the_reference() {
+        // Characters that are alike after lower-casing, expand when lower-cased (`İ`), are
+        // NUL, or are neither ASCII nor cased.
+        let ascii = ['a', 'A', 'b', '.', ' ', '!', '\0'];
+        let mixed = ['a', 'A', 'À', 'à', 'İ', 'i', 'ß', '😀', '\0', '.'];
+        let mut state = 1u64;
+        let mut next = |n: usize| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as usize % n
+        };
+        for round in 0..20_000 {
+            let alphabet: &[char] = if round % 2 == 0 { &ascii } else { &mixed };
+            let len = next(24);
+            let s: String = (0..len).map(|_| alphabet[next(alphabet.len())]).collect();
+            assert_eq!(fold(&s), fold_reference(&s), "{s:?}");
+        }
+    }
+
     #[test]
     fn printable_ascii_words_are_recognised_exactly() {
         let naive = |x: u64| x.to_le_bytes().iter().all(|b| (0x20..0x7f).contains(b));
@@ -310,6 +433,41 @@ mod tests {
                     assert_eq!(all_printable_ascii(x), naive(x), "{bytes:?}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn normalising_in_pieces_matches_the_whole_text() {
+        // ASCII that composes with what follows, combining marks in and out of canonical
+        // order, invisible characters between them, Hangul jamo that compose, compatibility
+        // characters and controls.
+        const ALPHABET: &[char] = &[
+            'a', 'e', 'E', 'n', ' ', '.', '1', '\n', '\u{7}', '\u{7f}', '\u{301}', '\u{308}',
+            '\u{327}', '\u{315}', '\u{316}', '\u{200B}', '\u{FEFF}', '\u{AD}', '\u{A0}',
+            '\u{2026}', '\u{FF41}', '\u{212A}', '\u{1100}', '\u{1161}', '\u{11A8}', '\u{AC00}',
+            '\u{FDFA}', '\u{3099}', '\u{304B}', 'é', '😀', '\u{2019}', '\u{85}',
+        ];
+        let whole = |raw: &str| {
+            let mut out = String::new();
+            raw.chars()
+                .filter(|c| !is_invisible(*c))
+                .nfkc()
+                .for_each(|c| push_visible(&mut out, c));
+            out
+        };
+        let mut state = 5u64;
+        let mut next = |n: usize| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as usize % n
+        };
+        for _ in 0..50_000 {
+            let len = next(12);
+            let raw: String = (0..len).map(|_| ALPHABET[next(ALPHABET.len())]).collect();
+            let mut pieces = String::new();
+            nfkc_visible(&raw, &mut pieces);
+            assert_eq!(pieces, whole(&raw), "{raw:?}");
         }
     }
 
