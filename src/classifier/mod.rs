@@ -121,7 +121,12 @@ pub struct NbModel {
     /// Per bucket: ln(count_spam + α) − ln(count_ham + α), kept in step with `counts`.
     log_ratio: Vec<f32>,
     ln: LnTable,
+    /// `n^length_power` for the feature counts most comments have (see [`NbModel::length_norm`]).
+    length_norms: Vec<f64>,
 }
+
+/// Feature counts whose length normalisation is looked up rather than computed.
+const LENGTH_NORMS: usize = 1024;
 
 impl NbModel {
     /// An empty model (no opinion until it has seen enough of both classes).
@@ -136,6 +141,20 @@ impl NbModel {
             calibration: Calibration::identity(),
             log_ratio: vec![f32::NAN; n],
             ln: LnTable::new(params.alpha),
+            length_norms: (0..LENGTH_NORMS)
+                .map(|n| (n as f64).powf(params.length_power))
+                .collect(),
+        }
+    }
+
+    /// `n^length_power`, the length normalisation of `n` known features of one namespace:
+    /// from a table computed with the very same `powf` for all but huge comments, since a
+    /// general power costs as much as a tenth of the evidence sum, nine times per comment.
+    #[inline]
+    fn length_norm(&self, n: u32) -> f64 {
+        match self.length_norms.get(n as usize) {
+            Some(&norm) => norm,
+            None => (n as f64).powf(self.params.length_power),
         }
     }
 
@@ -328,7 +347,7 @@ impl NbModel {
         for ((ek, &count), &total) in e.iter_mut().zip(&sum.counts).zip(&sum.sums) {
             if count > 0 {
                 let n = count as f64;
-                *ek = (total as f64 - n * offset) / n.powf(self.params.length_power);
+                *ek = (total as f64 - n * offset) / self.length_norm(count);
             }
         }
         e

@@ -395,3 +395,21 @@ fn strongest_side_keeps_what_a_full_sort_keeps() {
         }
     }
 }
+
+/// The table of length normalisations gives what `powf` gives, inside the table and past it.
+#[test]
+fn length_norm_table_equals_the_general_power() {
+    for power in [0.0, 0.5, 0.75, 1.0, 2.0] {
+        let model = NbModel::new(NbParams {
+            length_power: power,
+            ..dense_params()
+        });
+        for n in (0..3000u32).chain([100_000, u32::MAX]) {
+            assert_eq!(
+                model.length_norm(n).to_bits(),
+                (n as f64).powf(power).to_bits(),
+                "count {n}, power {power}"
+            );
+        }
+    }
+}

@@ -156,6 +156,7 @@ struct Scratch {
     char_starts: Vec<usize>,
     words: Vec<(u64, u32, u32)>,
     seen: Vec<u64>,
+    extras: String,
     /// The generation of the latest extraction, in the high 32 bits.
     generation: u64,
 }
@@ -417,7 +418,11 @@ impl Builder {
             slots: 0,
             generation: scratch.generation,
             presence: config.presence,
-            extras: String::new(),
+            extras: {
+                let mut extras = std::mem::take(&mut scratch.extras);
+                extras.clear();
+                extras
+            },
             mask: (1u32 << config.bits) - 1,
         };
         b.new_generation(slots);
@@ -446,6 +451,11 @@ impl Builder {
         scratch.ngrams = self.ngrams;
         scratch.char_starts = self.char_starts;
         scratch.words = self.words;
+        scratch.extras = if self.extras.capacity() > MAX_KEPT_SLOTS {
+            String::new()
+        } else {
+            self.extras
+        };
         scratch.seen = if self.seen.len() > MAX_KEPT_SLOTS {
             Vec::new()
         } else {
