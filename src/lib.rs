@@ -42,6 +42,7 @@
 //! - [`startup`]: `Application::build(settings)`, used by `main` and the tests; the route
 //!   table (`ROUTES`), and the one middleware: request id, rate limit, request log, metrics.
 //! - [`telemetry`]: the tracing subscriber.
+//! - `testing` (tests only): the deterministic picker randomised unit tests share.
 //! - [`routes`]: HTTP handlers, one file per resource, and the one place errors become HTTP;
 //!   `routes::openapi` assembles the OpenAPI document from the handlers' attributes.
 //!   Only `routes` and `startup` import `actix_web`.
@@ -69,4 +70,6 @@ pub mod settings;
 pub mod signals;
 pub mod startup;
 pub mod telemetry;
+#[cfg(test)]
+mod testing;
 pub mod text;

@@ -183,13 +183,19 @@ impl Features {
         body: &NormalizedText,
         author: AuthorFields<'_>,
     ) -> Self {
-        Self::extract_view(config, body, author, |_| {}, |view| Features {
-            buckets: view.origins.iter().map(|e| e.bucket).collect(),
-            kinds: view.origins.iter().map(|e| e.kind as u8).collect(),
-            origins: view.origins.to_vec(),
-            text: view.text.to_owned(),
-            extras: view.extras.to_owned(),
-        })
+        Self::extract_view(
+            config,
+            body,
+            author,
+            |_| {},
+            |view| Features {
+                buckets: view.origins.iter().map(|e| e.bucket).collect(),
+                kinds: view.origins.iter().map(|e| e.kind as u8).collect(),
+                origins: view.origins.to_vec(),
+                text: view.text.to_owned(),
+                extras: view.extras.to_owned(),
+            },
+        )
     }
 
     /// Extracts the features of a normalised body and its author fields and hands `use_them`
@@ -233,7 +239,11 @@ impl Features {
             result
         };
         // A nested extraction (none exists) would find the scratch borrowed: it gets its own.
-        match SCRATCH.try_with(|cell| cell.try_borrow_mut().ok().map(|mut s| std::mem::take(&mut *s))) {
+        match SCRATCH.try_with(|cell| {
+            cell.try_borrow_mut()
+                .ok()
+                .map(|mut s| std::mem::take(&mut *s))
+        }) {
             Ok(Some(mut scratch)) => {
                 let result = extract_with(&mut scratch);
                 let _ = SCRATCH.try_with(|cell| {
@@ -807,22 +817,8 @@ fn ascii_ngrams_2_to_5(
     out: &mut [Origin],
 ) -> usize {
     let n = len.saturating_sub(2);
-    let mut kept = 0;
-    let mut emit = |h: u64, i: usize, j: usize, ts: usize| {
-        let bucket = finish(h) as u32 & mask;
-        if insert(seen, generation, bucket) {
-            if let Some(o) = out.get_mut(kept) {
-                *o = Origin {
-                    bucket,
-                    start: (start + ts) as u32,
-                    len: ((i + j).min(n) - ts) as u16,
-                    kind: NGRAM_KINDS[j],
-                    extra: false,
-                };
-                kept += 1;
-            }
-        }
-    };
+    let mut sink = NgramSink::new(start, n, mask, seen, generation, out);
+    let mut emit = |h: u64, i: usize, j: usize, ts: usize| sink.emit(h, i, j, ts);
     for i in 0..len.saturating_sub(1) {
         let Some(&[b0, b1, b2, b3, b4]) = pad.get(i..i + 5) else {
             break;
@@ -843,10 +839,10 @@ fn ascii_ngrams_2_to_5(
             emit(h, i, 4, ts);
         }
     }
-    kept
+    sink.kept
 }
 
-/// [`ascii_ngrams`], inlined into each caller so constant lengths unroll.
+/// [`ascii_ngrams`] for any lengths.
 #[inline(always)]
 fn ascii_ngrams_with(
     pad: &[u8; PAD],
@@ -858,24 +854,7 @@ fn ascii_ngrams_with(
     out: &mut [Origin],
 ) -> usize {
     let n = len.saturating_sub(2);
-    let mut kept = 0;
-    // The n-gram of `j + 1` bytes at padded offset `i`, hash state `h`; `ts` is where it
-    // starts in the word (its text ends at `min(i + j, n)`, never before `ts`).
-    let mut emit = |h: u64, i: usize, j: usize, ts: usize| {
-        let bucket = finish(h) as u32 & mask;
-        if insert(seen, generation, bucket) {
-            if let Some(o) = out.get_mut(kept) {
-                *o = Origin {
-                    bucket,
-                    start: (start + ts) as u32,
-                    len: ((i + j).min(n) - ts) as u16,
-                    kind: NGRAM_KINDS[j.min(NGRAM_KINDS.len() - 1)],
-                    extra: false,
-                };
-                kept += 1;
-            }
-        }
-    };
+    let mut sink = NgramSink::new(start, n, mask, seen, generation, out);
     // Start positions with at least `min` bytes left.
     for i in 0..(len + 1).saturating_sub(min) {
         // The padded range mapped back to the word's range in the text.
@@ -888,11 +867,64 @@ fn ascii_ngrams_with(
             h = fnv(h, b);
             // Shorter lengths only feed the rolling hash; longer ones must end in the word.
             if j + 1 >= min && i + j < len {
-                emit(h, i, j, ts);
+                sink.emit(h, i, j, ts);
             }
         }
     }
-    kept
+    sink.kept
+}
+
+/// Where the n-gram loops put what they keep: the presence set and the output slice.
+struct NgramSink<'a> {
+    start: usize,
+    n: usize,
+    mask: u32,
+    seen: &'a mut [u64],
+    generation: u64,
+    out: &'a mut [Origin],
+    kept: usize,
+}
+
+impl<'a> NgramSink<'a> {
+    #[inline(always)]
+    fn new(
+        start: usize,
+        n: usize,
+        mask: u32,
+        seen: &'a mut [u64],
+        generation: u64,
+        out: &'a mut [Origin],
+    ) -> Self {
+        NgramSink {
+            start,
+            n,
+            mask,
+            seen,
+            generation,
+            out,
+            kept: 0,
+        }
+    }
+
+    /// Keeps the n-gram of `j + 1` bytes at padded offset `i` with hash state `h` unless its
+    /// bucket is already in the set; `ts` is where it starts in the word (its text ends at
+    /// `min(i + j, n)`, never before `ts`).
+    #[inline(always)]
+    fn emit(&mut self, h: u64, i: usize, j: usize, ts: usize) {
+        let bucket = finish(h) as u32 & self.mask;
+        if insert(self.seen, self.generation, bucket) {
+            if let Some(o) = self.out.get_mut(self.kept) {
+                *o = Origin {
+                    bucket,
+                    start: (self.start + ts) as u32,
+                    len: ((i + j).min(self.n) - ts) as u16,
+                    kind: NGRAM_KINDS[j.min(NGRAM_KINDS.len() - 1)],
+                    extra: false,
+                };
+                self.kept += 1;
+            }
+        }
+    }
 }
 
 /// The namespace of a character n-gram of `len + 1` characters, for every length a valid

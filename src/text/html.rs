@@ -428,13 +428,7 @@ mod tests {
             "<a href=\"http://a.example\">",
             "\u{2003}",
         ];
-        let mut state = 3u64;
-        let mut next = |n: usize| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) as usize % n
-        };
+        let mut next = crate::testing::picker(3);
         for _ in 0..20_000 {
             let len = next(30);
             let s: String = (0..len).map(|_| PIECES[next(PIECES.len())]).collect();

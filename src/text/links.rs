@@ -226,13 +226,7 @@ mod tests {
             hay.windows(4)
                 .any(|w| w.eq_ignore_ascii_case(b"http") || w.eq_ignore_ascii_case(b"www."))
         };
-        let mut state = 9u64;
-        let mut next = |n: usize| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) as usize % n
-        };
+        let mut next = crate::testing::picker(9);
         for _ in 0..50_000 {
             let hay: Vec<u8> = (0..next(40))
                 .map(|_| alphabet[next(alphabet.len())])
@@ -344,13 +338,7 @@ mod tests {
             " //b.example",
             "mailto:x@y.example",
         ];
-        let mut state = 11u64;
-        let mut next = |n: usize| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) as usize % n
-        };
+        let mut next = crate::testing::picker(11);
         for _ in 0..30_000 {
             let text: String = (0..next(24)).map(|_| PIECES[next(PIECES.len())]).collect();
             let hrefs: Vec<String> = (0..next(3))

@@ -405,13 +405,7 @@ mod tests {
         // NUL, or are neither ASCII nor cased.
         let ascii = ['a', 'A', 'b', '.', ' ', '!', '\0'];
         let mixed = ['a', 'A', 'À', 'à', 'İ', 'i', 'ß', '😀', '\0', '.'];
-        let mut state = 1u64;
-        let mut next = |n: usize| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) as usize % n
-        };
+        let mut next = crate::testing::picker(1);
         for round in 0..20_000 {
             let alphabet: &[char] = if round % 2 == 0 { &ascii } else { &mixed };
             let len = next(24);
@@ -455,13 +449,7 @@ mod tests {
                 .for_each(|c| push_visible(&mut out, c));
             out
         };
-        let mut state = 5u64;
-        let mut next = |n: usize| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) as usize % n
-        };
+        let mut next = crate::testing::picker(5);
         for _ in 0..50_000 {
             let len = next(12);
             let raw: String = (0..len).map(|_| ALPHABET[next(ALPHABET.len())]).collect();
