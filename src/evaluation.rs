@@ -121,12 +121,8 @@ pub fn evaluate(scorer: &Scorer, test: &[LabelledComment]) -> EvalReport {
     EvalReport::from_outcomes(&outcomes)
 }
 
-/// Trains the shipped pipeline on `train` only and evaluates it on `test`.
-pub fn evaluate_files(train: &Path, test: &Path, policy: &Policy) -> anyhow::Result<EvalReport> {
-    evaluate_with(&Trainer::default(), train, test, policy)
-}
-
-/// Like [`evaluate_files`] with a given trainer (for experiments with hyper-parameters).
+/// Trains `trainer`'s pipeline (the shipped one, or other feature settings to try) on `train`
+/// only and evaluates it on `test`.
 pub fn evaluate_with(
     trainer: &Trainer,
     train: &Path,

@@ -405,28 +405,21 @@ impl NbModel {
         (prediction, strongest.tokens(features))
     }
 
-    /// Reads the log-ratio of every bucket in `chunk` (at most [`GATHER_BLOCK`]) into the
-    /// front of `ratios`, in a loop that does nothing else, so the processor has many of
-    /// these random reads in a table of megabytes in flight at once.
-    #[inline(always)]
-    fn gather(&self, chunk: &[u32], ratios: &mut [f32; GATHER_BLOCK]) {
-        // Buckets come from masking with the model's own `bits`, so indexing cannot fail.
-        for (r, &b) in ratios.iter_mut().zip(chunk) {
-            *r = self.log_ratio[b as usize];
-        }
-    }
-
     /// Calls `f(i, log_ratio)` for every feature `i` seen in training, in order. The ratios
     /// are gathered a block at a time in a loop that does nothing else, so the processor
     /// has many of these random reads in a table of megabytes in flight at once.
     #[inline(always)]
     fn for_each_known(&self, buckets: &[u32], mut f: impl FnMut(usize, f32)) {
-        let mut ratios = [0.0f32; GATHER_BLOCK];
-        for (block, chunk) in buckets.chunks(GATHER_BLOCK).enumerate() {
-            self.gather(chunk, &mut ratios);
+        const BLOCK: usize = 64;
+        let mut ratios = [0.0f32; BLOCK];
+        for (block, chunk) in buckets.chunks(BLOCK).enumerate() {
+            // Buckets come from masking with the model's own `bits`, so indexing cannot fail.
+            for (r, &b) in ratios.iter_mut().zip(chunk) {
+                *r = self.log_ratio[b as usize];
+            }
             for (j, &r) in ratios[..chunk.len()].iter().enumerate() {
                 if !r.is_nan() {
-                    f(block * GATHER_BLOCK + j, r);
+                    f(block * BLOCK + j, r);
                 }
             }
         }
@@ -656,9 +649,6 @@ impl Touched {
         }
     }
 }
-
-/// How many log-ratios are read ahead at once (see [`NbModel::gather`]).
-const GATHER_BLOCK: usize = 64;
 
 /// Starts moving the cache line holding `table[bucket]` towards the processor; a hint that
 /// changes no result (out of range does nothing).

@@ -238,7 +238,8 @@ impl Features {
             b.finish(scratch);
             result
         };
-        // A nested extraction (none exists) would find the scratch borrowed: it gets its own.
+        // The scratch is taken out of the thread's cell while in use and put back after, so a
+        // nested extraction (none exists) would simply get a fresh one.
         match SCRATCH.try_with(|cell| {
             cell.try_borrow_mut()
                 .ok()
@@ -783,9 +784,7 @@ const PAD: usize = 66 + 8;
 /// function with every value it needs in a local (nothing to reload from `Builder`), writes to
 /// a slice by index rather than `Vec::push`, and one pass per start position that serves
 /// every length (FNV-1a rolls along the bytes; [`finish`] mixes each length's state). The
-/// default lengths (2 to 5) get their own copy with the lengths as constants, which the
-/// compiler unrolls: each start reads a full window, even past the word's end, and keeps the
-/// n-grams that end inside it.
+/// default lengths (2 to 5) get their own copy, unrolled by hand ([`ascii_ngrams_2_to_5`]).
 #[inline(never)]
 fn ascii_ngrams(
     pad: &[u8; PAD],
