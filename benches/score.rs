@@ -42,6 +42,22 @@ fn bench_score(c: &mut Criterion) {
         return;
     }
 
+    // COMMENTGUARD_BENCH_PASSES=N scores every comment N times untimed and stops: a fixed
+    // amount of work, so instruction counts (`valgrind --tool=callgrind`) of two builds
+    // compare exactly, one-time costs such as the regex DFAs' state building included.
+    if let Some(passes) = std::env::var_os("COMMENTGUARD_BENCH_PASSES") {
+        let passes: usize = passes
+            .to_str()
+            .and_then(|p| p.parse().ok())
+            .expect("COMMENTGUARD_BENCH_PASSES is a number");
+        for _ in 0..passes {
+            for comment in &comments {
+                black_box(scorer.score_comment(black_box(comment), now));
+            }
+        }
+        return;
+    }
+
     let mut group = c.benchmark_group("score");
     group.throughput(Throughput::Elements(comments.len() as u64));
     group.bench_function(

@@ -384,13 +384,14 @@ impl NbModel {
         for (i, (bucket, kind)) in features.iter().enumerate() {
             // Buckets come from masking with the model's own `bits`: indexing cannot fail.
             let r = self.log_ratio[bucket as usize];
-            if r.is_nan() {
-                continue;
-            }
+            // A feature never seen in training (NaN) adds nothing. Which features those are
+            // follows no pattern a processor can predict, so nothing branches on it: an
+            // unknown one adds +0.0 (which leaves every sum as it was, bit for bit; no sum
+            // is ever −0.0) and 0 to the count, and a NaN fails every comparison below.
+            let known = !r.is_nan();
             let kind = kind as usize;
-            sum.sums[kind] += r;
-            sum.counts[kind] += 1;
-            // `r` is never NaN here, so these are what `f32::max`/`min` would give.
+            sum.sums[kind] += known_or_zero(r);
+            sum.counts[kind] += known as u32;
             max = if r > max { r } else { max };
             min = if r < min { r } else { min };
             let w = (r - offset) * trust[kind];
@@ -651,21 +652,42 @@ impl Touched {
 }
 
 /// Starts moving the cache line holding `table[bucket]` towards the processor; a hint that
-/// changes no result (out of range does nothing).
+/// changes no result. Not bounds-checked: it runs for every feature, and a prefetch of any
+/// address, even one outside the table, never faults and reads nothing.
 #[inline(always)]
 fn prefetch(table: &[f32], bucket: u32) {
     #[cfg(target_arch = "x86_64")]
-    if let Some(r) = table.get(bucket as usize) {
-        // SAFETY: a prefetch never faults and reads nothing the program can observe; the
-        // pointer is in bounds anyway.
+    {
+        let r = table.as_ptr().wrapping_add(bucket as usize);
+        // SAFETY: a prefetch never faults and reads nothing the program can observe, whatever
+        // the address; the pointer is computed with wrapping arithmetic and never read.
         unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                (r as *const f32).cast::<i8>(),
-            )
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(r.cast::<i8>())
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (table, bucket);
+}
+
+/// `r`, or +0.0 when `r` is NaN, without a branch (the compiler turns the plain `if` into
+/// one, since SSE has no conditional move).
+#[inline(always)]
+fn known_or_zero(r: f32) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_and_ps, _mm_cmpord_ss, _mm_cvtss_f32, _mm_set_ss};
+        // SAFETY: SSE is part of every x86_64 processor, and these only compute on values.
+        unsafe {
+            let v = _mm_set_ss(r);
+            _mm_cvtss_f32(_mm_and_ps(_mm_cmpord_ss(v, v), v))
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    if r.is_nan() {
+        0.0
+    } else {
+        r
+    }
 }
 
 /// Running per-namespace sums of known features' log-ratios (f32, in feature order).

@@ -119,6 +119,46 @@ impl Origin {
     };
 }
 
+/// The features kept so far: the first `len` of `buf`. The rest of `buf` is space already
+/// written once (it only grows), so the n-gram loop can write a word's n-grams straight into
+/// place and keep some of them, with neither a copy afterwards nor a fill beforehand.
+struct Kept {
+    buf: Vec<Origin>,
+    len: usize,
+}
+
+impl Kept {
+    /// The kept features.
+    #[inline(always)]
+    fn as_slice(&self) -> &[Origin] {
+        &self.buf[..self.len]
+    }
+
+    #[inline(always)]
+    fn push(&mut self, e: Origin) {
+        match self.buf.get_mut(self.len) {
+            Some(slot) => *slot = e,
+            None => self.buf.push(e),
+        }
+        self.len += 1;
+    }
+
+    /// Room for `n` more features past the kept ones, to be [committed](Kept::commit).
+    #[inline(always)]
+    fn spare(&mut self, n: usize) -> &mut [Origin] {
+        if self.buf.len() < self.len + n {
+            self.buf.resize(self.len + n, Origin::EMPTY);
+        }
+        &mut self.buf[self.len..self.len + n]
+    }
+
+    /// Keeps the first `n` features written to [`Kept::spare`].
+    #[inline(always)]
+    fn commit(&mut self, n: usize) {
+        self.len = (self.len + n).min(self.buf.len());
+    }
+}
+
 /// The features of one comment: bucket indices plus where each came from.
 #[derive(Debug, Clone, Default)]
 pub struct Features {
@@ -146,13 +186,12 @@ const MAX_KEPT_SLOTS: usize = 1 << 16;
 /// What one extraction needs besides its result, kept per thread so that scoring a comment
 /// neither allocates nor clears these again: the presence table (several kilobytes, which
 /// zeroing for every comment used to cost as much as a quarter of feature extraction), the
-/// kept features and one word's n-grams. Thread-local rather than global, so threads never
+/// kept features. Thread-local rather than global, so threads never
 /// share or wait; nothing in it survives from one extraction to the next except capacity,
 /// since slots from an older generation read as empty.
 #[derive(Default)]
 struct Scratch {
     entries: Vec<Origin>,
-    ngrams: Vec<Origin>,
     char_starts: Vec<usize>,
     words: Vec<(u64, u32, u32)>,
     seen: Vec<u64>,
@@ -231,7 +270,7 @@ impl Features {
             b.body_links(body);
             b.author(author);
             let result = use_them(FeatureView {
-                origins: &b.entries,
+                origins: b.entries.as_slice(),
                 text: &body.folded,
                 extras: &b.extras,
             });
@@ -353,9 +392,7 @@ impl<'a> FeatureView<'a> {
 
 /// Features being extracted: the kept ones in order, and the set of buckets already kept.
 struct Builder {
-    entries: Vec<Origin>,
-    /// One word's character n-grams before they join `entries` (see [`ascii_ngrams`]).
-    ngrams: Vec<Origin>,
+    entries: Kept,
     char_starts: Vec<usize>,
     /// Hash, start and end of each word whose n-grams were made, to skip its repeats.
     words: Vec<(u64, u32, u32)>,
@@ -406,7 +443,7 @@ fn insert(seen: &mut [u64], generation: u64, bucket: u32) -> bool {
 /// Keeps `e` unless its bucket is already in `seen` (see [`insert`]). The set is probed as
 /// features are made, so duplicates are never stored at all.
 #[inline(always)]
-fn keep(entries: &mut Vec<Origin>, seen: &mut [u64], generation: u64, e: Origin) {
+fn keep(entries: &mut Kept, seen: &mut [u64], generation: u64, e: Origin) {
     if insert(seen, generation, e.bucket) {
         entries.push(e);
     }
@@ -417,12 +454,10 @@ impl Builder {
     /// [`Builder::finish`]), room for `capacity` features and a presence table of `slots`.
     fn new(config: &FeatureConfig, scratch: &mut Scratch, capacity: usize, slots: usize) -> Self {
         scratch.words.clear();
-        let mut entries = std::mem::take(&mut scratch.entries);
-        entries.clear();
-        entries.reserve(capacity);
+        let mut buf = std::mem::take(&mut scratch.entries);
+        buf.reserve(capacity.saturating_sub(buf.len()));
         let mut b = Builder {
-            entries,
-            ngrams: std::mem::take(&mut scratch.ngrams),
+            entries: Kept { buf, len: 0 },
             char_starts: std::mem::take(&mut scratch.char_starts),
             words: std::mem::take(&mut scratch.words),
             seen: std::mem::take(&mut scratch.seen),
@@ -458,8 +493,11 @@ impl Builder {
     /// Gives the scratch space back for the next extraction on this thread (a table grown
     /// for a huge comment is dropped rather than kept).
     fn finish(self, scratch: &mut Scratch) {
-        scratch.entries = self.entries;
-        scratch.ngrams = self.ngrams;
+        scratch.entries = if self.entries.buf.capacity() > MAX_KEPT_SLOTS {
+            Vec::new()
+        } else {
+            self.entries.buf
+        };
         scratch.char_starts = self.char_starts;
         scratch.words = self.words;
         scratch.extras = if self.extras.capacity() > MAX_KEPT_SLOTS {
@@ -472,16 +510,13 @@ impl Builder {
         } else {
             self.seen
         };
-        if scratch.entries.capacity() > MAX_KEPT_SLOTS {
-            scratch.entries = Vec::new();
-        }
         scratch.generation = self.generation;
     }
 
     /// Makes room in the presence set for `more` features.
     #[inline(always)]
     fn reserve(&mut self, more: usize) {
-        if self.presence && 2 * (self.entries.len() + more) > self.slots {
+        if self.presence && 2 * (self.entries.len + more) > self.slots {
             self.grow_seen(more);
         }
     }
@@ -489,11 +524,11 @@ impl Builder {
     #[cold]
     #[inline(never)]
     fn grow_seen(&mut self, more: usize) {
-        let size = (4 * (self.entries.len() + more)).next_power_of_two();
+        let size = (4 * (self.entries.len + more)).next_power_of_two();
         self.new_generation(size);
         let generation = self.generation;
         let seen = &mut self.seen[..size];
-        for e in &self.entries {
+        for e in self.entries.as_slice() {
             insert(seen, generation, e.bucket);
         }
     }
@@ -519,9 +554,9 @@ impl Builder {
         };
         let generation = self.generation;
         let slots = self.slots.min(self.seen.len());
-        let before = self.entries.len();
+        let before = self.entries.len;
         keep(&mut self.entries, &mut self.seen[..slots], generation, e);
-        let fresh = self.entries.len() > before;
+        let fresh = self.entries.len > before;
         if fresh {
             kept(e.bucket);
         }
@@ -549,11 +584,11 @@ impl Builder {
             kind,
             extra: true,
         };
-        let before = self.entries.len();
+        let before = self.entries.len;
         let generation = self.generation;
         let slots = self.slots.min(self.seen.len());
         keep(&mut self.entries, &mut self.seen[..slots], generation, e);
-        if self.entries.len() > before {
+        if self.entries.len > before {
             self.extras.push_str(value);
         }
     }
@@ -611,16 +646,15 @@ impl Builder {
         pad[n + 1] = b' ';
         let padded = &pad[..n + 2];
         let (min, max) = (config.char_min as usize, config.char_max as usize);
-        // At most this many n-grams (bytes bound characters from above).
-        self.reserve((min..=max).map(|len| (n + 3).saturating_sub(len)).sum());
+        // At most this many n-grams, a few more than there can be (a start position for
+        // every length, even where it would run past the end; bytes bound characters).
+        let most = (n + 2) * (max + 1).saturating_sub(min);
+        self.reserve(most);
         let mask = self.mask;
         if word.is_ascii() {
             // One byte per character: the same hashes as below without the boundary table.
-            let most = (n + 2) * (max + 1).saturating_sub(min);
-            if self.ngrams.len() < most {
-                self.ngrams.resize(most, Origin::EMPTY);
-            }
             let slots = self.slots.min(self.seen.len());
+            let out = self.entries.spare(most);
             let new = ascii_ngrams(
                 pad,
                 padded.len(),
@@ -628,14 +662,14 @@ impl Builder {
                 (min, max),
                 mask,
                 (&mut self.seen[..slots], self.generation),
-                &mut self.ngrams[..most],
+                out,
             );
             // Announced after the word rather than inside the loop: the loop is the hottest
             // of scoring and compiles worse with the call in it.
-            for e in &self.ngrams[..new] {
+            for e in &out[..new] {
                 kept(e.bucket);
             }
-            self.entries.extend_from_slice(&self.ngrams[..new]);
+            self.entries.commit(new);
             return;
         }
         let generation = self.generation;
