@@ -134,6 +134,7 @@ impl Kept {
         &self.buf[..self.len]
     }
 
+    /// Keeps `e` after the others.
     #[inline(always)]
     fn push(&mut self, e: Origin) {
         match self.buf.get_mut(self.len) {
@@ -185,10 +186,10 @@ const MAX_KEPT_SLOTS: usize = 1 << 16;
 
 /// What one extraction needs besides its result, kept per thread so that scoring a comment
 /// neither allocates nor clears these again: the presence table (several kilobytes, which
-/// zeroing for every comment used to cost as much as a quarter of feature extraction), the
-/// kept features. Thread-local rather than global, so threads never
-/// share or wait; nothing in it survives from one extraction to the next except capacity,
-/// since slots from an older generation read as empty.
+/// zeroing for every comment used to cost as much as a quarter of feature extraction) and
+/// the kept features. Thread-local rather than global, so threads never share or wait;
+/// nothing in it survives from one extraction to the next except capacity, since slots from
+/// an older generation read as empty.
 #[derive(Default)]
 struct Scratch {
     entries: Vec<Origin>,
