@@ -3,7 +3,9 @@
 //! Scores every comment of the youtube-all test split (`scripts/bench.sh` writes it with the
 //! shared `make_splits.py`; set `COMMENTGUARD_BENCH_INPUT` to use another JSON Lines file).
 //! Criterion's median time per iteration divided by the number of comments is the median
-//! cost per comment; the throughput line shows it directly.
+//! cost per comment; the throughput line shows it directly. The `stage_*` benches time
+//! normalisation, the rule filters, the classifier (features, naive Bayes, evidence) and the
+//! verdict policy alone over the same comments: where the time goes on the machine at hand.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -11,8 +13,9 @@ use std::path::PathBuf;
 use commentguard::classifier::author_fields;
 use commentguard::corpus::load_jsonl;
 use commentguard::domain::Comment;
-use commentguard::moderation::Policy;
-use commentguard::scoring::Scorer;
+use commentguard::moderation::{decide, Policy};
+use commentguard::rules::RuleInput;
+use commentguard::scoring::{Scorer, EVIDENCE_TOKENS};
 use commentguard::text::normalize_content;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use time::OffsetDateTime;
@@ -70,6 +73,56 @@ fn bench_score(c: &mut Criterion) {
             })
         },
     );
+    // Each stage alone over the same comments, its inputs made beforehand, so the full
+    // pipeline's time splits into its parts on the machine at hand (they add up to about
+    // the whole; the rest is assembling the response).
+    let texts: Vec<_> = comments
+        .iter()
+        .map(|c| normalize_content(&c.content))
+        .collect();
+    let model = scorer.model();
+    let rules = scorer.rules();
+    let verdict_inputs: Vec<_> = comments
+        .iter()
+        .zip(&texts)
+        .map(|(comment, text)| {
+            let hits = rules.evaluate(&RuleInput { comment, text, now });
+            let (prediction, _) = model.assess_text(text, author_fields(comment), EVIDENCE_TOKENS);
+            (hits, prediction.probability)
+        })
+        .collect();
+    group.bench_function("stage_normalise", |b| {
+        b.iter(|| {
+            for comment in &comments {
+                black_box(normalize_content(black_box(&comment.content)));
+            }
+        })
+    });
+    group.bench_function("stage_rules", |b| {
+        b.iter(|| {
+            for (comment, text) in comments.iter().zip(&texts) {
+                black_box(rules.evaluate(black_box(&RuleInput { comment, text, now })));
+            }
+        })
+    });
+    group.bench_function("stage_classifier", |b| {
+        b.iter(|| {
+            for (comment, text) in comments.iter().zip(&texts) {
+                black_box(model.assess_text(
+                    black_box(text),
+                    author_fields(comment),
+                    EVIDENCE_TOKENS,
+                ));
+            }
+        })
+    });
+    group.bench_function("stage_verdict", |b| {
+        b.iter(|| {
+            for (hits, probability) in &verdict_inputs {
+                black_box(decide(scorer.policy(), black_box(hits), *probability));
+            }
+        })
+    });
     group.finish();
 }
 

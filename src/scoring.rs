@@ -28,7 +28,7 @@ const SHIPPED_RULES: &str = include_str!("../models/rules.toml");
 /// File name of the rule file inside a models directory.
 pub const RULES_FILE: &str = "rules.toml";
 /// How many tokens each way a verdict reports.
-const EVIDENCE_TOKENS: usize = 5;
+pub const EVIDENCE_TOKENS: usize = 5;
 
 /// Why the model or rules could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -158,6 +158,11 @@ impl Scorer {
     /// The classifier.
     pub fn model(&self) -> &NbModel {
         &self.model
+    }
+
+    /// The rule filters.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
     }
 }
 
