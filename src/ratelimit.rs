@@ -4,6 +4,10 @@
 //!
 //! Pure decisions only; `startup` applies them to requests (and exempts the probes and
 //! `/metrics`), `routes::error` turns a refusal into `429 rate_limited` with `Retry-After`.
+//!
+//! The client IP is the TCP peer unless the peer is a configured trusted proxy
+//! ([`TrustedProxies`]): behind a reverse proxy every caller would otherwise share the
+//! proxy's one bucket.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -97,6 +101,80 @@ impl Subject<'_> {
     }
 }
 
+/// Reverse proxies whose `X-Forwarded-For` is believed (`COMMENTGUARD_TRUSTED_PROXIES`):
+/// addresses and networks. Empty, the default, believes no header: anyone can write one, so
+/// a client could otherwise pick a fresh bucket for every request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    /// Parses a comma-separated list of IP addresses and CIDR networks
+    /// (`10.0.0.0/8, 127.0.0.1, ::1`); `None` if any item is neither.
+    pub fn parse(list: &str) -> Option<TrustedProxies> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(|item| {
+                item.parse::<ipnet::IpNet>()
+                    .ok()
+                    .or_else(|| item.parse::<IpAddr>().ok().map(ipnet::IpNet::from))
+            })
+            .collect::<Option<Vec<_>>>()
+            .map(TrustedProxies)
+    }
+
+    /// Whether any proxy is trusted.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn trusts(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+
+    /// The address a request is counted against: the TCP `peer`, or, when the peer is a
+    /// trusted proxy, the nearest address in its `X-Forwarded-For` lines (`forwarded_for`, in
+    /// the order received) that is not itself a trusted proxy.
+    ///
+    /// Walked from the right because each proxy appends the address it saw: entries left of
+    /// the first untrusted one were written by the client and prove nothing. An entry that
+    /// is not an address stops the walk at the proxy that passed it on, so a garbled header
+    /// costs the sender a shared bucket rather than giving it a new one.
+    pub fn client_ip<'a>(
+        &self,
+        peer: IpAddr,
+        forwarded_for: impl DoubleEndedIterator<Item = &'a str>,
+    ) -> IpAddr {
+        let peer = peer.to_canonical();
+        if !self.trusts(peer) {
+            return peer;
+        }
+        let mut client = peer;
+        for line in forwarded_for.rev() {
+            for entry in line.rsplit(',') {
+                let Some(ip) = forwarded_address(entry.trim()) else {
+                    return client;
+                };
+                client = ip.to_canonical();
+                if !self.trusts(client) {
+                    return client;
+                }
+            }
+        }
+        client
+    }
+}
+
+/// One `X-Forwarded-For` entry: an address, possibly with a port (`192.0.2.1:4711`,
+/// `[2001:db8::1]:4711`), as some proxies write it.
+fn forwarded_address(entry: &str) -> Option<IpAddr> {
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+}
+
 /// The limiters: one keyed bucket set per role, and one by IP.
 pub struct RateLimiters {
     ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
@@ -173,6 +251,134 @@ pub fn retry_after_secs(wait: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_ip_believes_only_trusted_proxies() {
+        struct Case {
+            name: &'static str,
+            trusted: &'static str,
+            peer: &'static str,
+            forwarded_for: &'static [&'static str],
+            client: &'static str,
+            why: &'static str,
+        }
+        let cases = [
+            Case {
+                name: "no proxies trusted",
+                trusted: "",
+                peer: "198.51.100.7",
+                forwarded_for: &["192.0.2.1"],
+                client: "198.51.100.7",
+                why: "by default the header is anyone's to write",
+            },
+            Case {
+                name: "untrusted peer",
+                trusted: "10.0.0.0/8",
+                peer: "198.51.100.7",
+                forwarded_for: &["192.0.2.1"],
+                client: "198.51.100.7",
+                why: "only a trusted proxy's header counts",
+            },
+            Case {
+                name: "one proxy",
+                trusted: "10.0.0.0/8",
+                peer: "10.1.2.3",
+                forwarded_for: &["192.0.2.1"],
+                client: "192.0.2.1",
+                why: "the proxy says whom it served",
+            },
+            Case {
+                name: "spoofed left entry",
+                trusted: "10.0.0.0/8",
+                peer: "10.1.2.3",
+                forwarded_for: &["203.0.113.9, 192.0.2.1"],
+                client: "192.0.2.1",
+                why: "entries left of the proxy's own were written by the client",
+            },
+            Case {
+                name: "two proxies, two lines",
+                trusted: "10.0.0.0/8, 127.0.0.1",
+                peer: "127.0.0.1",
+                forwarded_for: &["203.0.113.9, 192.0.2.1", "10.9.9.9"],
+                client: "192.0.2.1",
+                why: "trusted hops are skipped, several header lines read as one list",
+            },
+            Case {
+                name: "all trusted",
+                trusted: "10.0.0.0/8",
+                peer: "10.1.2.3",
+                forwarded_for: &["10.0.0.5"],
+                client: "10.0.0.5",
+                why: "a request from inside the proxy network counts as its first hop",
+            },
+            Case {
+                name: "no header",
+                trusted: "10.0.0.0/8",
+                peer: "10.1.2.3",
+                forwarded_for: &[],
+                client: "10.1.2.3",
+                why: "without a header the proxy itself is the client",
+            },
+            Case {
+                name: "garbage entry",
+                trusted: "10.0.0.0/8",
+                peer: "10.1.2.3",
+                forwarded_for: &["192.0.2.1, unknown"],
+                client: "10.1.2.3",
+                why: "a garbled entry is not a fresh bucket",
+            },
+            Case {
+                name: "ports and brackets",
+                trusted: "::1",
+                peer: "::1",
+                forwarded_for: &["[2001:db8::1]:4711"],
+                client: "2001:db8::1",
+                why: "some proxies write the client's port too",
+            },
+            Case {
+                name: "mapped v4 peer",
+                trusted: "127.0.0.1",
+                peer: "::ffff:127.0.0.1",
+                forwarded_for: &["192.0.2.1:80"],
+                client: "192.0.2.1",
+                why: "a dual-stack listener reports IPv4 peers as mapped IPv6",
+            },
+        ];
+        for case in cases {
+            let trusted = TrustedProxies::parse(case.trusted).unwrap();
+            let got = trusted.client_ip(
+                case.peer.parse().unwrap(),
+                case.forwarded_for.iter().copied(),
+            );
+            assert_eq!(
+                got,
+                case.client.parse::<IpAddr>().unwrap(),
+                "{}: {}",
+                case.name,
+                case.why
+            );
+        }
+    }
+
+    #[test]
+    fn trusted_proxy_lists_parse_or_fail_whole() {
+        assert_eq!(
+            TrustedProxies::parse(" , ").unwrap(),
+            TrustedProxies::default()
+        );
+        let list = TrustedProxies::parse("10.0.0.0/8, 192.0.2.7 ,::1,fd00::/8").unwrap();
+        assert_eq!(list.0.len(), 4);
+        assert!(list.trusts("10.200.0.1".parse().unwrap()));
+        assert!(!list.trusts("192.0.2.8".parse().unwrap()));
+        for bad in [
+            "10.0.0.0/33",
+            "proxy.internal",
+            "10.0.0.1, nope",
+            "1.2.3.4:80",
+        ] {
+            assert!(TrustedProxies::parse(bad).is_none(), "{bad}");
+        }
+    }
 
     fn limit(per_second: u32, burst: u32) -> Option<Limit> {
         Some(Limit {

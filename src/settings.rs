@@ -35,6 +35,7 @@
 //! | `rate_limit_site`   | `COMMENTGUARD_RATE_LIMIT_SITE`    | `rate_limit`           |
 //! | `rate_limit_moderator` | `COMMENTGUARD_RATE_LIMIT_MODERATOR` | `rate_limit`     |
 //! | `rate_limit_admin`  | `COMMENTGUARD_RATE_LIMIT_ADMIN`   | `rate_limit`           |
+//! | `trusted_proxies`   | `COMMENTGUARD_TRUSTED_PROXIES`    | none: the TCP peer is the client |
 //! | `shutdown_timeout_secs` | `COMMENTGUARD_SHUTDOWN_TIMEOUT_SECS` | 10            |
 //! | `review_retention_days` | `COMMENTGUARD_REVIEW_RETENTION_DAYS` | 14            |
 //!
@@ -54,7 +55,7 @@ pub const CONFIG_ENV: &str = "COMMENTGUARD_CONFIG";
 const ENV_PREFIX: &str = "COMMENTGUARD_";
 
 /// Every key the config file may contain; each is also `COMMENTGUARD_<KEY>` in the environment.
-pub const KEYS: [&str; 31] = [
+pub const KEYS: [&str; 32] = [
     "bind",
     "models_dir",
     "data_dir",
@@ -84,12 +85,13 @@ pub const KEYS: [&str; 31] = [
     "rate_limit_site",
     "rate_limit_moderator",
     "rate_limit_admin",
+    "trusted_proxies",
     "shutdown_timeout_secs",
     "review_retention_days",
 ];
 
 /// Every setting's default and meaning, in [`KEYS`] order: the `serve --help` listing.
-pub const DOCS: [(&str, &str, &str); 31] = [
+pub const DOCS: [(&str, &str, &str); 32] = [
     ("bind", "127.0.0.1:8080", "address and port to listen on"),
     (
         "models_dir",
@@ -212,6 +214,11 @@ pub const DOCS: [(&str, &str, &str); 31] = [
         "per admin key; `off`; burst twice the rate",
     ),
     (
+        "trusted_proxies",
+        "none",
+        "proxies (IPs, CIDRs) whose X-Forwarded-For names the client",
+    ),
+    (
         "shutdown_timeout_secs",
         "10",
         "after SIGTERM, how long in-flight requests get",
@@ -315,6 +322,8 @@ pub struct Settings {
     pub registry_dir: Option<PathBuf>,
     /// Requests per second per key (per role) and per client IP; `None` entries are unlimited.
     pub rate_limits: crate::ratelimit::RateLimitSettings,
+    /// Reverse proxies whose `X-Forwarded-For` says which client IP a request counts against.
+    pub trusted_proxies: crate::ratelimit::TrustedProxies,
     /// After SIGTERM, how long in-flight requests get to finish before the workers stop.
     pub shutdown_timeout: std::time::Duration,
     /// How long held and spam verdicts (comment included: personal data) stay in the review
@@ -345,6 +354,7 @@ impl Default for Settings {
             keep_versions: 10,
             registry_dir: None,
             rate_limits: crate::ratelimit::RateLimitSettings::default(),
+            trusted_proxies: crate::ratelimit::TrustedProxies::default(),
             shutdown_timeout: std::time::Duration::from_secs(DEFAULT_SHUTDOWN_TIMEOUT_SECS),
             review_retention: crate::review::DEFAULT_RETENTION,
         }
@@ -573,6 +583,13 @@ impl Settings {
                 .unwrap_or(defaults.keep_versions),
             registry_dir: sources.get("registry_dir", "a path", |v| Some(PathBuf::from(v)))?,
             rate_limits,
+            trusted_proxies: sources
+                .get(
+                    "trusted_proxies",
+                    "a comma-separated list of IP addresses and CIDR networks",
+                    crate::ratelimit::TrustedProxies::parse,
+                )?
+                .unwrap_or_default(),
             shutdown_timeout: sources
                 .get(
                     "shutdown_timeout_secs",
@@ -846,6 +863,12 @@ mod tests {
                 error: r#"COMMENTGUARD_REVIEW_RETENTION_DAYS: expected a whole number of days from 1 to 3650, got "0""#,
             },
             Case {
+                name: "trusted proxy that is a host name",
+                env: &[("COMMENTGUARD_TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal")],
+                file: None,
+                error: r#"COMMENTGUARD_TRUSTED_PROXIES: expected a comma-separated list of IP addresses and CIDR networks, got "10.0.0.0/8, proxy.internal""#,
+            },
+            Case {
                 name: "zero workers",
                 env: &[("COMMENTGUARD_WORKERS", "0")],
                 file: None,
@@ -936,6 +959,17 @@ mod tests {
         };
         let s = Settings::from_sources(env(&[]), None).unwrap();
         assert_eq!(s.rate_limits.ip, limit(1000, 2000));
+        assert!(s.trusted_proxies.is_empty());
+        let from_file =
+            Settings::from_sources(env(&[]), Some(r#"trusted_proxies = "10.0.0.0/8, ::1""#))
+                .unwrap();
+        let from_env = Settings::from_sources(
+            env(&[("COMMENTGUARD_TRUSTED_PROXIES", "10.0.0.0/8,::1")]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(from_file.trusted_proxies, from_env.trusted_proxies);
+        assert!(!from_env.trusted_proxies.is_empty());
         assert_eq!(s.shutdown_timeout, std::time::Duration::from_secs(10));
 
         let s = Settings::from_sources(

@@ -20,7 +20,7 @@ use crate::classifier::{parse_manifest, MANIFEST_FILE, MODEL_FILE};
 use crate::keys::{KeyCheck, Keyring, Principal};
 use crate::labels::{included_labels, log_id, LabelBook};
 use crate::metrics::Metrics;
-use crate::ratelimit::{self, RateLimiters, Subject};
+use crate::ratelimit::{self, RateLimiters, Subject, TrustedProxies};
 use crate::registry::{Registry, RegistryEntry, REGISTRY_DIR};
 use crate::retrain::{follow, GateTolerance, Jobs, RetrainContext};
 use crate::review::{FileHistory, ReviewHistory, WarnThrottle};
@@ -68,6 +68,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Rate-limit buckets per key and per client IP.
     pub rate_limits: RateLimiters,
+    /// Proxies whose `X-Forwarded-For` names the client IP.
+    pub trusted_proxies: TrustedProxies,
     /// Held and spam verdicts kept for the moderator console.
     pub review: ReviewHistory,
     /// Keeps a failing review history from logging a line per request.
@@ -291,11 +293,19 @@ fn check_rate(
             key_id,
             role: *role,
         },
-        // The TCP peer, not a forwarded-for header a client could set to dodge its limit.
+        // The TCP peer, unless it is a trusted proxy: a forwarded-for header from anyone
+        // else is the client's own to forge, and would let it dodge its limit.
         _ => Subject::Ip(
-            request
-                .peer_addr()
-                .map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip()),
+            state.trusted_proxies.client_ip(
+                request
+                    .peer_addr()
+                    .map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip()),
+                request
+                    .headers()
+                    .get_all("x-forwarded-for")
+                    // A line that is not visible ASCII is a garbled entry, as in `client_ip`.
+                    .map(|v| v.to_str().unwrap_or("?")),
+            ),
         ),
     };
     state
@@ -414,6 +424,7 @@ impl Application {
             cache = if settings.redis_url.is_some() { "redis" } else { "in-process" },
             max_body_bytes = settings.max_body_bytes,
             rate_limit_ip = ?settings.rate_limits.ip.map(|l| l.to_string()),
+            trusted_proxies = !settings.trusted_proxies.is_empty(),
             shutdown_timeout_secs = settings.shutdown_timeout.as_secs(),
             "starting"
         );
@@ -435,6 +446,7 @@ impl Application {
             keep_versions: settings.keep_versions,
             metrics,
             rate_limits: RateLimiters::new(&settings.rate_limits),
+            trusted_proxies: settings.trusted_proxies.clone(),
             review,
             review_warnings: WarnThrottle::default(),
         });

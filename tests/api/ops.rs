@@ -3,7 +3,7 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use commentguard::ratelimit::{Limit, RateLimitSettings};
+use commentguard::ratelimit::{Limit, RateLimitSettings, TrustedProxies};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -178,6 +178,63 @@ async fn every_response_has_a_request_id_that_the_logs_carry() {
         .unwrap();
     let id = response.headers()["x-request-id"].to_str().unwrap();
     assert_eq!(id.len(), 32, "{id}");
+}
+
+/// Sends `GET /v1/labels` with each `X-Forwarded-For` of `headers` in turn, round after
+/// round, until one is refused (or 20 passed); returns how many passed.
+async fn pass_until_refused(app: &crate::helpers::TestApp, headers: &[&str]) -> u32 {
+    let mut passed = 0;
+    for forwarded_for in headers.iter().cycle() {
+        let status = app
+            .client
+            .get(format!("{}/v1/labels", app.address))
+            .header("x-forwarded-for", *forwarded_for)
+            .send()
+            .await
+            .expect("request failed")
+            .status()
+            .as_u16();
+        if status == 429 || passed == 20 {
+            break;
+        }
+        assert_eq!(status, 200, "{forwarded_for}");
+        passed += 1;
+    }
+    passed
+}
+
+#[tokio::test]
+async fn forwarded_for_names_the_client_only_behind_a_trusted_proxy() {
+    let limited = |s: &mut commentguard::settings::Settings| {
+        s.rate_limits = RateLimitSettings {
+            ip: limit(1, 3),
+            ..RateLimitSettings::default()
+        }
+    };
+    // The test client connects from 127.0.0.1. Trusted, its header names two clients,
+    // each with its own burst of 3.
+    let behind_proxy = spawn_app_with(|s| {
+        limited(s);
+        s.trusted_proxies = TrustedProxies::parse("127.0.0.1").unwrap();
+    })
+    .await;
+    let start = std::time::Instant::now();
+    let passed = pass_until_refused(&behind_proxy, &["192.0.2.1", "192.0.2.2"]).await;
+    // Each bucket may earn a token per elapsed second; the round stops at the first refusal.
+    let refilled = 2 * (start.elapsed().as_secs() as u32 + 1);
+    assert!((6..=6 + refilled).contains(&passed), "{passed} passed");
+    // Addresses left of the proxy's own entry are the client's to write: they change
+    // nothing, so the spoofer stays in 192.0.2.3's one bucket.
+    let start = std::time::Instant::now();
+    let spoofed = ["198.51.100.1, 192.0.2.3", "198.51.100.2, 192.0.2.3"];
+    let passed = pass_until_refused(&behind_proxy, &spoofed).await;
+    assert_within_quota(passed, 3, start);
+
+    // Not trusted (the default), the same headers are ignored: one bucket for the peer.
+    let direct = spawn_app_with(limited).await;
+    let start = std::time::Instant::now();
+    let passed = pass_until_refused(&direct, &["192.0.2.1", "192.0.2.2"]).await;
+    assert_within_quota(passed, 3, start);
 }
 
 #[tokio::test]
