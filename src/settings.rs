@@ -948,6 +948,22 @@ mod tests {
     }
 
     #[test]
+    fn trusted_proxies_come_from_the_environment_or_the_file() {
+        let none = Settings::from_sources(env(&[]), None).unwrap();
+        assert!(none.trusted_proxies.is_empty());
+        let from_file =
+            Settings::from_sources(env(&[]), Some(r#"trusted_proxies = "10.0.0.0/8, ::1""#))
+                .unwrap();
+        let from_env = Settings::from_sources(
+            env(&[("COMMENTGUARD_TRUSTED_PROXIES", "10.0.0.0/8,::1")]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(from_file.trusted_proxies, from_env.trusted_proxies);
+        assert!(!from_env.trusted_proxies.is_empty());
+    }
+
+    #[test]
     fn rate_limits_and_their_overrides() {
         use crate::ratelimit::{Limit, RateLimitSettings};
         use std::num::NonZeroU32;
@@ -959,17 +975,6 @@ mod tests {
         };
         let s = Settings::from_sources(env(&[]), None).unwrap();
         assert_eq!(s.rate_limits.ip, limit(1000, 2000));
-        assert!(s.trusted_proxies.is_empty());
-        let from_file =
-            Settings::from_sources(env(&[]), Some(r#"trusted_proxies = "10.0.0.0/8, ::1""#))
-                .unwrap();
-        let from_env = Settings::from_sources(
-            env(&[("COMMENTGUARD_TRUSTED_PROXIES", "10.0.0.0/8,::1")]),
-            None,
-        )
-        .unwrap();
-        assert_eq!(from_file.trusted_proxies, from_env.trusted_proxies);
-        assert!(!from_env.trusted_proxies.is_empty());
         assert_eq!(s.shutdown_timeout, std::time::Duration::from_secs(10));
 
         let s = Settings::from_sources(
