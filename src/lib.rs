@@ -1,7 +1,8 @@
 //! commentguard: a self-hosted comment moderation and spam filtering service.
 //!
-//! A comment flows: HTTP route → validated [`domain::Comment`] → [`text`] normalisation
-//! and features → [`rules`] and [`classifier`] → [`moderation`] policy → verdict.
+//! A comment flows: HTTP route (or the CLI) → [`service`] → validated [`domain::Comment`]
+//! → [`text`] normalisation and features → [`rules`] and [`classifier`] → [`moderation`]
+//! policy → verdict.
 //!
 //! Module map (who owns what, and what each may import):
 //!
@@ -15,8 +16,9 @@
 //! - [`rules`]: the TOML rule file, its validation, the compiled `RegexSet` and built-in checks.
 //!   Pure once loaded.
 //! - [`moderation`]: the policy that turns rule hits and a spam probability into a verdict. Pure.
-//! - [`cache`]: the `VerdictCache` seam and its in-process implementation (the Redis one will
-//!   be the only module importing `redis`).
+//! - [`cache`]: the `VerdictCache` seam with its in-process and Redis implementations, the
+//!   signal counters, and the review history's Redis store. The only module importing
+//!   `redis`.
 //! - [`keys`]: API keys and roles: the hashed key file and checking a presented key.
 //! - [`labels`]: moderator labels: the fsync'd append-only log, pins by fingerprint, the
 //!   spam memory, and learning each label into the live model at once.
@@ -32,6 +34,10 @@
 //! - [`review`]: the review history behind the moderator console: held and spam verdicts
 //!   kept for a retention, the queue's order, filters and paging (pure), and the file store;
 //!   its Redis store lives in `cache`.
+//! - [`service`]: what the JSON routes, the Akismet routes and the CLI share: assess a
+//!   comment (pins, cache, signals, scoring), record a verdict for review, record a label;
+//!   `service::decode` turns JSON bodies into domain types. Its errors know no HTTP.
+//! - [`state`]: `AppState`, everything handlers share, built once by `state::build`.
 //! - [`console`]: the moderator console's page, script and style, embedded at compile time.
 //! - [`evaluation`]: metrics (via linfa) and the `eval` command's report.
 //! - [`metrics`]: the Prometheus series and their recorder (owned by the app state, not
@@ -39,13 +45,16 @@
 //! - [`ratelimit`]: per-key (per-role quota) and per-IP token buckets (`governor`). Pure
 //!   decisions; `startup` applies them.
 //! - [`settings`]: every setting, from env (`COMMENTGUARD_*`) and an optional TOML file.
-//! - [`startup`]: `Application::build(settings)`, used by `main` and the tests; the route
-//!   table (`ROUTES`), and the one middleware: request id, rate limit, request log, metrics.
+//! - [`startup`]: `Application::build(settings)`, used by `main` and the tests; the one
+//!   middleware (request id, the caller's key checked once, rate limit, request log,
+//!   metrics) and the Redis model follower.
 //! - [`telemetry`]: the tracing subscriber.
 //! - `testing` (tests only): the deterministic picker randomised unit tests share.
-//! - [`routes`]: HTTP handlers, one file per resource, and the one place errors become HTTP;
-//!   `routes::openapi` assembles the OpenAPI document from the handlers' attributes.
-//!   Only `routes` and `startup` import `actix_web`.
+//! - [`routes`]: HTTP handlers, one file per resource, each registering its own routes in
+//!   the route table, which also assembles the OpenAPI document from the handlers'
+//!   attributes (a path is written once); the one JSON body reader; the one place errors
+//!   become HTTP. Only `routes` and `startup` import `actix_web`; no route file imports
+//!   another's handlers, and nothing outside them imports `routes`.
 
 pub mod akismet;
 pub mod cache;
@@ -66,9 +75,11 @@ pub mod review;
 pub mod routes;
 pub mod rules;
 pub mod scoring;
+pub mod service;
 pub mod settings;
 pub mod signals;
 pub mod startup;
+pub mod state;
 pub mod telemetry;
 #[cfg(test)]
 mod testing;

@@ -11,11 +11,12 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use time::OffsetDateTime;
 
-use commentguard::routes::score::{parse_comment, ScoreResponse};
-use commentguard::routes::ApiError;
 use commentguard::scoring::{self, Scorer};
+use commentguard::service::decode::{parse_comment, DecodeError};
+use commentguard::service::ScoreResponse;
 use commentguard::settings::Settings;
-use commentguard::startup::{load_scorer, Application};
+use commentguard::startup::Application;
+use commentguard::state::load_scorer;
 use commentguard::{classifier, corpus, evaluation, keys, replay, telemetry};
 use time::format_description::well_known::Rfc3339;
 
@@ -447,7 +448,7 @@ fn serve(settings: Settings) -> Result<(), Failure> {
 /// Reads one score request from stdin, refuses it exactly as the HTTP route would, and
 /// prints the same JSON the route answers.
 fn score_stdin(settings: &Settings) -> Result<(), Failure> {
-    let bad_input = |e: ApiError| Failure::Usage(anyhow::anyhow!("{}: {e}", e.code()));
+    let bad_input = |e: DecodeError| Failure::Usage(anyhow::anyhow!("{}: {e}", e.code()));
     let limit = settings.max_body_bytes;
     let mut body = Vec::new();
     // One byte past the limit is enough to know it is too large.
@@ -457,7 +458,9 @@ fn score_stdin(settings: &Settings) -> Result<(), Failure> {
         .read_to_end(&mut body)
         .context("cannot read stdin")?;
     if body.len() > limit {
-        return Err(bad_input(ApiError::PayloadTooLarge { limit }));
+        return Err(Failure::Usage(anyhow::anyhow!(
+            "payload_too_large: request body is larger than the {limit}-byte limit"
+        )));
     }
     let comment = parse_comment(&body).map_err(bad_input)?;
     let scorer = load_scorer(settings)?;

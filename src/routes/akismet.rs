@@ -16,15 +16,26 @@ use crate::akismet::{
     UsageEvent, HAM, HEADER_DEBUG_HELP, HEADER_GUID, HEADER_PRO_TIP, HEADER_SPAM_PROBABILITY,
     HEADER_VERDICT, INVALID, SPAM, THANKS, VALID,
 };
-use crate::cache::VerdictCache;
 use crate::domain::{CommentError, Label, Verdict};
 use crate::keys::{normalize_site, Principal, Role};
 use crate::labels::{Correction, Fingerprint};
 use crate::routes::auth::authorize_key;
-use crate::routes::feedback::record;
-use crate::routes::score::{assess_comment, new_verdict_id, record_for_review, Traces};
-use crate::routes::ApiError;
-use crate::startup::AppState;
+use crate::routes::{ApiError, RouteTable};
+use crate::service::{
+    assess_comment, comment_of_verdict, new_verdict_id, record_for_review, record_label, Traces,
+};
+use crate::state::AppState;
+
+/// Adds this resource's routes.
+pub fn routes(table: &mut RouteTable) {
+    table
+        .add::<__path_verify_key, _, _>(verify_key)
+        .add::<__path_comment_check, _, _>(comment_check)
+        .add::<__path_submit_spam, _, _>(submit_spam)
+        .add::<__path_submit_ham, _, _>(submit_ham)
+        .add::<__path_usage_limit, _, _>(usage_limit)
+        .add::<__path_key_sites, _, _>(key_sites);
+}
 
 /// Usage-stats key for calls in open local mode (no key ids there).
 const OPEN_MODE_KEY: &str = "open";
@@ -125,7 +136,7 @@ fn caller(
         .get(header::HOST)
         .and_then(|v| v.to_str().ok());
     let key = form.resolve_key(host);
-    match authorize_key(key, state, Role::Site) {
+    match authorize_key(&state.keys, key, Role::Site) {
         // Open local mode accepts any well-formed key, so unchanged clients work locally.
         Ok(principal) if principal.key_id.is_none() => match key {
             Some(k) if crate::keys::is_key_shaped(k) => Ok(principal),
@@ -316,18 +327,8 @@ async fn submit(
         return text().body(THANKS);
     }
     // A site key reaches only its own site's verdicts by guid.
-    let own_site = |comment: &crate::domain::Comment| match &principal.site {
-        None => true,
-        Some(own) => comment.site.as_deref().and_then(normalize_site).as_deref() == Some(own),
-    };
     let by_guid = match form.guid.as_deref().filter(|g| g.len() <= 64) {
-        Some(guid) => state
-            .cache
-            .get_by_id(guid)
-            .await
-            .filter(|v| v.verdict_id == guid)
-            .and_then(|v| v.comment)
-            .filter(own_site),
+        Some(guid) => comment_of_verdict(&state, guid, principal.site.as_deref()).await,
         None => None,
     };
     let comment = match by_guid {
@@ -373,7 +374,7 @@ async fn submit(
         note: None,
         key_id: principal.key_id.clone(),
     };
-    match record(&state, correction).await {
+    match record_label(&state, correction).await {
         Ok(_) => {
             let event = match label {
                 Label::Spam => UsageEvent::MissedSpam,

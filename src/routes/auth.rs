@@ -1,13 +1,17 @@
-//! Who is calling: the API key of a request, checked against the keyring, and what its role
-//! and site allow. Every handler except the health probes calls [`authorize`] first.
+//! Who is calling: the API key of a request, checked once by the request middleware (see
+//! [`crate::startup`]) and put into the request as a [`Caller`]; handlers ask it for the
+//! role they need. The Akismet routes carry their key in the form body, which the
+//! middleware does not read, and check it with [`authorize_key`].
 
+use std::future::{ready, Ready};
+
+use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::HttpRequest;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
 use crate::domain::Comment;
-use crate::keys::{normalize_site, KeyCheck, Principal, Role};
+use crate::keys::{normalize_site, KeyCheck, Keyring, Principal, Role};
 use crate::routes::error::ApiError;
-use crate::startup::AppState;
 
 /// Header that carries a key for clients that cannot set `Authorization`.
 pub const API_KEY_HEADER: &str = "x-api-key";
@@ -32,34 +36,69 @@ pub fn presented_key(request: &HttpRequest) -> Option<&str> {
         .filter(|k| !k.is_empty())
 }
 
-/// Checks that the request's key (or open local mode) allows role `need`.
-pub fn authorize(
-    request: &HttpRequest,
-    state: &AppState,
-    need: Role,
-) -> Result<Principal, ApiError> {
-    authorize_key(presented_key(request), state, need)
+/// The caller of a request as the middleware found it: the checked key (or open local
+/// mode), and whether a key was presented at all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Caller {
+    check: KeyCheck,
+    presented: bool,
 }
 
-/// [`authorize`] for a key found elsewhere (the Akismet protocol sends it in the form).
-pub fn authorize_key(
-    key: Option<&str>,
-    state: &AppState,
-    need: Role,
-) -> Result<Principal, ApiError> {
-    let principal = match state.keys.check(key) {
-        KeyCheck::Open => return Ok(Principal::open()),
-        KeyCheck::Valid(principal) => principal,
-        KeyCheck::Invalid if key.is_none() => return Err(ApiError::MissingKey),
-        KeyCheck::Invalid => return Err(ApiError::InvalidKey),
-    };
-    if principal.role < need {
-        return Err(ApiError::Forbidden(format!(
-            "this needs a {need} key; this key's role is {}",
-            principal.role
-        )));
+impl Caller {
+    /// Checks `key` (as presented, if at all) against the keyring.
+    pub fn check(keys: &Keyring, key: Option<&str>) -> Caller {
+        Caller {
+            check: keys.check(key),
+            presented: key.is_some(),
+        }
     }
-    Ok(principal)
+
+    /// The principal of a valid key (not in open local mode: it has no key to count).
+    pub fn key_principal(&self) -> Option<&Principal> {
+        match &self.check {
+            KeyCheck::Valid(principal) => Some(principal),
+            KeyCheck::Open | KeyCheck::Invalid => None,
+        }
+    }
+
+    /// The principal, if its role allows `need`.
+    pub fn require(&self, need: Role) -> Result<Principal, ApiError> {
+        let principal = match &self.check {
+            KeyCheck::Open => return Ok(Principal::open()),
+            KeyCheck::Valid(principal) => principal,
+            KeyCheck::Invalid if !self.presented => return Err(ApiError::MissingKey),
+            KeyCheck::Invalid => return Err(ApiError::InvalidKey),
+        };
+        if principal.role < need {
+            return Err(ApiError::Forbidden(format!(
+                "this needs a {need} key; this key's role is {}",
+                principal.role
+            )));
+        }
+        Ok(principal.clone())
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Ready<Result<Caller, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // The middleware runs before every handler; a request without a caller is a route
+        // registered outside it, a bug to see rather than a door to leave open.
+        ready(
+            request
+                .extensions()
+                .get::<Caller>()
+                .cloned()
+                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no caller in the request"))),
+        )
+    }
+}
+
+/// Checks a key found outside the headers (the Akismet protocol sends it in the form).
+pub fn authorize_key(keys: &Keyring, key: Option<&str>, need: Role) -> Result<Principal, ApiError> {
+    Caller::check(keys, key).require(need)
 }
 
 /// Holds a site key to its own site: a comment without a site gets the key's; a comment for

@@ -1,14 +1,20 @@
 //! `GET /v1/comments/{id}`: the last verdict given for a comment, by the platform's comment
 //! id or by the `verdict_id` of a score response.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 
 use crate::cache::VerdictCache;
 use crate::keys::{normalize_site, Role};
-use crate::routes::auth::authorize;
+use crate::routes::auth::Caller;
 use crate::routes::error::ApiError;
-use crate::routes::score::ScoreResponse;
-use crate::startup::AppState;
+use crate::routes::RouteTable;
+use crate::service::ScoreResponse;
+use crate::state::AppState;
+
+/// Adds this resource's routes.
+pub fn routes(table: &mut RouteTable) {
+    table.add::<__path_last_verdict, _, _>(last_verdict);
+}
 
 /// Handles `GET /v1/comments/{id}`; 404 `unknown_comment` when no verdict is cached for it.
 ///
@@ -16,11 +22,11 @@ use crate::startup::AppState;
 /// id, so ids cannot be probed across sites.
 #[utoipa::path(get, path = "/v1/comments/{id}", tag = "scoring", params(("id" = String, Path, description = "The platform's comment id or a verdict_id")), responses((status = 200, description = "The last verdict", body = ScoreResponse), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
 pub async fn last_verdict(
-    request: HttpRequest,
+    caller: Caller,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = authorize(&request, &state, Role::Site)?;
+    let principal = caller.require(Role::Site)?;
     let id = path.into_inner();
     let visible = |site: Option<&str>| match &principal.site {
         None => true,

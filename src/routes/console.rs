@@ -1,9 +1,22 @@
 //! `GET /console` and its assets: the embedded moderator console (see [`crate::console`]).
+//! Not part of the JSON API (nor of the route table and the OpenAPI document); GET only.
 
 use actix_web::http::header;
-use actix_web::HttpResponse;
+use actix_web::{web, HttpResponse};
 
-use crate::console::{Asset, CONTENT_SECURITY_POLICY};
+use crate::console::{Asset, ASSETS, CONTENT_SECURITY_POLICY};
+use crate::routes::error;
+
+/// Registers the console's page and assets.
+pub fn configure(config: &mut web::ServiceConfig) {
+    for asset in ASSETS {
+        config.service(
+            web::resource(asset.path)
+                .route(web::get().to(move || serve(asset)))
+                .default_service(error::method_not_allowed("GET".to_owned())),
+        );
+    }
+}
 
 /// Serves one embedded console file with the console's security headers.
 pub async fn serve(asset: &'static Asset) -> HttpResponse {

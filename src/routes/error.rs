@@ -10,6 +10,7 @@ use actix_web::{web, HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::domain::CommentError;
+use crate::service::{DecodeError, ServiceError};
 
 /// Everything that can go wrong in a request, with its stable code and status.
 #[derive(Debug, thiserror::Error)]
@@ -24,7 +25,7 @@ pub enum ApiError {
     #[error("method not allowed; this resource accepts {allow}")]
     MethodNotAllowed {
         /// Value of the `Allow` header: the methods the resource does accept.
-        allow: &'static str,
+        allow: String,
     },
     /// Content-Type is absent or not JSON, or the body is compressed.
     #[error("{0}")]
@@ -153,6 +154,27 @@ impl From<CommentError> for ApiError {
     }
 }
 
+impl From<DecodeError> for ApiError {
+    fn from(e: DecodeError) -> Self {
+        match e {
+            DecodeError::InvalidUtf8 { offset } => ApiError::InvalidUtf8 { offset },
+            DecodeError::MalformedJson(message) => ApiError::MalformedJson(message),
+            DecodeError::InvalidField(message) => ApiError::InvalidField(message),
+            DecodeError::MissingContent => ApiError::MissingContent,
+            DecodeError::Comment(e) => ApiError::from(e),
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::LabelStoreUnavailable(e) => ApiError::LabelStoreUnavailable(e),
+            ServiceError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
 /// Wire shape of every error body.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
@@ -211,7 +233,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(status);
         match self {
             ApiError::MethodNotAllowed { allow } => {
-                response.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
+                if let Ok(allow) = HeaderValue::from_str(allow) {
+                    response.insert_header((header::ALLOW, allow));
+                }
             }
             ApiError::MissingKey | ApiError::InvalidKey => {
                 response
@@ -238,8 +262,11 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
 }
 
 /// Fallback service of a resource, for methods it does not serve; `allow` lists those it does.
-pub fn method_not_allowed(allow: &'static str) -> actix_web::Route {
-    web::to(move || async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow }) })
+pub fn method_not_allowed(allow: String) -> actix_web::Route {
+    web::to(move || {
+        let allow = allow.clone();
+        async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow }) }
+    })
 }
 
 #[cfg(test)]
@@ -267,6 +294,51 @@ mod tests {
         for (e, code, status) in cases {
             let api = ApiError::from(e);
             assert_eq!((api.code(), api.status_code().as_u16()), (code, status));
+        }
+    }
+
+    #[test]
+    fn service_and_decode_errors_keep_their_codes() {
+        let io = || std::io::Error::other("disk full");
+        // (error, code, status, why)
+        let cases = [
+            (
+                ApiError::from(DecodeError::InvalidUtf8 { offset: 3 }),
+                "invalid_utf8",
+                400,
+                "bytes that are not text",
+            ),
+            (
+                ApiError::from(DecodeError::MissingContent),
+                "missing_content",
+                400,
+                "nothing to score",
+            ),
+            (
+                ApiError::from(DecodeError::Comment(CommentError::ContentTooLong(1 << 20))),
+                "content_too_large",
+                413,
+                "a comment over its limit is too large, like a body",
+            ),
+            (
+                ApiError::from(ServiceError::LabelStoreUnavailable(io())),
+                "label_store_unavailable",
+                503,
+                "a label not written is retried, not lost",
+            ),
+            (
+                ApiError::from(ServiceError::Internal(anyhow::anyhow!("bug"))),
+                "internal_error",
+                500,
+                "a bug is opaque",
+            ),
+        ];
+        for (e, code, status, why) in cases {
+            assert_eq!(
+                (e.code(), e.status_code().as_u16()),
+                (code, status),
+                "{why}"
+            );
         }
     }
 }

@@ -4,7 +4,15 @@ use actix_web::{web, HttpResponse};
 use serde_json::json;
 
 use crate::cache::VerdictCache;
-use crate::startup::AppState;
+use crate::routes::RouteTable;
+use crate::state::AppState;
+
+/// Adds this resource's routes; the probes are never rate limited.
+pub fn routes(table: &mut RouteTable) {
+    table
+        .add_unlimited::<__path_healthz, _, _>(healthz)
+        .add_unlimited::<__path_readyz, _, _>(readyz);
+}
 
 /// Handles `GET /healthz`: liveness, answers as long as the server runs.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "The process is up")))]
@@ -19,7 +27,7 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(json!({
         "status": "ready",
-        "model_version": state.labels.live().current().model_version(),
+        "model_version": state.model_version(),
         "labels": state.labels.len(),
         "auth": if state.keys.is_open() { "open" } else { "keys" },
         "cache": state.cache.health(),

@@ -1,25 +1,28 @@
 //! `GET /v1/admin/keys`: the API keys (ids, roles, sites; never the keys or their hashes).
 //! Keys are created and revoked with the `commentguard keys` command.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use serde_json::json;
 
 use crate::keys::{KeyFile, Role};
-use crate::routes::auth::authorize;
+use crate::routes::auth::Caller;
 use crate::routes::error::ApiError;
-use crate::startup::AppState;
+use crate::routes::RouteTable;
+use crate::service::blocking;
+use crate::state::AppState;
+
+/// Adds this resource's routes.
+pub fn routes(table: &mut RouteTable) {
+    table.add::<__path_list, _, _>(list);
+}
 
 /// Handles `GET /v1/admin/keys`.
 #[utoipa::path(get, path = "/v1/admin/keys", tag = "admin", responses((status = 200, description = "Key ids, roles and sites (never the keys)"), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
-pub async fn list(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    authorize(&request, &state, Role::Admin)?;
+pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
     let file = KeyFile::in_dir(&state.data_dir);
-    let records = web::block(move || file.read())
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("key file task failed: {e}")))?
+    let records = blocking("key file", move || file.read())
+        .await?
         .map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
     let keys: Vec<_> = records
         .iter()

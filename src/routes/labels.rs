@@ -14,9 +14,16 @@ use time::OffsetDateTime;
 use crate::domain::Label;
 use crate::keys::Role;
 use crate::labels::LabelRecord;
-use crate::routes::auth::authorize;
+use crate::routes::auth::Caller;
 use crate::routes::error::ApiError;
-use crate::startup::AppState;
+use crate::routes::RouteTable;
+use crate::service::blocking;
+use crate::state::AppState;
+
+/// Adds this resource's routes.
+pub fn routes(table: &mut RouteTable) {
+    table.add::<__path_export, _, _>(export);
+}
 
 /// Page size when the request names none.
 pub const DEFAULT_PAGE: usize = 500;
@@ -102,14 +109,14 @@ pub fn page_query(query: &str) -> Result<(u64, usize), ApiError> {
 #[utoipa::path(get, path = "/v1/labels", tag = "moderation", responses((status = 200, description = "Labels in force, as JSON Lines", body = String, content_type = "application/x-ndjson"), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
 pub async fn export(
     request: HttpRequest,
+    caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize(&request, &state, Role::Moderator)?;
+    caller.require(Role::Moderator)?;
     let (cursor, limit) = page_query(request.query_string())?;
     let labels = state.labels.clone();
-    let (page, next) = web::block(move || labels.export(cursor, limit))
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("label export task failed: {e}")))?
+    let (page, next) = blocking("label export", move || labels.export(cursor, limit))
+        .await?
         .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("reading the label log")))?;
     let mut body = Vec::new();
     for record in &page {

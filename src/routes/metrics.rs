@@ -2,7 +2,13 @@
 
 use actix_web::{web, HttpResponse};
 
-use crate::startup::AppState;
+use crate::routes::RouteTable;
+use crate::state::AppState;
+
+/// Adds this resource's routes; the scrape is never rate limited.
+pub fn routes(table: &mut RouteTable) {
+    table.add_unlimited::<__path_metrics, _, _>(metrics);
+}
 
 /// Content type of the Prometheus text format, version 0.0.4.
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -11,7 +17,7 @@ const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// counts and timings only, no ids and nothing a commenter sent.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let model_version = state.labels.live().current().model_version().to_owned();
+    let model_version = state.model_version();
     let text = state
         .metrics
         .render(&model_version, state.cache.errors(), state.review.errors());

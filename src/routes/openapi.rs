@@ -1,65 +1,30 @@
-//! `GET /openapi.json`: the OpenAPI 3.1 description of the HTTP API, generated from the
-//! handlers' `#[utoipa::path]` attributes and the wire types' `ToSchema` derives.
+//! `GET /openapi.json`: the OpenAPI 3.1 description of the HTTP API, assembled by
+//! [`RouteTable::openapi`] from the handlers' `#[utoipa::path]` attributes and the wire
+//! types' `ToSchema` derives.
 
-use actix_web::HttpResponse;
-use serde::Deserialize;
+use actix_web::{web, HttpResponse};
 use utoipa::OpenApi;
 
-use crate::domain::{Comment, Label};
+use crate::routes::RouteTable;
 
-/// The API document. A new route adds its handler to `paths` here (one line); the API
-/// tests fail while a route of [`crate::startup::ROUTES`] is missing from it.
+/// The document's description; its paths and schemas come from the route table.
 #[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "commentguard",
-        description = "Self-hosted comment moderation and spam filtering. Send an API key as \
-                       `Authorization: Bearer KEY` or `X-Api-Key: KEY` (not needed in open \
-                       local mode). Every error is `{\"error\": code, \"message\": ...}` with a \
-                       stable code; 429 `rate_limited` comes with `Retry-After`; every response \
-                       has an `X-Request-Id`."
-    ),
-    paths(
-        crate::routes::score::score,
-        crate::routes::comments::last_verdict,
-        crate::routes::feedback::feedback,
-        crate::routes::labels::export,
-        crate::routes::review::queue,
-        crate::routes::review::summary,
-        crate::routes::keys::list,
-        crate::routes::admin::retrain,
-        crate::routes::admin::job,
-        crate::routes::admin::models,
-        crate::routes::admin::activate,
-        crate::routes::akismet::verify_key,
-        crate::routes::akismet::comment_check,
-        crate::routes::akismet::submit_spam,
-        crate::routes::akismet::submit_ham,
-        crate::routes::akismet::usage_limit,
-        crate::routes::akismet::key_sites,
-        crate::routes::health::healthz,
-        crate::routes::health::readyz,
-        crate::routes::metrics::metrics,
-        openapi,
-    ),
-    components(schemas(FeedbackBody))
-)]
+#[openapi(info(
+    title = "commentguard",
+    description = "Self-hosted comment moderation and spam filtering. Send an API key as \
+                   `Authorization: Bearer KEY` or `X-Api-Key: KEY` (not needed in open \
+                   local mode). Every error is `{\"error\": code, \"message\": ...}` with a \
+                   stable code; 429 `rate_limited` comes with `Retry-After`; every response \
+                   has an `X-Request-Id`."
+))]
 pub struct ApiDoc;
 
-/// The body of `POST /v1/feedback` (documentation only; the route decodes it by hand to
-/// give every mistake its own error code).
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct FeedbackBody {
-    /// The moderator's label.
-    pub label: Label,
-    /// The verdict being corrected (from a score answer); or send `comment`.
-    pub verdict_id: Option<String>,
-    /// The comment itself, as in the score request.
-    pub comment: Option<Comment>,
-    /// Who labelled it.
-    pub moderator: Option<String>,
-    /// Free-text note.
-    pub note: Option<String>,
+/// The document as served, rendered once at start.
+pub struct ApiDocument(pub String);
+
+/// Adds this resource's routes.
+pub fn routes(table: &mut RouteTable) {
+    table.add::<__path_openapi, _, _>(openapi);
 }
 
 /// Handles `GET /openapi.json`.
@@ -69,6 +34,8 @@ pub struct FeedbackBody {
     tag = "operations",
     responses((status = 200, description = "This document"))
 )]
-pub async fn openapi() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+pub async fn openapi(document: web::Data<ApiDocument>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(document.0.clone())
 }

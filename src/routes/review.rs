@@ -13,9 +13,18 @@ use crate::keys::Role;
 use crate::labels::{included_labels, Fingerprint};
 use crate::metrics::DayCount;
 use crate::review::{page, parse_queue_query, QueuePage, ReviewHistory};
-use crate::routes::auth::authorize;
+use crate::routes::auth::Caller;
 use crate::routes::error::ApiError;
-use crate::startup::AppState;
+use crate::routes::RouteTable;
+use crate::service::blocking;
+use crate::state::AppState;
+
+/// Adds this resource's routes.
+pub fn routes(table: &mut RouteTable) {
+    table
+        .add::<__path_queue, _, _>(queue)
+        .add::<__path_summary, _, _>(summary);
+}
 
 /// Days of verdict counts the summary returns.
 pub const SUMMARY_DAYS: usize = 14;
@@ -30,9 +39,10 @@ pub const SUMMARY_DAYS: usize = 14;
 ), responses((status = 200, description = "Held first, then spam and discard, newest first; each row with the label in force for its comment", body = QueuePage), (status = 503, description = "`review_history_unavailable`", body = crate::routes::error::ErrorBody), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
 pub async fn queue(
     request: HttpRequest,
+    caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize(&request, &state, Role::Moderator)?;
+    caller.require(Role::Moderator)?;
     let pairs = web::Query::<Vec<(String, String)>>::from_query(request.query_string())
         .map_err(|_| ApiError::InvalidQuery("the query string is not valid".into()))?
         .into_inner();
@@ -45,15 +55,14 @@ pub async fn queue(
     let labels = state.labels.clone();
     let retention = state.review.retention();
     // Fingerprinting every entry normalises its text: off the async runtime.
-    let page = web::block(move || {
+    let page = blocking("review queue", move || {
         page(items, &query, retention, |item| {
             labels
                 .pinned(Fingerprint::of(&item.comment))
                 .map(|pin| pin.label)
         })
     })
-    .await
-    .map_err(|e| ApiError::Internal(anyhow::anyhow!("review queue task failed: {e}")))?;
+    .await?;
     // Comments, e-mail and IP addresses: not for the browser's disk cache, whose copy the
     // retention would never delete.
     Ok(HttpResponse::Ok()
@@ -96,16 +105,12 @@ pub struct Summary {
 
 /// Handles `GET /v1/review/summary`.
 #[utoipa::path(get, path = "/v1/review/summary", tag = "moderation", responses((status = 200, description = "The active model, its evaluation, labels since it was trained, verdicts per day", body = Summary), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
-pub async fn summary(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let principal = authorize(&request, &state, Role::Moderator)?;
-    let model_version = state.labels.live().current().model_version().to_owned();
+pub async fn summary(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let principal = caller.require(Role::Moderator)?;
+    let model_version = state.model_version();
     let registry_state = state.clone().into_inner();
-    let listed = web::block(move || registry_state.registry.list())
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("registry task failed: {e}")))?
+    let listed = blocking("registry", move || registry_state.registry.list())
+        .await?
         .map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
     let entry = listed
         .into_iter()

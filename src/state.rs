@@ -1,0 +1,289 @@
+//! The state every worker and handler shares, built once from [`Settings`] by [`build`].
+//!
+//! Building it does all the start-up IO (the model, the registry, the label log, the keys,
+//! the cache and the review history), so that a misconfiguration stops the process before
+//! it listens, with a message saying what and where.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+
+use crate::akismet::UsageStats;
+use crate::cache::{Cache, LocalCache, RedisCache};
+use crate::classifier::{parse_manifest, MANIFEST_FILE, MODEL_FILE};
+use crate::keys::Keyring;
+use crate::labels::{included_labels, log_id, LabelBook, ReplayReport};
+use crate::metrics::Metrics;
+use crate::ratelimit::{RateLimiters, TrustedProxies};
+use crate::registry::{Registry, RegistryEntry, REGISTRY_DIR};
+use crate::retrain::{GateTolerance, Jobs, RetrainContext};
+use crate::review::{FileHistory, ReviewHistory, WarnThrottle};
+use crate::scoring::{shipped_artifact, Scorer};
+use crate::settings::Settings;
+use crate::signals::SignalPolicy;
+
+/// State shared by all workers and handlers.
+pub struct AppState {
+    /// Moderator labels and the live scorer (the loaded model plus what labels taught it).
+    pub labels: Arc<LabelBook>,
+    /// The API keys.
+    pub keys: Keyring,
+    /// Where the service keeps its state (labels, keys).
+    pub data_dir: PathBuf,
+    /// Verdicts already given, by content and by comment id; and the signal counters.
+    pub cache: Arc<Cache>,
+    /// Thresholds of the cross-site and flood signals.
+    pub signals: SignalPolicy,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Akismet calls per key, month and site, for `/1.2/usage-limit` and `/1.2/key-sites`.
+    pub akismet_usage: UsageStats,
+    /// Whether Akismet's comment-check answers `true` for a held comment.
+    pub akismet_hold_is_spam: bool,
+    /// Promoted model versions.
+    pub registry: Registry,
+    /// Retraining jobs.
+    pub jobs: Jobs,
+    /// Serialises model activations (promotions and rollbacks).
+    pub activation: Mutex<()>,
+    /// Tolerances of the retraining gate.
+    pub gate: GateTolerance,
+    /// Model versions kept when pruning.
+    pub keep_versions: usize,
+    /// Prometheus metrics, rendered by `GET /metrics`.
+    pub metrics: Metrics,
+    /// Rate-limit buckets per key and per client IP.
+    pub rate_limits: RateLimiters,
+    /// Proxies whose `X-Forwarded-For` names the client IP.
+    pub trusted_proxies: TrustedProxies,
+    /// Held and spam verdicts kept for the moderator console.
+    pub review: ReviewHistory,
+    /// Keeps a failing review history from logging a line per request.
+    pub review_warnings: WarnThrottle,
+}
+
+impl AppState {
+    /// What a retraining job or an activation needs.
+    pub fn retrain_context(&self) -> RetrainContext<'_> {
+        RetrainContext {
+            registry: &self.registry,
+            labels: &self.labels,
+            tolerance: self.gate,
+            keep_versions: self.keep_versions,
+            activation: &self.activation,
+            cache: &self.cache,
+        }
+    }
+
+    /// The version of the model serving now.
+    pub fn model_version(&self) -> String {
+        self.labels.live().current().model_version().to_owned()
+    }
+}
+
+/// What start-up found, for the `starting` log line and for following other replicas.
+#[derive(Debug, Clone)]
+pub struct Startup {
+    /// Labels replayed from the log (and torn bytes dropped from its end).
+    pub replay: ReplayReport,
+    /// Whether the configured model was new here (and so made active: other replicas should
+    /// hear of it).
+    pub newly_configured: bool,
+}
+
+/// Builds the state: loads the scorer, opens the data directory, the cache, the review
+/// history, the keys, the registry and the label log.
+pub fn build(settings: &Settings) -> anyhow::Result<(AppState, Startup)> {
+    let scorer = load_scorer(settings)?;
+    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            settings.data_dir.display()
+        )
+    })?;
+    let cache = open_cache(settings)?;
+    let review = open_review(settings, &cache)?;
+    let keys = open_keys(settings)?;
+    let registry = Registry::at(
+        settings
+            .registry_dir
+            .clone()
+            .unwrap_or_else(|| settings.data_dir.join(REGISTRY_DIR)),
+    );
+    let (scorer, labels_through, newly_configured) = load_active_model(settings, &registry, scorer)
+        .context("cannot set up the model registry")?;
+    let (labels, replay) = LabelBook::open_after(
+        &settings.data_dir,
+        scorer,
+        labels_through,
+        settings.label_weight,
+    )
+    .with_context(|| {
+        format!(
+            "cannot open the label log in {}",
+            settings.data_dir.display()
+        )
+    })?;
+    let metrics = Metrics::new();
+    metrics.model_in_use(labels.live().current().model_version());
+    let state = AppState {
+        labels: Arc::new(labels),
+        keys,
+        data_dir: settings.data_dir.clone(),
+        cache: Arc::new(cache),
+        signals: settings.signals,
+        max_body_bytes: settings.max_body_bytes,
+        akismet_usage: UsageStats::default(),
+        akismet_hold_is_spam: settings.akismet_hold_is_spam,
+        registry,
+        jobs: Jobs::default(),
+        activation: Mutex::new(()),
+        gate: settings.gate,
+        keep_versions: settings.keep_versions,
+        metrics,
+        rate_limits: RateLimiters::new(&settings.rate_limits),
+        trusted_proxies: settings.trusted_proxies.clone(),
+        review,
+        review_warnings: WarnThrottle::default(),
+    };
+    Ok((
+        state,
+        Startup {
+            replay,
+            newly_configured,
+        },
+    ))
+}
+
+/// Loads the model and rules `settings` name (or the embedded ones), with the policy.
+pub fn load_scorer(settings: &Settings) -> anyhow::Result<Scorer> {
+    Scorer::load(settings.models_dir.as_deref(), settings.policy).with_context(|| {
+        match &settings.models_dir {
+            Some(dir) => format!("cannot load the model and rules from {}", dir.display()),
+            None => "cannot load the embedded model and rules".to_owned(),
+        }
+    })
+}
+
+/// Redis when a URL is set, else the in-process cache.
+fn open_cache(settings: &Settings) -> anyhow::Result<Cache> {
+    Ok(match &settings.redis_url {
+        Some(url) => Cache::Redis(
+            RedisCache::new(
+                url,
+                &settings.cache_prefix,
+                settings.cache_ttl,
+                settings.redis_timeout,
+            )
+            .context("cannot set up the Redis cache")?,
+        ),
+        None => Cache::Local(LocalCache::new(settings.cache_ttl, settings.cache_capacity)),
+    })
+}
+
+/// The review history lives where the cache does: replicas on one Redis share one queue.
+fn open_review(settings: &Settings, cache: &Cache) -> anyhow::Result<ReviewHistory> {
+    Ok(match cache {
+        Cache::Redis(redis) => ReviewHistory::Redis(redis.review(settings.review_retention)),
+        Cache::Local(_) => ReviewHistory::File(
+            FileHistory::open(
+                &settings.data_dir,
+                settings.review_retention,
+                time::OffsetDateTime::now_utc(),
+            )
+            .with_context(|| {
+                format!(
+                    "cannot open the review history in {}",
+                    settings.data_dir.display()
+                )
+            })?,
+        ),
+    })
+}
+
+/// The keyring; with no key at all, only a loopback address may be served (open local
+/// mode), since every endpoint would be open to whoever reaches it.
+fn open_keys(settings: &Settings) -> anyhow::Result<Keyring> {
+    let keys = Keyring::load(&settings.data_dir).context("cannot load the API keys")?;
+    if keys.is_open() {
+        if !settings.bind.ip().is_loopback() {
+            anyhow::bail!(
+                "no API key exists, so every endpoint would be open to anyone who can reach \
+                 {}; create a key first (`commentguard keys create --role admin`) or bind \
+                 to a loopback address such as 127.0.0.1",
+                settings.bind
+            );
+        }
+        tracing::warn!(
+            "no API key exists: open local mode, every endpoint is open on the loopback \
+             interface; `commentguard keys create --role admin` turns keys on"
+        );
+    }
+    Ok(keys)
+}
+
+/// Registers the configured model (shipped or from `models_dir`) and returns the scorer for
+/// the active version, the log position its training included, and whether the configured
+/// model was new (and so made active here: other replicas should hear of it).
+///
+/// A configured model seen for the first time becomes active (a deployment with a new model
+/// means to serve it); otherwise the registry's active version serves, so promotions and
+/// rollbacks survive restarts.
+fn load_active_model(
+    settings: &Settings,
+    registry: &Registry,
+    configured: Scorer,
+) -> anyhow::Result<(Scorer, u64, bool)> {
+    let (model_bytes, manifest_bytes) = match &settings.models_dir {
+        None => {
+            let (model, manifest) = shipped_artifact();
+            (model.to_vec(), manifest.to_vec())
+        }
+        Some(dir) => (
+            std::fs::read(dir.join(MODEL_FILE))?,
+            std::fs::read(dir.join(MANIFEST_FILE))?,
+        ),
+    };
+    let manifest = parse_manifest(&manifest_bytes)?;
+    let version = configured.model_version().to_owned();
+    let new = registry.list()?.iter().all(|v| v.entry.version != version);
+    let (spam, ham) = configured.model().doc_counts();
+    registry.register_bytes(
+        &model_bytes,
+        &manifest_bytes,
+        &RegistryEntry {
+            version: version.clone(),
+            parent: None,
+            created_at: manifest.created_at,
+            corpus_docs: spam + ham,
+            label_docs: 0,
+            labels_through: 0,
+            labels_log: None,
+            holdout: None,
+            triggered_by: if settings.models_dir.is_some() {
+                "models_dir"
+            } else {
+                "shipped"
+            }
+            .into(),
+            forced: false,
+        },
+    )?;
+    if new || registry.active()?.is_none() {
+        registry.set_active(&version)?;
+    }
+    let local_log = log_id(&settings.data_dir)?;
+    Ok(match registry.load_active()? {
+        Some((model, manifest, entry)) => (
+            configured.with_model(model, manifest.version),
+            included_labels(
+                entry.labels_log.as_deref(),
+                entry.labels_through,
+                &local_log,
+            ),
+            new,
+        ),
+        None => (configured, 0, new),
+    })
+}
