@@ -2,51 +2,28 @@
 //! optional TOML file.
 //!
 //! Precedence, highest first: command-line flags (applied by `main`), environment variables,
-//! the config file, built-in defaults. The config file is named by `--config` or
-//! `COMMENTGUARD_CONFIG`; its keys are the setting names below, flat, e.g.
-//! `spam_threshold = 0.92`. Unknown keys in the file are an error so that typos do not go
-//! unnoticed. A variable or key set to the empty string counts as unset, so
+//! the config file, a setting's alias variables (`REDIS_URL`), built-in defaults. The config
+//! file is named by `--config` or `COMMENTGUARD_CONFIG`; its keys are the setting names,
+//! flat, e.g. `spam_threshold = 0.92`. Unknown keys in the file are an error so that typos
+//! do not go unnoticed. A variable or key set to the empty string counts as unset, so
 //! `COMMENTGUARD_MODELS_DIR=` in a compose file means "use the embedded model".
 //!
-//! | key                 | environment variable              | default                |
-//! |---------------------|-----------------------------------|------------------------|
-//! | `bind`              | `COMMENTGUARD_BIND`               | `127.0.0.1:8080`       |
-//! | `models_dir`        | `COMMENTGUARD_MODELS_DIR`         | unset: embedded model  |
-//! | `data_dir`          | `COMMENTGUARD_DATA_DIR`           | `data`                 |
-//! | `hold_threshold`    | `COMMENTGUARD_HOLD_THRESHOLD`     | [`Policy::default`]    |
-//! | `spam_threshold`    | `COMMENTGUARD_SPAM_THRESHOLD`     | [`Policy::default`]    |
-//! | `discard_threshold` | `COMMENTGUARD_DISCARD_THRESHOLD`  | [`Policy::default`]    |
-//! | `max_body_bytes`    | `COMMENTGUARD_MAX_BODY_BYTES`     | 524288 (512 KiB)       |
-//! | `workers`           | `COMMENTGUARD_WORKERS`            | number of CPUs         |
-//! | `log_format`        | `COMMENTGUARD_LOG_FORMAT`         | `json`                 |
-//! | `cache_ttl_secs`    | `COMMENTGUARD_CACHE_TTL_SECS`     | 604800 (7 days)        |
-//! | `cache_capacity`    | `COMMENTGUARD_CACHE_CAPACITY`     | 100000 entries         |
-//! | `redis_url`         | `COMMENTGUARD_REDIS_URL` or `REDIS_URL` | unset: in-process cache |
-//! | `redis_timeout_ms`  | `COMMENTGUARD_REDIS_TIMEOUT_MS`   | 25                     |
-//! | `cache_prefix`      | `COMMENTGUARD_CACHE_PREFIX`       | `cg`                   |
-//! | `signal_max_sites`  | `COMMENTGUARD_SIGNAL_MAX_SITES`   | 3: more sites is spam  |
-//! | `signal_max_repeats`| `COMMENTGUARD_SIGNAL_MAX_REPEATS` | 5: more adds a weight  |
-//! | `signal_window_secs`| `COMMENTGUARD_SIGNAL_WINDOW_SECS` | 3600                   |
-//! | `flood_max_per_15s` | `COMMENTGUARD_FLOOD_MAX_PER_15S`  | 3: more is held        |
-//! | `label_weight`      | `COMMENTGUARD_LABEL_WEIGHT`       | see [`crate::labels`]  |
-//! | `akismet_hold_is_spam` | `COMMENTGUARD_AKISMET_HOLD_IS_SPAM` | `true`          |
-//! | `rate_limit`        | `COMMENTGUARD_RATE_LIMIT`         | 1000 (per s), or `off` |
-//! | `rate_burst`        | `COMMENTGUARD_RATE_BURST`         | twice `rate_limit`     |
-//! | `rate_limit_site`   | `COMMENTGUARD_RATE_LIMIT_SITE`    | `rate_limit`           |
-//! | `rate_limit_moderator` | `COMMENTGUARD_RATE_LIMIT_MODERATOR` | `rate_limit`     |
-//! | `rate_limit_admin`  | `COMMENTGUARD_RATE_LIMIT_ADMIN`   | `rate_limit`           |
-//! | `trusted_proxies`   | `COMMENTGUARD_TRUSTED_PROXIES`    | none: the TCP peer is the client |
-//! | `shutdown_timeout_secs` | `COMMENTGUARD_SHUTDOWN_TIMEOUT_SECS` | 10            |
-//! | `review_retention_days` | `COMMENTGUARD_REVIEW_RETENTION_DAYS` | 14            |
+//! The settings are listed once, in the `settings_table!` invocation below: it yields
+//! [`SETTINGS`] (key, environment variables, default, meaning), which [`help`], the config
+//! file check and [`markdown_table`] read, and the parsing of each value. The user-facing
+//! table is in `docs/configuration.md`; a unit test keeps it equal to [`markdown_table`].
 //!
 //! The log filter is the usual `RUST_LOG` (see [`crate::telemetry`]), not a setting here.
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::num::NonZeroU32;
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use crate::moderation::Policy;
+use crate::ratelimit::TrustedProxies;
 
 /// Environment variable naming the optional TOML config file.
 pub const CONFIG_ENV: &str = "COMMENTGUARD_CONFIG";
@@ -54,181 +31,291 @@ pub const CONFIG_ENV: &str = "COMMENTGUARD_CONFIG";
 /// Prefix of every setting's environment variable.
 const ENV_PREFIX: &str = "COMMENTGUARD_";
 
-/// Every key the config file may contain; each is also `COMMENTGUARD_<KEY>` in the environment.
-pub const KEYS: [&str; 32] = [
-    "bind",
-    "models_dir",
-    "data_dir",
-    "hold_threshold",
-    "spam_threshold",
-    "discard_threshold",
-    "max_body_bytes",
-    "workers",
-    "log_format",
-    "cache_ttl_secs",
-    "cache_capacity",
-    "redis_url",
-    "redis_timeout_ms",
-    "cache_prefix",
-    "signal_max_sites",
-    "signal_max_repeats",
-    "signal_window_secs",
-    "flood_max_per_15s",
-    "label_weight",
-    "akismet_hold_is_spam",
-    "retrain_f1_tolerance",
-    "retrain_fpr_tolerance",
-    "keep_model_versions",
-    "registry_dir",
-    "rate_limit",
-    "rate_burst",
-    "rate_limit_site",
-    "rate_limit_moderator",
-    "rate_limit_admin",
-    "trusted_proxies",
-    "shutdown_timeout_secs",
-    "review_retention_days",
-];
+/// One setting as users see it: what `serve --help` and `docs/configuration.md` list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    /// Key in the config file; the environment variable is `COMMENTGUARD_<KEY>`.
+    pub key: &'static str,
+    /// Further environment variables, read only when neither `COMMENTGUARD_<KEY>` nor the
+    /// config file sets the setting.
+    pub aliases: &'static [&'static str],
+    /// The default, as shown to users.
+    pub default: ShownDefault,
+    /// What the setting does, in one line.
+    pub doc: &'static str,
+}
 
-/// Every setting's default and meaning, in [`KEYS`] order: the `serve --help` listing.
-pub const DOCS: [(&str, &str, &str); 32] = [
-    ("bind", "127.0.0.1:8080", "address and port to listen on"),
-    (
-        "models_dir",
-        "unset: the embedded model",
-        "directory with a trained model and rules",
-    ),
-    (
-        "data_dir",
-        "data",
-        "where labels and keys are kept (created if missing)",
-    ),
-    (
-        "hold_threshold",
-        "0.35",
-        "spam probability from which a comment is held",
-    ),
-    (
-        "spam_threshold",
-        "0.75",
-        "spam probability from which a comment is spam",
-    ),
-    (
-        "discard_threshold",
-        "0.99",
-        "spam probability from which a comment is discarded",
-    ),
-    ("max_body_bytes", "524288", "largest request body, in bytes"),
-    ("workers", "number of CPUs", "HTTP worker threads"),
-    ("log_format", "json", "`json` or `pretty`"),
-    (
-        "cache_ttl_secs",
-        "604800",
-        "how long a cached verdict is served",
-    ),
-    (
-        "cache_capacity",
-        "100000",
-        "entries of the in-process verdict cache",
-    ),
-    (
-        "redis_url",
-        "unset: in-process cache",
-        "Redis for the shared cache (or REDIS_URL)",
-    ),
-    (
-        "redis_timeout_ms",
-        "25",
-        "longest a Redis call may take before it counts as a miss",
-    ),
-    ("cache_prefix", "cg", "prefix of every Redis key"),
-    (
-        "signal_max_sites",
-        "3",
-        "more sites with the same comment is spam",
-    ),
-    (
-        "signal_max_repeats",
-        "5",
-        "more repeats of a comment adds a spam weight",
-    ),
-    (
-        "signal_window_secs",
-        "3600",
-        "window of the cross-site and repeat counts",
-    ),
-    (
-        "flood_max_per_15s",
-        "3",
-        "more comments from one IP in 15 s are held",
-    ),
-    (
-        "label_weight",
-        "2",
-        "corpus examples one moderator label counts as",
-    ),
-    (
-        "akismet_hold_is_spam",
-        "true",
-        "Akismet comment-check answers true for held comments",
-    ),
-    (
-        "retrain_f1_tolerance",
-        "0.005",
-        "largest holdout F1 drop a retrained model may show",
-    ),
-    (
-        "retrain_fpr_tolerance",
-        "0.002",
-        "largest holdout false-positive-rate rise allowed",
-    ),
-    (
-        "keep_model_versions",
-        "10",
-        "model versions kept in the registry",
-    ),
-    (
-        "registry_dir",
-        "DATA_DIR/models",
-        "model registry; share it between replicas",
-    ),
-    (
-        "rate_limit",
-        "1000",
-        "requests per second per key (per IP without one); `off`",
-    ),
-    ("rate_burst", "twice rate_limit", "requests allowed at once"),
-    (
-        "rate_limit_site",
-        "rate_limit",
-        "per site key; `off`; burst twice the rate",
-    ),
-    (
-        "rate_limit_moderator",
-        "rate_limit",
-        "per moderator key; `off`; burst twice the rate",
-    ),
-    (
-        "rate_limit_admin",
-        "rate_limit",
-        "per admin key; `off`; burst twice the rate",
-    ),
-    (
-        "trusted_proxies",
-        "none",
-        "proxies (IPs, CIDRs) whose X-Forwarded-For names the client",
-    ),
-    (
-        "shutdown_timeout_secs",
-        "10",
-        "after SIGTERM, how long in-flight requests get",
-    ),
-    (
-        "review_retention_days",
-        "14",
-        "days held/spam verdicts stay in the review console",
-    ),
-];
+/// A setting's default as shown to users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShownDefault {
+    /// A value the setting accepts; setting it explicitly changes nothing (a test checks).
+    Value(&'static str),
+    /// Prose, for defaults that are no single value (unset, the number of CPUs, ...).
+    Described(&'static str),
+}
+
+impl ShownDefault {
+    /// The text shown to users.
+    pub fn text(self) -> &'static str {
+        match self {
+            ShownDefault::Value(text) | ShownDefault::Described(text) => text,
+        }
+    }
+}
+
+/// Expands the one table of settings into [`SETTINGS`], [`KEYS`] and `Values`, whose `read`
+/// parses every setting from its sources. Each row is
+/// `key: Type { default, doc, parse, expects[, aliases] }`: `parse` turns a trimmed,
+/// non-empty value into `Option<Type>` (`None` is invalid, and the error says it expected
+/// `expects`).
+macro_rules! settings_table {
+    ($(
+        $key:ident: $ty:ty {
+            default: $shown:ident($default:literal),
+            doc: $doc:literal,
+            parse: $parse:expr,
+            expects: $expects:expr
+            $(, aliases: [$($alias:literal),*])?
+            $(,)?
+        }
+    ),* $(,)?) => {
+        /// Every setting, in the order `serve --help` and `docs/configuration.md` list them.
+        pub const SETTINGS: &[Setting] = &[$(
+            Setting {
+                key: stringify!($key),
+                aliases: &[$($($alias),*)?],
+                default: ShownDefault::$shown($default),
+                doc: $doc,
+            },
+        )*];
+
+        /// Every key the config file may contain; each is also `COMMENTGUARD_<KEY>`.
+        pub const KEYS: &[&str] = &[$(stringify!($key)),*];
+
+        /// Each setting parsed from the highest-precedence source that sets it; `None`
+        /// where no source does.
+        struct Values {
+            $($key: Option<$ty>,)*
+        }
+
+        impl Values {
+            fn read<E: Fn(&str) -> Option<String>>(
+                sources: &Sources<'_, E>,
+            ) -> Result<Values, SettingsError> {
+                Ok(Values {
+                    $($key: sources.get(
+                        stringify!($key),
+                        &[$($($alias),*)?],
+                        $expects,
+                        $parse,
+                    )?,)*
+                })
+            }
+        }
+    };
+}
+
+const FRACTION: &str = "a number between 0 and 1";
+const RATE: &str = "`off` or a positive whole number of requests per second";
+
+settings_table! {
+    bind: SocketAddr {
+        default: Value("127.0.0.1:8080"),
+        doc: "address and port to listen on",
+        parse: parsed,
+        expects: "an IP address and port such as 127.0.0.1:8080",
+    },
+    // Any non-empty string is a path; whether it exists is checked when it is used.
+    models_dir: PathBuf {
+        default: Described("unset: the embedded model"),
+        doc: "directory with a trained model and rules",
+        parse: parsed,
+        expects: "a path",
+    },
+    data_dir: PathBuf {
+        default: Value("data"),
+        doc: "where labels and keys are kept (created if missing)",
+        parse: parsed,
+        expects: "a path",
+    },
+    hold_threshold: f64 {
+        default: Value("0.35"),
+        doc: "spam probability from which a comment is held",
+        parse: in_range(0.0..=1.0),
+        expects: FRACTION,
+    },
+    spam_threshold: f64 {
+        default: Value("0.75"),
+        doc: "spam probability from which a comment is spam",
+        parse: in_range(0.0..=1.0),
+        expects: FRACTION,
+    },
+    discard_threshold: f64 {
+        default: Value("0.99"),
+        doc: "spam probability from which a comment is discarded",
+        parse: in_range(0.0..=1.0),
+        expects: FRACTION,
+    },
+    max_body_bytes: usize {
+        default: Value("524288"),
+        doc: "largest request body, in bytes",
+        parse: positive,
+        expects: "a positive number of bytes",
+    },
+    workers: usize {
+        default: Described("number of CPUs"),
+        doc: "HTTP worker threads",
+        parse: positive,
+        expects: "a positive whole number",
+    },
+    log_format: LogFormat {
+        default: Value("json"),
+        doc: "`json` or `pretty`",
+        parse: parsed,
+        expects: "`json` or `pretty`",
+    },
+    cache_ttl_secs: u64 {
+        default: Value("604800"),
+        doc: "how long a cached verdict is served",
+        parse: positive,
+        expects: "a positive number of seconds",
+    },
+    cache_capacity: usize {
+        default: Value("100000"),
+        doc: "entries of the in-process verdict cache",
+        parse: positive,
+        expects: "a positive whole number",
+    },
+    redis_url: String {
+        default: Described("unset: in-process cache"),
+        doc: "Redis for the shared cache",
+        parse: redis_url,
+        expects: "a redis:// URL",
+        // The conventional name most hosting platforms set.
+        aliases: ["REDIS_URL"],
+    },
+    redis_timeout_ms: u64 {
+        default: Value("25"),
+        doc: "longest a Redis call may take before it counts as a miss",
+        parse: positive,
+        expects: "a positive number of milliseconds",
+    },
+    cache_prefix: String {
+        default: Value("cg"),
+        doc: "prefix of every Redis key",
+        parse: cache_prefix,
+        expects: "1-32 characters of [A-Za-z0-9_-]",
+    },
+    signal_max_sites: u64 {
+        default: Value("3"),
+        doc: "more sites with the same comment is spam",
+        parse: positive,
+        expects: "a positive whole number",
+    },
+    signal_max_repeats: u64 {
+        default: Value("5"),
+        doc: "more repeats of a comment adds a spam weight",
+        parse: positive,
+        expects: "a positive whole number",
+    },
+    signal_window_secs: u64 {
+        default: Value("3600"),
+        doc: "window of the cross-site and repeat counts",
+        parse: positive,
+        expects: "a positive number of seconds",
+    },
+    flood_max_per_15s: u64 {
+        default: Value("3"),
+        doc: "more comments from one IP in 15 s are held",
+        parse: positive,
+        expects: "a positive whole number",
+    },
+    label_weight: f32 {
+        default: Value("2"),
+        doc: "corpus examples one moderator label counts as",
+        parse: in_range(0.0..=100.0),
+        expects: "a number from 0 to 100",
+    },
+    akismet_hold_is_spam: bool {
+        default: Value("true"),
+        doc: "Akismet comment-check answers true for held comments",
+        parse: parsed,
+        expects: "`true` or `false`",
+    },
+    retrain_f1_tolerance: f64 {
+        default: Value("0.005"),
+        doc: "largest holdout F1 drop a retrained model may show",
+        parse: in_range(0.0..=1.0),
+        expects: FRACTION,
+    },
+    retrain_fpr_tolerance: f64 {
+        default: Value("0.002"),
+        doc: "largest holdout false-positive-rate rise allowed",
+        parse: in_range(0.0..=1.0),
+        expects: FRACTION,
+    },
+    keep_model_versions: usize {
+        default: Value("10"),
+        doc: "model versions kept in the registry",
+        parse: positive,
+        expects: "a positive whole number",
+    },
+    registry_dir: PathBuf {
+        default: Described("DATA_DIR/models"),
+        doc: "model registry; share it between replicas",
+        parse: parsed,
+        expects: "a path",
+    },
+    // `None` is `off`.
+    rate_limit: Option<NonZeroU32> {
+        default: Value("1000"),
+        doc: "requests per second per key (per IP without one); `off`",
+        parse: rate,
+        expects: RATE,
+    },
+    rate_burst: NonZeroU32 {
+        default: Described("twice rate_limit"),
+        doc: "requests allowed at once",
+        parse: parsed,
+        expects: "a positive whole number of requests",
+    },
+    rate_limit_site: Option<NonZeroU32> {
+        default: Described("rate_limit"),
+        doc: "per site key; `off`; burst twice the rate",
+        parse: rate,
+        expects: RATE,
+    },
+    rate_limit_moderator: Option<NonZeroU32> {
+        default: Described("rate_limit"),
+        doc: "per moderator key; `off`; burst twice the rate",
+        parse: rate,
+        expects: RATE,
+    },
+    rate_limit_admin: Option<NonZeroU32> {
+        default: Described("rate_limit"),
+        doc: "per admin key; `off`; burst twice the rate",
+        parse: rate,
+        expects: RATE,
+    },
+    trusted_proxies: TrustedProxies {
+        default: Described("none"),
+        doc: "proxies (IPs, CIDRs) whose X-Forwarded-For names the client",
+        parse: TrustedProxies::parse,
+        expects: "a comma-separated list of IP addresses and CIDR networks",
+    },
+    shutdown_timeout_secs: u64 {
+        default: Value("10"),
+        doc: "after SIGTERM, how long in-flight requests get",
+        parse: in_range(0..=3600),
+        expects: "a whole number of seconds from 0 to 3600",
+    },
+    review_retention_days: u64 {
+        default: Value("14"),
+        doc: "days held/spam verdicts stay in the review console",
+        parse: in_range(1..=3650),
+        expects: "a whole number of days from 1 to 3650",
+    },
+}
 
 /// The settings as `serve --help` lists them: variable, default, meaning.
 pub fn help() -> String {
@@ -236,13 +323,46 @@ pub fn help() -> String {
         "Settings (environment variable, or the key in lower case in the --config / {CONFIG_ENV} \
          TOML file; flags override both; an empty value counts as unset):\n"
     );
-    for (key, default, what) in DOCS {
+    for setting in SETTINGS {
+        let aliases: String = setting
+            .aliases
+            .iter()
+            .map(|alias| format!(" (or {alias})"))
+            .collect();
         out.push_str(&format!(
-            "  {:<36} {what} [default: {default}]\n",
-            env_var(key)
+            "  {:<36} {}{aliases} [default: {}]\n",
+            env_var(setting.key),
+            setting.doc,
+            setting.default.text(),
         ));
     }
     out.push_str("  RUST_LOG                             log filter [default: info]\n");
+    out
+}
+
+/// The settings as the Markdown table of `docs/configuration.md`: key, variable, default,
+/// meaning.
+pub fn markdown_table() -> String {
+    let mut out = String::from(
+        "| key | environment variable | default | meaning |\n\
+         |-----|----------------------|---------|---------|\n",
+    );
+    for setting in SETTINGS {
+        let vars: Vec<String> = std::iter::once(env_var(setting.key))
+            .chain(setting.aliases.iter().map(|alias| alias.to_string()))
+            .map(|var| format!("`{var}`"))
+            .collect();
+        let default = match setting.default {
+            ShownDefault::Value(value) => format!("`{value}`"),
+            ShownDefault::Described(text) => text.to_owned(),
+        };
+        out.push_str(&format!(
+            "| `{}` | {} | {default} | {} |\n",
+            setting.key,
+            vars.join(" or "),
+            setting.doc,
+        ));
+    }
     out
 }
 
@@ -448,208 +568,147 @@ impl Settings {
     ) -> Result<Settings, SettingsError> {
         let file = match file {
             None => None,
-            Some((origin, text)) => {
-                let table = text
-                    .parse::<toml::Table>()
-                    .map_err(|cause| SettingsError::Toml {
-                        origin: origin.to_owned(),
-                        cause,
-                    })?;
-                if let Some(key) = table.keys().find(|k| !KEYS.contains(&k.as_str())) {
-                    return Err(SettingsError::UnknownKey {
-                        origin: origin.to_owned(),
-                        key: key.clone(),
-                    });
-                }
-                Some((origin, table))
-            }
+            Some((origin, text)) => Some((origin, parse_file(origin, text)?)),
         };
-        let sources = Sources { env, file };
-        let defaults = Settings::default();
-
-        const THRESHOLD: &str = "a number between 0 and 1";
-        let threshold = |v: &str| v.parse::<f64>().ok().filter(|p| (0.0..=1.0).contains(p));
-        let positive = |v: &str| v.parse::<usize>().ok().filter(|n| *n > 0);
-        let policy = Policy {
-            hold_threshold: sources
-                .get("hold_threshold", THRESHOLD, threshold)?
-                .unwrap_or(defaults.policy.hold_threshold),
-            spam_threshold: sources
-                .get("spam_threshold", THRESHOLD, threshold)?
-                .unwrap_or(defaults.policy.spam_threshold),
-            discard_threshold: sources
-                .get("discard_threshold", THRESHOLD, threshold)?
-                .unwrap_or(defaults.policy.discard_threshold),
-        };
-        policy.validate().map_err(SettingsError::Policy)?;
-        let rate_limits = rate_limits(&sources)?;
-
-        Ok(Settings {
-            bind: sources
-                .get(
-                    "bind",
-                    "an IP address and port such as 127.0.0.1:8080",
-                    |v| v.parse().ok(),
-                )?
-                .unwrap_or(defaults.bind),
-            // Any non-empty string is a path; whether it exists is checked when it is used.
-            models_dir: sources.get("models_dir", "a path", |v| Some(PathBuf::from(v)))?,
-            data_dir: sources
-                .get("data_dir", "a path", |v| Some(PathBuf::from(v)))?
-                .unwrap_or(defaults.data_dir),
-            policy,
-            max_body_bytes: sources
-                .get("max_body_bytes", "a positive number of bytes", positive)?
-                .unwrap_or(defaults.max_body_bytes),
-            workers: sources
-                .get("workers", "a positive whole number", positive)?
-                .unwrap_or(defaults.workers),
-            log_format: sources
-                .get("log_format", "`json` or `pretty`", |v| v.parse().ok())?
-                .unwrap_or(defaults.log_format),
-            cache_ttl: sources
-                .get("cache_ttl_secs", "a positive number of seconds", positive)?
-                .map(|secs: usize| std::time::Duration::from_secs(secs as u64))
-                .unwrap_or(defaults.cache_ttl),
-            cache_capacity: sources
-                .get("cache_capacity", "a positive whole number", positive)?
-                .unwrap_or(defaults.cache_capacity),
-            redis_url: match sources.get("redis_url", "a redis:// URL", redis_url)? {
-                Some(url) => Some(url),
-                // The conventional name most hosting platforms set.
-                None => match (sources.env)("REDIS_URL").filter(|v| !v.trim().is_empty()) {
-                    Some(v) => Some(redis_url(v.trim()).ok_or_else(|| SettingsError::Invalid {
-                        setting: "REDIS_URL".to_owned(),
-                        expected: "a redis:// URL",
-                        got: format!("{v:?}"),
-                    })?),
-                    None => None,
-                },
-            },
-            redis_timeout: sources
-                .get(
-                    "redis_timeout_ms",
-                    "a positive number of milliseconds",
-                    positive,
-                )?
-                .map(|ms: usize| std::time::Duration::from_millis(ms as u64))
-                .unwrap_or(defaults.redis_timeout),
-            cache_prefix: sources
-                .get("cache_prefix", "1-32 characters of [A-Za-z0-9_-]", |v| {
-                    (v.len() <= 32
-                        && v.bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
-                    .then(|| v.to_owned())
-                })?
-                .unwrap_or(defaults.cache_prefix),
-            signals: crate::signals::SignalPolicy {
-                max_sites: sources
-                    .get("signal_max_sites", "a positive whole number", positive)?
-                    .map_or(defaults.signals.max_sites, |n: usize| n as u64),
-                max_repeats: sources
-                    .get("signal_max_repeats", "a positive whole number", positive)?
-                    .map_or(defaults.signals.max_repeats, |n: usize| n as u64),
-                window_secs: sources
-                    .get(
-                        "signal_window_secs",
-                        "a positive number of seconds",
-                        positive,
-                    )?
-                    .map_or(defaults.signals.window_secs, |n: usize| n as u64),
-                max_ip_per_15s: sources
-                    .get("flood_max_per_15s", "a positive whole number", positive)?
-                    .map_or(defaults.signals.max_ip_per_15s, |n: usize| n as u64),
-            },
-            label_weight: sources
-                .get("label_weight", "a number from 0 to 100", |v| {
-                    v.parse::<f32>().ok().filter(|w| (0.0..=100.0).contains(w))
-                })?
-                .unwrap_or(defaults.label_weight),
-            akismet_hold_is_spam: sources
-                .get("akismet_hold_is_spam", "`true` or `false`", |v| {
-                    v.parse::<bool>().ok()
-                })?
-                .unwrap_or(defaults.akismet_hold_is_spam),
-            gate: crate::retrain::GateTolerance {
-                f1_drop: sources
-                    .get("retrain_f1_tolerance", THRESHOLD, threshold)?
-                    .unwrap_or(defaults.gate.f1_drop),
-                fpr_rise: sources
-                    .get("retrain_fpr_tolerance", THRESHOLD, threshold)?
-                    .unwrap_or(defaults.gate.fpr_rise),
-            },
-            keep_versions: sources
-                .get("keep_model_versions", "a positive whole number", positive)?
-                .unwrap_or(defaults.keep_versions),
-            registry_dir: sources.get("registry_dir", "a path", |v| Some(PathBuf::from(v)))?,
-            rate_limits,
-            trusted_proxies: sources
-                .get(
-                    "trusted_proxies",
-                    "a comma-separated list of IP addresses and CIDR networks",
-                    crate::ratelimit::TrustedProxies::parse,
-                )?
-                .unwrap_or_default(),
-            shutdown_timeout: sources
-                .get(
-                    "shutdown_timeout_secs",
-                    "a whole number of seconds from 0 to 3600",
-                    |v| v.parse::<u64>().ok().filter(|s| *s <= 3600),
-                )?
-                .map_or(defaults.shutdown_timeout, std::time::Duration::from_secs),
-            review_retention: sources
-                .get(
-                    "review_retention_days",
-                    "a whole number of days from 1 to 3650",
-                    |v| v.parse::<u64>().ok().filter(|d| (1..=3650).contains(d)),
-                )?
-                .map_or(defaults.review_retention, |days| {
-                    std::time::Duration::from_secs(days * 86_400)
-                }),
-        })
+        Values::read(&Sources { env, file })?.into_settings(Settings::default())
     }
 }
 
-/// `rate_limit` (`off` or requests per second) with `rate_burst`, and the per-role
-/// overrides, each `off` or requests per second with a burst of twice that.
-fn rate_limits<E: Fn(&str) -> Option<String>>(
-    sources: &Sources<'_, E>,
-) -> Result<crate::ratelimit::RateLimitSettings, SettingsError> {
-    use crate::ratelimit::{Limit, DEFAULT_PER_SECOND};
-    use std::num::NonZeroU32;
-    const RATE: &str = "`off` or a positive whole number of requests per second";
-    // `Some(None)` is `off`.
-    let rate = |v: &str| {
-        if v.eq_ignore_ascii_case("off") {
-            Some(None)
-        } else {
-            v.parse::<NonZeroU32>().ok().map(Some)
-        }
-    };
-    let per_second = sources
-        .get("rate_limit", RATE, rate)?
-        .unwrap_or(NonZeroU32::new(DEFAULT_PER_SECOND));
-    let burst = sources.get(
-        "rate_burst",
-        "a positive whole number of requests",
-        |v: &str| v.parse::<NonZeroU32>().ok(),
-    )?;
-    let default = per_second.map(|per_second| Limit {
-        per_second,
-        burst: burst.unwrap_or(Limit::with_default_burst(per_second).burst),
-    });
-    let role = |key: &str| -> Result<Option<Limit>, SettingsError> {
-        Ok(match sources.get(key, RATE, rate)? {
+/// The config file's table, once every key in it is known to be a setting.
+fn parse_file(origin: &str, text: &str) -> Result<toml::Table, SettingsError> {
+    let table = text
+        .parse::<toml::Table>()
+        .map_err(|cause| SettingsError::Toml {
+            origin: origin.to_owned(),
+            cause,
+        })?;
+    if let Some(key) = table.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        return Err(SettingsError::UnknownKey {
+            origin: origin.to_owned(),
+            key: key.clone(),
+        });
+    }
+    Ok(table)
+}
+
+impl Values {
+    /// The settings: each value that is set, the default of each that is not.
+    fn into_settings(self, defaults: Settings) -> Result<Settings, SettingsError> {
+        use std::time::Duration;
+        let policy = Policy {
+            hold_threshold: self
+                .hold_threshold
+                .unwrap_or(defaults.policy.hold_threshold),
+            spam_threshold: self
+                .spam_threshold
+                .unwrap_or(defaults.policy.spam_threshold),
+            discard_threshold: self
+                .discard_threshold
+                .unwrap_or(defaults.policy.discard_threshold),
+        };
+        policy.validate().map_err(SettingsError::Policy)?;
+        let signals = crate::signals::SignalPolicy {
+            max_sites: self.signal_max_sites.unwrap_or(defaults.signals.max_sites),
+            max_repeats: self
+                .signal_max_repeats
+                .unwrap_or(defaults.signals.max_repeats),
+            window_secs: self
+                .signal_window_secs
+                .unwrap_or(defaults.signals.window_secs),
+            max_ip_per_15s: self
+                .flood_max_per_15s
+                .unwrap_or(defaults.signals.max_ip_per_15s),
+        };
+        let gate = crate::retrain::GateTolerance {
+            f1_drop: self.retrain_f1_tolerance.unwrap_or(defaults.gate.f1_drop),
+            fpr_rise: self.retrain_fpr_tolerance.unwrap_or(defaults.gate.fpr_rise),
+        };
+        Ok(Settings {
+            rate_limits: self.rate_limits(),
+            bind: self.bind.unwrap_or(defaults.bind),
+            models_dir: self.models_dir,
+            data_dir: self.data_dir.unwrap_or(defaults.data_dir),
+            policy,
+            max_body_bytes: self.max_body_bytes.unwrap_or(defaults.max_body_bytes),
+            workers: self.workers.unwrap_or(defaults.workers),
+            log_format: self.log_format.unwrap_or(defaults.log_format),
+            cache_ttl: self
+                .cache_ttl_secs
+                .map_or(defaults.cache_ttl, Duration::from_secs),
+            cache_capacity: self.cache_capacity.unwrap_or(defaults.cache_capacity),
+            redis_url: self.redis_url,
+            redis_timeout: self
+                .redis_timeout_ms
+                .map_or(defaults.redis_timeout, Duration::from_millis),
+            cache_prefix: self.cache_prefix.unwrap_or(defaults.cache_prefix),
+            signals,
+            label_weight: self.label_weight.unwrap_or(defaults.label_weight),
+            akismet_hold_is_spam: self
+                .akismet_hold_is_spam
+                .unwrap_or(defaults.akismet_hold_is_spam),
+            gate,
+            keep_versions: self.keep_model_versions.unwrap_or(defaults.keep_versions),
+            registry_dir: self.registry_dir,
+            trusted_proxies: self.trusted_proxies.unwrap_or(defaults.trusted_proxies),
+            shutdown_timeout: self
+                .shutdown_timeout_secs
+                .map_or(defaults.shutdown_timeout, Duration::from_secs),
+            review_retention: self
+                .review_retention_days
+                .map_or(defaults.review_retention, |days| {
+                    Duration::from_secs(days * 86_400)
+                }),
+        })
+    }
+
+    /// `rate_limit` with `rate_burst` limits per IP and is every role's default; a role's
+    /// own rate gets a burst of twice that rate.
+    fn rate_limits(&self) -> crate::ratelimit::RateLimitSettings {
+        use crate::ratelimit::{Limit, DEFAULT_PER_SECOND};
+        let per_second = self
+            .rate_limit
+            .unwrap_or(NonZeroU32::new(DEFAULT_PER_SECOND));
+        let default = per_second.map(|per_second| Limit {
+            per_second,
+            burst: self
+                .rate_burst
+                .unwrap_or(Limit::with_default_burst(per_second).burst),
+        });
+        let role = |rate: Option<Option<NonZeroU32>>| match rate {
             None => default,
             Some(rate) => rate.map(Limit::with_default_burst),
-        })
-    };
-    Ok(crate::ratelimit::RateLimitSettings {
-        ip: default,
-        site: role("rate_limit_site")?,
-        moderator: role("rate_limit_moderator")?,
-        admin: role("rate_limit_admin")?,
-    })
+        };
+        crate::ratelimit::RateLimitSettings {
+            ip: default,
+            site: role(self.rate_limit_site),
+            moderator: role(self.rate_limit_moderator),
+            admin: role(self.rate_limit_admin),
+        }
+    }
+}
+
+/// Any value `T` parses from.
+fn parsed<T: FromStr>(v: &str) -> Option<T> {
+    v.parse().ok()
+}
+
+/// A whole number of at least 1.
+fn positive<T: FromStr + PartialOrd + From<u8>>(v: &str) -> Option<T> {
+    v.parse().ok().filter(|n| *n >= T::from(1))
+}
+
+/// A number within `range`; NaN is not.
+fn in_range<T: FromStr + PartialOrd>(range: RangeInclusive<T>) -> impl Fn(&str) -> Option<T> {
+    move |v| v.parse().ok().filter(|n| range.contains(n))
+}
+
+/// `off` (`Some(None)`) or a positive number of requests per second.
+fn rate(v: &str) -> Option<Option<NonZeroU32>> {
+    if v.eq_ignore_ascii_case("off") {
+        Some(None)
+    } else {
+        v.parse().ok().map(Some)
+    }
 }
 
 fn redis_url(v: &str) -> Option<String> {
@@ -657,6 +716,15 @@ fn redis_url(v: &str) -> Option<String> {
         || v.starts_with("rediss://")
         || v.starts_with("unix://")
         || v.starts_with("redis+unix://"))
+    .then(|| v.to_owned())
+}
+
+/// At most 32 characters that need no escaping in a Redis key; the caller has dropped
+/// empty values already.
+fn cache_prefix(v: &str) -> Option<String> {
+    (v.len() <= 32
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
     .then(|| v.to_owned())
 }
 
@@ -668,23 +736,52 @@ struct Sources<'a, E> {
 
 impl<E: Fn(&str) -> Option<String>> Sources<'_, E> {
     /// The value of setting `key` from the highest-precedence source that sets it, parsed;
-    /// `None` if no source sets it.
+    /// `None` if no source sets it. `aliases` are environment variables below the file.
     fn get<T>(
+        &self,
+        key: &str,
+        aliases: &[&str],
+        expected: &'static str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<Option<T>, SettingsError> {
+        if let Some(value) = self.env_value(&env_var(key), expected, &parse)? {
+            return Ok(Some(value));
+        }
+        if let Some(value) = self.file_value(key, expected, &parse)? {
+            return Ok(Some(value));
+        }
+        for alias in aliases {
+            if let Some(value) = self.env_value(alias, expected, &parse)? {
+                return Ok(Some(value));
+            }
+        }
+        Ok(None)
+    }
+
+    fn env_value<T>(
+        &self,
+        var: &str,
+        expected: &'static str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<Option<T>, SettingsError> {
+        let Some(value) = (self.env)(var).filter(|v| !v.trim().is_empty()) else {
+            return Ok(None);
+        };
+        parse(value.trim())
+            .map(Some)
+            .ok_or_else(|| SettingsError::Invalid {
+                setting: var.to_owned(),
+                expected,
+                got: format!("{value:?}"),
+            })
+    }
+
+    fn file_value<T>(
         &self,
         key: &str,
         expected: &'static str,
         parse: impl Fn(&str) -> Option<T>,
     ) -> Result<Option<T>, SettingsError> {
-        let var = env_var(key);
-        if let Some(value) = (self.env)(&var).filter(|v| !v.trim().is_empty()) {
-            return parse(value.trim())
-                .map(Some)
-                .ok_or_else(|| SettingsError::Invalid {
-                    setting: var,
-                    expected,
-                    got: format!("{value:?}"),
-                });
-        }
         let Some((origin, table)) = &self.file else {
             return Ok(None);
         };
@@ -1011,37 +1108,37 @@ mod tests {
     }
 
     #[test]
-    fn every_setting_is_documented_in_help_and_readme() {
-        let keys: Vec<&str> = DOCS.iter().map(|d| d.0).collect();
-        assert_eq!(
-            keys, KEYS,
-            "DOCS and KEYS list the same settings in the same order"
-        );
-        let policy = Policy::default();
-        for (key, value) in [
-            ("hold_threshold", policy.hold_threshold),
-            ("spam_threshold", policy.spam_threshold),
-            ("discard_threshold", policy.discard_threshold),
-            (
-                "label_weight",
-                f64::from(crate::labels::DEFAULT_LABEL_WEIGHT),
-            ),
-        ] {
-            let documented = DOCS.iter().find(|d| d.0 == key).unwrap().1;
-            assert_eq!(
-                documented.parse::<f64>().unwrap(),
-                value,
-                "{key}: help is stale"
-            );
-        }
+    fn every_setting_is_in_help_and_the_docs() {
         let help = help();
-        let readme = include_str!("../README.md");
-        for key in KEYS {
-            let var = env_var(key);
-            assert!(help.contains(&var), "{var} not in --help");
-            assert!(
-                readme.contains(&format!("`{var}`")),
-                "{var} not in the README"
+        for setting in SETTINGS {
+            for var in std::iter::once(env_var(setting.key))
+                .chain(setting.aliases.iter().map(|a| a.to_string()))
+            {
+                assert!(help.contains(&var), "{var} not in --help");
+            }
+        }
+        let docs = include_str!("../docs/configuration.md");
+        assert!(
+            docs.contains(&markdown_table()),
+            "docs/configuration.md is stale; its table must be exactly settings::markdown_table():\n{}",
+            markdown_table()
+        );
+    }
+
+    #[test]
+    fn shown_defaults_are_the_defaults() {
+        for setting in SETTINGS {
+            let ShownDefault::Value(value) = setting.default else {
+                continue;
+            };
+            let var = env_var(setting.key);
+            let explicit = Settings::from_sources(env(&[(var.as_str(), value)]), None)
+                .unwrap_or_else(|err| panic!("{}: shown default: {err}", setting.key));
+            assert_eq!(
+                explicit,
+                Settings::default(),
+                "{}: the shown default {value} is not the default",
+                setting.key
             );
         }
     }
