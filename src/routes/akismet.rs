@@ -342,23 +342,8 @@ async fn submit(
             comment
         }
     };
-    // Labels are global (one model, one pin per comment, one spam memory), and a site key
-    // is the least trusted caller: it may add a label, but never overturn one already given
-    // (by a moderator, or by another site).
-    if principal.role == Role::Site {
-        let fingerprint = Fingerprint::of(&comment);
-        if state
-            .labels
-            .pinned(fingerprint)
-            .is_some_and(|pin| pin.label != label)
-        {
-            tracing::info!(
-                key_id = principal.key_id.as_deref(),
-                fingerprint = %fingerprint.to_hex(),
-                "a site key's submission would overturn an existing label; not recorded"
-            );
-            return text().body(THANKS);
-        }
+    if overturns_a_label(&state, &principal, &comment, label) {
+        return text().body(THANKS);
     }
     let correction = Correction {
         comment,
@@ -397,6 +382,33 @@ async fn submit(
                 .body(INVALID)
         }
     }
+}
+
+/// Whether a site key's submission would overturn a label already given. Labels are global
+/// (one model, one pin per comment, one spam memory), and a site key is the least trusted
+/// caller: it may add a label, but never overturn one given by a moderator or another site.
+fn overturns_a_label(
+    state: &AppState,
+    principal: &Principal,
+    comment: &crate::domain::Comment,
+    label: Label,
+) -> bool {
+    if principal.role != Role::Site {
+        return false;
+    }
+    let fingerprint = Fingerprint::of(comment);
+    let overturns = state
+        .labels
+        .pinned(fingerprint)
+        .is_some_and(|pin| pin.label != label);
+    if overturns {
+        tracing::info!(
+            key_id = principal.key_id.as_deref(),
+            fingerprint = %fingerprint.to_hex(),
+            "a site key's submission would overturn an existing label; not recorded"
+        );
+    }
+    overturns
 }
 
 /// Handles `GET|POST /1.2/usage-limit`: this month's comment-check calls; no limit.

@@ -310,3 +310,65 @@ async fn replicas_on_one_redis_follow_promotions_and_rollbacks() {
     println!("replica a followed the rollback in {took:?}");
     assert_eq!(active_version(&get(&a, "/v1/admin/models").await), shipped);
 }
+
+#[tokio::test]
+async fn retrain_bodies_go_through_the_json_body_reader() {
+    let app = spawn_app().await;
+    let post = |content_type: Option<&'static str>, body: Vec<u8>| {
+        let mut request = app
+            .client
+            .post(format!("{}/v1/admin/retrain", app.address));
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        request.body(body).send()
+    };
+    // (content type, body, status, code, why); every case is refused before a job starts.
+    let cases: Vec<(Option<&'static str>, Vec<u8>, u16, &str, &str)> = vec![
+        (
+            Some("application/json"),
+            vec![b' '; 300 * 1024],
+            413,
+            "payload_too_large",
+            "over the retrain limit: JSON, not actix's plain text",
+        ),
+        (
+            Some("text/plain"),
+            b"{}".to_vec(),
+            415,
+            "unsupported_media_type",
+            "a body must be JSON",
+        ),
+        (
+            None,
+            b"{\"force\":true}".to_vec(),
+            415,
+            "unsupported_media_type",
+            "a body without a type is not taken for JSON",
+        ),
+        (
+            Some("application/json"),
+            b"{\"holdout\":\"half\"}".to_vec(),
+            400,
+            "invalid_field",
+            "a field of the wrong type, named",
+        ),
+        (
+            Some("application/json"),
+            b"{\"force\":\xff}".to_vec(),
+            400,
+            "invalid_utf8",
+            "not UTF-8",
+        ),
+    ];
+    for (content_type, body, status, code, why) in cases {
+        let response = post(content_type, body).await.expect("request failed");
+        let message = assert_error(response, status, code, why).await;
+        if code == "invalid_field" {
+            assert!(message.contains("`holdout`"), "{why}: {message}");
+            assert!(!message.contains("half"), "{why}: echoes the value: {message}");
+        }
+    }
+    let jobs = get(&app, "/v1/admin/models").await;
+    assert_eq!(jobs.as_array().map(Vec::len), Some(1), "no job ran: {jobs}");
+}
