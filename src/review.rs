@@ -30,6 +30,7 @@ use time::OffsetDateTime;
 use crate::cache::RedisReview;
 use crate::domain::{Assessment, Comment, Label, Reason, TokenWeight, Verdict};
 use crate::keys::normalize_site;
+use crate::telemetry::WarnThrottle;
 use crate::text::{domain_of, normalize_content};
 
 /// Default retention of the review history: 14 days.
@@ -333,49 +334,6 @@ pub enum HistoryError {
     /// An entry could not be encoded.
     #[error("review history entry: {0}")]
     Encode(#[from] serde_json::Error),
-}
-
-/// Lets one warning through per period and counts the rest: while a store is down every
-/// held verdict fails to be recorded, and a log line per request would bury the logs (the
-/// failures are all counted in the metrics anyway).
-#[derive(Debug, Default)]
-pub struct WarnThrottle {
-    /// Unix seconds of the last warning let through (0: none yet).
-    last: AtomicU64,
-    suppressed: AtomicU64,
-}
-
-impl WarnThrottle {
-    /// Seconds between two warnings.
-    pub const PERIOD_SECS: u64 = 10;
-
-    /// `Some(n)` when a warning may be logged at `now_secs`, `n` being how many were held
-    /// back since the last one; `None` to stay quiet.
-    pub fn allow(&self, now_secs: u64) -> Option<u64> {
-        let last = self.last.load(Ordering::Relaxed);
-        // A clock stepped back must not silence warnings for the size of the step.
-        let due =
-            last == 0 || now_secs < last || now_secs >= last.saturating_add(Self::PERIOD_SECS);
-        // One caller wins the slot; the others count as held back.
-        if due
-            && self
-                .last
-                .compare_exchange(last, now_secs.max(1), Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            return Some(self.suppressed.swap(0, Ordering::Relaxed));
-        }
-        self.suppressed.fetch_add(1, Ordering::Relaxed);
-        None
-    }
-
-    /// [`WarnThrottle::allow`] at the current time.
-    pub fn allow_now(&self) -> Option<u64> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        self.allow(now)
-    }
 }
 
 /// The history the service runs with: in Redis when configured, else in the data directory.
@@ -1122,22 +1080,6 @@ mod tests {
                 kept.verdict_id
             );
         }
-    }
-
-    #[test]
-    fn warnings_come_once_per_period_with_the_count_held_back() {
-        let throttle = WarnThrottle::default();
-        assert_eq!(throttle.allow(1000), Some(0), "the first one");
-        for _ in 0..5 {
-            assert_eq!(throttle.allow(1005), None);
-        }
-        assert_eq!(
-            throttle.allow(1010),
-            Some(5),
-            "next period, with the five held back"
-        );
-        assert_eq!(throttle.allow(1011), None);
-        assert_eq!(throttle.allow(900), Some(1), "a clock stepped back");
     }
 
     #[test]

@@ -23,7 +23,7 @@ use crate::metrics::Metrics;
 use crate::ratelimit::{self, RateLimiters, Subject, TrustedProxies};
 use crate::registry::{Registry, RegistryEntry, REGISTRY_DIR};
 use crate::retrain::{follow, GateTolerance, Jobs, RetrainContext};
-use crate::review::{FileHistory, ReviewHistory, WarnThrottle};
+use crate::review::{FileHistory, ReviewHistory};
 use crate::routes::auth::presented_key;
 use crate::routes::{
     admin, akismet, comments, console, error, feedback, health, keys, labels, metrics, openapi,
@@ -32,6 +32,7 @@ use crate::routes::{
 use crate::scoring::{shipped_artifact, Scorer};
 use crate::settings::Settings;
 use crate::signals::SignalPolicy;
+use crate::telemetry::WarnThrottle;
 
 /// What the request log says for the route of a request no route matches.
 pub const UNMATCHED_ROUTE: &str = "<unmatched>";

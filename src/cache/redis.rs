@@ -460,7 +460,7 @@ pub struct RedisReview {
     failures: Arc<AtomicU64>,
     /// Writes time out one after another until the breaker opens, and again after each
     /// probe closes it: one warning per period, not one per entry.
-    warnings: Arc<crate::review::WarnThrottle>,
+    warnings: Arc<crate::telemetry::WarnThrottle>,
 }
 
 /// Keeps the newest ARGV[1] ids of the index KEYS[1] and deletes the entries (keys ARGV[2]
