@@ -23,7 +23,7 @@ use crate::metrics::Metrics;
 use crate::ratelimit::{self, RateLimiters, Subject, TrustedProxies};
 use crate::registry::{Registry, RegistryEntry, REGISTRY_DIR};
 use crate::retrain::{follow, GateTolerance, Jobs, RetrainContext};
-use crate::review::{FileHistory, ReviewHistory};
+use crate::review::{FileHistory, ReviewStore};
 use crate::routes::auth::presented_key;
 use crate::routes::{
     admin, akismet, comments, console, error, feedback, health, keys, labels, metrics, openapi,
@@ -72,7 +72,7 @@ pub struct AppState {
     /// Proxies whose `X-Forwarded-For` names the client IP.
     pub trusted_proxies: TrustedProxies,
     /// Held and spam verdicts kept for the moderator console.
-    pub review: ReviewHistory,
+    pub review: Arc<dyn ReviewStore>,
     /// Keeps a failing review history from logging a line per request.
     pub review_warnings: WarnThrottle,
 }
@@ -357,9 +357,9 @@ impl Application {
             ),
             None => Cache::Local(LocalCache::new(settings.cache_ttl, settings.cache_capacity)),
         };
-        let review = match &cache {
-            Cache::Redis(redis) => ReviewHistory::Redis(redis.review(settings.review_retention)),
-            Cache::Local(_) => ReviewHistory::File(
+        let review: Arc<dyn ReviewStore> = match &cache {
+            Cache::Redis(redis) => Arc::new(redis.review(settings.review_retention)),
+            Cache::Local(_) => Arc::new(
                 FileHistory::open(
                     &settings.data_dir,
                     settings.review_retention,
