@@ -18,10 +18,11 @@ use crate::metrics::Metrics;
 use crate::ratelimit::{RateLimiters, TrustedProxies};
 use crate::registry::{Registry, RegistryEntry, REGISTRY_DIR};
 use crate::retrain::{GateTolerance, Jobs, RetrainContext};
-use crate::review::{FileHistory, ReviewHistory, WarnThrottle};
+use crate::review::{FileHistory, ReviewStore};
 use crate::scoring::{shipped_artifact, Scorer};
 use crate::settings::Settings;
 use crate::signals::SignalPolicy;
+use crate::telemetry::WarnThrottle;
 
 /// State shared by all workers and handlers.
 pub struct AppState {
@@ -58,7 +59,7 @@ pub struct AppState {
     /// Proxies whose `X-Forwarded-For` names the client IP.
     pub trusted_proxies: TrustedProxies,
     /// Held and spam verdicts kept for the moderator console.
-    pub review: ReviewHistory,
+    pub review: Arc<dyn ReviewStore>,
     /// Keeps a failing review history from logging a line per request.
     pub review_warnings: WarnThrottle,
 }
@@ -183,10 +184,10 @@ fn open_cache(settings: &Settings) -> anyhow::Result<Cache> {
 }
 
 /// The review history lives where the cache does: replicas on one Redis share one queue.
-fn open_review(settings: &Settings, cache: &Cache) -> anyhow::Result<ReviewHistory> {
+fn open_review(settings: &Settings, cache: &Cache) -> anyhow::Result<Arc<dyn ReviewStore>> {
     Ok(match cache {
-        Cache::Redis(redis) => ReviewHistory::Redis(redis.review(settings.review_retention)),
-        Cache::Local(_) => ReviewHistory::File(
+        Cache::Redis(redis) => Arc::new(redis.review(settings.review_retention)),
+        Cache::Local(_) => Arc::new(
             FileHistory::open(
                 &settings.data_dir,
                 settings.review_retention,

@@ -1,4 +1,5 @@
-//! The tracing subscriber, and helpers that keep personal data out of logs.
+//! The tracing subscriber, and helpers that keep personal data out of logs or keep a failing
+//! dependency from flooding them ([`WarnThrottle`]).
 //!
 //! Privacy rule for every log line in the project: never log a comment body, an author name,
 //! an e-mail address, an IP or a URL the commenter typed. Log ids, lengths, verdicts and
@@ -7,6 +8,7 @@
 
 use std::io::IsTerminal;
 use std::panic::PanicHookInfo;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
@@ -98,6 +100,49 @@ pub fn fingerprint(text: &str) -> String {
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
 }
 
+/// Lets one warning through per period and counts the rest: while a dependency is down (a
+/// review history store, say) every request fails the same way, and a log line per request
+/// would bury the logs (the failures are all counted in the metrics anyway).
+#[derive(Debug, Default)]
+pub struct WarnThrottle {
+    /// Unix seconds of the last warning let through (0: none yet).
+    last: AtomicU64,
+    suppressed: AtomicU64,
+}
+
+impl WarnThrottle {
+    /// Seconds between two warnings.
+    pub const PERIOD_SECS: u64 = 10;
+
+    /// `Some(n)` when a warning may be logged at `now_secs`, `n` being how many were held
+    /// back since the last one; `None` to stay quiet.
+    pub fn allow(&self, now_secs: u64) -> Option<u64> {
+        let last = self.last.load(Ordering::Relaxed);
+        // A clock stepped back must not silence warnings for the size of the step.
+        let due =
+            last == 0 || now_secs < last || now_secs >= last.saturating_add(Self::PERIOD_SECS);
+        // One caller wins the slot; the others count as held back.
+        if due
+            && self
+                .last
+                .compare_exchange(last, now_secs.max(1), Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            return Some(self.suppressed.swap(0, Ordering::Relaxed));
+        }
+        self.suppressed.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+
+    /// [`WarnThrottle::allow`] at the current time.
+    pub fn allow_now(&self) -> Option<u64> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.allow(now)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write;
@@ -179,5 +224,21 @@ mod tests {
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
         assert_eq!(a, fingerprint("Great recipe, thanks!"));
         assert_ne!(a, fingerprint("Great recipe, thanks"));
+    }
+
+    #[test]
+    fn warnings_come_once_per_period_with_the_count_held_back() {
+        let throttle = WarnThrottle::default();
+        assert_eq!(throttle.allow(1000), Some(0), "the first one");
+        for _ in 0..5 {
+            assert_eq!(throttle.allow(1005), None);
+        }
+        assert_eq!(
+            throttle.allow(1010),
+            Some(5),
+            "next period, with the five held back"
+        );
+        assert_eq!(throttle.allow(1011), None);
+        assert_eq!(throttle.allow(900), Some(1), "a clock stepped back");
     }
 }

@@ -18,7 +18,7 @@ use redis::AsyncCommands;
 use tokio::runtime::{Handle, Runtime};
 
 use super::{CacheHealth, CacheKey, CachedVerdict, Lookup, VerdictCache};
-use crate::review::HistoryError;
+use crate::review::{HistoryError, ItemsFuture, ReviewItem, ReviewStore, MAX_BYTES, MAX_ITEMS};
 use crate::signals::{SignalCounts, SignalKeys, FLOOD_WINDOW_SECS};
 
 /// Look-up and, on a miss only, the signal counters, in one round trip (a recheck must not
@@ -449,8 +449,8 @@ const REVIEW_READ_TIMEOUT_FLOOR: Duration = Duration::from_millis(500);
 
 /// The review history's Redis store (see [`crate::review`]): each entry a key of its own
 /// that expires with the retention, and a sorted set of ids by time, trimmed by score on
-/// every write and read, and to [`crate::review::MAX_ITEMS`] (deleting the oldest entries)
-/// on every write. Shares the cache's connection and circuit breaker.
+/// every write and read, and to [`MAX_ITEMS`] (deleting the oldest entries) on every write.
+/// Shares the cache's connection and circuit breaker.
 pub struct RedisReview {
     shared: Arc<Shared>,
     retention: Duration,
@@ -460,7 +460,7 @@ pub struct RedisReview {
     failures: Arc<AtomicU64>,
     /// Writes time out one after another until the breaker opens, and again after each
     /// probe closes it: one warning per period, not one per entry.
-    warnings: Arc<crate::review::WarnThrottle>,
+    warnings: Arc<crate::telemetry::WarnThrottle>,
 }
 
 /// Keeps the newest ARGV[1] ids of the index KEYS[1] and deletes the entries (keys ARGV[2]
@@ -498,11 +498,6 @@ fn unix_ms(at: time::OffsetDateTime) -> i64 {
 }
 
 impl RedisReview {
-    /// How long entries are kept.
-    pub fn retention(&self) -> Duration {
-        self.retention
-    }
-
     fn index_key(&self) -> String {
         format!("{}:rv:idx", self.shared.prefix)
     }
@@ -533,16 +528,11 @@ impl RedisReview {
         }
     }
 
-    /// Entries not stored since the service started.
-    pub fn failures(&self) -> &AtomicU64 {
-        &self.failures
-    }
-
     /// Stores the entry `json` for `verdict_id`, scored at `scored_at`; expires it when the
     /// retention ends and trims the index. Not awaited, like the cache's writes: the scoring
     /// route calls this and must not wait up to the timeout for Redis. Fails at once only
-    /// when the breaker is open; a later failure is counted in [`RedisReview::failures`].
-    pub fn record(
+    /// when the breaker is open; a later failure is counted in [`ReviewStore::errors`].
+    fn write(
         &self,
         verdict_id: &str,
         scored_at: time::OffsetDateTime,
@@ -576,7 +566,7 @@ impl RedisReview {
             .arg(REVIEW_TRIM_SCRIPT)
             .arg(1)
             .arg(&index)
-            .arg(crate::review::MAX_ITEMS)
+            .arg(MAX_ITEMS)
             .arg(self.item_key(""))
             .ignore()
             // The index itself goes when nothing was recorded for a whole retention.
@@ -611,8 +601,8 @@ impl RedisReview {
         Ok(())
     }
 
-    /// The stored entries unexpired at `now`, newest first.
-    pub async fn items(&self, now: time::OffsetDateTime) -> Result<Vec<Vec<u8>>, HistoryError> {
+    /// The stored entries unexpired at `now`, newest first, as JSON.
+    async fn read(&self, now: time::OffsetDateTime) -> Result<Vec<Vec<u8>>, HistoryError> {
         let retention_ms = self.retention.as_millis().min(i64::MAX as u128) as i64;
         let oldest = unix_ms(now) - retention_ms;
         let index = self.index_key();
@@ -629,7 +619,7 @@ impl RedisReview {
             .arg(oldest)
             .arg("LIMIT")
             .arg(0)
-            .arg(crate::review::MAX_ITEMS);
+            .arg(MAX_ITEMS);
         let (ids,): (Vec<String>,) = self.run(pipe, timeout).await?;
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -645,12 +635,49 @@ impl RedisReview {
             let (values,): (Vec<Option<Vec<u8>>>,) = self.run(pipe, timeout).await?;
             for value in values.into_iter().flatten() {
                 bytes += value.len();
-                if bytes > crate::review::MAX_BYTES {
+                if bytes > MAX_BYTES {
                     return Ok(entries);
                 }
                 entries.push(value);
             }
         }
         Ok(entries)
+    }
+}
+
+impl ReviewStore for RedisReview {
+    /// Hands the write to the cache's runtime.
+    fn record(&self, item: ReviewItem, now: time::OffsetDateTime) -> Result<(), HistoryError> {
+        let result = serde_json::to_vec(&item)
+            .map_err(HistoryError::from)
+            .and_then(|json| self.write(&item.verdict_id, item.scored_at, json, now));
+        if result.is_err() {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    fn items(&self, now: time::OffsetDateTime) -> ItemsFuture<'_> {
+        Box::pin(async move {
+            // An entry that does not decode (written by another version) is skipped.
+            Ok(self
+                .read(now)
+                .await?
+                .iter()
+                .filter_map(|json| serde_json::from_slice(json).ok())
+                .collect())
+        })
+    }
+
+    fn errors(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+
+    fn retention(&self) -> Duration {
+        self.retention
+    }
+
+    fn kind(&self) -> &'static str {
+        "redis"
     }
 }

@@ -12,7 +12,7 @@ use crate::evaluation::EvalReport;
 use crate::keys::Role;
 use crate::labels::{included_labels, Fingerprint};
 use crate::metrics::DayCount;
-use crate::review::{page, parse_queue_query, QueuePage, ReviewHistory};
+use crate::review::{page, parse_queue_query, QueuePage};
 use crate::routes::auth::Caller;
 use crate::routes::error::ApiError;
 use crate::routes::RouteTable;
@@ -138,10 +138,7 @@ pub async fn summary(caller: Caller, state: web::Data<AppState>) -> Result<HttpR
         verdicts_per_day: state
             .metrics
             .verdicts_per_day(SUMMARY_DAYS, OffsetDateTime::now_utc().date()),
-        review_store: match state.review {
-            ReviewHistory::File(_) => "file",
-            ReviewHistory::Redis(_) => "redis",
-        },
+        review_store: state.review.kind(),
         retention_days: state.review.retention().as_secs_f64() / 86_400.0,
     };
     Ok(HttpResponse::Ok().json(summary))

@@ -315,9 +315,7 @@ async fn replicas_on_one_redis_follow_promotions_and_rollbacks() {
 async fn retrain_bodies_go_through_the_json_body_reader() {
     let app = spawn_app().await;
     let post = |content_type: Option<&'static str>, body: Vec<u8>| {
-        let mut request = app
-            .client
-            .post(format!("{}/v1/admin/retrain", app.address));
+        let mut request = app.client.post(format!("{}/v1/admin/retrain", app.address));
         if let Some(content_type) = content_type {
             request = request.header("content-type", content_type);
         }
@@ -366,7 +364,10 @@ async fn retrain_bodies_go_through_the_json_body_reader() {
         let message = assert_error(response, status, code, why).await;
         if code == "invalid_field" {
             assert!(message.contains("`holdout`"), "{why}: {message}");
-            assert!(!message.contains("half"), "{why}: echoes the value: {message}");
+            assert!(
+                !message.contains("half"),
+                "{why}: echoes the value: {message}"
+            );
         }
     }
     let jobs = get(&app, "/v1/admin/models").await;
