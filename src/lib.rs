@@ -32,8 +32,9 @@
 //! - [`retrain`]: retraining jobs: corpus + labels, the evaluation gate, promotion.
 //! - [`replay`]: the `replay` command: learning from moderators, measured.
 //! - [`review`]: the review history behind the moderator console: held and spam verdicts
-//!   kept for a retention, the queue's order, filters and paging (pure), and the file store;
-//!   its Redis store lives in `cache`.
+//!   kept for a retention, the queue's order, filters and paging (pure), and the
+//!   `ReviewStore` trait; `review::file` is the file store, and the Redis one lives in
+//!   `cache` (which imports `review`, never the other way round).
 //! - [`service`]: what the JSON routes, the Akismet routes and the CLI share: assess a
 //!   comment (pins, cache, signals, scoring), record a verdict for review, record a label;
 //!   `service::decode` turns JSON bodies into domain types. Its errors know no HTTP.
@@ -48,7 +49,8 @@
 //! - [`startup`]: `Application::build(settings)`, used by `main` and the tests; the one
 //!   middleware (request id, the caller's key checked once, rate limit, request log,
 //!   metrics) and the Redis model follower.
-//! - [`telemetry`]: the tracing subscriber.
+//! - [`telemetry`]: the tracing subscriber, content fingerprints for logs, the panic hook,
+//!   and `WarnThrottle`, which keeps a failing dependency from logging a line per request.
 //! - `testing` (tests only): the deterministic picker randomised unit tests share.
 //! - [`routes`]: HTTP handlers, one file per resource, each registering its own routes in
 //!   the route table, which also assembles the OpenAPI document from the handlers'
