@@ -402,22 +402,3 @@ mod adversarial {
             .expect("scoring hostile comments finished (no panic, no endless loop)");
     }
 }
-
-#[cfg(test)]
-mod profile {
-    use super::*;
-
-    /// Scores the youtube-all test split once, for profilers (`valgrind --tool=callgrind
-    /// --toggle-collect='*score_comment*'`); measures nothing itself.
-    #[test]
-    #[ignore]
-    fn score_test_split_once() {
-        let rows =
-            crate::corpus::load_jsonl(Path::new("target/splits/youtube-all-test.jsonl")).unwrap();
-        let scorer = Scorer::load(None, Policy::default()).unwrap();
-        let now = OffsetDateTime::now_utc();
-        for row in &rows {
-            std::hint::black_box(scorer.score_comment(&row.to_comment(), now));
-        }
-    }
-}
