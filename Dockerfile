@@ -29,7 +29,8 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 # Same Debian release as the builder, so the glibc the binary links against is present.
 FROM debian:bookworm-slim
 
-# ca-certificates only, for outbound TLS later (e.g. a rediss:// cache). No curl: the
+# ca-certificates only, though the binary opens no TLS connection: its redis crate is built
+# without TLS, so a rediss:// cache URL is refused at startup. No curl: the
 # health check (in docker-compose.yml) uses bash's /dev/tcp, and bash is already in this
 # image, so adding an HTTP client would only add size and CVEs.
 RUN apt-get update \

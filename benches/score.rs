@@ -6,6 +6,8 @@
 //! cost per comment; the throughput line shows it directly. The `stage_*` benches time
 //! normalisation, the rule filters, the classifier (features, naive Bayes, evidence) and the
 //! verdict policy alone over the same comments: where the time goes on the machine at hand.
+//! The `rules_one_comment` benches, last, time the rule filters on single comments that fill
+//! the fields the split leaves empty.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -18,7 +20,7 @@ use commentguard::rules::RuleInput;
 use commentguard::scoring::{Scorer, EVIDENCE_TOKENS};
 use commentguard::text::normalize_content;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 fn input() -> PathBuf {
     std::env::var_os("COMMENTGUARD_BENCH_INPUT")
@@ -124,6 +126,62 @@ fn bench_score(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    // The split's comments carry a body and an author only, so the rules on the other
+    // fields (e-mail, IP, user agent, form time) never run above: one long comment with
+    // every field, and one with non-ASCII text, time them per evaluation.
+    let mut group = c.benchmark_group("rules_one_comment");
+    group.throughput(Throughput::Elements(1));
+    for (name, comment) in rule_comments(now) {
+        let text = normalize_content(&comment.content);
+        let input = RuleInput {
+            comment: &comment,
+            text: &text,
+            now,
+        };
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(rules.evaluate(black_box(&input))))
+        });
+    }
+    group.finish();
+}
+
+/// Ham-like comments of a blog's length with the fields a comment form sends, for the
+/// `rules_one_comment` benches.
+fn rule_comments(now: OffsetDateTime) -> [(&'static str, Comment); 2] {
+    [
+        (
+            "en_every_field",
+            Comment {
+                content: "I took the same night train from Vienna to Venice last October and had \
+                          almost the opposite experience, so maybe this helps balance things out \
+                          for other readers. Thanks!"
+                    .into(),
+                author: Some("Tom Brennan".into()),
+                author_email: Some("tbrennan@example.net".into()),
+                user_ip: Some("203.0.113.57".into()),
+                user_agent: Some(
+                    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like \
+                     Gecko) Chrome/124.0.0.0 Safari/537.36"
+                        .into(),
+                ),
+                form_rendered_at: Some(now - Duration::seconds(610)),
+                ..Default::default()
+            },
+        ),
+        (
+            "de_author_form_time",
+            Comment {
+                content: "Danke für das Rezept! Ich habe den Zwetschgenkuchen gestern gebacken, \
+                          allerdings mit Dinkelmehl statt Weizenmehl, und er ist trotzdem \
+                          wunderbar saftig geworden. Süß!"
+                    .into(),
+                author: Some("Jürgen Weiß".into()),
+                form_rendered_at: Some(now - Duration::seconds(150)),
+                ..Default::default()
+            },
+        ),
+    ]
 }
 
 /// Per comment: the normalised text, every feature (bucket, namespace, token), the

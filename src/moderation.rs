@@ -427,18 +427,16 @@ mod tests {
 
     #[test]
     fn three_decimals_match_the_formatter() {
-        let mut state = 7u64;
+        let mut next = crate::testing::words(7);
         let mut samples: Vec<f64> = (0..=1 << 16).map(|i| f64::from(i) / 65536.0).collect();
         samples.extend((0..=2000).map(|i| f64::from(i) / 2000.0));
         samples.extend((0..200_000).map(|_| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            let word = next();
             // Random bits below 1.0, and random values across the whole unit interval.
-            if state & 1 == 0 {
-                f64::from_bits((state >> 2) % 0x3FF0_0000_0000_0000)
+            if word & 1 == 0 {
+                f64::from_bits((word >> 2) % 0x3FF0_0000_0000_0000)
             } else {
-                (state >> 11) as f64 / (1u64 << 53) as f64
+                (word >> 11) as f64 / (1u64 << 53) as f64
             }
         }));
         samples.extend([

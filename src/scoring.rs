@@ -371,28 +371,17 @@ mod adversarial {
         ".com",
     ];
 
-    fn lcg(state: &mut u64) -> usize {
-        *state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (*state >> 33) as usize
-    }
-
     #[test]
     fn hostile_comments_always_get_an_answer() {
         let (done, finished) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let scorer = Scorer::load(None, Policy::default()).expect("shipped model loads");
             let now = OffsetDateTime::now_utc();
-            let mut state = 42u64;
+            let mut next = crate::testing::picker(42);
             for _ in 0..300 {
-                let pieces = 1 + lcg(&mut state) % 400;
-                let content: String = (0..pieces)
-                    .map(|_| PIECES[lcg(&mut state) % PIECES.len()])
-                    .collect();
-                let author: String = (0..lcg(&mut state) % 40)
-                    .map(|_| PIECES[lcg(&mut state) % PIECES.len()])
-                    .collect();
+                let pieces = 1 + next(400);
+                let content: String = (0..pieces).map(|_| PIECES[next(PIECES.len())]).collect();
+                let author: String = (0..next(40)).map(|_| PIECES[next(PIECES.len())]).collect();
                 let comment = Comment {
                     content,
                     author: Some(author),
@@ -411,24 +400,5 @@ mod adversarial {
         finished
             .recv_timeout(std::time::Duration::from_secs(120))
             .expect("scoring hostile comments finished (no panic, no endless loop)");
-    }
-}
-
-#[cfg(test)]
-mod profile {
-    use super::*;
-
-    /// Scores the youtube-all test split once, for profilers (`valgrind --tool=callgrind
-    /// --toggle-collect='*score_comment*'`); measures nothing itself.
-    #[test]
-    #[ignore]
-    fn score_test_split_once() {
-        let rows =
-            crate::corpus::load_jsonl(Path::new("target/splits/youtube-all-test.jsonl")).unwrap();
-        let scorer = Scorer::load(None, Policy::default()).unwrap();
-        let now = OffsetDateTime::now_utc();
-        for row in &rows {
-            std::hint::black_box(scorer.score_comment(&row.to_comment(), now));
-        }
     }
 }

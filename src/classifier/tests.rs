@@ -3,15 +3,8 @@ use linfa_bayes::{MultinomialNb, NaiveBayes};
 use ndarray::{Array1, Array2};
 
 use super::*;
+use crate::testing::picker;
 use crate::text::normalize_content;
-
-/// A small deterministic generator so the oracle data needs no extra crate.
-fn lcg(state: &mut u64) -> u64 {
-    *state = state
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    *state >> 33
-}
 
 fn dense_params() -> NbParams {
     NbParams {
@@ -29,7 +22,7 @@ fn dense_params() -> NbParams {
 fn naive_bayes_agrees_with_linfa_oracle() {
     // 40 documents over 12 features; spam favours the low features, ham the high ones.
     let (docs, features) = (40usize, 12usize);
-    let mut state = 7u64;
+    let mut next = picker(7);
     let mut x = Array2::<f64>::zeros((docs, features));
     let mut y = Array1::<usize>::zeros(docs);
     for d in 0..docs {
@@ -37,7 +30,7 @@ fn naive_bayes_agrees_with_linfa_oracle() {
         y[d] = usize::from(spam);
         for f in 0..features {
             let bias = if spam == (f < features / 2) { 4 } else { 2 };
-            x[(d, f)] = (lcg(&mut state) % bias) as f64;
+            x[(d, f)] = next(bias) as f64;
         }
         // Every feature occurs somewhere, so our vocabulary equals linfa's dense width.
         x[(d, d % features)] += 1.0;
@@ -254,13 +247,11 @@ fn invalid_parameters_are_refused() {
 /// Random documents over `2^bits` buckets with weights 1, 2 and 0.5 (moderator labels may
 /// carry any weight).
 fn random_docs(bits: u8, n: usize, seed: u64) -> Vec<ExtractedDoc> {
-    let mut state = seed;
+    let mut next = picker(seed);
     (0..n)
         .map(|i| {
-            let len = 5 + (lcg(&mut state) % 40) as usize;
-            let buckets: Vec<u32> = (0..len)
-                .map(|_| (lcg(&mut state) % (1 << bits)) as u32)
-                .collect();
+            let len = 5 + next(40);
+            let buckets: Vec<u32> = (0..len).map(|_| next(1 << bits) as u32).collect();
             ExtractedDoc {
                 kinds: buckets.iter().map(|b| (b % KINDS as u32) as u8).collect(),
                 buckets,
@@ -370,12 +361,10 @@ fn logarithm_table_gives_what_the_logarithm_gives() {
 /// (weights drawn from a handful of values) and of every length around the buffer's size.
 #[test]
 fn strongest_side_keeps_what_a_full_sort_keeps() {
-    let mut state = 7u64;
+    let mut next = picker(7);
     for n in [0, 1, 5, 19, 20, 21, 63, 64, 65, 127, 128, 129, 300, 1000] {
         for keep in [0, 1, 2, 10, 20, 32] {
-            let weights: Vec<f32> = (0..n)
-                .map(|_| (lcg(&mut state) % 9) as f32 * 0.5 - 1.0)
-                .collect();
+            let weights: Vec<f32> = (0..n).map(|_| next(9) as f32 * 0.5 - 1.0).collect();
             let mut side = Side::new(keep);
             for (i, &w) in weights.iter().enumerate() {
                 if w > side.bar {

@@ -887,60 +887,6 @@ fn effect_serialises_in_lowercase() {
     assert_eq!(json, r#"["hold",{"weight":1.5}]"#);
 }
 
-/// Timing smoke test: `cargo test --release --lib rules::tests::evaluate_speed -- --ignored --nocapture`.
-#[test]
-#[ignore = "timing; run in release by hand"]
-fn evaluate_speed() {
-    let set = rules(SHIPPED);
-    let comments = [
-        Comment {
-            author: Some("Tom Brennan".into()),
-            author_email: Some("tbrennan@example.net".into()),
-            user_ip: Some("203.0.113.57".into()),
-            user_agent: Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36".into()),
-            form_rendered_at: rendered(610.0),
-            ..body("I took the same night train from Vienna to Venice last October and had almost the opposite experience, so maybe this helps balance things out for other readers. Thanks!")
-        },
-        Comment {
-            author: Some("Jürgen Weiß".into()),
-            form_rendered_at: rendered(150.0),
-            ..body("Danke für das Rezept! Ich habe den Zwetschgenkuchen gestern gebacken, allerdings mit Dinkelmehl statt Weizenmehl, und er ist trotzdem wunderbar saftig geworden. Süß!")
-        },
-    ];
-    for comment in &comments {
-        let text = normalize_content(&comment.content);
-        let input = RuleInput {
-            comment,
-            text: &text,
-            now: now(),
-        };
-        // The fastest of several batches: the machine is shared, noise only adds time.
-        let mut best = std::time::Duration::MAX;
-        let mut hits = 0;
-        for _ in 0..20 {
-            let n = 20_000u32;
-            let start = std::time::Instant::now();
-            for _ in 0..n {
-                hits += std::hint::black_box(set.evaluate(std::hint::black_box(&input))).len();
-            }
-            best = best.min(start.elapsed() / n);
-        }
-        let fields: usize = [
-            &comment.author,
-            &comment.author_email,
-            &comment.user_ip,
-            &comment.user_agent,
-        ]
-        .iter()
-        .filter_map(|f| f.as_ref().map(String::len))
-        .sum();
-        println!(
-            "body {} + fields {fields} bytes: {best:?} per evaluate ({hits} hits)",
-            comment.content.len()
-        );
-    }
-}
-
 #[test]
 fn fields_too_big_together_are_refused_naming_the_field() {
     let one = |id: &str| {

@@ -103,7 +103,7 @@ async fn a_moderator_marks_a_held_comment_as_spam_in_the_browser() {
     assert!(
         Path::new(CHROMIUM).exists(),
         "{CHROMIUM} is missing: the console's browser test needs Debian's `chromium` package \
-         (apt-get install chromium; .ci/run installs it)"
+         (apt-get install chromium; scripts/test.sh installs it)"
     );
     let node_dir = tokio::task::spawn_blocking(playwright_dir).await.unwrap();
     let (app, keys) = spawn_keyed_app().await;

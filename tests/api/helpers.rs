@@ -269,7 +269,7 @@ pub fn installed_by(script: &str, dir_name: &str, needs: &str) -> std::path::Pat
         .unwrap_or_else(|e| panic!("cannot run tests/{script} (needs bash): {e}"));
     assert!(
         output.status.success(),
-        "tests/{script} failed (it needs {needs}; .ci/run installs them):\n{}\n{}",
+        "tests/{script} failed (it needs {needs}; scripts/test.sh installs them):\n{}\n{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );

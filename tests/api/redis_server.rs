@@ -64,7 +64,7 @@ impl RedisServer {
             .unwrap_or_else(|e| {
                 panic!(
                     "cannot start redis-server ({e}): the Redis tests need it on PATH; \
-                     install the Debian package `redis-server` (apt-get install redis-server)"
+                     install the Debian package `redis-server` (scripts/test.sh does)"
                 )
             });
         self.child = Some(child);

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need when it is missing (Debian packages), then
+# runs `cargo test --locked` with any arguments given, e.g. scripts/test.sh --lib.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+# The integration tests start their own redis-server on a free port.
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# The Akismet tests drive the real PyPI and npm clients (tests/clients/setup.sh installs them
+# into target/); they need python3 with venv, node and npm.
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3 python3-venv)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+# The moderator console's browser test drives Debian's Chromium (tests/console/setup.sh
+# installs playwright-core into target/; no browser is downloaded).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  if ! command -v apt-get >/dev/null 2>&1 || ! command -v "${sudo[@]:-true}" >/dev/null 2>&1; then
+    echo "scripts/test.sh: the tests need ${missing[*]} (Debian package names); install them" >&2
+    exit 1
+  fi
+  echo "scripts/test.sh: installing ${missing[*]} (Debian packages)"
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+exec cargo test --locked "$@"
