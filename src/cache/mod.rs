@@ -1,9 +1,9 @@
 //! The verdict cache: a platform's retries and rechecks of the same comment get the same
 //! answer, and `GET /v1/comments/{id}` finds the last verdict for a comment.
 //!
-//! [`VerdictCache`] is the seam: today the in-process [`LocalCache`] sits behind it (the
-//! embedded default needs no Redis); the Redis implementation joins it in the cache issue
-//! and is the only code that will import `redis`.
+//! [`VerdictCache`] is the seam: the in-process [`LocalCache`] (the embedded default needs
+//! no Redis) and [`RedisCache`], shared by replicas; `redis.rs` is the only code that
+//! imports `redis`.
 //!
 //! A key is the model version plus a 128-bit xxh3 fingerprint of every normalised field that
 //! can change a verdict, so a new model never serves an old model's verdicts. The time a
