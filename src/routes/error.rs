@@ -39,31 +39,10 @@ pub enum ApiError {
     /// The body could not be read from the connection (truncated, aborted, ...).
     #[error("could not read the request body: {0}")]
     InvalidBody(String),
-    /// The body is not UTF-8.
-    #[error("request body is not valid UTF-8 (invalid byte at offset {offset})")]
-    InvalidUtf8 {
-        /// Offset of the first invalid byte.
-        offset: usize,
-    },
-    /// The body is not syntactically valid JSON; the message is serde_json's, which gives
-    /// line and column but no values.
-    #[error("request body is not valid JSON: {0}")]
-    MalformedJson(String),
-    /// The JSON is not an object, or a field has the wrong type or format.
-    #[error("{0}")]
-    InvalidField(String),
-    /// `content` is absent or null.
-    #[error("field `content` is required")]
-    MissingContent,
-    /// `content` is empty or whitespace only.
-    #[error("field `content` must not be empty")]
-    EmptyContent,
-    /// `content` is over [`crate::domain::MAX_CONTENT_BYTES`].
-    #[error("{0}")]
-    ContentTooLarge(CommentError),
-    /// Another field is over [`crate::domain::MAX_FIELD_BYTES`].
-    #[error("{0}")]
-    FieldTooLong(CommentError),
+    /// The body could not be decoded: not UTF-8, not JSON, a field of the wrong type or
+    /// size, no content (see [`DecodeError::code`] for the codes).
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
     /// The request carried no API key, and keys are required.
     #[error("an API key is required: send `Authorization: Bearer KEY` or `X-Api-Key: KEY`")]
     MissingKey,
@@ -120,13 +99,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::InvalidBody(_) => "invalid_body",
-            ApiError::InvalidUtf8 { .. } => "invalid_utf8",
-            ApiError::MalformedJson(_) => "malformed_json",
-            ApiError::InvalidField(_) => "invalid_field",
-            ApiError::MissingContent => "missing_content",
-            ApiError::EmptyContent => "empty_content",
-            ApiError::ContentTooLarge(_) => "content_too_large",
-            ApiError::FieldTooLong(_) => "field_too_long",
+            ApiError::Decode(e) => e.code(),
             ApiError::MissingKey => "missing_key",
             ApiError::InvalidKey => "invalid_key",
             ApiError::Forbidden(_) => "forbidden",
@@ -140,28 +113,6 @@ impl ApiError {
             ApiError::HistoryUnavailable(_) => "review_history_unavailable",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Internal(_) => "internal_error",
-        }
-    }
-}
-
-impl From<CommentError> for ApiError {
-    fn from(e: CommentError) -> Self {
-        match e {
-            CommentError::EmptyContent => ApiError::EmptyContent,
-            CommentError::ContentTooLong(_) => ApiError::ContentTooLarge(e),
-            CommentError::FieldTooLong(_) => ApiError::FieldTooLong(e),
-        }
-    }
-}
-
-impl From<DecodeError> for ApiError {
-    fn from(e: DecodeError) -> Self {
-        match e {
-            DecodeError::InvalidUtf8 { offset } => ApiError::InvalidUtf8 { offset },
-            DecodeError::MalformedJson(message) => ApiError::MalformedJson(message),
-            DecodeError::InvalidField(message) => ApiError::InvalidField(message),
-            DecodeError::MissingContent => ApiError::MissingContent,
-            DecodeError::Comment(e) => ApiError::from(e),
         }
     }
 }
@@ -201,17 +152,13 @@ impl ResponseError for ApiError {
             }
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::PayloadTooLarge { .. } | ApiError::ContentTooLarge(_) => {
+            ApiError::PayloadTooLarge { .. }
+            | ApiError::Decode(DecodeError::Comment(CommentError::ContentTooLong(_))) => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
-            ApiError::InvalidBody(_)
-            | ApiError::InvalidUtf8 { .. }
-            | ApiError::MalformedJson(_)
-            | ApiError::InvalidField(_)
-            | ApiError::MissingContent
-            | ApiError::EmptyContent
-            | ApiError::FieldTooLong(_)
-            | ApiError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
+            ApiError::InvalidBody(_) | ApiError::Decode(_) | ApiError::InvalidQuery(_) => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -275,9 +222,17 @@ mod tests {
 
     #[test]
     fn internal_errors_are_opaque() {
+        use actix_web::body::MessageBody;
+
         let e = ApiError::Internal(anyhow::anyhow!("disk /var/secret full"));
         assert_eq!(e.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(e.to_string(), "internal server error");
+        let body = e.error_response().into_body().try_into_bytes().unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({ "error": "internal_error", "message": "internal server error" })
+        );
     }
 
     #[test]
@@ -292,7 +247,7 @@ mod tests {
             (CommentError::FieldTooLong("author"), "field_too_long", 400),
         ];
         for (e, code, status) in cases {
-            let api = ApiError::from(e);
+            let api = ApiError::from(DecodeError::from(e));
             assert_eq!((api.code(), api.status_code().as_u16()), (code, status));
         }
     }
