@@ -115,116 +115,28 @@ impl Metrics {
     /// A recorder with the service's histogram buckets and every series described, and the
     /// fixed-label series registered (so they render as 0 before the first request).
     pub fn new() -> Metrics {
-        let builder = PrometheusBuilder::new()
-            .set_buckets_for_metric(Matcher::Full(SCORE_DURATION.into()), &SCORE_BUCKETS)
-            .and_then(|b| {
-                b.set_buckets_for_metric(Matcher::Full(RETRAIN_DURATION.into()), &RETRAIN_BUCKETS)
-            })
-            // Cannot fail: exact names and non-empty constant buckets. Were it to, histograms
-            // would render as summaries, still a working exporter.
-            .unwrap_or_else(|_| PrometheusBuilder::new());
-        let recorder = builder.build_recorder();
+        let recorder = bucketed_recorder();
         let handle = recorder.handle();
-        let describe = [
-            (
-                HTTP_REQUESTS,
-                Unit::Count,
-                "HTTP requests by route template and status",
-            ),
-            (
-                SCORE_DURATION,
-                Unit::Seconds,
-                "Time to assess one comment, cache included",
-            ),
-            (
-                VERDICTS,
-                Unit::Count,
-                "Verdicts given, by verdict and cache",
-            ),
-            (
-                RULE_HITS,
-                Unit::Count,
-                "Rule hits of freshly scored comments, by rule id",
-            ),
-            (
-                CACHE_REQUESTS,
-                Unit::Count,
-                "Verdict cache look-ups by outcome",
-            ),
-            (
-                CACHE_ERRORS,
-                Unit::Count,
-                "Verdict cache calls that failed (counted as misses)",
-            ),
-            (
-                LABELS_RECORDED,
-                Unit::Count,
-                "Moderator labels recorded, by label",
-            ),
-            (MODEL_INFO, Unit::Count, "1 for the model version in use"),
-            (
-                RETRAIN_JOBS,
-                Unit::Count,
-                "Retraining jobs finished, by outcome",
-            ),
-            (
-                RETRAIN_DURATION,
-                Unit::Seconds,
-                "Duration of retraining jobs",
-            ),
-            (
-                RATE_LIMITED,
-                Unit::Count,
-                "Requests refused by the rate limiter",
-            ),
-            (
-                REVIEW_HISTORY_ERRORS,
-                Unit::Count,
-                "Verdicts that could not be written to the review history",
-            ),
-        ];
-        for (name, unit, help) in describe {
-            let key = name.into();
-            match unit {
-                Unit::Seconds => recorder.describe_histogram(key, Some(unit), help.into()),
-                _ if name == MODEL_INFO => recorder.describe_gauge(key, None, help.into()),
-                _ => recorder.describe_counter(key, None, help.into()),
-            }
-        }
-        let counter = |name: &'static str, labels: &[(&'static str, &'static str)]| {
-            let labels: Vec<Label> = labels.iter().map(|&(k, v)| Label::new(k, v)).collect();
-            recorder.register_counter(&Key::from_parts(name, labels), &METADATA)
-        };
-        let verdict_counters = |verdict: &'static str| {
-            [
-                counter(VERDICTS, &[("verdict", verdict), ("cached", "false")]),
-                counter(VERDICTS, &[("verdict", verdict), ("cached", "true")]),
-            ]
-        };
-        let verdicts = [
-            verdict_counters("approve"),
-            verdict_counters("hold"),
-            verdict_counters("spam"),
-            verdict_counters("discard"),
-        ];
+        describe_all(&recorder);
+        let verdicts = register_verdicts(&recorder);
         // Registered now so the names exist before the first job (retraining is added
         // elsewhere; it calls `retrain_finished`).
         for outcome in ["success", "failure"] {
-            counter(RETRAIN_JOBS, &[("outcome", outcome)]).increment(0);
+            counter(&recorder, RETRAIN_JOBS, &[("outcome", outcome)]).increment(0);
         }
         for scope in ["key", "ip"] {
-            counter(RATE_LIMITED, &[("scope", scope)]).increment(0);
+            counter(&recorder, RATE_LIMITED, &[("scope", scope)]).increment(0);
         }
         Metrics {
             score_duration: recorder
                 .register_histogram(&Key::from_static_name(SCORE_DURATION), &METADATA),
             verdicts,
-            cache_hits: counter(CACHE_REQUESTS, &[("outcome", "hit")]),
-            cache_misses: counter(CACHE_REQUESTS, &[("outcome", "miss")]),
-            cache_errors: counter(CACHE_ERRORS, &[]),
+            cache_hits: counter(&recorder, CACHE_REQUESTS, &[("outcome", "hit")]),
+            cache_misses: counter(&recorder, CACHE_REQUESTS, &[("outcome", "miss")]),
+            cache_errors: counter(&recorder, CACHE_ERRORS, &[]),
             retrain_duration: recorder
                 .register_histogram(&Key::from_static_name(RETRAIN_DURATION), &METADATA),
-            review_history_errors: counter(REVIEW_HISTORY_ERRORS, &[]),
+            review_history_errors: counter(&recorder, REVIEW_HISTORY_ERRORS, &[]),
             daily: Mutex::new(DailyVerdicts::default()),
             model: Mutex::new(None),
             recorder,
@@ -376,6 +288,127 @@ impl DailyVerdicts {
         out.reverse();
         out
     }
+}
+
+/// What kind of series a name is, for its description.
+#[derive(Clone, Copy)]
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// Every series: name, kind and help text. Histograms are in seconds.
+const DESCRIPTIONS: [(&str, Kind, &str); 12] = [
+    (
+        HTTP_REQUESTS,
+        Kind::Counter,
+        "HTTP requests by route template and status",
+    ),
+    (
+        SCORE_DURATION,
+        Kind::Histogram,
+        "Time to assess one comment, cache included",
+    ),
+    (
+        VERDICTS,
+        Kind::Counter,
+        "Verdicts given, by verdict and cache",
+    ),
+    (
+        RULE_HITS,
+        Kind::Counter,
+        "Rule hits of freshly scored comments, by rule id",
+    ),
+    (
+        CACHE_REQUESTS,
+        Kind::Counter,
+        "Verdict cache look-ups by outcome",
+    ),
+    (
+        CACHE_ERRORS,
+        Kind::Counter,
+        "Verdict cache calls that failed (counted as misses)",
+    ),
+    (
+        LABELS_RECORDED,
+        Kind::Counter,
+        "Moderator labels recorded, by label",
+    ),
+    (MODEL_INFO, Kind::Gauge, "1 for the model version in use"),
+    (
+        RETRAIN_JOBS,
+        Kind::Counter,
+        "Retraining jobs finished, by outcome",
+    ),
+    (
+        RETRAIN_DURATION,
+        Kind::Histogram,
+        "Duration of retraining jobs",
+    ),
+    (
+        RATE_LIMITED,
+        Kind::Counter,
+        "Requests refused by the rate limiter",
+    ),
+    (
+        REVIEW_HISTORY_ERRORS,
+        Kind::Counter,
+        "Verdicts that could not be written to the review history",
+    ),
+];
+
+/// A recorder with the service's own histogram buckets.
+fn bucketed_recorder() -> PrometheusRecorder {
+    PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Full(SCORE_DURATION.into()), &SCORE_BUCKETS)
+        .and_then(|b| {
+            b.set_buckets_for_metric(Matcher::Full(RETRAIN_DURATION.into()), &RETRAIN_BUCKETS)
+        })
+        // Cannot fail: exact names and non-empty constant buckets. Were it to, histograms
+        // would render as summaries, still a working exporter.
+        .unwrap_or_else(|_| PrometheusBuilder::new())
+        .build_recorder()
+}
+
+/// Gives every series of [`DESCRIPTIONS`] its `# HELP` and `# TYPE`.
+fn describe_all(recorder: &PrometheusRecorder) {
+    for (name, kind, help) in DESCRIPTIONS {
+        let key = name.into();
+        match kind {
+            Kind::Counter => recorder.describe_counter(key, None, help.into()),
+            Kind::Gauge => recorder.describe_gauge(key, None, help.into()),
+            Kind::Histogram => recorder.describe_histogram(key, Some(Unit::Seconds), help.into()),
+        }
+    }
+}
+
+/// The counter `name` with fixed `labels`, registered in `recorder`.
+fn counter(
+    recorder: &PrometheusRecorder,
+    name: &'static str,
+    labels: &[(&'static str, &'static str)],
+) -> Counter {
+    let labels: Vec<Label> = labels.iter().map(|&(k, v)| Label::new(k, v)).collect();
+    recorder.register_counter(&Key::from_parts(name, labels), &METADATA)
+}
+
+/// `verdicts_total` for every verdict, fresh and cached, laid out as [`Metrics::verdicts`].
+fn register_verdicts(recorder: &PrometheusRecorder) -> [[Counter; 2]; 4] {
+    ["approve", "hold", "spam", "discard"].map(|verdict| {
+        [
+            counter(
+                recorder,
+                VERDICTS,
+                &[("verdict", verdict), ("cached", "false")],
+            ),
+            counter(
+                recorder,
+                VERDICTS,
+                &[("verdict", verdict), ("cached", "true")],
+            ),
+        ]
+    })
 }
 
 /// Position of a verdict in [`Metrics::verdicts`].

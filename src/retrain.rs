@@ -12,8 +12,9 @@
 //! that model is registered and activated.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -22,9 +23,10 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::cache::Cache;
 use crate::classifier::{
-    write_model, Calibration, ClassCounts, CvMetrics, ExtractedDoc, NbModel, TrainOptions, Trainer,
+    write_model, Calibration, ClassCounts, CvMetrics, ExtractedDoc, Manifest, NbModel,
+    TrainOptions, Trainer,
 };
-use crate::corpus::shipped_corpus;
+use crate::corpus::{shipped_corpus, LabelledComment};
 use crate::domain::{Comment, Label};
 use crate::evaluation::{evaluate, EvalReport};
 use crate::labels::{included_labels, LabelBook};
@@ -270,16 +272,91 @@ fn train_gate_promote(
     job_id: &str,
     request: &RetrainRequest,
 ) -> anyhow::Result<Option<String>> {
-    // Each call ends the stage before it, so the record shows where a job's time went.
-    let stage_started = Mutex::new(Instant::now());
-    let stage = |name: &str, progress: f64| {
-        let secs = {
-            let mut started = stage_started.lock().unwrap_or_else(|p| p.into_inner());
-            let secs = started.elapsed().as_secs_f64();
-            *started = Instant::now();
-            secs
-        };
-        jobs.update(job_id, |job| {
+    let mut stage = StageClock::new(jobs, job_id);
+    stage.enter("starting", 0.05);
+    let baseline = Baseline::read(ctx);
+
+    // One streaming pass over everything: each group's counts, plus a bounded sample of its
+    // documents for calibration. Memory is a few models and the samples, whatever the
+    // number of labels; every document is extracted once per job.
+    stage.enter("reading the corpus", 0.1);
+    let corpus = CorpusSplit::count(&baseline.trainer, request.holdout);
+    stage.enter("reading labels", 0.2);
+    let labels = LabelSplit::count(ctx, &baseline, request.holdout)?;
+    let (corpus_docs, label_docs) = (corpus.docs(), labels.docs());
+    jobs.update(job_id, |job| {
+        job.corpus_docs = corpus_docs;
+        job.label_docs = label_docs;
+    });
+
+    stage.enter(
+        "training the candidate, the current recipe and the final model",
+        0.4,
+    );
+    let trained = train_all(&baseline, &corpus, &labels);
+    let candidate_report = trained.candidate;
+    let current_report = trained.current?;
+    let gate = Gate::judge(
+        &candidate_report,
+        &current_report,
+        ctx.tolerance,
+        request.force,
+    );
+    jobs.update(job_id, |job| {
+        job.candidate = Some(candidate_report.clone());
+        job.current = Some(current_report);
+        job.gate = Some(gate.verdict);
+    });
+    if !gate.passed && !request.force {
+        return Ok(None);
+    }
+
+    let model = trained.final_model?;
+    stage.enter("registering", 0.9);
+    let (staged, manifest) = write_final_model(ctx, &model, baseline.through)?;
+    let entry = RegistryEntry {
+        version: manifest.version.clone(),
+        parent: Some(baseline.version),
+        created_at: manifest.created_at.clone(),
+        corpus_docs,
+        label_docs,
+        labels_through: baseline.through,
+        labels_log: Some(baseline.log_id),
+        holdout: Some(candidate_report),
+        triggered_by: request.triggered_by.clone(),
+        forced: !gate.passed,
+    };
+    ctx.registry.register(&staged, &entry)?;
+    stage.enter("activating", 0.95);
+    activate(ctx, &manifest.version)?;
+    if let Err(e) = ctx.registry.prune(ctx.keep_versions) {
+        tracing::warn!(error = %e, "pruning old model versions failed");
+    }
+    Ok(Some(manifest.version))
+}
+
+/// Moves a job from stage to stage. Each move ends the stage before it, so the record shows
+/// where a job's time went.
+struct StageClock<'a> {
+    jobs: &'a Jobs,
+    job_id: &'a str,
+    started: Instant,
+}
+
+impl<'a> StageClock<'a> {
+    fn new(jobs: &'a Jobs, job_id: &'a str) -> Self {
+        StageClock {
+            jobs,
+            job_id,
+            started: Instant::now(),
+        }
+    }
+
+    fn enter(&mut self, name: &str, progress: f64) {
+        let secs = self.started.elapsed().as_secs_f64();
+        self.started = Instant::now();
+        self.jobs.update(self.job_id, |job| {
+            // A queued job has no stage yet whose time to record.
             if job.state == JobState::Running {
                 let stage = std::mem::take(&mut job.stage);
                 job.timings.push(StageTiming { stage, secs });
@@ -288,119 +365,218 @@ fn train_gate_promote(
             job.stage = name.to_owned();
             job.progress = progress;
         })
-    };
-    stage("starting", 0.05);
-    let live = ctx.labels.live().current();
-    let current_version = live.model_version().to_owned();
-    let current_entry = ctx.registry.load(&current_version).ok().map(|(_, _, e)| e);
-    let local_log = ctx.labels.log_id().to_owned();
-    let current_through = current_entry.as_ref().map_or(0, |e| {
-        included_labels(e.labels_log.as_deref(), e.labels_through, &local_log)
-    });
-    let through = ctx.labels.last_seq();
-    let trainer = Trainer::new(TrainOptions {
-        params: *live.model().params(),
-        ..TrainOptions::default()
-    });
-    let weight = ctx.labels.weight();
+    }
+}
 
-    // One streaming pass over everything: each group's counts, plus a bounded sample of its
-    // documents for calibration. Memory is a few models and the samples, whatever the
-    // number of labels; every document is extracted once per job.
-    stage("reading the corpus", 0.1);
-    let corpus = shipped_corpus();
-    let (holdout, rest): (Vec<_>, Vec<_>) = corpus
-        .into_iter()
-        .partition(|row| in_holdout(&row.text, request.holdout));
-    let rest_group = Group::count(
-        &trainer,
-        rest.iter().map(|r| (r.to_comment(), r.label, 1.0)),
-    );
-    let holdout_group = Group::count(
-        &trainer,
-        holdout.iter().map(|r| (r.to_comment(), r.label, 1.0)),
-    );
-    stage("reading labels", 0.2);
-    let mut old_labels = GroupBuilder::new(&trainer);
-    let mut new_labels = GroupBuilder::new(&trainer);
-    // A label on a holdout text would let both gate models train on the test: it joins
-    // the final training only.
-    let mut holdout_labels = GroupBuilder::new(&trainer);
-    ctx.labels.for_each_current(through, |record| {
-        let doc = (record.comment.clone(), record.label, weight);
-        if in_holdout(&record.comment.content, request.holdout) {
-            holdout_labels.push(doc);
-        } else if record.seq <= current_through {
-            old_labels.push(doc);
-        } else {
-            new_labels.push(doc);
+/// The model in service when a job starts, and what the job's models are trained with.
+struct Baseline {
+    /// Its rules and policy score both gate models, so only the models differ.
+    live: Arc<Scorer>,
+    /// The version in service, the new model's parent.
+    version: String,
+    /// This replica's label log.
+    log_id: String,
+    /// The last label of this log the model in service learned (0 if from another log).
+    trained_through: u64,
+    /// The last label the job learns.
+    through: u64,
+    /// Keeps the hyper-parameters in service.
+    trainer: Trainer,
+    /// A moderator label's weight against a corpus comment.
+    weight: f32,
+}
+
+impl Baseline {
+    fn read(ctx: &RetrainContext<'_>) -> Baseline {
+        let live = ctx.labels.live().current();
+        let version = live.model_version().to_owned();
+        let entry = ctx.registry.load(&version).ok().map(|(_, _, e)| e);
+        let log_id = ctx.labels.log_id().to_owned();
+        let trained_through = entry.as_ref().map_or(0, |e| {
+            included_labels(e.labels_log.as_deref(), e.labels_through, &log_id)
+        });
+        let through = ctx.labels.last_seq();
+        let trainer = Trainer::new(TrainOptions {
+            params: *live.model().params(),
+            ..TrainOptions::default()
+        });
+        Baseline {
+            live,
+            version,
+            log_id,
+            trained_through,
+            through,
+            trainer,
+            weight: ctx.labels.weight(),
         }
-    })?;
-    let (old_labels, new_labels) = (old_labels.finish(), new_labels.finish());
-    let holdout_labels = holdout_labels.finish();
-    let corpus_docs = (rest_group.docs + holdout_group.docs) as u64;
-    let label_docs = (old_labels.docs + new_labels.docs + holdout_labels.docs) as u64;
-    jobs.update(job_id, |job| {
-        job.corpus_docs = corpus_docs;
-        job.label_docs = label_docs;
-    });
+    }
+}
 
-    stage(
-        "training the candidate, the current recipe and the final model",
-        0.4,
-    );
+/// The shipped corpus, split into the gate's holdout and the rest.
+struct CorpusSplit {
+    /// The rows the gate evaluates on.
+    holdout: Vec<LabelledComment>,
+    holdout_group: Group,
+    rest: Group,
+}
+
+impl CorpusSplit {
+    fn count(trainer: &Trainer, share: f64) -> CorpusSplit {
+        let (holdout, rest): (Vec<_>, Vec<_>) = shipped_corpus()
+            .into_iter()
+            .partition(|row| in_holdout(&row.text, share));
+        let rest = Group::count(trainer, rest.iter().map(|r| (r.to_comment(), r.label, 1.0)));
+        let holdout_group = Group::count(
+            trainer,
+            holdout.iter().map(|r| (r.to_comment(), r.label, 1.0)),
+        );
+        CorpusSplit {
+            holdout,
+            holdout_group,
+            rest,
+        }
+    }
+
+    fn docs(&self) -> u64 {
+        (self.rest.docs + self.holdout_group.docs) as u64
+    }
+}
+
+/// The moderator labels in force, split by which models may learn them.
+struct LabelSplit {
+    /// Learned by the model in service: both gate models train on them.
+    old: Group,
+    /// Since then: what the gate judges.
+    new: Group,
+    /// On holdout texts. Either gate model training on them would train on the test, so
+    /// they join the final training only.
+    holdout: Group,
+}
+
+impl LabelSplit {
+    fn count(
+        ctx: &RetrainContext<'_>,
+        baseline: &Baseline,
+        share: f64,
+    ) -> std::io::Result<LabelSplit> {
+        let trainer = &baseline.trainer;
+        let mut old = GroupBuilder::new(trainer);
+        let mut new = GroupBuilder::new(trainer);
+        let mut holdout = GroupBuilder::new(trainer);
+        ctx.labels.for_each_current(baseline.through, |record| {
+            let doc = (record.comment.clone(), record.label, baseline.weight);
+            if in_holdout(&record.comment.content, share) {
+                holdout.push(doc);
+            } else if record.seq <= baseline.trained_through {
+                old.push(doc);
+            } else {
+                new.push(doc);
+            }
+        })?;
+        Ok(LabelSplit {
+            old: old.finish(),
+            new: new.finish(),
+            holdout: holdout.finish(),
+        })
+    }
+
+    fn docs(&self) -> u64 {
+        (self.old.docs + self.new.docs + self.holdout.docs) as u64
+    }
+}
+
+/// What the job's trainings produced.
+struct Trained {
+    /// The candidate's figures on the holdout.
+    candidate: EvalReport,
+    /// The current recipe's figures on the holdout.
+    current: anyhow::Result<EvalReport>,
+    /// Trained on everything: what is promoted if the gate passes.
+    final_model: anyhow::Result<NbModel>,
+}
+
+/// Trains the candidate, the current recipe and the final model, and evaluates the first
+/// two on the holdout.
+fn train_all(baseline: &Baseline, corpus: &CorpusSplit, labels: &LabelSplit) -> Trained {
     // The three trainings are independent. The final one (everything) is built alongside
     // the two the gate compares, and thrown away if the gate refuses: on two cores that
     // costs little and saves a training's time on every promotion.
+    let trainer = &baseline.trainer;
     let everything: [&Group; 5] = [
-        &rest_group,
-        &holdout_group,
-        &old_labels,
-        &new_labels,
-        &holdout_labels,
+        &corpus.rest,
+        &corpus.holdout_group,
+        &labels.old,
+        &labels.new,
+        &labels.holdout,
     ];
-    let (candidate_report, current_report, final_model) = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let current = scope.spawn(|| {
-            let model = build(&trainer, &[&rest_group, &old_labels]);
-            evaluate(&live.with_model(model, "current"), &holdout)
+            let model = build(trainer, &[&corpus.rest, &labels.old]);
+            evaluate(&baseline.live.with_model(model, "current"), &corpus.holdout)
         });
-        let final_model = scope.spawn(|| build(&trainer, &everything));
-        let model = build(&trainer, &[&rest_group, &old_labels, &new_labels]);
-        let candidate_report = evaluate(&live.with_model(model, "candidate"), &holdout);
-        (candidate_report, current.join(), final_model.join())
-    });
-    let current_report =
-        current_report.map_err(|_| anyhow::anyhow!("training the current recipe panicked"))?;
+        let final_model = scope.spawn(|| build(trainer, &everything));
+        let model = build(trainer, &[&corpus.rest, &labels.old, &labels.new]);
+        let candidate = evaluate(
+            &baseline.live.with_model(model, "candidate"),
+            &corpus.holdout,
+        );
+        Trained {
+            candidate,
+            current: current
+                .join()
+                .map_err(|_| anyhow::anyhow!("training the current recipe panicked")),
+            final_model: final_model
+                .join()
+                .map_err(|_| anyhow::anyhow!("training the final model panicked")),
+        }
+    })
+}
 
-    let f1_ok = candidate_report.f1 >= current_report.f1 - ctx.tolerance.f1_drop;
-    let fpr_ok = candidate_report.fpr <= current_report.fpr + ctx.tolerance.fpr_rise;
-    let verdict = format!(
-        "F1 {:.4} vs {:.4} (may drop {}): {}; false-positive rate {:.4} vs {:.4} (may rise {}): {}{}",
-        candidate_report.f1,
-        current_report.f1,
-        ctx.tolerance.f1_drop,
-        if f1_ok { "ok" } else { "too low" },
-        candidate_report.fpr,
-        current_report.fpr,
-        ctx.tolerance.fpr_rise,
-        if fpr_ok { "ok" } else { "too high" },
-        if request.force && !(f1_ok && fpr_ok) { "; forced" } else { "" },
-    );
-    let passed = f1_ok && fpr_ok;
-    jobs.update(job_id, |job| {
-        job.candidate = Some(candidate_report.clone());
-        job.current = Some(current_report);
-        job.gate = Some(verdict);
-    });
-    if !passed && !request.force {
-        return Ok(None);
+/// The gate's decision on a candidate.
+struct Gate {
+    /// Within both tolerances.
+    passed: bool,
+    /// Why it passed or failed, in words.
+    verdict: String,
+}
+
+impl Gate {
+    fn judge(
+        candidate: &EvalReport,
+        current: &EvalReport,
+        tolerance: GateTolerance,
+        force: bool,
+    ) -> Gate {
+        let f1_ok = candidate.f1 >= current.f1 - tolerance.f1_drop;
+        let fpr_ok = candidate.fpr <= current.fpr + tolerance.fpr_rise;
+        let verdict = format!(
+            "F1 {:.4} vs {:.4} (may drop {}): {}; false-positive rate {:.4} vs {:.4} (may rise {}): {}{}",
+            candidate.f1,
+            current.f1,
+            tolerance.f1_drop,
+            if f1_ok { "ok" } else { "too low" },
+            candidate.fpr,
+            current.fpr,
+            tolerance.fpr_rise,
+            if fpr_ok { "ok" } else { "too high" },
+            if force && !(f1_ok && fpr_ok) { "; forced" } else { "" },
+        );
+        Gate {
+            passed: f1_ok && fpr_ok,
+            verdict,
+        }
     }
+}
 
-    let model = final_model.map_err(|_| anyhow::anyhow!("training the final model panicked"))?;
-    stage("registering", 0.9);
+/// Writes the model to promote into a fresh staging directory, for the registry to take.
+fn write_final_model(
+    ctx: &RetrainContext<'_>,
+    model: &NbModel,
+    through: u64,
+) -> anyhow::Result<(PathBuf, Manifest)> {
     let staged = ctx.registry.staging_dir()?;
     let manifest = write_model(
-        &model,
+        model,
         &staged,
         format!("corpus:shipped+labels:{through}"),
         vec![
@@ -409,25 +585,7 @@ fn train_gate_promote(
         ],
         CvMetrics::default(),
     )?;
-    let entry = RegistryEntry {
-        version: manifest.version.clone(),
-        parent: Some(current_version),
-        created_at: manifest.created_at.clone(),
-        corpus_docs,
-        label_docs,
-        labels_through: through,
-        labels_log: Some(local_log),
-        holdout: Some(candidate_report),
-        triggered_by: request.triggered_by.clone(),
-        forced: !passed,
-    };
-    ctx.registry.register(&staged, &entry)?;
-    stage("activating", 0.95);
-    activate(ctx, &manifest.version)?;
-    if let Err(e) = ctx.registry.prune(ctx.keep_versions) {
-        tracing::warn!(error = %e, "pruning old model versions failed");
-    }
-    Ok(Some(manifest.version))
+    Ok((staged, manifest))
 }
 
 /// Documents per calibration sample of one group: enough for a 12-parameter logistic

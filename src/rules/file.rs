@@ -88,6 +88,34 @@ pub(super) fn parse(src: &str) -> Result<Vec<RuleSpec>, RuleError> {
 
 fn parse_rule(index: usize, mut table: toml::Table) -> Result<RuleSpec, RuleError> {
     // Named before anything else is checked, so every later error can carry the id.
+    let id = take_id(index, &mut table)?;
+    let params = take_params(&mut table);
+    let raw: RawRule = table
+        .try_into()
+        .map_err(|e: toml::de::Error| invalid(&id, &one_line(&e.to_string())))?;
+
+    if raw.reason.trim().is_empty() {
+        return Err(invalid(&id, "`reason` is empty"));
+    }
+    let effect = parse_effect(&id, raw.action, raw.weight)?;
+    let fields = raw
+        .fields
+        .as_deref()
+        .map(|f| parse_fields(&id, f))
+        .transpose()?;
+    let matcher = parse_matcher(&id, raw.regex, raw.keywords, raw.check, fields, params)?;
+
+    Ok(RuleSpec {
+        id,
+        reason: raw.reason.trim().to_string(),
+        effect,
+        enabled: raw.enabled,
+        matcher,
+    })
+}
+
+/// Removes the rule's `id` from `table`; a rule without one is named by its position.
+fn take_id(index: usize, table: &mut toml::Table) -> Result<String, RuleError> {
     let id = match table.remove("id") {
         Some(toml::Value::String(id)) => id,
         _ => {
@@ -98,95 +126,88 @@ fn parse_rule(index: usize, mut table: toml::Table) -> Result<RuleSpec, RuleErro
         }
     };
     validate_id(&id)?;
+    Ok(id)
+}
 
-    let params: toml::Table = {
-        let extra: Vec<String> = table
-            .keys()
-            .filter(|k| !COMMON_KEYS.contains(&k.as_str()))
-            .cloned()
-            .collect();
-        extra
-            .into_iter()
-            .filter_map(|k| table.remove(&k).map(|v| (k, v)))
-            .collect()
-    };
-    let raw: RawRule = table
-        .try_into()
-        .map_err(|e: toml::de::Error| invalid(&id, &one_line(&e.to_string())))?;
+/// Removes and returns the keys that are not [`COMMON_KEYS`]: a check's parameters, which
+/// `RawRule` would refuse as unknown.
+fn take_params(table: &mut toml::Table) -> toml::Table {
+    let extra: Vec<String> = table
+        .keys()
+        .filter(|k| !COMMON_KEYS.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    extra
+        .into_iter()
+        .filter_map(|k| table.remove(&k).map(|v| (k, v)))
+        .collect()
+}
 
-    if raw.reason.trim().is_empty() {
-        return Err(invalid(&id, "`reason` is empty"));
+fn parse_effect(
+    id: &str,
+    action: Option<Action>,
+    weight: Option<f64>,
+) -> Result<RuleEffect, RuleError> {
+    match (action, weight) {
+        (Some(_), Some(_)) => Err(invalid(id, "has both `action` and `weight`; give one")),
+        (None, None) => Err(invalid(
+            id,
+            "needs `action` (hold, spam, discard) or `weight`",
+        )),
+        (Some(Action::Hold), None) => Ok(RuleEffect::Hold),
+        (Some(Action::Spam), None) => Ok(RuleEffect::Spam),
+        (Some(Action::Discard), None) => Ok(RuleEffect::Discard),
+        (None, Some(w)) if !w.is_finite() => Err(invalid(id, "`weight` must be finite")),
+        (None, Some(0.0)) => Err(invalid(
+            id,
+            "`weight` is 0, which does nothing; use `enabled = false`",
+        )),
+        (None, Some(w)) if w.abs() > MAX_WEIGHT => Err(invalid(
+            id,
+            &format!("`weight` must be within ±{MAX_WEIGHT}, got {w}"),
+        )),
+        (None, Some(w)) => Ok(RuleEffect::Weight(w)),
     }
-    let effect = match (raw.action, raw.weight) {
-        (Some(_), Some(_)) => return Err(invalid(&id, "has both `action` and `weight`; give one")),
-        (None, None) => {
-            return Err(invalid(
-                &id,
-                "needs `action` (hold, spam, discard) or `weight`",
-            ))
-        }
-        (Some(Action::Hold), None) => RuleEffect::Hold,
-        (Some(Action::Spam), None) => RuleEffect::Spam,
-        (Some(Action::Discard), None) => RuleEffect::Discard,
-        (None, Some(w)) if !w.is_finite() => return Err(invalid(&id, "`weight` must be finite")),
-        (None, Some(0.0)) => {
-            return Err(invalid(
-                &id,
-                "`weight` is 0, which does nothing; use `enabled = false`",
-            ))
-        }
-        (None, Some(w)) if w.abs() > MAX_WEIGHT => {
-            return Err(invalid(
-                &id,
-                &format!("`weight` must be within ±{MAX_WEIGHT}, got {w}"),
-            ))
-        }
-        (None, Some(w)) => RuleEffect::Weight(w),
-    };
+}
 
-    let fields = raw
-        .fields
-        .as_deref()
-        .map(|f| parse_fields(&id, f))
-        .transpose()?;
-    let matcher = match (raw.regex, raw.keywords, raw.check) {
+/// The matcher from the rule's one `regex`, `keywords` or `check`; only a check takes
+/// parameters.
+fn parse_matcher(
+    id: &str,
+    regex: Option<String>,
+    keywords: Option<Vec<String>>,
+    check: Option<String>,
+    fields: Option<FieldMask>,
+    params: toml::Table,
+) -> Result<Matcher, RuleError> {
+    match (regex, keywords, check) {
         (Some(regex), None, None) => {
-            no_params(&id, &params, "a regex rule")?;
-            pattern::validate(&id, &regex)?;
-            Matcher::Pattern {
+            no_params(id, &params, "a regex rule")?;
+            pattern::validate(id, &regex)?;
+            Ok(Matcher::Pattern {
                 regex,
-                fields: require_fields(&id, fields)?,
-            }
+                fields: require_fields(id, fields)?,
+            })
         }
         (None, Some(keywords), None) => {
-            no_params(&id, &params, "a keywords rule")?;
-            let regex = pattern::keywords_to_regex(&keywords).map_err(|why| invalid(&id, &why))?;
-            pattern::validate(&id, &regex)?;
-            Matcher::Pattern {
+            no_params(id, &params, "a keywords rule")?;
+            let regex = pattern::keywords_to_regex(&keywords).map_err(|why| invalid(id, &why))?;
+            pattern::validate(id, &regex)?;
+            Ok(Matcher::Pattern {
                 regex,
-                fields: require_fields(&id, fields)?,
-            }
+                fields: require_fields(id, fields)?,
+            })
         }
         (None, None, Some(name)) => {
-            let check = Check::parse(&name, Params(params)).map_err(|why| invalid(&id, &why))?;
-            check_fields(&id, &name, &check, fields)?;
-            Matcher::Check(check)
+            let check = Check::parse(&name, Params(params)).map_err(|why| invalid(id, &why))?;
+            check_fields(id, &name, &check, fields)?;
+            Ok(Matcher::Check(check))
         }
-        _ => {
-            return Err(invalid(
-                &id,
-                "needs exactly one of `regex`, `keywords` or `check`",
-            ))
-        }
-    };
-
-    Ok(RuleSpec {
-        id,
-        reason: raw.reason.trim().to_string(),
-        effect,
-        enabled: raw.enabled,
-        matcher,
-    })
+        _ => Err(invalid(
+            id,
+            "needs exactly one of `regex`, `keywords` or `check`",
+        )),
+    }
 }
 
 fn validate_id(id: &str) -> Result<(), RuleError> {
