@@ -384,7 +384,8 @@ mod tests {
             "n".repeat(3000)
         );
         // (body, Ok(label) or Err((code, message part)), why)
-        let cases: Vec<(&str, Result<Label, (&str, &str)>, &str)> = vec![
+        type Case<'a> = (&'a str, Result<Label, (&'a str, &'a str)>, &'a str);
+        let cases: Vec<Case> = vec![
             (
                 r#"{"label":"spam","verdict_id":"abc"}"#,
                 Ok(Label::Spam),
@@ -470,7 +471,8 @@ mod tests {
     #[test]
     fn retrain_bodies() {
         // (body, Ok((force, holdout)) or Err(code), why)
-        let cases: Vec<(&str, Result<(bool, f64), &str>, &str)> = vec![
+        type Case = (&'static str, Result<(bool, f64), &'static str>, &'static str);
+        let cases: Vec<Case> = vec![
             ("", Ok((false, DEFAULT_HOLDOUT)), "no body"),
             ("  \n", Ok((false, DEFAULT_HOLDOUT)), "blank body"),
             ("{}", Ok((false, DEFAULT_HOLDOUT)), "empty object"),

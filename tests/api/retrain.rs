@@ -322,7 +322,8 @@ async fn retrain_bodies_go_through_the_json_body_reader() {
         request.body(body).send()
     };
     // (content type, body, status, code, why); every case is refused before a job starts.
-    let cases: Vec<(Option<&'static str>, Vec<u8>, u16, &str, &str)> = vec![
+    type Case = (Option<&'static str>, Vec<u8>, u16, &'static str, &'static str);
+    let cases: Vec<Case> = vec![
         (
             Some("application/json"),
             vec![b' '; 300 * 1024],
