@@ -471,7 +471,11 @@ mod tests {
     #[test]
     fn retrain_bodies() {
         // (body, Ok((force, holdout)) or Err(code), why)
-        type Case = (&'static str, Result<(bool, f64), &'static str>, &'static str);
+        type Case = (
+            &'static str,
+            Result<(bool, f64), &'static str>,
+            &'static str,
+        );
         let cases: Vec<Case> = vec![
             ("", Ok((false, DEFAULT_HOLDOUT)), "no body"),
             ("  \n", Ok((false, DEFAULT_HOLDOUT)), "blank body"),

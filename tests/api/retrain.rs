@@ -322,7 +322,13 @@ async fn retrain_bodies_go_through_the_json_body_reader() {
         request.body(body).send()
     };
     // (content type, body, status, code, why); every case is refused before a job starts.
-    type Case = (Option<&'static str>, Vec<u8>, u16, &'static str, &'static str);
+    type Case = (
+        Option<&'static str>,
+        Vec<u8>,
+        u16,
+        &'static str,
+        &'static str,
+    );
     let cases: Vec<Case> = vec![
         (
             Some("application/json"),
