@@ -501,6 +501,27 @@ mod tests {
     }
 
     #[test]
+    fn each_store_renders_its_memory_budget_and_use() {
+        let metrics = Metrics::new();
+        let store = |store, budget, used| crate::cache::StoreMemory {
+            store,
+            budget,
+            used,
+        };
+        metrics.memory(&[store("verdicts", 100, 40), store("ids", 10, 0)]);
+        metrics.memory(&[store("verdicts", 100, 60), store("ids", 10, 3)]);
+        let text = metrics.render("nb-1", 0, 0);
+        for line in [
+            r#"commentguard_memory_budget_bytes{store="verdicts"} 100"#,
+            r#"commentguard_memory_used_bytes{store="verdicts"} 60"#,
+            r#"commentguard_memory_budget_bytes{store="ids"} 10"#,
+            r#"commentguard_memory_used_bytes{store="ids"} 3"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+        }
+    }
+
+    #[test]
     fn verdicts_are_counted_per_day_with_empty_days_as_zero() {
         let day = |d: u8| Date::from_calendar_date(2026, time::Month::March, d).unwrap();
         let mut daily = DailyVerdicts::default();

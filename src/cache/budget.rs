@@ -42,7 +42,7 @@ impl MemoryBudget {
     /// `total_mb` MiB split between the stores as the module documentation says.
     pub fn split(total_mb: u64) -> Self {
         let total = total_mb.max(1).saturating_mul(1024 * 1024);
-        let share = |percent: u64| total / 100 * percent;
+        let share = |percent: u64| total.saturating_mul(percent) / 100;
         MemoryBudget {
             verdicts: share(50),
             ids: share(10),

@@ -225,3 +225,44 @@ async fn redis_entries_of_the_old_id_shape_are_ignored_not_misread() {
     );
     assert_eq!(body["verdict_id"], old_verdict);
 }
+
+#[tokio::test]
+async fn the_memory_budget_and_its_use_are_in_the_metrics() {
+    let app = spawn_app_with(|s| s.memory_budget_mb = 8).await;
+    let used = |text: &str, store: &str| -> f64 {
+        let prefix = format!("commentguard_memory_used_bytes{{store=\"{store}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no {store} use in\n{text}"))
+            .parse()
+            .unwrap()
+    };
+    let metrics = || async {
+        app.request(Method::GET, "/metrics")
+            .await
+            .text()
+            .await
+            .unwrap()
+    };
+    let before = metrics().await;
+    for store in ["verdicts", "ids", "counters", "review"] {
+        used(&before, store);
+    }
+    assert!(
+        before.contains(r#"commentguard_memory_budget_bytes{store="verdicts"} 4194304"#),
+        "half of 8 MiB for verdicts:\n{before}"
+    );
+    // Twenty distinct 60 KB comments: over 1 MB offered, within the 4 MiB verdict share.
+    for i in 0..20 {
+        let content = format!("{i} {}", "lorem ipsum dolor sit amet ".repeat(2_200));
+        app.score(&json!({"content": content, "id": format!("big-{i}")}))
+            .await;
+    }
+    let after = metrics().await;
+    let verdicts = used(&after, "verdicts");
+    assert!(
+        (1_100_000.0..4_194_304.0).contains(&verdicts),
+        "twenty 60 KB verdicts weigh {verdicts}"
+    );
+    assert!(used(&after, "ids") > used(&before, "ids"));
+}
