@@ -13,6 +13,10 @@
 //!
 //! With Redis, verdicts, ids, counters and the review history live there and the process
 //! keeps none of them.
+//!
+//! Outside the split: the spam memory (keys of labelled spam, bounded at a fixed 4 MiB,
+//! built by the label book as it replays the log) and the rate limiter's buckets (one per
+//! key and client IP, pruned every few seconds).
 
 use crate::domain::{Assessment, Comment};
 
