@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 
 use crate::akismet::UsageStats;
-use crate::cache::{Cache, LocalCache, MemoryBudget, RedisCache, StoreMemory};
+use crate::cache::{
+    Cache, LocalCache, MemoryBudget, RedisCache, StoreMemory, REVIEW_MEMORY_PER_JSON_BYTE,
+};
 use crate::classifier::{parse_manifest, MANIFEST_FILE, MODEL_FILE};
 use crate::keys::Keyring;
 use crate::labels::{included_labels, log_id, LabelBook, ReplayReport};
@@ -88,7 +90,7 @@ impl AppState {
             stores.push(StoreMemory {
                 store: "review",
                 budget: self.budget.review,
-                used: review.bytes_in_memory() as u64,
+                used: (review.bytes_in_memory() as f64 * REVIEW_MEMORY_PER_JSON_BYTE) as u64,
             });
         }
         stores
@@ -224,7 +226,7 @@ fn open_review(
                     &settings.data_dir,
                     settings.review_retention,
                     time::OffsetDateTime::now_utc(),
-                    usize::try_from(budget.review).unwrap_or(usize::MAX),
+                    (budget.review as f64 / REVIEW_MEMORY_PER_JSON_BYTE) as usize,
                 )
                 .with_context(|| {
                     format!(

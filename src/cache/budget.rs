@@ -7,9 +7,13 @@
 //! | store | share | why |
 //! |---|---|---|
 //! | `verdicts` | 50 % | the comment and its verdict, once per distinct comment: the bulk |
-//! | `ids` | 10 % | platform and verdict ids, each pointing at a verdict's key (~120 B each) |
-//! | `counters` | 15 % | the repeat, cross-site and flood counters (~150 B each) |
+//! | `ids` | 10 % | platform and verdict ids, each pointing at a verdict's key (~500 B each) |
+//! | `counters` | 15 % | the repeat, cross-site and flood counters (~500 B each) |
 //! | `review` | 25 % | held and spam verdicts for the console (the file store's memory) |
+//!
+//! Entries are weighed as the allocator and the cache will hold them (see [`heap`] and
+//! [`CACHE_ENTRY_OVERHEAD`]), not by their text alone: for ordinary comments of a few
+//! hundred bytes the bookkeeping is most of the cost.
 //!
 //! With Redis, verdicts, ids, counters and the review history live there and the process
 //! keeps none of them.
@@ -25,9 +29,24 @@ use super::CachedVerdict;
 /// Default total budget of the in-process stores, in MiB.
 pub const DEFAULT_MEMORY_BUDGET_MB: u64 = 64;
 
-/// Fixed cost of an entry beyond its strings: the map slot, the entry's bookkeeping in the
-/// cache (deques, timers, frequency sketch), the `Arc`s. Measured at roughly this much.
-const ENTRY_OVERHEAD: usize = 160;
+/// Bytes a cache keeps per entry for itself (measured on moka 0.12: the hash table bucket,
+/// the value entry and its shared info, the access and write order nodes, the key's `Arc`).
+pub const CACHE_ENTRY_OVERHEAD: usize = 384;
+
+/// Bytes the allocator takes for a heap block of `len` bytes: a header, rounded up to 16,
+/// at least 32 (glibc malloc); nothing for an empty string or vector.
+pub fn heap(len: usize) -> usize {
+    if len == 0 {
+        0
+    } else {
+        ((len + 8 + 15) & !15).max(32)
+    }
+}
+
+/// The review history's entries take about this many times their JSON size in memory (each
+/// string a heap block of its own, each token a struct): the file store, which counts JSON
+/// bytes, is given its share divided by this.
+pub const REVIEW_MEMORY_PER_JSON_BYTE: f64 = 1.5;
 
 /// Bytes each in-process store may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,23 +92,24 @@ pub struct StoreMemory {
     pub used: u64,
 }
 
-/// Approximate bytes of `verdict` in memory: its strings plus a fixed overhead per string
-/// and per entry. Cheap (no serialisation), and over rather than under.
+/// Approximate bytes of `verdict` in memory: each heap block (rounded as the allocator
+/// does) and the `Arc` it is kept in. Cheap (no serialisation).
 pub fn verdict_bytes(verdict: &CachedVerdict) -> usize {
-    ENTRY_OVERHEAD
-        + verdict.verdict_id.len()
+    heap(std::mem::size_of::<CachedVerdict>() + 16)
+        + heap(verdict.verdict_id.len())
         + assessment_bytes(&verdict.assessment)
         + verdict.comment.as_ref().map_or(0, comment_bytes)
 }
 
 fn assessment_bytes(a: &Assessment) -> usize {
-    std::mem::size_of::<Assessment>()
-        + a.model_version.len()
+    heap(a.model_version.len())
+        + heap(a.reasons.len() * std::mem::size_of::<crate::domain::Reason>())
         + a.reasons
             .iter()
-            .map(|r| r.id.len() + r.detail.len() + 48)
+            .map(|r| heap(r.id.len()) + heap(r.detail.len()))
             .sum::<usize>()
-        + a.tokens.iter().map(|t| t.token.len() + 32).sum::<usize>()
+        + heap(a.tokens.len() * std::mem::size_of::<crate::domain::TokenWeight>())
+        + a.tokens.iter().map(|t| heap(t.token.len())).sum::<usize>()
 }
 
 fn comment_bytes(c: &Comment) -> usize {
@@ -107,11 +127,10 @@ fn comment_bytes(c: &Comment) -> usize {
         &c.id,
         &c.honeypot,
     ];
-    std::mem::size_of::<Comment>()
-        + c.content.len()
+    heap(c.content.len())
         + optional
             .iter()
-            .map(|f| f.as_ref().map_or(0, String::len))
+            .map(|f| f.as_ref().map_or(0, |s| heap(s.len())))
             .sum::<usize>()
 }
 
@@ -119,9 +138,6 @@ fn comment_bytes(c: &Comment) -> usize {
 pub fn weight(bytes: usize) -> u32 {
     u32::try_from(bytes).unwrap_or(u32::MAX)
 }
-
-/// Fixed overhead of a small entry (an id, a counter).
-pub const SMALL_ENTRY_OVERHEAD: usize = ENTRY_OVERHEAD;
 
 #[cfg(test)]
 mod tests {
@@ -164,5 +180,8 @@ mod tests {
         };
         let bytes = verdict_bytes(&verdict);
         assert!((60_000..61_000).contains(&bytes), "{bytes}");
+        for (len, want) in [(0, 0), (1, 32), (24, 32), (25, 48), (100, 112)] {
+            assert_eq!(heap(len), want, "a block of {len} bytes");
+        }
     }
 }

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use moka::policy::{EvictionPolicy, Expiry};
 use moka::sync::Cache as Moka;
 
-use super::budget::{verdict_bytes, weight, MemoryBudget, StoreMemory, SMALL_ENTRY_OVERHEAD};
+use super::budget::{heap, verdict_bytes, weight, MemoryBudget, StoreMemory, CACHE_ENTRY_OVERHEAD};
 use super::{CacheHealth, CacheKey, CachedVerdict, CommentId, VerdictCache};
 use crate::signals::{SignalCounts, SignalKeys, FLOOD_WINDOW_SECS};
 
@@ -64,13 +64,20 @@ enum CounterState {
 impl Counter {
     fn bytes(&self, key: &str) -> usize {
         let own = match &*self.state {
-            CounterState::Count(_) => 16,
+            CounterState::Count(_) => 0,
             CounterState::Sites(sites) => {
                 let sites = sites.lock().unwrap_or_else(|e| e.into_inner());
-                64 + sites.iter().map(|s| s.len() + 40).sum::<usize>()
+                // The hash table: a slot per bucket plus a control byte, at 7/8 load.
+                let buckets = (sites.len() * 8 / 7 + 1).next_power_of_two().max(4);
+                heap(buckets * (std::mem::size_of::<String>() + 1) + 16)
+                    + sites.iter().map(|s| heap(s.len())).sum::<usize>()
             }
         };
-        SMALL_ENTRY_OVERHEAD + key.len() + own
+        CACHE_ENTRY_OVERHEAD
+            + heap(std::mem::size_of::<String>() + 16)
+            + heap(key.len())
+            + heap(std::mem::size_of::<CounterState>() + 16)
+            + own
     }
 }
 
@@ -89,13 +96,17 @@ impl LocalCache {
     pub fn new(ttl: Duration, budget: MemoryBudget) -> Self {
         let verdicts = Moka::builder()
             .max_capacity(budget.verdicts)
-            .weigher(|key: &Arc<str>, v: &Arc<CachedVerdict>| weight(key.len() + verdict_bytes(v)))
+            .weigher(|key: &Arc<str>, v: &Arc<CachedVerdict>| {
+                weight(CACHE_ENTRY_OVERHEAD + heap(key.len() + 16) + verdict_bytes(v))
+            })
             .time_to_live(ttl)
             .eviction_policy(EvictionPolicy::lru())
             .build();
         let ids = Moka::builder()
             .max_capacity(budget.ids)
-            .weigher(|id: &CommentId, key: &Arc<str>| weight(id.approx_bytes() + key.len()))
+            .weigher(|id: &CommentId, _: &Arc<str>| {
+                weight(CACHE_ENTRY_OVERHEAD + id.approx_bytes())
+            })
             .time_to_live(ttl)
             .eviction_policy(EvictionPolicy::lru())
             .build();
@@ -387,7 +398,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_id_index_is_bounded_and_evicts_one_entry_at_a_time() {
-        const BUDGET: u64 = 64 * 1024;
+        // Room for about 500 ids (each about 500 bytes with the cache's bookkeeping).
+        const BUDGET: u64 = 256 * 1024;
         let cache = LocalCache::new(Duration::from_secs(60), budget(BUDGET));
         cache.put(key("kept"), vec![], verdict("v", 10)).await;
         let mut least = u64::MAX;
@@ -413,9 +425,9 @@ mod tests {
 
     #[tokio::test]
     async fn counters_of_repeated_content_survive_a_flood_of_one_offs() {
-        // Room for a few hundred counters; 20,000 distinct comments (each with three
-        // counters) go through while one spam text and one IP keep coming back.
-        const BUDGET: u64 = 64 * 1024;
+        // Room for about 500 counters; 20,000 distinct comments (each with three counters)
+        // go through while one spam text and one IP keep coming back.
+        const BUDGET: u64 = 256 * 1024;
         let cache = LocalCache::new(Duration::from_secs(60), budget(BUDGET));
         let window = Duration::from_secs(60);
         let mut seen = Vec::new();

@@ -22,7 +22,9 @@ mod local;
 mod redis;
 
 pub use self::redis::{RedisCache, RedisReview, RedisSetupError};
-pub use budget::{MemoryBudget, StoreMemory, DEFAULT_MEMORY_BUDGET_MB};
+pub use budget::{
+    MemoryBudget, StoreMemory, DEFAULT_MEMORY_BUDGET_MB, REVIEW_MEMORY_PER_JSON_BYTE,
+};
 pub use local::LocalCache;
 
 use std::future::Future;
@@ -82,12 +84,15 @@ impl CommentId {
         }
     }
 
-    /// Approximate bytes this id takes in memory (the in-process index's weigher).
+    /// Approximate bytes this id takes in memory (the in-process index's weigher): the
+    /// key's own `Arc` in the cache and its strings.
     fn approx_bytes(&self) -> usize {
-        match self {
-            CommentId::Platform { site, id } => site.len() + id.len() + 56,
-            CommentId::Verdict(id) => id.len() + 56,
-        }
+        use budget::heap;
+        heap(std::mem::size_of::<Self>() + 16)
+            + match self {
+                CommentId::Platform { site, id } => heap(site.len()) + heap(id.len()),
+                CommentId::Verdict(id) => heap(id.len()),
+            }
     }
 }
 

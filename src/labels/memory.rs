@@ -80,9 +80,15 @@ impl MemoryKeys {
 /// Most bytes (approximately) the spam memory keeps: about 30,000 keys.
 pub const MAX_MEMORY_BYTES: usize = 4 * 1024 * 1024;
 
-/// Bytes a key costs beyond its text (twice: in the map and in the order): the map slot,
-/// the queue slot, the count and position.
-const ENTRY_BYTES: usize = 96;
+/// Bytes a key costs beyond its text (kept twice, in the map and in the order, each a heap
+/// block with the allocator's header and rounding: [`heap_text`]): the map slot at its load
+/// factor, the queue slot, the count and position.
+const ENTRY_BYTES: usize = 112;
+
+/// A key's text as the allocator holds it (see `cache::budget::heap`; labels stay pure).
+fn heap_text(len: usize) -> usize {
+    ((len + 8 + 15) & !15).max(32)
+}
 
 /// Spam counts per e-mail, IP and domain.
 #[derive(Debug, Clone)]
@@ -123,7 +129,7 @@ impl SpamMemory {
             match label {
                 Label::Spam => {
                     self.position += 1;
-                    let cost = 2 * key.1.len() + ENTRY_BYTES;
+                    let cost = 2 * heap_text(key.1.len()) + ENTRY_BYTES;
                     let entry = self.spam.entry(key.clone()).or_insert_with(|| {
                         self.bytes += cost;
                         (0, 0)
@@ -133,7 +139,7 @@ impl SpamMemory {
                 }
                 Label::Ham => {
                     if self.spam.remove(&key).is_some() {
-                        self.bytes -= 2 * key.1.len() + ENTRY_BYTES;
+                        self.bytes -= 2 * heap_text(key.1.len()) + ENTRY_BYTES;
                     }
                 }
             }
@@ -151,7 +157,7 @@ impl SpamMemory {
             let live = self.spam.get(&key).is_some_and(|e| e.1 == position);
             if live && self.bytes > self.max_bytes {
                 self.spam.remove(&key);
-                self.bytes -= 2 * key.1.len() + ENTRY_BYTES;
+                self.bytes -= 2 * heap_text(key.1.len()) + ENTRY_BYTES;
             } else if live {
                 // Still wanted, and in front: drop the stale mentions behind it instead.
                 self.order.push_front((key, position));
@@ -322,7 +328,7 @@ mod tests {
         let recount = |m: &SpamMemory| {
             m.spam
                 .keys()
-                .map(|k| 2 * k.1.len() + ENTRY_BYTES)
+                .map(|k| 2 * heap_text(k.1.len()) + ENTRY_BYTES)
                 .sum::<usize>()
         };
         assert_eq!(memory.bytes(), recount(&memory), "the byte count is exact");
