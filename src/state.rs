@@ -211,13 +211,16 @@ fn open_cache(settings: &Settings, budget: MemoryBudget) -> anyhow::Result<Cache
     })
 }
 
+/// The review history, and the same again when it is the in-process file store.
+type OpenedReview = (Arc<dyn ReviewStore>, Option<Arc<FileHistory>>);
+
 /// The review history lives where the cache does: replicas on one Redis share one queue.
 /// The file store (in process) is returned a second time, to report its memory.
 fn open_review(
     settings: &Settings,
     cache: &Cache,
     budget: MemoryBudget,
-) -> anyhow::Result<(Arc<dyn ReviewStore>, Option<Arc<FileHistory>>)> {
+) -> anyhow::Result<OpenedReview> {
     Ok(match cache {
         Cache::Redis(redis) => (Arc::new(redis.review(settings.review_retention)), None),
         Cache::Local(_) => {
