@@ -95,7 +95,10 @@ fn run_one(n: usize) {
     let registry = Registry::in_dir(dir.path());
     let jobs = Jobs::default();
     let activation = Mutex::new(());
-    let cache = Cache::Local(LocalCache::new(std::time::Duration::from_secs(60), 10));
+    let cache = Cache::Local(LocalCache::new(
+        std::time::Duration::from_secs(60),
+        commentguard::cache::MemoryBudget::default(),
+    ));
     let ctx = RetrainContext {
         registry: &registry,
         labels: &book,

@@ -27,6 +27,8 @@
 //! | `retrain_duration_seconds` | histogram | |
 //! | `rate_limited_total` | counter | `scope` (`key`, `ip`) |
 //! | `review_history_errors_total` | counter | |
+//! | `memory_budget_bytes` | gauge | `store` (`verdicts`, `ids`, `counters`, `review`) |
+//! | `memory_used_bytes` | gauge | `store` |
 //!
 //! Besides the series, [`Metrics`] keeps verdicts per UTC day ([`DailyVerdicts`], the same
 //! count as `verdicts_total`, cached ones included) for the moderator console's chart: in
@@ -74,6 +76,11 @@ pub const RATE_LIMITED: &str = "commentguard_rate_limited_total";
 
 /// Verdicts that could not be written to the review history (scoring went on without it).
 pub const REVIEW_HISTORY_ERRORS: &str = "commentguard_review_history_errors_total";
+
+/// Bytes each in-process store may use (see [`crate::cache::MemoryBudget`]).
+pub const MEMORY_BUDGET: &str = "commentguard_memory_budget_bytes";
+/// Approximate bytes each in-process store uses.
+pub const MEMORY_USED: &str = "commentguard_memory_used_bytes";
 
 /// Days of verdict counts kept for the console's chart.
 pub const KEEP_DAYS: usize = 62;
@@ -235,6 +242,32 @@ impl Metrics {
     /// stays bounded when nobody scrapes `/metrics`.
     pub fn upkeep(&self) {
         self.handle.run_upkeep();
+    }
+}
+
+// The memory series, apart from `Metrics::new`: set at every scrape from the stores.
+impl Metrics {
+    /// Sets `memory_budget_bytes` and `memory_used_bytes` for each in-process store (none
+    /// with Redis, which keeps the stores itself).
+    pub fn memory(&self, stores: &[crate::cache::StoreMemory]) {
+        self.recorder.describe_gauge(
+            MEMORY_BUDGET.into(),
+            Some(Unit::Bytes),
+            "Bytes an in-process store may use".into(),
+        );
+        self.recorder.describe_gauge(
+            MEMORY_USED.into(),
+            Some(Unit::Bytes),
+            "Approximate bytes an in-process store uses".into(),
+        );
+        for store in stores {
+            for (name, value) in [(MEMORY_BUDGET, store.budget), (MEMORY_USED, store.used)] {
+                let key = Key::from_parts(name, vec![Label::new("store", store.store)]);
+                self.recorder
+                    .register_gauge(&key, &METADATA)
+                    .set(value as f64);
+            }
+        }
     }
 }
 
@@ -498,6 +531,27 @@ mod tests {
             text.contains(r#"commentguard_model_info{version="nb-2"} 1"#),
             "{text}"
         );
+    }
+
+    #[test]
+    fn each_store_renders_its_memory_budget_and_use() {
+        let metrics = Metrics::new();
+        let store = |store, budget, used| crate::cache::StoreMemory {
+            store,
+            budget,
+            used,
+        };
+        metrics.memory(&[store("verdicts", 100, 40), store("ids", 10, 0)]);
+        metrics.memory(&[store("verdicts", 100, 60), store("ids", 10, 3)]);
+        let text = metrics.render("nb-1", 0, 0);
+        for line in [
+            r#"commentguard_memory_budget_bytes{store="verdicts"} 100"#,
+            r#"commentguard_memory_used_bytes{store="verdicts"} 60"#,
+            r#"commentguard_memory_budget_bytes{store="ids"} 10"#,
+            r#"commentguard_memory_used_bytes{store="ids"} 3"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+        }
     }
 
     #[test]

@@ -180,9 +180,16 @@ settings_table! {
         parse: positive,
         expects: "a positive number of seconds",
     },
+    memory_budget_mb: u64 {
+        default: Value("64"),
+        doc: "MiB for the in-process verdicts, ids, counters and review history",
+        parse: in_range(1..=1_048_576),
+        expects: "a whole number of MiB from 1 to 1048576",
+    },
+    // Accepted so that old configurations still start; `memory_budget_mb` bounds the cache.
     cache_capacity: usize {
-        default: Value("100000"),
-        doc: "entries of the in-process verdict cache",
+        default: Described("deprecated, ignored: see memory_budget_mb"),
+        doc: "(deprecated) was the entries of the in-process cache",
         parse: positive,
         expects: "a positive whole number",
     },
@@ -419,8 +426,11 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// How long a cached verdict is served.
     pub cache_ttl: std::time::Duration,
-    /// Most entries the in-process verdict cache keeps.
-    pub cache_capacity: usize,
+    /// Total MiB of the in-process stores that grow with traffic (see
+    /// [`crate::cache::MemoryBudget`] for the split).
+    pub memory_budget_mb: u64,
+    /// The deprecated `cache_capacity`, when set: ignored but for a warning at start.
+    pub deprecated_cache_capacity: Option<usize>,
     /// Redis for the verdict cache; `None` keeps verdicts in process.
     pub redis_url: Option<String>,
     /// Longest any Redis call may take before it counts as a miss.
@@ -463,7 +473,8 @@ impl Default for Settings {
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             log_format: LogFormat::Json,
             cache_ttl: crate::cache::DEFAULT_TTL,
-            cache_capacity: crate::cache::DEFAULT_CAPACITY,
+            memory_budget_mb: crate::cache::DEFAULT_MEMORY_BUDGET_MB,
+            deprecated_cache_capacity: None,
             redis_url: None,
             redis_timeout: std::time::Duration::from_millis(25),
             cache_prefix: "cg".to_owned(),
@@ -635,7 +646,8 @@ impl Values {
             cache_ttl: self
                 .cache_ttl_secs
                 .map_or(defaults.cache_ttl, Duration::from_secs),
-            cache_capacity: self.cache_capacity.unwrap_or(defaults.cache_capacity),
+            memory_budget_mb: self.memory_budget_mb.unwrap_or(defaults.memory_budget_mb),
+            deprecated_cache_capacity: self.cache_capacity,
             redis_url: self.redis_url,
             redis_timeout: self
                 .redis_timeout_ms

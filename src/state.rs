@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 
 use crate::akismet::UsageStats;
-use crate::cache::{Cache, LocalCache, RedisCache};
+use crate::cache::{
+    Cache, LocalCache, MemoryBudget, RedisCache, StoreMemory, REVIEW_MEMORY_PER_JSON_BYTE,
+};
 use crate::classifier::{parse_manifest, MANIFEST_FILE, MODEL_FILE};
 use crate::keys::Keyring;
 use crate::labels::{included_labels, log_id, LabelBook, ReplayReport};
@@ -62,6 +64,10 @@ pub struct AppState {
     pub review: Arc<dyn ReviewStore>,
     /// Keeps a failing review history from logging a line per request.
     pub review_warnings: WarnThrottle,
+    /// The in-process review history (none with Redis), for its memory use.
+    review_memory: Option<Arc<FileHistory>>,
+    /// The stores' budgets, for `/metrics`.
+    budget: MemoryBudget,
 }
 
 impl AppState {
@@ -75,6 +81,19 @@ impl AppState {
             activation: &self.activation,
             cache: &self.cache,
         }
+    }
+
+    /// Budget and use of every in-process store that grows with traffic, for `/metrics`.
+    pub fn memory(&self) -> Vec<StoreMemory> {
+        let mut stores = self.cache.memory();
+        if let Some(review) = &self.review_memory {
+            stores.push(StoreMemory {
+                store: "review",
+                budget: self.budget.review,
+                used: (review.bytes_in_memory() as f64 * REVIEW_MEMORY_PER_JSON_BYTE) as u64,
+            });
+        }
+        stores
     }
 
     /// The version of the model serving now.
@@ -103,8 +122,15 @@ pub fn build(settings: &Settings) -> anyhow::Result<(AppState, Startup)> {
             settings.data_dir.display()
         )
     })?;
-    let cache = open_cache(settings)?;
-    let review = open_review(settings, &cache)?;
+    let budget = MemoryBudget::split(settings.memory_budget_mb);
+    if settings.deprecated_cache_capacity.is_some() {
+        tracing::warn!(
+            "COMMENTGUARD_CACHE_CAPACITY is deprecated and ignored: the in-process cache is \
+             bounded in bytes by COMMENTGUARD_MEMORY_BUDGET_MB"
+        );
+    }
+    let cache = open_cache(settings, budget)?;
+    let (review, review_memory) = open_review(settings, &cache, budget)?;
     let keys = open_keys(settings)?;
     let registry = Registry::at(
         settings
@@ -147,6 +173,8 @@ pub fn build(settings: &Settings) -> anyhow::Result<(AppState, Startup)> {
         trusted_proxies: settings.trusted_proxies.clone(),
         review,
         review_warnings: WarnThrottle::default(),
+        review_memory,
+        budget,
     };
     Ok((
         state,
@@ -167,8 +195,8 @@ pub fn load_scorer(settings: &Settings) -> anyhow::Result<Scorer> {
     })
 }
 
-/// Redis when a URL is set, else the in-process cache.
-fn open_cache(settings: &Settings) -> anyhow::Result<Cache> {
+/// Redis when a URL is set, else the in-process cache within `budget`.
+fn open_cache(settings: &Settings, budget: MemoryBudget) -> anyhow::Result<Cache> {
     Ok(match &settings.redis_url {
         Some(url) => Cache::Redis(
             RedisCache::new(
@@ -179,27 +207,39 @@ fn open_cache(settings: &Settings) -> anyhow::Result<Cache> {
             )
             .context("cannot set up the Redis cache")?,
         ),
-        None => Cache::Local(LocalCache::new(settings.cache_ttl, settings.cache_capacity)),
+        None => Cache::Local(LocalCache::new(settings.cache_ttl, budget)),
     })
 }
 
+/// The review history, and the same again when it is the in-process file store.
+type OpenedReview = (Arc<dyn ReviewStore>, Option<Arc<FileHistory>>);
+
 /// The review history lives where the cache does: replicas on one Redis share one queue.
-fn open_review(settings: &Settings, cache: &Cache) -> anyhow::Result<Arc<dyn ReviewStore>> {
+/// The file store (in process) is returned a second time, to report its memory.
+fn open_review(
+    settings: &Settings,
+    cache: &Cache,
+    budget: MemoryBudget,
+) -> anyhow::Result<OpenedReview> {
     Ok(match cache {
-        Cache::Redis(redis) => Arc::new(redis.review(settings.review_retention)),
-        Cache::Local(_) => Arc::new(
-            FileHistory::open(
-                &settings.data_dir,
-                settings.review_retention,
-                time::OffsetDateTime::now_utc(),
-            )
-            .with_context(|| {
-                format!(
-                    "cannot open the review history in {}",
-                    settings.data_dir.display()
+        Cache::Redis(redis) => (Arc::new(redis.review(settings.review_retention)), None),
+        Cache::Local(_) => {
+            let file = Arc::new(
+                FileHistory::open_within(
+                    &settings.data_dir,
+                    settings.review_retention,
+                    time::OffsetDateTime::now_utc(),
+                    (budget.review as f64 / REVIEW_MEMORY_PER_JSON_BYTE) as usize,
                 )
-            })?,
-        ),
+                .with_context(|| {
+                    format!(
+                        "cannot open the review history in {}",
+                        settings.data_dir.display()
+                    )
+                })?,
+            );
+            (file.clone(), Some(file))
+        }
     })
 }
 

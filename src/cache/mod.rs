@@ -5,15 +5,26 @@
 //! no Redis) and [`RedisCache`], shared by replicas; `redis.rs` is the only code that
 //! imports `redis`.
 //!
+//! A comment's id is the platform's id *within its site* ([`CommentId::Platform`]): every
+//! WordPress blog numbers its comments from 1, so the platform's id alone would let one
+//! site's comment 42 replace another's. Verdict ids are random 128-bit and stay global.
+//!
+//! The in-process stores are bounded in bytes, not entries ([`MemoryBudget`]): a spammer
+//! chooses the size of what the platform forwards.
+//!
 //! A key is the model version plus a 128-bit xxh3 fingerprint of every normalised field that
 //! can change a verdict, so a new model never serves an old model's verdicts. The time a
 //! form took to fill in is left out on purpose: a retry a minute later must not flip a
 //! verdict because the clock moved.
 
+mod budget;
 mod local;
 mod redis;
 
 pub use self::redis::{RedisCache, RedisReview, RedisSetupError};
+pub use budget::{
+    MemoryBudget, StoreMemory, DEFAULT_MEMORY_BUDGET_MB, REVIEW_MEMORY_PER_JSON_BYTE,
+};
 pub use local::LocalCache;
 
 use std::future::Future;
@@ -23,13 +34,67 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::domain::{Assessment, Comment};
+use crate::keys::normalize_site;
 use crate::signals::{SignalCounts, SignalKeys};
 use crate::text::canonicalize;
 
 /// Default time a cached verdict lives: a week, the window in which platforms recheck.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
-/// Default number of verdicts the in-process cache keeps.
-pub const DEFAULT_CAPACITY: usize = 100_000;
+
+/// The scope of a platform's comment ids: the site as [`normalize_site`] spells it (or, for
+/// a site that is no http(s) URL, trimmed and lower-cased, so two such sites stay apart);
+/// the empty string for a comment without a site.
+pub fn site_scope(site: Option<&str>) -> String {
+    match site.map(str::trim).filter(|s| !s.is_empty()) {
+        None => String::new(),
+        Some(site) => normalize_site(site).unwrap_or_else(|| site.to_lowercase()),
+    }
+}
+
+/// What a verdict is looked up by besides its content: a platform's comment id within a
+/// site, or a verdict id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CommentId {
+    /// The platform's id of a comment, within a site scope (see [`site_scope`]).
+    Platform {
+        /// The site scope; empty for comments without a site.
+        site: String,
+        /// The platform's id, as sent.
+        id: String,
+    },
+    /// A verdict id (random 128-bit, so global). A look-up answers only the verdict that
+    /// carries this id, never a later verdict stored under the same comment.
+    Verdict(String),
+}
+
+impl CommentId {
+    /// The platform's comment `id` on `site` (any spelling; it is scoped by [`site_scope`]).
+    pub fn platform(site: Option<&str>, id: &str) -> Self {
+        CommentId::Platform {
+            site: site_scope(site),
+            id: id.to_owned(),
+        }
+    }
+
+    /// Whether `verdict` may be answered for this id: a verdict id must be its own.
+    pub fn admits(&self, verdict: &CachedVerdict) -> bool {
+        match self {
+            CommentId::Platform { .. } => true,
+            CommentId::Verdict(id) => verdict.verdict_id == *id,
+        }
+    }
+
+    /// Approximate bytes this id takes in memory (the in-process index's weigher): the
+    /// key's own `Arc` in the cache and its strings.
+    fn approx_bytes(&self) -> usize {
+        use budget::heap;
+        heap(std::mem::size_of::<Self>() + 16)
+            + match self {
+                CommentId::Platform { site, id } => heap(site.len()) + heap(id.len()),
+                CommentId::Verdict(id) => heap(id.len()),
+            }
+    }
+}
 
 /// Identifies a comment's verdict under one model version.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -116,16 +181,17 @@ pub enum CacheHealth {
 pub trait VerdictCache: Send + Sync + 'static {
     /// The verdict stored under `key`, if any and not expired.
     fn get(&self, key: &CacheKey) -> impl Future<Output = Option<CachedVerdict>> + Send;
-    /// Stores `verdict` under `key`, and under each id in `ids` (the platform's comment id and
-    /// the verdict id) for [`VerdictCache::get_by_id`].
+    /// Stores `verdict` under `key`, and under each id in `ids` (the platform's comment id in
+    /// its site, the verdict id) for [`VerdictCache::get_by_id`].
     fn put(
         &self,
         key: CacheKey,
-        ids: Vec<String>,
+        ids: Vec<CommentId>,
         verdict: CachedVerdict,
     ) -> impl Future<Output = ()> + Send;
-    /// The last verdict stored for a platform comment id or verdict id.
-    fn get_by_id(&self, id: &str) -> impl Future<Output = Option<CachedVerdict>> + Send;
+    /// The last verdict stored for a platform comment id in its site, or the verdict with a
+    /// verdict id (see [`CommentId::admits`]).
+    fn get_by_id(&self, id: &CommentId) -> impl Future<Output = Option<CachedVerdict>> + Send;
     /// Counts this comment into the cross-site and flood counters (content per `window`, IP
     /// per 15 s) and returns the counts; `None` when the counters cannot be reached.
     fn count(
@@ -180,6 +246,15 @@ impl Cache {
         }
     }
 
+    /// The in-process stores' budgets and use, for `/metrics` (none with Redis: it keeps
+    /// verdicts, ids and counters itself).
+    pub fn memory(&self) -> Vec<StoreMemory> {
+        match self {
+            Cache::Local(c) => c.memory(),
+            Cache::Redis(_) => Vec::new(),
+        }
+    }
+
     /// Redis errors and timeouts since start (always 0 in-process).
     pub fn errors(&self) -> u64 {
         match self {
@@ -197,14 +272,14 @@ impl VerdictCache for Cache {
         }
     }
 
-    async fn put(&self, key: CacheKey, ids: Vec<String>, verdict: CachedVerdict) {
+    async fn put(&self, key: CacheKey, ids: Vec<CommentId>, verdict: CachedVerdict) {
         match self {
             Cache::Local(c) => c.put(key, ids, verdict).await,
             Cache::Redis(c) => c.put(key, ids, verdict).await,
         }
     }
 
-    async fn get_by_id(&self, id: &str) -> Option<CachedVerdict> {
+    async fn get_by_id(&self, id: &CommentId) -> Option<CachedVerdict> {
         match self {
             Cache::Local(c) => c.get_by_id(id).await,
             Cache::Redis(c) => c.get_by_id(id).await,

@@ -17,7 +17,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::AsyncCommands;
 use tokio::runtime::{Handle, Runtime};
 
-use super::{CacheHealth, CacheKey, CachedVerdict, Lookup, VerdictCache};
+use super::{CacheHealth, CacheKey, CachedVerdict, CommentId, Lookup, VerdictCache};
 use crate::review::{HistoryError, ItemsFuture, ReviewItem, ReviewStore, MAX_BYTES, MAX_ITEMS};
 use crate::signals::{SignalCounts, SignalKeys, FLOOD_WINDOW_SECS};
 
@@ -283,8 +283,19 @@ impl RedisCache {
         format!("{}:v:{}", self.shared.prefix, key.as_str())
     }
 
-    fn id_key(&self, id: &str) -> String {
-        format!("{}:id:{}", self.shared.prefix, id)
+    /// A platform id lives under `id2:<xxh3-64 of the site scope>:<id>`, so every site has
+    /// its own comment 42; a verdict id (random, global) under `id:<id>`. Entries of the old
+    /// shape `id:<platform id>` are never misread: a verdict id look-up answers only the
+    /// verdict carrying that id ([`CommentId::admits`]).
+    fn id_key(&self, id: &CommentId) -> String {
+        let prefix = &self.shared.prefix;
+        match id {
+            CommentId::Platform { site, id } => {
+                let scope = xxhash_rust::xxh3::xxh3_64(site.as_bytes());
+                format!("{prefix}:id2:{scope:016x}:{id}")
+            }
+            CommentId::Verdict(id) => format!("{prefix}:id:{id}"),
+        }
     }
 }
 
@@ -336,7 +347,7 @@ impl VerdictCache for RedisCache {
         self.get_verdict(self.key(key)).await
     }
 
-    async fn put(&self, key: CacheKey, ids: Vec<String>, verdict: CachedVerdict) {
+    async fn put(&self, key: CacheKey, ids: Vec<CommentId>, verdict: CachedVerdict) {
         let Ok(value) = serde_json::to_vec(&verdict) else {
             return;
         };
@@ -367,8 +378,10 @@ impl VerdictCache for RedisCache {
         });
     }
 
-    async fn get_by_id(&self, id: &str) -> Option<CachedVerdict> {
-        self.get_verdict(self.id_key(id)).await
+    async fn get_by_id(&self, id: &CommentId) -> Option<CachedVerdict> {
+        self.get_verdict(self.id_key(id))
+            .await
+            .filter(|verdict| id.admits(verdict))
     }
 
     async fn count(&self, keys: &SignalKeys, window: Duration) -> Option<SignalCounts> {

@@ -4,8 +4,13 @@
 //! e-mail address, IP address and link domains become signals for later comments; a ham
 //! label on a comment clears every one of its keys again (a moderator vouching for a sender
 //! or a domain beats any number of earlier spam labels). Pure: no IO.
+//!
+//! Bounded in bytes ([`MAX_MEMORY_BYTES`]): a site key's submit-spam is a label too, and one
+//! 64 KiB comment can name thousands of link domains. Past the bound the keys confirmed
+//! longest ago go first, one at a time; the order depends only on the labels' order, so
+//! replicas replaying one log remember the same keys.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use crate::domain::{Comment, Label};
 use crate::rules::{RuleEffect, RuleHit};
@@ -72,23 +77,101 @@ impl MemoryKeys {
     }
 }
 
+/// Most bytes (approximately) the spam memory keeps: about 30,000 keys.
+pub const MAX_MEMORY_BYTES: usize = 4 * 1024 * 1024;
+
+/// Bytes a key costs beyond its text (kept twice, in the map and in the order, each a heap
+/// block with the allocator's header and rounding: [`heap_text`]): the map slot at its load
+/// factor, the queue slot, the count and position.
+const ENTRY_BYTES: usize = 112;
+
+/// A key's text as the allocator holds it (see `cache::budget::heap`; labels stay pure).
+fn heap_text(len: usize) -> usize {
+    ((len + 8 + 15) & !15).max(32)
+}
+
 /// Spam counts per e-mail, IP and domain.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SpamMemory {
-    spam: HashMap<(Kind, String), u32>,
+    /// Spam labels per key, and the position of the last one.
+    spam: HashMap<(Kind, String), (u32, u64)>,
+    /// Keys by the position of their last spam label, oldest first; a key confirmed again
+    /// appears again, and its older mention no longer matches its position and is skipped.
+    order: VecDeque<((Kind, String), u64)>,
+    /// Position of the last spam key counted.
+    position: u64,
+    bytes: usize,
+    max_bytes: usize,
+}
+
+impl Default for SpamMemory {
+    fn default() -> Self {
+        Self::within(MAX_MEMORY_BYTES)
+    }
 }
 
 impl SpamMemory {
+    /// An empty memory keeping about `max_bytes`.
+    pub fn within(max_bytes: usize) -> Self {
+        SpamMemory {
+            spam: HashMap::new(),
+            order: VecDeque::new(),
+            position: 0,
+            bytes: 0,
+            max_bytes,
+        }
+    }
+
     /// Applies one label: spam counts its keys, ham clears them.
     pub fn apply(&mut self, keys: &MemoryKeys, label: Label) {
         for (kind, key) in keys.iter() {
+            let key = (kind, key.to_owned());
             match label {
-                Label::Spam => *self.spam.entry((kind, key.to_owned())).or_default() += 1,
+                Label::Spam => {
+                    self.position += 1;
+                    let cost = 2 * heap_text(key.1.len()) + ENTRY_BYTES;
+                    let entry = self.spam.entry(key.clone()).or_insert_with(|| {
+                        self.bytes += cost;
+                        (0, 0)
+                    });
+                    *entry = (entry.0 + 1, self.position);
+                    self.order.push_back((key, self.position));
+                }
                 Label::Ham => {
-                    self.spam.remove(&(kind, key.to_owned()));
+                    if self.spam.remove(&key).is_some() {
+                        self.bytes -= 2 * heap_text(key.1.len()) + ENTRY_BYTES;
+                    }
                 }
             }
         }
+        self.evict();
+    }
+
+    /// Forgets the keys confirmed longest ago until the memory is within its bytes, and
+    /// drops stale mentions so the order stays proportional to the map.
+    fn evict(&mut self) {
+        while self.bytes > self.max_bytes || self.order.len() > 2 * self.spam.len() + 64 {
+            let Some((key, position)) = self.order.pop_front() else {
+                break;
+            };
+            let live = self.spam.get(&key).is_some_and(|e| e.1 == position);
+            if live && self.bytes > self.max_bytes {
+                self.spam.remove(&key);
+                self.bytes -= 2 * heap_text(key.1.len()) + ENTRY_BYTES;
+            } else if live {
+                // Still wanted, and in front: drop the stale mentions behind it instead.
+                self.order.push_front((key, position));
+                let spam = &self.spam;
+                self.order
+                    .retain(|(key, position)| spam.get(key).is_some_and(|e| e.1 == *position));
+                break;
+            }
+        }
+    }
+
+    /// Approximate bytes the memory takes.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Number of keys currently remembered as spam.
@@ -107,7 +190,7 @@ impl SpamMemory {
             return Vec::new();
         }
         let mut hits = Vec::new();
-        let count = |kind, key: &str| self.spam.get(&(kind, key.to_owned())).copied();
+        let count = |kind, key: &str| self.spam.get(&(kind, key.to_owned())).map(|e| e.0);
         if let Some(n) = keys.email.as_deref().and_then(|e| count(Kind::Email, e)) {
             hits.push(RuleHit {
                 id: "memory.author_email".into(),
@@ -209,6 +292,52 @@ mod tests {
             .map(|h| h.id)
             .collect();
         assert_eq!(ids, ["memory.author_email", "memory.link_domain"]);
+    }
+
+    #[test]
+    fn the_memory_stays_within_its_bytes_and_forgets_the_oldest_first() {
+        const MAX: usize = 64 * 1024;
+        let mut memory = SpamMemory::within(MAX);
+        let keys = |i: usize| MemoryKeys {
+            email: Some(format!("bot{i}@example.com")),
+            ip: None,
+            domains: (0..50).map(|d| format!("d{i}-{d}.example")).collect(),
+        };
+        let kept = MemoryKeys {
+            email: Some("kept@example.com".into()),
+            ..Default::default()
+        };
+        for i in 0..2_000 {
+            memory.apply(&keys(i), Label::Spam);
+            // Confirmed again and again: it never becomes the oldest.
+            memory.apply(&kept, Label::Spam);
+            assert!(memory.bytes() <= MAX, "label {i}: {} bytes", memory.bytes());
+            assert!(memory.order.len() <= 2 * memory.len() + 64 + 51);
+        }
+        assert!(
+            memory.len() > 300,
+            "one key at a time, never all: {}",
+            memory.len()
+        );
+        assert!(
+            !memory.hits(&kept).is_empty(),
+            "the repeatedly confirmed key stays"
+        );
+        assert!(!memory.hits(&keys(1_999)).is_empty(), "the newest stays");
+        assert!(memory.hits(&keys(0)).is_empty(), "the oldest went");
+        let recount = |m: &SpamMemory| {
+            m.spam
+                .keys()
+                .map(|k| 2 * heap_text(k.1.len()) + ENTRY_BYTES)
+                .sum::<usize>()
+        };
+        assert_eq!(memory.bytes(), recount(&memory), "the byte count is exact");
+        memory.apply(&keys(1_999), Label::Ham);
+        assert_eq!(
+            memory.bytes(),
+            recount(&memory),
+            "and stays so after a ham label"
+        );
     }
 
     #[test]

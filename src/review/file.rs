@@ -85,6 +85,22 @@ impl FileHistory {
         Self::open_limited(data_dir, retention, now, MAX_ITEMS, MAX_BYTES, PRUNE_EVERY)
     }
 
+    /// [`FileHistory::open`] keeping at most `max_bytes` of entries in memory (and at most
+    /// [`MAX_ITEMS`]): the service gives it its share of the memory budget.
+    pub fn open_within(
+        data_dir: &Path,
+        retention: Duration,
+        now: OffsetDateTime,
+        max_bytes: usize,
+    ) -> std::io::Result<FileHistory> {
+        Self::open_limited(data_dir, retention, now, MAX_ITEMS, max_bytes, PRUNE_EVERY)
+    }
+
+    /// Bytes (as JSON lines) of the entries held in memory.
+    pub fn bytes_in_memory(&self) -> usize {
+        self.inner.state.lock().map_or(0, |state| state.bytes)
+    }
+
     /// [`FileHistory::open`] keeping at most `max_items` entries and `max_bytes` of them,
     /// rewriting the file at most (and, while stale, at least) every `prune_every`.
     fn open_limited(

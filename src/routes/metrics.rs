@@ -18,6 +18,7 @@ const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let model_version = state.model_version();
+    state.metrics.memory(&state.memory());
     let text = state
         .metrics
         .render(&model_version, state.cache.errors(), state.review.errors());

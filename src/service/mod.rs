@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::cache::{CacheKey, CachedVerdict, Lookup, VerdictCache};
+use crate::cache::{CacheKey, CachedVerdict, CommentId, Lookup, VerdictCache};
 use crate::domain::{Assessment, Comment, Label};
 use crate::keys::normalize_site;
 use crate::labels::{Correction, Fingerprint, Recorded};
@@ -105,7 +105,8 @@ pub async fn assess_comment(
         Lookup::Hit(hit) => {
             // A recheck may carry the platform's id for the first time: index it too.
             if let Some(id) = &comment.id {
-                state.cache.put(key, vec![id.clone()], hit.clone()).await;
+                let id = CommentId::platform(comment.site.as_deref(), id);
+                state.cache.put(key, vec![id], hit.clone()).await;
             }
             ScoreResponse {
                 assessment: hit.assessment,
@@ -131,8 +132,8 @@ pub async fn assess_comment(
                 let ids = comment
                     .id
                     .iter()
-                    .cloned()
-                    .chain([response.verdict_id.clone()])
+                    .map(|id| CommentId::platform(comment.site.as_deref(), id))
+                    .chain([CommentId::Verdict(response.verdict_id.clone())])
                     .collect();
                 let stored = CachedVerdict {
                     assessment: response.assessment.clone(),
@@ -226,9 +227,8 @@ pub async fn comment_of_verdict(
 ) -> Option<Comment> {
     state
         .cache
-        .get_by_id(verdict_id)
+        .get_by_id(&CommentId::Verdict(verdict_id.to_owned()))
         .await
-        .filter(|v| v.verdict_id == verdict_id)
         .and_then(|v| v.comment)
         .filter(|comment| match site {
             None => true,

@@ -8,6 +8,7 @@ mod console;
 mod fuzz;
 mod health;
 mod helpers;
+mod ids;
 mod labels;
 mod openapi;
 mod ops;
