@@ -15,4 +15,4 @@ delete_option( 'commentguard_stats' );
 
 global $wpdb;
 // phpcs:ignore WordPress.DB.DirectDatabaseQuery -- one bulk delete instead of a query per comment.
-$wpdb->query( "DELETE FROM {$wpdb->commentmeta} WHERE meta_key LIKE 'commentguard\\_%'" );
+$wpdb->query( "DELETE FROM {$wpdb->commentmeta} WHERE meta_key = 'commentguard' OR meta_key LIKE 'commentguard\\_%'" );

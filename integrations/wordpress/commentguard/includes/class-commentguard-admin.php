@@ -270,18 +270,19 @@ class CommentGuard_Admin {
 		if ( 'commentguard' !== $column ) {
 			return;
 		}
-		$verdict = (string) get_comment_meta( $comment_id, 'commentguard_verdict', true );
+		$outcome = CommentGuard_Scorer::outcome( $comment_id );
+		$verdict = (string) ( $outcome['verdict'] ?? '' );
 		if ( '' === $verdict ) {
 			echo '<span class="commentguard-none">—</span>';
 			return;
 		}
 		echo '<div class="commentguard-verdict" data-verdict="' . esc_attr( $verdict ) . '">';
 		if ( 'error' === $verdict ) {
-			echo '<strong>held: service unavailable</strong><br><small>' . esc_html( (string) get_comment_meta( $comment_id, 'commentguard_error', true ) ) . '</small>';
+			echo '<strong>held: service unavailable</strong><br><small>' . esc_html( (string) ( $outcome['error'] ?? '' ) ) . '</small>';
 		} else {
-			printf( '<strong>%s</strong> %.2f', esc_html( $verdict ), (float) get_comment_meta( $comment_id, 'commentguard_probability', true ) );
-			$reasons = json_decode( (string) get_comment_meta( $comment_id, 'commentguard_reasons', true ), true );
-			if ( is_array( $reasons ) && $reasons ) {
+			printf( '<strong>%s</strong> %.2f', esc_html( $verdict ), (float) ( $outcome['probability'] ?? 0 ) );
+			$reasons = (array) ( $outcome['reasons'] ?? array() );
+			if ( $reasons ) {
 				echo '<ul style="margin:0">';
 				foreach ( $reasons as $r ) {
 					printf( '<li title="%s">%s</li>', esc_attr( $r['detail'] ?? '' ), esc_html( $r['id'] ?? '' ) );

@@ -47,14 +47,13 @@ class CommentGuard_Backfill {
 			if ( ! $comment ) {
 				continue;
 			}
-			$result = CommentGuard_Client::score( CommentGuard_Client::fields_from_comment( $comment ) );
-			if ( ! $result['ok'] || ! isset( $result['body']['verdict'] ) ) {
+			$outcome = CommentGuard_Scorer::outcome_from( CommentGuard_Client::score( CommentGuard_Client::fields_from_comment( $comment ) ) );
+			if ( 'error' === $outcome['verdict'] ) {
 				++$counts['failed'];
 				continue;
 			}
 			++$counts['scored'];
-			$action = self::apply( $comment, $result, $dry_run );
-			++$counts[ $action ];
+			++$counts[ self::apply( $comment, $outcome, $dry_run ) ];
 		}
 		$counts['feedback_resent'] = $dry_run ? 0 : self::resend_feedback();
 		return $counts;
@@ -64,15 +63,14 @@ class CommentGuard_Backfill {
 	 * Applies one backfill verdict.
 	 *
 	 * @param array $comment Comment row.
-	 * @param array $result  The score call's result.
+	 * @param array $outcome From CommentGuard_Scorer::outcome_from().
 	 * @param bool  $dry_run Change nothing.
 	 * @return string approved, spam or held.
 	 */
-	private static function apply( array $comment, array $result, $dry_run ) {
+	private static function apply( array $comment, array $outcome, $dry_run ) {
 		$id      = (int) $comment['comment_ID'];
-		$body    = $result['body'];
-		$verdict = (string) $body['verdict'];
-		$was     = (string) get_comment_meta( $id, 'commentguard_verdict', true );
+		$verdict = $outcome['verdict'];
+		$was     = (string) ( CommentGuard_Scorer::outcome( $id )['verdict'] ?? '' );
 		$action  = 'held';
 		if ( 'spam' === $verdict || 'discard' === $verdict ) {
 			$action = 'spam';
@@ -90,26 +88,7 @@ class CommentGuard_Backfill {
 		if ( $dry_run ) {
 			return $action;
 		}
-		$reasons = array();
-		foreach ( (array) ( $body['reasons'] ?? array() ) as $r ) {
-			if ( is_array( $r ) && isset( $r['id'] ) ) {
-				$reasons[] = array(
-					'id'     => (string) $r['id'],
-					'detail' => (string) ( $r['detail'] ?? '' ),
-				);
-			}
-		}
-		CommentGuard_Scorer::write_meta(
-			$id,
-			array(
-				'verdict'     => $verdict,
-				'verdict_id'  => (string) ( $body['verdict_id'] ?? '' ),
-				'probability' => (float) ( $body['spam_probability'] ?? 0 ),
-				'model'       => (string) ( $body['model_version'] ?? '' ),
-				'reasons'     => $reasons,
-				'ms'          => $result['ms'],
-			)
-		);
+		CommentGuard_Scorer::write_meta( $id, $outcome );
 		// Status changes made here are the service's, not a moderator's: no feedback.
 		remove_action( 'transition_comment_status', array( 'CommentGuard_Feedback', 'on_transition' ), 10 );
 		if ( 'spam' === $action ) {

@@ -38,7 +38,7 @@ class CommentGuard_Feedback {
 		if ( 'spam' === $old && in_array( $new, array( 'approved', 'unapproved' ), true ) ) {
 			return 'ham';
 		}
-		$verdict = (string) get_comment_meta( $comment->comment_ID, 'commentguard_verdict', true );
+		$verdict = (string) ( CommentGuard_Scorer::outcome( $comment->comment_ID )['verdict'] ?? '' );
 		if ( 'unapproved' === $old && 'approved' === $new && in_array( $verdict, array( 'hold', 'spam', 'discard', 'error' ), true ) ) {
 			return 'ham';
 		}
@@ -88,7 +88,7 @@ class CommentGuard_Feedback {
 			'moderator' => $user && $user->exists() ? $user->user_login : 'wordpress',
 			'note'      => $note,
 		);
-		$verdict_id = (string) get_comment_meta( $comment->comment_ID, 'commentguard_verdict_id', true );
+		$verdict_id = (string) ( CommentGuard_Scorer::outcome( $comment->comment_ID )['verdict_id'] ?? '' );
 		if ( '' !== $verdict_id ) {
 			$body['verdict_id'] = $verdict_id;
 		} else {

@@ -129,8 +129,17 @@ class CommentGuard_Scorer {
 			$fields['referrer'] = esc_url_raw( wp_unslash( $_SERVER['HTTP_REFERER'] ) );
 		}
 		$fields = array_merge( $fields, $this->form_signals() );
-		$result = CommentGuard_Client::score( $fields );
-		$body   = $result['ok'] ? $result['body'] : array();
+		return self::outcome_from( CommentGuard_Client::score( $fields ) );
+	}
+
+	/**
+	 * The outcome of a score call: the verdict and what the meta keeps, or `error`.
+	 *
+	 * @param array $result From CommentGuard_Client::score().
+	 * @return array
+	 */
+	public static function outcome_from( array $result ) {
+		$body = $result['ok'] ? $result['body'] : array();
 		if ( $result['ok'] && ! in_array( $body['verdict'] ?? '', array( 'approve', 'hold', 'spam', 'discard' ), true ) ) {
 			$result = array(
 				'ok'    => false,
@@ -207,25 +216,31 @@ class CommentGuard_Scorer {
 	}
 
 	/**
-	 * Stores an outcome as comment meta (replacing an earlier one).
+	 * Stores an outcome as the comment's one `commentguard` meta row (replacing an earlier one).
+	 *
+	 * One row, not one per field: each meta write is a database commit, and this runs while
+	 * the commenter waits.
 	 *
 	 * @param int   $comment_id Comment id.
 	 * @param array $outcome    From score().
 	 */
 	public static function write_meta( $comment_id, array $outcome ) {
-		update_comment_meta( $comment_id, 'commentguard_verdict', $outcome['verdict'] );
-		update_comment_meta( $comment_id, 'commentguard_ms', round( (float) $outcome['ms'], 1 ) );
-		update_comment_meta( $comment_id, 'commentguard_time', time() );
-		if ( 'error' === $outcome['verdict'] ) {
-			update_comment_meta( $comment_id, 'commentguard_error', $outcome['error'] );
-			return;
-		}
-		delete_comment_meta( $comment_id, 'commentguard_error' );
-		update_comment_meta( $comment_id, 'commentguard_verdict_id', $outcome['verdict_id'] );
-		update_comment_meta( $comment_id, 'commentguard_probability', $outcome['probability'] );
-		update_comment_meta( $comment_id, 'commentguard_model', $outcome['model'] );
-		// wp_slash: update_comment_meta unslashes, which would eat the JSON's backslashes.
-		update_comment_meta( $comment_id, 'commentguard_reasons', wp_slash( wp_json_encode( $outcome['reasons'] ) ) );
+		$outcome['ms']   = round( (float) $outcome['ms'], 1 );
+		$outcome['time'] = time();
+		// wp_slash: update_comment_meta unslashes, which would eat backslashes in the reasons.
+		update_comment_meta( $comment_id, 'commentguard', wp_slash( $outcome ) );
+	}
+
+	/**
+	 * A comment's stored outcome: `verdict` (approve, hold, spam, discard, or error when the
+	 * service failed), `verdict_id`, `probability`, `model`, `reasons`, `error`, `ms`, `time`.
+	 *
+	 * @param int $comment_id Comment id.
+	 * @return array Empty when the comment was never scored.
+	 */
+	public static function outcome( $comment_id ) {
+		$meta = get_comment_meta( $comment_id, 'commentguard', true );
+		return is_array( $meta ) ? $meta : array();
 	}
 
 	/**
