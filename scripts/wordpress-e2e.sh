@@ -243,6 +243,14 @@ BACKFILL=$(wpc backfill)
 [[ "$BACKFILL" == *'"approved":1'* ]] || fail "backfill: $BACKFILL"
 expect_comment "Bob Stopped" 1 approve "backfill scores the held comment and publishes it (WordPress's rules allow it)"
 
+FORM=$(curl -s --max-time 10 "$WP/?p=1")
+TS=$(grep -o 'name="cg_ts" value="[^"]*"' <<<"$FORM" | sed 's/.*value="//; s/"$//')
+read -r _ _ < <(post_comment "Thanks, that answers my question about the second step." "Quick Quinn" \
+	--data-urlencode "cg_hp=" --data-urlencode "cg_ts=$TS")
+expect_comment "Quick Quinn" 0 hold "a comment posted at once after the form was rendered is held"
+grep -q form.too_fast <<<"$(wpc meta "$CID" reasons)" || fail "the signed render time did not reach the service"
+ok "the signed render time reached the service (form.too_fast)"
+
 # --- wp-admin: settings page, column, test connection, moderator actions -----------------
 JAR=$TMP/cookies
 curl -s -o /dev/null --max-time 10 -c "$JAR" -b 'wordpress_test_cookie=WP%20Cookie%20check' \
@@ -251,7 +259,7 @@ admin() { curl -s --max-time 20 -b "$JAR" -c "$JAR" "$@"; }
 SETTINGS=$(admin "$WP/wp-admin/options-general.php?page=commentguard")
 grep -q 'data-counter="score_failures">1<' <<<"$SETTINGS" || fail "settings page does not show the failure count"
 ok "settings page shows the failure count"
-NONCE=$(grep -o 'name="action" value="commentguard_test">.*' <<<"$SETTINGS" | grep -o 'name="_wpnonce" value="[0-9a-f]*"' | head -1 | sed 's/.*value="//; s/"//')
+NONCE=$(grep -o 'name="action" value="commentguard_test">.*' <<<"$SETTINGS" | grep -o 'name="_wpnonce" value="[0-9a-f]*"' | sed -n '1{s/.*value="//; s/"//; p}')
 admin -o /dev/null -d action=commentguard_test -d "_wpnonce=$NONCE" -e "$WP/wp-admin/options-general.php?page=commentguard" "$WP/wp-admin/admin-post.php"
 TEST=$(admin "$WP/wp-admin/options-general.php?page=commentguard")
 grep -q 'Site key: accepted' <<<"$TEST" && grep -q 'Moderator key: accepted' <<<"$TEST" && grep -q 'Service: ready' <<<"$TEST" ||
@@ -283,13 +291,13 @@ read -r _ _ < <(post_comment "The docs at http://docs.example/a and http://docs.
 expect_comment "Dan Links" 0 hold "a comment with two links is held"
 HELD=$CID
 LIST=$(admin "$WP/wp-admin/edit-comments.php?comment_status=moderated")
-APPROVE_NONCE=$(grep -o "c=$HELD&#038;action=approvecomment&#038;_wpnonce=[0-9a-f]*" <<<"$LIST" | head -1 | sed 's/.*=//')
+APPROVE_NONCE=$(grep -o "c=$HELD&#038;action=approvecomment&#038;_wpnonce=[0-9a-f]*" <<<"$LIST" | sed -n '1{s/.*=//; p}')
 [ -n "$APPROVE_NONCE" ] || fail "no approve link for comment $HELD"
 admin -o /dev/null -d action=dim-comment -d "id=$HELD" -d "_ajax_nonce=$APPROVE_NONCE" -d new=approved "$WP/wp-admin/admin-ajax.php"
 [ "$(wpc comment "Dan Links" | cut -d' ' -f2)" = 1 ] || fail "admin-ajax approve"
 expect_label "Dan Links" ham "admin-ajax 'approve' of a held comment lands in /v1/labels as ham"
 LIST=$(admin "$WP/wp-admin/edit-comments.php?comment_status=approved")
-SPAM_NONCE=$(grep -o "c=$DOWN&#038;action=spamcomment&#038;_wpnonce=[0-9a-f]*" <<<"$LIST" | head -1 | sed 's/.*=//')
+SPAM_NONCE=$(grep -o "c=$DOWN&#038;action=spamcomment&#038;_wpnonce=[0-9a-f]*" <<<"$LIST" | sed -n '1{s/.*=//; p}')
 [ -n "$SPAM_NONCE" ] || fail "no spam link for comment $DOWN"
 admin -o /dev/null -d action=delete-comment -d "id=$DOWN" -d "_ajax_nonce=$SPAM_NONCE" -d spam=1 "$WP/wp-admin/admin-ajax.php"
 [ "$(wpc comment "Bob Stopped" | cut -d' ' -f2)" = spam ] || fail "admin-ajax spam"

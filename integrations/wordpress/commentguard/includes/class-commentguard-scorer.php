@@ -193,7 +193,9 @@ class CommentGuard_Scorer {
 					return 'spam';
 				}
 				CommentGuard_Client::count( 'discarded' );
-				return new WP_Error( 'commentguard_discarded', __( 'Your comment could not be posted.', 'commentguard' ), 403 );
+				// wp-comments-post.php reads a bare status code, the REST API an array.
+				$data = defined( 'REST_REQUEST' ) && REST_REQUEST ? array( 'status' => 403 ) : 403;
+				return new WP_Error( 'commentguard_discarded', __( 'Your comment could not be posted.', 'commentguard' ), $data );
 			default:
 				// `hold`, and every failure: a person looks before anyone else sees it.
 				return 0;
