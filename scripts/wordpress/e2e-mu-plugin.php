@@ -10,3 +10,17 @@
 add_filter( 'comment_flood_filter', '__return_false', 99 );
 // No mail: the test machine has no MTA, and a sendmail call per comment would blur the timings.
 add_filter( 'pre_wp_mail', '__return_false' );
+// Latency baseline: a post carrying this header skips CommentGuard's scoring, so the e2e can
+// alternate posts with and without the plugin under the same load.
+if ( isset( $_SERVER['HTTP_X_COMMENTGUARD_E2E_OFF'] ) ) {
+	add_action(
+		'plugins_loaded',
+		function () {
+			if ( class_exists( 'CommentGuard_Scorer' ) ) {
+				$scorer = CommentGuard_Scorer::instance();
+				remove_filter( 'pre_comment_approved', array( $scorer, 'decide' ), 20 );
+				remove_action( 'comment_post', array( $scorer, 'store_meta' ), 1 );
+			}
+		}
+	);
+}

@@ -15,7 +15,6 @@
  *   php wp.php stat NAME                       a plugin counter
  *   php wp.php stats                           every plugin counter, as JSON
  *   php wp.php backfill                        CommentGuard_Backfill::pending(), as JSON
- *   php wp.php deactivate | activate           the plugin
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -109,17 +108,6 @@ switch ( $cmd ) {
 		break;
 	case 'backfill':
 		echo wp_json_encode( CommentGuard_Backfill::pending() ), "\n";
-		break;
-	case 'deactivate':
-		require_once ABSPATH . 'wp-admin/includes/plugin.php';
-		deactivate_plugins( CG_PLUGIN );
-		break;
-	case 'activate':
-		require_once ABSPATH . 'wp-admin/includes/plugin.php';
-		$activated = activate_plugin( CG_PLUGIN );
-		if ( is_wp_error( $activated ) ) {
-			cg_fail( 'activate: ' . $activated->get_error_message() );
-		}
 		break;
 	default:
 		cg_fail( "unknown command '$cmd'" );
