@@ -127,6 +127,7 @@ WP=http://127.0.0.1:$WP_PORT
 export COMMENTGUARD_DATA_DIR=$TMP/cg
 SITE_KEY=$("$COMMENTGUARD_BIN" keys create --role site --site "$WP" | tail -1)
 MOD_KEY=$("$COMMENTGUARD_BIN" keys create --role moderator | tail -1)
+OTHER_SITE_KEY=$("$COMMENTGUARD_BIN" keys create --role site --site http://other-blog.example | tail -1)
 start_service() {
 	COMMENTGUARD_BIND=127.0.0.1:$CG_PORT RUST_LOG=info "$COMMENTGUARD_BIN" serve >>"$TMP/commentguard.log" 2>&1 &
 	CG_PID=$!
@@ -260,11 +261,18 @@ SETTINGS=$(admin "$WP/wp-admin/options-general.php?page=commentguard")
 grep -q 'data-counter="score_failures">1<' <<<"$SETTINGS" || fail "settings page does not show the failure count"
 ok "settings page shows the failure count"
 NONCE=$(grep -o 'name="action" value="commentguard_test">.*' <<<"$SETTINGS" | grep -o 'name="_wpnonce" value="[0-9a-f]*"' | sed -n '1{s/.*value="//; s/"//; p}')
-admin -o /dev/null -d action=commentguard_test -d "_wpnonce=$NONCE" -e "$WP/wp-admin/options-general.php?page=commentguard" "$WP/wp-admin/admin-post.php"
-TEST=$(admin "$WP/wp-admin/options-general.php?page=commentguard")
-grep -q 'Site key: accepted' <<<"$TEST" && grep -q 'Moderator key: accepted' <<<"$TEST" && grep -q 'Service: ready' <<<"$TEST" ||
-	fail "test connection: $(grep -o 'id="commentguard-test".*</ul>' <<<"$TEST")"
+test_connection() {
+	admin -o /dev/null -d action=commentguard_test -d "_wpnonce=$NONCE" -e "$WP/wp-admin/options-general.php?page=commentguard" "$WP/wp-admin/admin-post.php"
+	admin "$WP/wp-admin/options-general.php?page=commentguard" | grep -o 'id="commentguard-test".*</ul>'
+}
+TEST=$(test_connection)
+grep -q "Site key: accepted for $WP" <<<"$TEST" && grep -q 'Moderator key: accepted' <<<"$TEST" && grep -q 'Service: ready' <<<"$TEST" ||
+	fail "test connection: $TEST"
 ok "test connection: service ready, both keys accepted"
+wpc settings "{\"site_key\":\"$OTHER_SITE_KEY\"}"
+grep -q 'Site key: refused, or made for another site' <<<"$(test_connection)" || fail "test connection passed another site's key"
+ok "test connection refuses a site key made for another site"
+wpc settings "{\"site_key\":\"$SITE_KEY\"}"
 LIST=$(admin "$WP/wp-admin/edit-comments.php?comment_status=all")
 grep -q 'data-verdict="approve"' <<<"$LIST" || fail "comments list has no CommentGuard column"
 ok "comments list shows the verdict column"

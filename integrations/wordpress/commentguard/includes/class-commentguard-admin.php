@@ -228,14 +228,9 @@ class CommentGuard_Admin {
 		}
 		$lines[] = sprintf( 'Service: ready, model %s, %.0f ms', (string) ( $ready['body']['model_version'] ?? '?' ), $ready['ms'] );
 		$ok      = true;
-		// A verdict lookup for an id that cannot exist: 404 unknown_comment proves the key works.
-		$site = CommentGuard_Client::request( 'GET', '/v1/comments/commentguard-connection-test', $s['site_key'], null, (float) $s['timeout'] );
-		if ( 404 === ( $site['status'] ?? 0 ) || $site['ok'] ) {
-			$lines[] = 'Site key: accepted';
-		} else {
-			$ok      = false;
-			$lines[] = 'Site key: refused (' . $site['error'] . ')';
-		}
+		$site = self::check_site_key( $s );
+		$ok   = $ok && $site['ok'];
+		$lines[] = $site['line'];
 		if ( '' === $s['moderator_key'] ) {
 			$lines[] = 'Moderator key: not set, so spam / not-spam decisions are not sent';
 		} else {
@@ -246,6 +241,49 @@ class CommentGuard_Admin {
 		return array(
 			'ok'    => $ok,
 			'lines' => $lines,
+		);
+	}
+
+	/**
+	 * Checks the site key, and that it is for this site, with the Akismet-protocol
+	 * `POST /1.1/verify-key` (`valid` only for the key's own `blog`); it has no side effects.
+	 *
+	 * @param array $s Settings.
+	 * @return array `ok` and a `line` to show.
+	 */
+	private static function check_site_key( array $s ) {
+		if ( '' === $s['site_key'] ) {
+			return array(
+				'ok'   => false,
+				'line' => 'Site key: not set, so comments are held',
+			);
+		}
+		$response = wp_remote_post(
+			rtrim( $s['url'], '/' ) . '/1.1/verify-key',
+			array(
+				'timeout'     => max( 0.1, (float) $s['timeout'] ),
+				'redirection' => 0,
+				'body'        => array(
+					'key'  => $s['site_key'],
+					'blog' => home_url(),
+				),
+			)
+		);
+		if ( is_wp_error( $response ) ) {
+			return array(
+				'ok'   => false,
+				'line' => 'Site key: not checked (' . $response->get_error_message() . ')',
+			);
+		}
+		if ( 'valid' === trim( wp_remote_retrieve_body( $response ) ) ) {
+			return array(
+				'ok'   => true,
+				'line' => 'Site key: accepted for ' . home_url(),
+			);
+		}
+		return array(
+			'ok'   => false,
+			'line' => 'Site key: refused, or made for another site than ' . home_url(),
 		);
 	}
 
