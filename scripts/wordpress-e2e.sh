@@ -363,6 +363,9 @@ kill -CONT "$CG_PID"
 [ "$(wpc comment "Reader frozen $FROZEN_POSTS" | cut -d' ' -f2,3)" = "0 error" ] || fail "latency run, service frozen: comment not held"
 ok "comments posted while the service is stopped or frozen are all held"
 
+[ "$(wpc uninstall)" = "0 no-settings no-stats" ] || fail "uninstall left settings, counters or comment meta behind"
+ok "uninstall removes the settings, the counters and every commentguard comment-meta row"
+
 report() { # LABEL (off on added call)
 	local label=$1
 	shift

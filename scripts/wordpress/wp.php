@@ -13,6 +13,7 @@
  *   php wp.php ms-since ID                     plugin call times (ms) of comments with id > ID, one a line
  *   php wp.php max-id                          the highest comment id
  *   php wp.php stat NAME                       a plugin counter
+ *   php wp.php uninstall                       deactivate and uninstall the plugin; print what is left
  *   php wp.php stats                           every plugin counter, as JSON
  *   php wp.php backfill                        CommentGuard_Backfill::pending(), as JSON
  *
@@ -108,6 +109,15 @@ switch ( $cmd ) {
 		break;
 	case 'backfill':
 		echo wp_json_encode( CommentGuard_Backfill::pending() ), "\n";
+		break;
+	case 'uninstall':
+		// What Plugins → Delete does: deactivate, then run uninstall.php.
+		require_once ABSPATH . 'wp-admin/includes/plugin.php';
+		deactivate_plugins( CG_PLUGIN );
+		uninstall_plugin( CG_PLUGIN );
+		global $wpdb;
+		$left = (int) $wpdb->get_var( "SELECT COUNT(*) FROM $wpdb->commentmeta WHERE meta_key LIKE 'commentguard%'" );
+		echo $left, ' ', false === get_option( 'commentguard_settings' ) ? 'no-settings' : 'settings', ' ', false === get_option( 'commentguard_stats' ) ? 'no-stats' : 'stats', "\n";
 		break;
 	default:
 		cg_fail( "unknown command '$cmd'" );
