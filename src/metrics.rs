@@ -27,6 +27,8 @@
 //! | `retrain_duration_seconds` | histogram | |
 //! | `rate_limited_total` | counter | `scope` (`key`, `ip`) |
 //! | `review_history_errors_total` | counter | |
+//! | `connections_refused_total` | counter | |
+//! | `open_connections` | gauge | |
 //!
 //! Besides the series, [`Metrics`] keeps verdicts per UTC day ([`DailyVerdicts`], the same
 //! count as `verdicts_total`, cached ones included) for the moderator console's chart: in
@@ -75,6 +77,11 @@ pub const RATE_LIMITED: &str = "commentguard_rate_limited_total";
 /// Verdicts that could not be written to the review history (scoring went on without it).
 pub const REVIEW_HISTORY_ERRORS: &str = "commentguard_review_history_errors_total";
 
+/// Connections closed at accept because their client IP had too many open.
+pub const CONNECTIONS_REFUSED: &str = "commentguard_connections_refused_total";
+/// Connections open now (those refused at accept included until they close).
+pub const OPEN_CONNECTIONS: &str = "commentguard_open_connections";
+
 /// Days of verdict counts kept for the console's chart.
 pub const KEEP_DAYS: usize = 62;
 
@@ -99,6 +106,8 @@ pub struct Metrics {
     cache_errors: Counter,
     retrain_duration: Histogram,
     review_history_errors: Counter,
+    connections_refused: Counter,
+    open_connections: Gauge,
     /// Verdicts per UTC day.
     daily: Mutex<DailyVerdicts>,
     /// The model version `model_info` reports as live, to zero it when the model changes.
@@ -182,12 +191,20 @@ impl Metrics {
                 Unit::Count,
                 "Verdicts that could not be written to the review history",
             ),
+            (
+                CONNECTIONS_REFUSED,
+                Unit::Count,
+                "Connections closed at accept: their client IP had too many open",
+            ),
+            (OPEN_CONNECTIONS, Unit::Count, "Connections open now"),
         ];
         for (name, unit, help) in describe {
             let key = name.into();
             match unit {
                 Unit::Seconds => recorder.describe_histogram(key, Some(unit), help.into()),
-                _ if name == MODEL_INFO => recorder.describe_gauge(key, None, help.into()),
+                _ if name == MODEL_INFO || name == OPEN_CONNECTIONS => {
+                    recorder.describe_gauge(key, None, help.into())
+                }
                 _ => recorder.describe_counter(key, None, help.into()),
             }
         }
@@ -225,6 +242,9 @@ impl Metrics {
             retrain_duration: recorder
                 .register_histogram(&Key::from_static_name(RETRAIN_DURATION), &METADATA),
             review_history_errors: counter(REVIEW_HISTORY_ERRORS, &[]),
+            connections_refused: counter(CONNECTIONS_REFUSED, &[]),
+            open_connections: recorder
+                .register_gauge(&Key::from_static_name(OPEN_CONNECTIONS), &METADATA),
             daily: Mutex::new(DailyVerdicts::default()),
             model: Mutex::new(None),
             recorder,
@@ -284,6 +304,19 @@ impl Metrics {
     pub fn rate_limited(&self, scope: &'static str) {
         let key = Key::from_parts(RATE_LIMITED, vec![Label::new("scope", scope)]);
         self.recorder.register_counter(&key, &METADATA).increment(1);
+    }
+
+    /// Counts one connection opened; `refused` if it was closed at once (over its IP's cap).
+    pub fn connection_opened(&self, refused: bool) {
+        self.open_connections.increment(1.0);
+        if refused {
+            self.connections_refused.increment(1);
+        }
+    }
+
+    /// Counts one connection closed.
+    pub fn connection_closed(&self) {
+        self.open_connections.decrement(1.0);
     }
 
     /// Records a finished retraining job: `outcome` (e.g. `success`, `failure`; a small fixed
@@ -427,6 +460,10 @@ mod tests {
         metrics.label_recorded("spam");
         metrics.retrain_finished("success", 12.0);
         metrics.rate_limited("ip");
+        metrics.connection_opened(false);
+        metrics.connection_opened(true);
+        metrics.connection_opened(false);
+        metrics.connection_closed();
         metrics.upkeep();
         let text = metrics.render("nb-1", 3, 0);
         for line in [
@@ -446,6 +483,8 @@ mod tests {
             r#"commentguard_score_duration_seconds_bucket{le="0.00025"} 1"#,
             "commentguard_score_duration_seconds_count 2",
             r#"commentguard_rate_limited_total{scope="ip"} 1"#,
+            "commentguard_connections_refused_total 1",
+            "commentguard_open_connections 2",
             "# TYPE commentguard_score_duration_seconds histogram",
         ] {
             assert!(

@@ -2,12 +2,15 @@
 //!
 //! [`Application::build`] builds the state ([`crate::state::build`]), the route table
 //! ([`crate::routes::table`]) and the server; [`handle_request`] is the one middleware
-//! (request id, caller, rate limit, request log, metrics); [`follow_other_replicas`] keeps
-//! a replica on the model version the others promote.
+//! (request id, caller, body deadline, rate limit, request log, metrics);
+//! [`ConnectionLimit`] caps the connections one client IP holds open;
+//! [`follow_other_replicas`] keeps a replica on the model version the others promote.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, TcpListener};
-use std::sync::Arc;
-use std::time::Instant;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
@@ -18,13 +21,15 @@ use anyhow::Context;
 use tracing::Instrument;
 
 use crate::cache::Cache;
-use crate::ratelimit::{self, Subject};
+use crate::ratelimit::{self, Subject, TrustedProxies};
 use crate::retrain::follow;
 use crate::routes::auth::{presented_key, Caller};
+use crate::routes::body::BodyDeadline;
 use crate::routes::openapi::ApiDocument;
 use crate::routes::{console, error, ApiError, RouteTable};
 use crate::settings::Settings;
 use crate::state::{self, AppState};
+use crate::telemetry::WarnThrottle;
 
 /// What the request log says for the route of a request no route matches.
 pub const UNMATCHED_ROUTE: &str = "<unmatched>";
@@ -66,6 +71,8 @@ impl Application {
             rate_limit_ip = ?settings.rate_limits.ip.map(|l| l.to_string()),
             trusted_proxies = !settings.trusted_proxies.is_empty(),
             shutdown_timeout_secs = settings.shutdown_timeout.as_secs(),
+            body_timeout_ms = settings.body_timeout.as_millis() as u64,
+            max_connections_per_ip = settings.max_connections_per_ip.map(NonZeroU32::get),
             "starting"
         );
         let state = web::Data::new(state);
@@ -75,15 +82,25 @@ impl Application {
             .context("cannot render the OpenAPI document")?;
         let document = web::Data::new(ApiDocument(document));
         let server_state = state.clone();
+        let body_timeout = web::Data::new(BodyTimeout(settings.body_timeout));
+        let connections = Arc::new(ConnectionLimit::new(
+            settings.max_connections_per_ip,
+            settings.trusted_proxies.clone(),
+        ));
+        let connection_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(server_state.clone())
                 .app_data(routes.clone())
                 .app_data(document.clone())
+                .app_data(body_timeout.clone())
                 .wrap(from_fn(handle_request))
                 .configure(|config| routes.configure(config))
                 .configure(console::configure)
                 .default_service(web::to(error::not_found))
+        })
+        .on_connect(move |io, extensions| {
+            on_connect(&connections, &connection_state, io, extensions)
         })
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
         .workers(settings.workers)
@@ -136,6 +153,141 @@ impl Application {
     }
 }
 
+/// How long a request body may take to arrive (`COMMENTGUARD_BODY_TIMEOUT_SECS`); app data
+/// read by the middleware.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTimeout(pub Duration);
+
+/// The answer a connection over its IP's cap gets before it is closed: the JSON of
+/// [`ApiError::TooManyConnections`], written straight to the socket since no request has
+/// been read (a unit test keeps the two equal).
+const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\n\
+content-type: application/json\r\n\
+retry-after: 1\r\n\
+connection: close\r\n\
+content-length: 114\r\n\r\n\
+{\"error\":\"too_many_connections\",\"message\":\"too many open connections from this address; reuse one or retry later\"}";
+
+/// Open connections per client IP, so that one client cannot take every file descriptor
+/// (and with them `/healthz`) by opening connections and never finishing a request. Counted
+/// by TCP peer before any request is read; trusted proxies carry many clients and are not
+/// capped.
+#[derive(Debug)]
+pub struct ConnectionLimit {
+    cap: Option<NonZeroU32>,
+    trusted: TrustedProxies,
+    open: Mutex<HashMap<IpAddr, u32>>,
+    warnings: WarnThrottle,
+}
+
+/// What [`ConnectionLimit::admit`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Admitted and counted against this IP; [`ConnectionLimit::release`] it when closed.
+    Counted(IpAddr),
+    /// Admitted, not counted (no cap, or a trusted proxy).
+    Uncounted,
+    /// Over the cap: answer and close.
+    Refused,
+}
+
+impl ConnectionLimit {
+    /// A limit of `cap` connections per IP (`None`: no limit), trusted proxies excepted.
+    pub fn new(cap: Option<NonZeroU32>, trusted: TrustedProxies) -> ConnectionLimit {
+        ConnectionLimit {
+            cap,
+            trusted,
+            open: Mutex::new(HashMap::new()),
+            warnings: WarnThrottle::default(),
+        }
+    }
+
+    /// Counts a new connection from `peer`, unless its IP is at the cap.
+    pub fn admit(&self, peer: IpAddr) -> Admission {
+        let peer = peer.to_canonical();
+        let Some(cap) = self.cap else {
+            return Admission::Uncounted;
+        };
+        if self.trusted.trusts(peer) {
+            return Admission::Uncounted;
+        }
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(peer).or_insert(0);
+        if *count >= cap.get() {
+            return Admission::Refused;
+        }
+        *count += 1;
+        Admission::Counted(peer)
+    }
+
+    /// Forgets a connection [`admit`](Self::admit) counted; an IP with none left is removed,
+    /// so the map holds only IPs with open connections.
+    pub fn release(&self, peer: IpAddr) {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&peer) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&peer);
+            }
+        }
+    }
+}
+
+/// A connection's place in the [`ConnectionLimit`], kept in the connection's data: dropped
+/// with the connection, which releases it.
+struct ConnectionSlot {
+    admission: Admission,
+    limit: Arc<ConnectionLimit>,
+    state: web::Data<AppState>,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        if let Admission::Counted(peer) = self.admission {
+            self.limit.release(peer);
+        }
+        self.state.metrics.connection_closed();
+    }
+}
+
+/// Called by actix for every new connection, before anything is read from it: counts it,
+/// and refuses one over its IP's cap by writing the 429 and shutting the socket down, so
+/// its file descriptor is freed at once rather than after the header timeout.
+fn on_connect(
+    limit: &Arc<ConnectionLimit>,
+    state: &web::Data<AppState>,
+    io: &dyn std::any::Any,
+    extensions: &mut actix_web::dev::Extensions,
+) {
+    let Some(stream) = io.downcast_ref::<actix_web::rt::net::TcpStream>() else {
+        return;
+    };
+    let Ok(peer) = stream.peer_addr() else {
+        return;
+    };
+    let admission = limit.admit(peer.ip());
+    let refused = admission == Admission::Refused;
+    state.metrics.connection_opened(refused);
+    if refused {
+        if let Some(held_back) = limit.warnings.allow_now() {
+            tracing::warn!(
+                cap = limit.cap.map(NonZeroU32::get),
+                refused_since_last_warning = held_back,
+                "refusing connections: a client address is over its open-connection cap"
+            );
+        }
+        // A fresh socket's send buffer has room for these few bytes; if not, the client
+        // just sees the close.
+        let _ = stream.try_write(TOO_MANY_CONNECTIONS);
+        let _ = socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Both);
+    }
+    extensions.insert(ConnectionSlot {
+        admission,
+        limit: limit.clone(),
+        state: state.clone(),
+    });
+}
+
 /// Replicas on one Redis follow each other's promotions and rollbacks; a deployment with a
 /// new model leads (announces it) instead. The watcher holds the state weakly: the state
 /// owns the cache that runs the watcher.
@@ -167,10 +319,15 @@ pub fn follow_other_replicas(state: &web::Data<AppState>, newly_configured: bool
 pub async fn handle_request(
     state: web::Data<AppState>,
     routes: web::Data<RouteTable>,
+    body_timeout: web::Data<BodyTimeout>,
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let start = Instant::now();
+    // The body readers give up on the body at this deadline (actix times out headers only).
+    request
+        .extensions_mut()
+        .insert(BodyDeadline::from_now(body_timeout.0));
     let request_id = request_id(&request);
     let span = tracing::info_span!("request", request_id = %request_id);
     let method = request.method().clone();
@@ -182,8 +339,14 @@ pub async fn handle_request(
         .unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
     let rate_limited = routes.get(&route).is_none_or(|r| r.rate_limited());
     let caller = caller(&request, &state);
-    let limited = if rate_limited {
-        check_rate(&request, &state, &caller)
+    let limited = if refused_connection(&request) {
+        Err(ApiError::TooManyConnections)
+    } else if rate_limited {
+        check_rate(&request, &state, &caller).map_err(|(scope, wait)| {
+            state.metrics.rate_limited(scope);
+            let retry_after = ratelimit::retry_after_secs(wait);
+            ApiError::RateLimited { retry_after }
+        })
     } else {
         Ok(())
     };
@@ -194,11 +357,7 @@ pub async fn handle_request(
             .instrument(span.clone())
             .await
             .map(ServiceResponse::map_into_boxed_body),
-        Err((scope, wait)) => {
-            state.metrics.rate_limited(scope);
-            let retry_after = ratelimit::retry_after_secs(wait);
-            Ok(request.error_response(ApiError::RateLimited { retry_after }))
-        }
+        Err(error) => Ok(request.error_response(error)),
     };
     span.in_scope(|| log_request(&state, &method, route, &response, start));
     if let Ok(response) = &mut response {
@@ -209,6 +368,14 @@ pub async fn handle_request(
         }
     }
     response
+}
+
+/// Whether the request came on a connection refused at accept: its socket is shut down,
+/// but a request already sent may have been read; it is answered without being served.
+fn refused_connection(request: &ServiceRequest) -> bool {
+    request
+        .conn_data::<ConnectionSlot>()
+        .is_some_and(|slot| slot.admission == Admission::Refused)
 }
 
 /// The request log line and the request metrics: the error code, never the message (enough
@@ -310,4 +477,56 @@ fn check_rate(
         .rate_limits
         .check(subject)
         .map_err(|wait| (subject.scope(), wait))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::ResponseError;
+
+    #[test]
+    fn the_connection_cap_counts_per_ip_and_spares_trusted_proxies() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let limit = ConnectionLimit::new(
+            NonZeroU32::new(2),
+            TrustedProxies::parse("10.0.0.0/8").unwrap(),
+        );
+        let client = ip("192.0.2.1");
+        // (peer, expected, why)
+        let cases = [
+            (client, Admission::Counted(client), "first"),
+            (client, Admission::Counted(client), "second, at the cap"),
+            (client, Admission::Refused, "third, over it"),
+            (ip("192.0.2.2"), Admission::Counted(ip("192.0.2.2")), "another IP has its own count"),
+            (ip("10.1.2.3"), Admission::Uncounted, "a trusted proxy is not capped"),
+            (ip("::ffff:192.0.2.1"), Admission::Refused, "an IPv4-mapped address is the same IP"),
+        ];
+        for (peer, expected, why) in cases {
+            assert_eq!(limit.admit(peer), expected, "{why}");
+        }
+        limit.release(client);
+        assert_eq!(limit.admit(client), Admission::Counted(client), "a slot freed");
+        limit.release(client);
+        limit.release(client);
+        limit.release(ip("192.0.2.2"));
+        assert!(limit.open.lock().unwrap().is_empty(), "IPs with nothing open are forgotten");
+
+        let uncapped = ConnectionLimit::new(None, TrustedProxies::default());
+        assert_eq!(uncapped.admit(client), Admission::Uncounted, "no cap");
+    }
+
+    #[test]
+    fn the_raw_refusal_is_the_api_error() {
+        let text = std::str::from_utf8(TOO_MANY_CONNECTIONS).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let error = ApiError::TooManyConnections;
+        assert!(head.starts_with(&format!(
+            "HTTP/1.1 {} ",
+            error.status_code().as_u16()
+        )));
+        assert!(head.contains(&format!("content-length: {}", body.len())), "{head}");
+        let json: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(json["error"], error.code());
+        assert_eq!(json["message"], error.to_string());
+    }
 }
