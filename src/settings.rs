@@ -1215,12 +1215,48 @@ mod tests {
         // (variable, value, body timeout secs or error, connection cap, why)
         let cap = |n: u32| NonZeroU32::new(n);
         let cases = [
-            ("COMMENTGUARD_MAX_CONNECTIONS_PER_IP", "off", Ok(10), None, "off disables the cap"),
-            ("COMMENTGUARD_MAX_CONNECTIONS_PER_IP", "0", Ok(10), None, "0 disables it too"),
-            ("COMMENTGUARD_MAX_CONNECTIONS_PER_IP", "50", Ok(10), cap(50), "a count"),
-            ("COMMENTGUARD_MAX_CONNECTIONS_PER_IP", "-1", Err(()), None, "not a count"),
-            ("COMMENTGUARD_BODY_TIMEOUT_SECS", "3", Ok(3), cap(256), "seconds"),
-            ("COMMENTGUARD_BODY_TIMEOUT_SECS", "0", Err(()), None, "no deadline is no defence"),
+            (
+                "COMMENTGUARD_MAX_CONNECTIONS_PER_IP",
+                "off",
+                Ok(10),
+                None,
+                "off disables the cap",
+            ),
+            (
+                "COMMENTGUARD_MAX_CONNECTIONS_PER_IP",
+                "0",
+                Ok(10),
+                None,
+                "0 disables it too",
+            ),
+            (
+                "COMMENTGUARD_MAX_CONNECTIONS_PER_IP",
+                "50",
+                Ok(10),
+                cap(50),
+                "a count",
+            ),
+            (
+                "COMMENTGUARD_MAX_CONNECTIONS_PER_IP",
+                "-1",
+                Err(()),
+                None,
+                "not a count",
+            ),
+            (
+                "COMMENTGUARD_BODY_TIMEOUT_SECS",
+                "3",
+                Ok(3),
+                cap(256),
+                "seconds",
+            ),
+            (
+                "COMMENTGUARD_BODY_TIMEOUT_SECS",
+                "0",
+                Err(()),
+                None,
+                "no deadline is no defence",
+            ),
         ];
         for (var, value, timeout, connections, why) in cases {
             let result = Settings::from_sources(env(&[(var, value)]), None);

@@ -24,7 +24,7 @@ use crate::cache::Cache;
 use crate::ratelimit::{self, Subject, TrustedProxies};
 use crate::retrain::follow;
 use crate::routes::auth::{presented_key, Caller};
-use crate::routes::body::BodyDeadline;
+use crate::routes::body::{BodyDeadline, UnfinishedBody};
 use crate::routes::openapi::ApiDocument;
 use crate::routes::{console, error, ApiError, RouteTable};
 use crate::settings::Settings;
@@ -158,16 +158,6 @@ impl Application {
 #[derive(Debug, Clone, Copy)]
 pub struct BodyTimeout(pub Duration);
 
-/// The answer a connection over its IP's cap gets before it is closed: the JSON of
-/// [`ApiError::TooManyConnections`], written straight to the socket since no request has
-/// been read (a unit test keeps the two equal).
-const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\n\
-content-type: application/json\r\n\
-retry-after: 1\r\n\
-connection: close\r\n\
-content-length: 114\r\n\r\n\
-{\"error\":\"too_many_connections\",\"message\":\"too many open connections from this address; reuse one or retry later\"}";
-
 /// Open connections per client IP, so that one client cannot take every file descriptor
 /// (and with them `/healthz`) by opening connections and never finishing a request. Counted
 /// by TCP peer before any request is read; trusted proxies carry many clients and are not
@@ -250,9 +240,11 @@ impl Drop for ConnectionSlot {
     }
 }
 
-/// Called by actix for every new connection, before anything is read from it: counts it,
-/// and refuses one over its IP's cap by writing the 429 and shutting the socket down, so
-/// its file descriptor is freed at once rather than after the header timeout.
+/// Called by actix for every new connection, before anything is read from it: counts it
+/// against its IP. One over the cap is marked; the middleware answers its request
+/// `429 too_many_connections` without serving it, and actix closes it. (Shutting the socket
+/// down here would free it sooner but reset it under a request already sent, losing the
+/// answer; one that sends nothing is closed by actix's 5 s header timeout.)
 fn on_connect(
     limit: &Arc<ConnectionLimit>,
     state: &web::Data<AppState>,
@@ -276,10 +268,6 @@ fn on_connect(
                 "refusing connections: a client address is over its open-connection cap"
             );
         }
-        // A fresh socket's send buffer has room for these few bytes; if not, the client
-        // just sees the close.
-        let _ = stream.try_write(TOO_MANY_CONNECTIONS);
-        let _ = socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Both);
     }
     extensions.insert(ConnectionSlot {
         admission,
@@ -351,7 +339,7 @@ pub async fn handle_request(
         Ok(())
     };
     request.extensions_mut().insert(caller);
-    let mut response = match limited {
+    let response = match limited {
         Ok(()) => next
             .call(request)
             .instrument(span.clone())
@@ -359,6 +347,7 @@ pub async fn handle_request(
             .map(ServiceResponse::map_into_boxed_body),
         Err(error) => Ok(request.error_response(error)),
     };
+    let mut response = response.map(keep_unfinished_body);
     span.in_scope(|| log_request(&state, &method, route, &response, start));
     if let Ok(response) = &mut response {
         if let Ok(value) = HeaderValue::from_str(&request_id) {
@@ -370,8 +359,48 @@ pub async fn handle_request(
     response
 }
 
-/// Whether the request came on a connection refused at accept: its socket is shut down,
-/// but a request already sent may have been read; it is answered without being served.
+/// Moves a request body that timed out half-read into the response body, so that it is
+/// still alive when actix has sent the response and decides the connection's fate: actix
+/// then closes it. Dropped earlier, actix would drain a chunked body to its end, which a
+/// client that drips bytes never reaches.
+fn keep_unfinished_body(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+    let unfinished = response
+        .request()
+        .extensions_mut()
+        .remove::<UnfinishedBody>();
+    match unfinished {
+        None => response,
+        Some(unfinished) => response.map_body(|_, body| {
+            BoxBody::new(WithUnfinishedBody {
+                body,
+                _unfinished: unfinished,
+            })
+        }),
+    }
+}
+
+/// A response body that holds the request's unfinished body until it has been sent.
+struct WithUnfinishedBody {
+    body: BoxBody,
+    _unfinished: UnfinishedBody,
+}
+
+impl MessageBody for WithUnfinishedBody {
+    type Error = <BoxBody as MessageBody>::Error;
+
+    fn size(&self) -> actix_web::body::BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<web::Bytes, Self::Error>>> {
+        std::pin::Pin::new(&mut self.get_mut().body).poll_next(cx)
+    }
+}
+
+/// Whether the request came on a connection over its IP's cap: answered, not served.
 fn refused_connection(request: &ServiceRequest) -> bool {
     request
         .conn_data::<ConnectionSlot>()
@@ -482,7 +511,6 @@ fn check_rate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::ResponseError;
 
     #[test]
     fn the_connection_cap_counts_per_ip_and_spares_trusted_proxies() {
@@ -497,36 +525,40 @@ mod tests {
             (client, Admission::Counted(client), "first"),
             (client, Admission::Counted(client), "second, at the cap"),
             (client, Admission::Refused, "third, over it"),
-            (ip("192.0.2.2"), Admission::Counted(ip("192.0.2.2")), "another IP has its own count"),
-            (ip("10.1.2.3"), Admission::Uncounted, "a trusted proxy is not capped"),
-            (ip("::ffff:192.0.2.1"), Admission::Refused, "an IPv4-mapped address is the same IP"),
+            (
+                ip("192.0.2.2"),
+                Admission::Counted(ip("192.0.2.2")),
+                "another IP has its own count",
+            ),
+            (
+                ip("10.1.2.3"),
+                Admission::Uncounted,
+                "a trusted proxy is not capped",
+            ),
+            (
+                ip("::ffff:192.0.2.1"),
+                Admission::Refused,
+                "an IPv4-mapped address is the same IP",
+            ),
         ];
         for (peer, expected, why) in cases {
             assert_eq!(limit.admit(peer), expected, "{why}");
         }
         limit.release(client);
-        assert_eq!(limit.admit(client), Admission::Counted(client), "a slot freed");
+        assert_eq!(
+            limit.admit(client),
+            Admission::Counted(client),
+            "a slot freed"
+        );
         limit.release(client);
         limit.release(client);
         limit.release(ip("192.0.2.2"));
-        assert!(limit.open.lock().unwrap().is_empty(), "IPs with nothing open are forgotten");
+        assert!(
+            limit.open.lock().unwrap().is_empty(),
+            "IPs with nothing open are forgotten"
+        );
 
         let uncapped = ConnectionLimit::new(None, TrustedProxies::default());
         assert_eq!(uncapped.admit(client), Admission::Uncounted, "no cap");
-    }
-
-    #[test]
-    fn the_raw_refusal_is_the_api_error() {
-        let text = std::str::from_utf8(TOO_MANY_CONNECTIONS).unwrap();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap();
-        let error = ApiError::TooManyConnections;
-        assert!(head.starts_with(&format!(
-            "HTTP/1.1 {} ",
-            error.status_code().as_u16()
-        )));
-        assert!(head.contains(&format!("content-length: {}", body.len())), "{head}");
-        let json: serde_json::Value = serde_json::from_str(body).unwrap();
-        assert_eq!(json["error"], error.code());
-        assert_eq!(json["message"], error.to_string());
     }
 }
