@@ -6,14 +6,18 @@
 //! [`ConnectionLimit`] caps the connections one client IP holds open;
 //! [`follow_other_replicas`] keeps a replica on the model version the others promote.
 
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::net::{IpAddr, TcpListener};
 use std::num::NonZeroU32;
+use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::dev::{self, Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, App, HttpMessage, HttpServer};
@@ -24,7 +28,7 @@ use crate::cache::Cache;
 use crate::ratelimit::{self, Subject, TrustedProxies};
 use crate::retrain::follow;
 use crate::routes::auth::{presented_key, Caller};
-use crate::routes::body::{BodyDeadline, UnfinishedBody};
+use crate::routes::body::BodyDeadline;
 use crate::routes::openapi::ApiDocument;
 use crate::routes::{console, error, ApiError, RouteTable};
 use crate::settings::Settings;
@@ -308,7 +312,7 @@ pub async fn handle_request(
     state: web::Data<AppState>,
     routes: web::Data<RouteTable>,
     body_timeout: web::Data<BodyTimeout>,
-    request: ServiceRequest,
+    mut request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let start = Instant::now();
@@ -316,6 +320,7 @@ pub async fn handle_request(
     request
         .extensions_mut()
         .insert(BodyDeadline::from_now(body_timeout.0));
+    let body = share_body(&mut request);
     let request_id = request_id(&request);
     let span = tracing::info_span!("request", request_id = %request_id);
     let method = request.method().clone();
@@ -347,7 +352,7 @@ pub async fn handle_request(
             .map(ServiceResponse::map_into_boxed_body),
         Err(error) => Ok(request.error_response(error)),
     };
-    let mut response = response.map(keep_unfinished_body);
+    let mut response = response.map(|response| keep_unfinished_body(response, body));
     span.in_scope(|| log_request(&state, &method, route, &response, start));
     if let Ok(response) = &mut response {
         if let Ok(value) = HeaderValue::from_str(&request_id) {
@@ -359,30 +364,69 @@ pub async fn handle_request(
     response
 }
 
-/// Moves a request body that timed out half-read into the response body, so that it is
-/// still alive when actix has sent the response and decides the connection's fate: actix
-/// then closes it. Dropped earlier, actix would drain a chunked body to its end, which a
-/// client that drips bytes never reaches.
-fn keep_unfinished_body(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
-    let unfinished = response
-        .request()
-        .extensions_mut()
-        .remove::<UnfinishedBody>();
-    match unfinished {
-        None => response,
-        Some(unfinished) => response.map_body(|_, body| {
+/// The request body, shared between the handler, which reads it through this as its
+/// payload, and the middleware, which keeps it alive past the answer when the handler did
+/// not read it to the end (gave up at the deadline, refused it as too large, or ignored it).
+/// While actix's end of a body is alive after the answer, actix closes the connection;
+/// dropped, it drains a chunked body to its end, which a client dripping bytes never reaches.
+#[derive(Clone)]
+struct SharedBody {
+    payload: Rc<RefCell<dev::Payload>>,
+    finished: Rc<Cell<bool>>,
+}
+
+impl futures_util::Stream for SharedBody {
+    type Item = Result<web::Bytes, actix_web::error::PayloadError>;
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<Self::Item>> {
+        let poll = Pin::new(&mut *self.payload.borrow_mut()).poll_next(cx);
+        if matches!(poll, Poll::Ready(None)) {
+            self.finished.set(true);
+        }
+        poll
+    }
+}
+
+/// Gives the handler a [`SharedBody`] as its payload; `None` for a request with no body.
+fn share_body(request: &mut ServiceRequest) -> Option<SharedBody> {
+    let payload = request.take_payload();
+    if matches!(payload, dev::Payload::None) {
+        return None;
+    }
+    let shared = SharedBody {
+        payload: Rc::new(RefCell::new(payload)),
+        finished: Rc::new(Cell::new(false)),
+    };
+    request.set_payload(dev::Payload::Stream {
+        payload: Box::pin(shared.clone()),
+    });
+    Some(shared)
+}
+
+/// Moves a request body not read to its end into the response body, where it lives until
+/// the answer has been sent and actix has decided to close the connection.
+fn keep_unfinished_body(
+    response: ServiceResponse<BoxBody>,
+    body: Option<SharedBody>,
+) -> ServiceResponse<BoxBody> {
+    match body {
+        Some(unfinished) if !unfinished.finished.get() => response.map_body(|_, body| {
             BoxBody::new(WithUnfinishedBody {
                 body,
                 _unfinished: unfinished,
             })
         }),
+        _ => response,
     }
 }
 
 /// A response body that holds the request's unfinished body until it has been sent.
 struct WithUnfinishedBody {
     body: BoxBody,
-    _unfinished: UnfinishedBody,
+    _unfinished: SharedBody,
 }
 
 impl MessageBody for WithUnfinishedBody {
@@ -393,10 +437,10 @@ impl MessageBody for WithUnfinishedBody {
     }
 
     fn poll_next(
-        self: std::pin::Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<web::Bytes, Self::Error>>> {
-        std::pin::Pin::new(&mut self.get_mut().body).poll_next(cx)
+    ) -> Poll<Option<Result<web::Bytes, Self::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_next(cx)
     }
 }
 

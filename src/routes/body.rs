@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use actix_web::http::header;
 use actix_web::{web, HttpMessage, HttpRequest};
-use futures_util::StreamExt;
 
 use crate::routes::error::ApiError;
 
@@ -55,42 +54,29 @@ pub enum BodyError {
     TimedOut(Duration),
 }
 
-/// A body given up on at its deadline, kept in the request's extensions until the
-/// middleware moves it to the response (see `startup::handle_request`): while it is alive,
-/// actix closes the connection after the response instead of draining the rest.
-pub struct UnfinishedBody(pub web::Payload);
-
 /// Reads at most `limit` bytes of body, giving up at the request's [`BodyDeadline`].
+///
+/// A body given up on is dropped unread; the middleware keeps the connection's end of it
+/// alive until the answer is sent, so actix closes the connection instead of draining it.
 pub async fn read_limited(
     request: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     limit: usize,
 ) -> Result<web::Bytes, BodyError> {
     // Copied out: the extensions are a RefCell that must not stay borrowed across the await.
     let deadline = request.extensions().get::<BodyDeadline>().copied();
-    let Some(deadline) = deadline else {
-        return read_all(&mut payload, limit).await;
+    let read = payload.to_bytes_limited(limit);
+    let result = match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline.at.into(), read)
+            .await
+            .map_err(|_| BodyError::TimedOut(deadline.limit))?,
+        None => read.await,
     };
-    match tokio::time::timeout_at(deadline.at.into(), read_all(&mut payload, limit)).await {
-        Ok(result) => result,
-        Err(_) => {
-            request.extensions_mut().insert(UnfinishedBody(payload));
-            Err(BodyError::TimedOut(deadline.limit))
-        }
+    match result {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(e)) => Err(BodyError::Unreadable(e.to_string())),
+        Err(_) => Err(BodyError::TooLarge),
     }
-}
-
-/// The whole body, refused as soon as it passes `limit` bytes.
-async fn read_all(payload: &mut web::Payload, limit: usize) -> Result<web::Bytes, BodyError> {
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| BodyError::Unreadable(e.to_string()))?;
-        if body.len() + chunk.len() > limit {
-            return Err(BodyError::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
 }
 
 /// Checks the media type and size limit of a JSON request and reads its body.
