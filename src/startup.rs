@@ -41,6 +41,13 @@ pub const UNMATCHED_ROUTE: &str = "<unmatched>";
 /// Header carrying the request id, in responses (and accepted from the client or a proxy).
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// File descriptors kept back from connections for everything else the process opens
+/// (listener, Redis, label log, review history, key file, runtime internals).
+const RESERVED_FILES: u64 = 100;
+
+/// actix's own per-worker connection limit, kept when the open-file limit allows more.
+const ACTIX_MAX_CONNECTIONS: usize = 25_000;
+
 /// How often histograms are drained and idle rate-limit buckets forgotten.
 const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -77,6 +84,7 @@ impl Application {
             shutdown_timeout_secs = settings.shutdown_timeout.as_secs(),
             body_timeout_ms = settings.body_timeout.as_millis() as u64,
             max_connections_per_ip = settings.max_connections_per_ip.map(NonZeroU32::get),
+            open_file_limit = open_file_limit(),
             "starting"
         );
         let state = web::Data::new(state);
@@ -107,6 +115,10 @@ impl Application {
             on_connect(&connections, &connection_state, io, extensions)
         })
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        .max_connections(max_connections_per_worker(
+            open_file_limit(),
+            settings.workers,
+        ))
         .workers(settings.workers)
         .listen(listener)
         .context("cannot start the HTTP server")?
@@ -278,6 +290,26 @@ fn on_connect(
         limit: limit.clone(),
         state: state.clone(),
     });
+}
+
+/// The process's soft open-file limit, from `/proc/self/limits` (Linux); `None` elsewhere.
+fn open_file_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Connections each worker may hold: the open-file limit, less [`RESERVED_FILES`], shared
+/// between the workers. At that many, actix stops accepting and new connections wait in the
+/// kernel's backlog; without it, a burst of connections runs the process out of descriptors
+/// and actix pauses accepting for half a second at each failure, `/healthz` included.
+fn max_connections_per_worker(open_files: Option<u64>, workers: usize) -> usize {
+    let Some(open_files) = open_files else {
+        return ACTIX_MAX_CONNECTIONS;
+    };
+    let usable = open_files.saturating_sub(RESERVED_FILES).max(workers as u64);
+    let per_worker = usable / workers.max(1) as u64;
+    usize::try_from(per_worker).map_or(ACTIX_MAX_CONNECTIONS, |n| n.min(ACTIX_MAX_CONNECTIONS))
 }
 
 /// Replicas on one Redis follow each other's promotions and rollbacks; a deployment with a
@@ -555,6 +587,21 @@ fn check_rate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connections_per_worker_stay_within_the_open_file_limit() {
+        // (open-file limit, workers, connections per worker, why)
+        let cases = [
+            (Some(1024), 2, 462, "the usual default, less the reserve, halved"),
+            (Some(65_536), 2, 25_000, "actix's own limit when files are plenty"),
+            (Some(50), 2, 1, "a tiny limit still lets each worker take one"),
+            (None, 4, 25_000, "unknown limit: actix's default"),
+        ];
+        for (files, workers, expected, why) in cases {
+            assert_eq!(max_connections_per_worker(files, workers), expected, "{why}");
+        }
+        assert!(open_file_limit().is_some(), "read on Linux");
+    }
 
     #[test]
     fn the_connection_cap_counts_per_ip_and_spares_trusted_proxies() {
