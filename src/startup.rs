@@ -307,7 +307,9 @@ fn max_connections_per_worker(open_files: Option<u64>, workers: usize) -> usize 
     let Some(open_files) = open_files else {
         return ACTIX_MAX_CONNECTIONS;
     };
-    let usable = open_files.saturating_sub(RESERVED_FILES).max(workers as u64);
+    let usable = open_files
+        .saturating_sub(RESERVED_FILES)
+        .max(workers as u64);
     let per_worker = usable / workers.max(1) as u64;
     usize::try_from(per_worker).map_or(ACTIX_MAX_CONNECTIONS, |n| n.min(ACTIX_MAX_CONNECTIONS))
 }
@@ -592,13 +594,32 @@ mod tests {
     fn connections_per_worker_stay_within_the_open_file_limit() {
         // (open-file limit, workers, connections per worker, why)
         let cases = [
-            (Some(1024), 2, 462, "the usual default, less the reserve, halved"),
-            (Some(65_536), 2, 25_000, "actix's own limit when files are plenty"),
-            (Some(50), 2, 1, "a tiny limit still lets each worker take one"),
+            (
+                Some(1024),
+                2,
+                462,
+                "the usual default, less the reserve, halved",
+            ),
+            (
+                Some(65_536),
+                2,
+                25_000,
+                "actix's own limit when files are plenty",
+            ),
+            (
+                Some(50),
+                2,
+                1,
+                "a tiny limit still lets each worker take one",
+            ),
             (None, 4, 25_000, "unknown limit: actix's default"),
         ];
         for (files, workers, expected, why) in cases {
-            assert_eq!(max_connections_per_worker(files, workers), expected, "{why}");
+            assert_eq!(
+                max_connections_per_worker(files, workers),
+                expected,
+                "{why}"
+            );
         }
         assert!(open_file_limit().is_some(), "read on Linux");
     }
