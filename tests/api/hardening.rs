@@ -246,3 +246,38 @@ async fn a_trusted_proxy_is_not_capped() {
     let answer = get(&app, "/healthz").await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
 }
+
+#[tokio::test]
+async fn a_body_read_to_its_end_keeps_the_connection_for_the_next_request() {
+    let app = app_with_deadline().await;
+    let mut stream = TcpStream::connect(("127.0.0.1", app.port)).await.unwrap();
+    let body = r#"{"content": "Thanks, this helped."}"#;
+    // (framing, body as sent, why)
+    let cases = [
+        (
+            format!("Content-Length: {}", body.len()),
+            body.to_owned(),
+            "sized",
+        ),
+        (
+            "Transfer-Encoding: chunked".to_owned(),
+            format!("{:x}\r\n{body}\r\n0\r\n\r\n", body.len()),
+            "chunked",
+        ),
+    ];
+    for (framing, sent, why) in cases {
+        let request = format!(
+            "POST /v1/comments/score HTTP/1.1\r\nHost: localhost\r\n\
+             Content-Type: application/json\r\n{framing}\r\n\r\n{sent}"
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut buf = vec![0u8; 65536];
+        let n = tokio::time::timeout(PATIENCE, stream.read(&mut buf))
+            .await
+            .expect("an answer")
+            .unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
+        assert!(text.starts_with("http/1.1 200"), "{why}: {text:?}");
+        assert!(!text.contains("connection: close"), "{why}: {text:?}");
+    }
+}
