@@ -350,11 +350,13 @@ pub async fn handle_request(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let start = Instant::now();
-    // The body readers give up on the body at this deadline (actix times out headers only).
-    request
-        .extensions_mut()
-        .insert(BodyDeadline::from_now(body_timeout.0));
     let body = share_body(&mut request);
+    if body.is_some() {
+        // The body readers give up on it at this deadline (actix times out headers only).
+        request
+            .extensions_mut()
+            .insert(BodyDeadline::from_now(body_timeout.0));
+    }
     let request_id = request_id(&request);
     let span = tracing::info_span!("request", request_id = %request_id);
     let method = request.method().clone();
