@@ -29,6 +29,8 @@
 //! | `review_history_errors_total` | counter | |
 //! | `memory_budget_bytes` | gauge | `store` (`verdicts`, `ids`, `counters`, `review`) |
 //! | `memory_used_bytes` | gauge | `store` |
+//! | `connections_refused_total` | counter | |
+//! | `open_connections` | gauge | |
 //!
 //! Besides the series, [`Metrics`] keeps verdicts per UTC day ([`DailyVerdicts`], the same
 //! count as `verdicts_total`, cached ones included) for the moderator console's chart: in
@@ -81,6 +83,10 @@ pub const REVIEW_HISTORY_ERRORS: &str = "commentguard_review_history_errors_tota
 pub const MEMORY_BUDGET: &str = "commentguard_memory_budget_bytes";
 /// Approximate bytes each in-process store uses.
 pub const MEMORY_USED: &str = "commentguard_memory_used_bytes";
+/// Connections closed at accept because their client IP had too many open.
+pub const CONNECTIONS_REFUSED: &str = "commentguard_connections_refused_total";
+/// Connections open now (those refused at accept included until they close).
+pub const OPEN_CONNECTIONS: &str = "commentguard_open_connections";
 
 /// Days of verdict counts kept for the console's chart.
 pub const KEEP_DAYS: usize = 62;
@@ -106,6 +112,8 @@ pub struct Metrics {
     cache_errors: Counter,
     retrain_duration: Histogram,
     review_history_errors: Counter,
+    connections_refused: Counter,
+    open_connections: Gauge,
     /// Verdicts per UTC day.
     daily: Mutex<DailyVerdicts>,
     /// The model version `model_info` reports as live, to zero it when the model changes.
@@ -138,6 +146,9 @@ impl Metrics {
             score_duration: recorder
                 .register_histogram(&Key::from_static_name(SCORE_DURATION), &METADATA),
             verdicts,
+            connections_refused: counter(&recorder, CONNECTIONS_REFUSED, &[]),
+            open_connections: recorder
+                .register_gauge(&Key::from_static_name(OPEN_CONNECTIONS), &METADATA),
             cache_hits: counter(&recorder, CACHE_REQUESTS, &[("outcome", "hit")]),
             cache_misses: counter(&recorder, CACHE_REQUESTS, &[("outcome", "miss")]),
             cache_errors: counter(&recorder, CACHE_ERRORS, &[]),
@@ -203,6 +214,19 @@ impl Metrics {
     pub fn rate_limited(&self, scope: &'static str) {
         let key = Key::from_parts(RATE_LIMITED, vec![Label::new("scope", scope)]);
         self.recorder.register_counter(&key, &METADATA).increment(1);
+    }
+
+    /// Counts one connection opened; `refused` if it was closed at once (over its IP's cap).
+    pub fn connection_opened(&self, refused: bool) {
+        self.open_connections.increment(1.0);
+        if refused {
+            self.connections_refused.increment(1);
+        }
+    }
+
+    /// Counts one connection closed.
+    pub fn connection_closed(&self) {
+        self.open_connections.decrement(1.0);
     }
 
     /// Records a finished retraining job: `outcome` (e.g. `success`, `failure`; a small fixed
@@ -332,7 +356,7 @@ enum Kind {
 }
 
 /// Every series: name, kind and help text. Histograms are in seconds.
-const DESCRIPTIONS: [(&str, Kind, &str); 12] = [
+const DESCRIPTIONS: [(&str, Kind, &str); 14] = [
     (
         HTTP_REQUESTS,
         Kind::Counter,
@@ -369,6 +393,12 @@ const DESCRIPTIONS: [(&str, Kind, &str); 12] = [
         "Moderator labels recorded, by label",
     ),
     (MODEL_INFO, Kind::Gauge, "1 for the model version in use"),
+    (
+        CONNECTIONS_REFUSED,
+        Kind::Counter,
+        "Connections closed at accept: their client IP had too many open",
+    ),
+    (OPEN_CONNECTIONS, Kind::Gauge, "Connections open now"),
     (
         RETRAIN_JOBS,
         Kind::Counter,
@@ -493,6 +523,10 @@ mod tests {
         metrics.label_recorded("spam");
         metrics.retrain_finished("success", 12.0);
         metrics.rate_limited("ip");
+        metrics.connection_opened(false);
+        metrics.connection_opened(true);
+        metrics.connection_opened(false);
+        metrics.connection_closed();
         metrics.upkeep();
         let text = metrics.render("nb-1", 3, 0);
         for line in [
@@ -512,6 +546,8 @@ mod tests {
             r#"commentguard_score_duration_seconds_bucket{le="0.00025"} 1"#,
             "commentguard_score_duration_seconds_count 2",
             r#"commentguard_rate_limited_total{scope="ip"} 1"#,
+            "commentguard_connections_refused_total 1",
+            "commentguard_open_connections 2",
             "# TYPE commentguard_score_duration_seconds histogram",
         ] {
             assert!(

@@ -310,6 +310,19 @@ settings_table! {
         parse: TrustedProxies::parse,
         expects: "a comma-separated list of IP addresses and CIDR networks",
     },
+    body_timeout_secs: u64 {
+        default: Value("10"),
+        doc: "a request body not all in by then gets 408 and a closed connection",
+        parse: in_range(1..=3600),
+        expects: "a whole number of seconds from 1 to 3600",
+    },
+    // `None` is `off`; trusted proxies are never capped.
+    max_connections_per_ip: Option<NonZeroU32> {
+        default: Value("256"),
+        doc: "open connections per client IP (not trusted proxies); `off` or 0",
+        parse: off_or_count,
+        expects: "`off`, 0 or a positive whole number of connections",
+    },
     shutdown_timeout_secs: u64 {
         default: Value("10"),
         doc: "after SIGTERM, how long in-flight requests get",
@@ -380,6 +393,13 @@ pub fn env_var(key: &str) -> String {
 
 /// Default graceful-shutdown bound: in-flight requests get this long after SIGTERM.
 pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 10;
+
+/// Default deadline for a request body to arrive, in seconds.
+pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 10;
+
+/// Default cap on the connections one client IP holds open: far above what a platform
+/// sends without a proxy, far below the usual open-file limit of 1,024.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: u32 = 256;
 
 /// Default request body limit: generous for a 64 KiB comment plus metadata and JSON escaping.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 512 * 1024;
@@ -454,6 +474,11 @@ pub struct Settings {
     pub rate_limits: crate::ratelimit::RateLimitSettings,
     /// Reverse proxies whose `X-Forwarded-For` says which client IP a request counts against.
     pub trusted_proxies: crate::ratelimit::TrustedProxies,
+    /// How long a request body may take to arrive, counted from the end of its headers;
+    /// whole seconds from the environment, any duration in tests.
+    pub body_timeout: std::time::Duration,
+    /// Connections one client IP may hold open (trusted proxies excepted); `None` is no cap.
+    pub max_connections_per_ip: Option<NonZeroU32>,
     /// After SIGTERM, how long in-flight requests get to finish before the workers stop.
     pub shutdown_timeout: std::time::Duration,
     /// How long held and spam verdicts (comment included: personal data) stay in the review
@@ -486,6 +511,8 @@ impl Default for Settings {
             registry_dir: None,
             rate_limits: crate::ratelimit::RateLimitSettings::default(),
             trusted_proxies: crate::ratelimit::TrustedProxies::default(),
+            body_timeout: std::time::Duration::from_secs(DEFAULT_BODY_TIMEOUT_SECS),
+            max_connections_per_ip: NonZeroU32::new(DEFAULT_MAX_CONNECTIONS_PER_IP),
             shutdown_timeout: std::time::Duration::from_secs(DEFAULT_SHUTDOWN_TIMEOUT_SECS),
             review_retention: crate::review::DEFAULT_RETENTION,
         }
@@ -662,6 +689,12 @@ impl Values {
             keep_versions: self.keep_model_versions.unwrap_or(defaults.keep_versions),
             registry_dir: self.registry_dir,
             trusted_proxies: self.trusted_proxies.unwrap_or(defaults.trusted_proxies),
+            body_timeout: self
+                .body_timeout_secs
+                .map_or(defaults.body_timeout, Duration::from_secs),
+            max_connections_per_ip: self
+                .max_connections_per_ip
+                .unwrap_or(defaults.max_connections_per_ip),
             shutdown_timeout: self
                 .shutdown_timeout_secs
                 .map_or(defaults.shutdown_timeout, Duration::from_secs),
@@ -720,6 +753,15 @@ fn rate(v: &str) -> Option<Option<NonZeroU32>> {
         Some(None)
     } else {
         v.parse().ok().map(Some)
+    }
+}
+
+/// `off` or 0 (`Some(None)`), or a positive count.
+fn off_or_count(v: &str) -> Option<Option<NonZeroU32>> {
+    if v.eq_ignore_ascii_case("off") {
+        Some(None)
+    } else {
+        v.parse::<u32>().ok().map(NonZeroU32::new)
     }
 }
 
@@ -1184,5 +1226,66 @@ mod tests {
 
         let err = Settings::load(Some(&dir.path().join("missing.toml"))).unwrap_err();
         assert!(matches!(err, SettingsError::ReadFile { .. }), "{err}");
+    }
+
+    #[test]
+    fn connection_limits_parse() {
+        // (variable, value, body timeout secs or error, connection cap, why)
+        let cap = |n: u32| NonZeroU32::new(n);
+        let cases = [
+            (
+                "COMMENTGUARD_MAX_CONNECTIONS_PER_IP",
+                "off",
+                Ok(10),
+                None,
+                "off disables the cap",
+            ),
+            (
+                "COMMENTGUARD_MAX_CONNECTIONS_PER_IP",
+                "0",
+                Ok(10),
+                None,
+                "0 disables it too",
+            ),
+            (
+                "COMMENTGUARD_MAX_CONNECTIONS_PER_IP",
+                "50",
+                Ok(10),
+                cap(50),
+                "a count",
+            ),
+            (
+                "COMMENTGUARD_MAX_CONNECTIONS_PER_IP",
+                "-1",
+                Err(()),
+                None,
+                "not a count",
+            ),
+            (
+                "COMMENTGUARD_BODY_TIMEOUT_SECS",
+                "3",
+                Ok(3),
+                cap(256),
+                "seconds",
+            ),
+            (
+                "COMMENTGUARD_BODY_TIMEOUT_SECS",
+                "0",
+                Err(()),
+                None,
+                "no deadline is no defence",
+            ),
+        ];
+        for (var, value, timeout, connections, why) in cases {
+            let result = Settings::from_sources(env(&[(var, value)]), None);
+            match timeout {
+                Ok(secs) => {
+                    let s = result.expect(why);
+                    assert_eq!(s.body_timeout.as_secs(), secs, "{why}");
+                    assert_eq!(s.max_connections_per_ip, connections, "{why}");
+                }
+                Err(()) => assert!(result.is_err(), "{why}"),
+            }
+        }
     }
 }

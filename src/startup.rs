@@ -2,15 +2,22 @@
 //!
 //! [`Application::build`] builds the state ([`crate::state::build`]), the route table
 //! ([`crate::routes::table`]) and the server; [`handle_request`] is the one middleware
-//! (request id, caller, rate limit, request log, metrics); [`follow_other_replicas`] keeps
-//! a replica on the model version the others promote.
+//! (request id, caller, body deadline, rate limit, request log, metrics);
+//! [`ConnectionLimit`] caps the connections one client IP holds open;
+//! [`follow_other_replicas`] keeps a replica on the model version the others promote.
 
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::net::{IpAddr, TcpListener};
-use std::sync::Arc;
-use std::time::Instant;
+use std::num::NonZeroU32;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::{Duration, Instant};
 
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::dev::{self, Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, App, HttpMessage, HttpServer};
@@ -18,19 +25,28 @@ use anyhow::Context;
 use tracing::Instrument;
 
 use crate::cache::Cache;
-use crate::ratelimit::{self, Subject};
+use crate::ratelimit::{self, Subject, TrustedProxies};
 use crate::retrain::follow;
 use crate::routes::auth::{presented_key, Caller};
+use crate::routes::body::BodyDeadline;
 use crate::routes::openapi::ApiDocument;
 use crate::routes::{console, error, ApiError, RouteTable};
 use crate::settings::Settings;
 use crate::state::{self, AppState};
+use crate::telemetry::WarnThrottle;
 
 /// What the request log says for the route of a request no route matches.
 pub const UNMATCHED_ROUTE: &str = "<unmatched>";
 
 /// Header carrying the request id, in responses (and accepted from the client or a proxy).
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// File descriptors kept back from connections for everything else the process opens
+/// (listener, Redis, label log, review history, key file, runtime internals).
+const RESERVED_FILES: u64 = 100;
+
+/// actix's own per-worker connection limit, kept when the open-file limit allows more.
+const ACTIX_MAX_CONNECTIONS: usize = 25_000;
 
 /// How often histograms are drained and idle rate-limit buckets forgotten.
 const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
@@ -66,6 +82,9 @@ impl Application {
             rate_limit_ip = ?settings.rate_limits.ip.map(|l| l.to_string()),
             trusted_proxies = !settings.trusted_proxies.is_empty(),
             shutdown_timeout_secs = settings.shutdown_timeout.as_secs(),
+            body_timeout_ms = settings.body_timeout.as_millis() as u64,
+            max_connections_per_ip = settings.max_connections_per_ip.map(NonZeroU32::get),
+            open_file_limit = open_file_limit(),
             "starting"
         );
         let state = web::Data::new(state);
@@ -75,17 +94,31 @@ impl Application {
             .context("cannot render the OpenAPI document")?;
         let document = web::Data::new(ApiDocument(document));
         let server_state = state.clone();
+        let body_timeout = web::Data::new(BodyTimeout(settings.body_timeout));
+        let connections = Arc::new(ConnectionLimit::new(
+            settings.max_connections_per_ip,
+            settings.trusted_proxies.clone(),
+        ));
+        let connection_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(server_state.clone())
                 .app_data(routes.clone())
                 .app_data(document.clone())
+                .app_data(body_timeout.clone())
                 .wrap(from_fn(handle_request))
                 .configure(|config| routes.configure(config))
                 .configure(console::configure)
                 .default_service(web::to(error::not_found))
         })
+        .on_connect(move |io, extensions| {
+            on_connect(&connections, &connection_state, io, extensions)
+        })
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        .max_connections(max_connections_per_worker(
+            open_file_limit(),
+            settings.workers,
+        ))
         .workers(settings.workers)
         .listen(listener)
         .context("cannot start the HTTP server")?
@@ -136,6 +169,151 @@ impl Application {
     }
 }
 
+/// How long a request body may take to arrive (`COMMENTGUARD_BODY_TIMEOUT_SECS`); app data
+/// read by the middleware.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTimeout(pub Duration);
+
+/// Open connections per client IP, so that one client cannot take every file descriptor
+/// (and with them `/healthz`) by opening connections and never finishing a request. Counted
+/// by TCP peer before any request is read; trusted proxies carry many clients and are not
+/// capped.
+#[derive(Debug)]
+pub struct ConnectionLimit {
+    cap: Option<NonZeroU32>,
+    trusted: TrustedProxies,
+    open: Mutex<HashMap<IpAddr, u32>>,
+    warnings: WarnThrottle,
+}
+
+/// What [`ConnectionLimit::admit`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Admitted and counted against this IP; [`ConnectionLimit::release`] it when closed.
+    Counted(IpAddr),
+    /// Admitted, not counted (no cap, or a trusted proxy).
+    Uncounted,
+    /// Over the cap: answer and close.
+    Refused,
+}
+
+impl ConnectionLimit {
+    /// A limit of `cap` connections per IP (`None`: no limit), trusted proxies excepted.
+    pub fn new(cap: Option<NonZeroU32>, trusted: TrustedProxies) -> ConnectionLimit {
+        ConnectionLimit {
+            cap,
+            trusted,
+            open: Mutex::new(HashMap::new()),
+            warnings: WarnThrottle::default(),
+        }
+    }
+
+    /// Counts a new connection from `peer`, unless its IP is at the cap.
+    pub fn admit(&self, peer: IpAddr) -> Admission {
+        let peer = peer.to_canonical();
+        let Some(cap) = self.cap else {
+            return Admission::Uncounted;
+        };
+        if self.trusted.trusts(peer) {
+            return Admission::Uncounted;
+        }
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(peer).or_insert(0);
+        if *count >= cap.get() {
+            return Admission::Refused;
+        }
+        *count += 1;
+        Admission::Counted(peer)
+    }
+
+    /// Forgets a connection [`admit`](Self::admit) counted; an IP with none left is removed,
+    /// so the map holds only IPs with open connections.
+    pub fn release(&self, peer: IpAddr) {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&peer) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&peer);
+            }
+        }
+    }
+}
+
+/// A connection's place in the [`ConnectionLimit`], kept in the connection's data: dropped
+/// with the connection, which releases it.
+struct ConnectionSlot {
+    admission: Admission,
+    limit: Arc<ConnectionLimit>,
+    state: web::Data<AppState>,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        if let Admission::Counted(peer) = self.admission {
+            self.limit.release(peer);
+        }
+        self.state.metrics.connection_closed();
+    }
+}
+
+/// Called by actix for every new connection, before anything is read from it: counts it
+/// against its IP. One over the cap is marked; the middleware answers its request
+/// `429 too_many_connections` without serving it, and actix closes it. (Shutting the socket
+/// down here would free it sooner but reset it under a request already sent, losing the
+/// answer; one that sends nothing is closed by actix's 5 s header timeout.)
+fn on_connect(
+    limit: &Arc<ConnectionLimit>,
+    state: &web::Data<AppState>,
+    io: &dyn std::any::Any,
+    extensions: &mut actix_web::dev::Extensions,
+) {
+    let Some(stream) = io.downcast_ref::<actix_web::rt::net::TcpStream>() else {
+        return;
+    };
+    let Ok(peer) = stream.peer_addr() else {
+        return;
+    };
+    let admission = limit.admit(peer.ip());
+    let refused = admission == Admission::Refused;
+    state.metrics.connection_opened(refused);
+    if refused {
+        if let Some(held_back) = limit.warnings.allow_now() {
+            tracing::warn!(
+                cap = limit.cap.map(NonZeroU32::get),
+                refused_since_last_warning = held_back,
+                "refusing connections: a client address is over its open-connection cap"
+            );
+        }
+    }
+    extensions.insert(ConnectionSlot {
+        admission,
+        limit: limit.clone(),
+        state: state.clone(),
+    });
+}
+
+/// The process's soft open-file limit, from `/proc/self/limits` (Linux); `None` elsewhere.
+fn open_file_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Connections each worker may hold: the open-file limit, less [`RESERVED_FILES`], shared
+/// between the workers. At that many, actix stops accepting and new connections wait in the
+/// kernel's backlog; without it, a burst of connections runs the process out of descriptors
+/// and actix pauses accepting for half a second at each failure, `/healthz` included.
+fn max_connections_per_worker(open_files: Option<u64>, workers: usize) -> usize {
+    let Some(open_files) = open_files else {
+        return ACTIX_MAX_CONNECTIONS;
+    };
+    let usable = open_files
+        .saturating_sub(RESERVED_FILES)
+        .max(workers as u64);
+    let per_worker = usable / workers.max(1) as u64;
+    usize::try_from(per_worker).map_or(ACTIX_MAX_CONNECTIONS, |n| n.min(ACTIX_MAX_CONNECTIONS))
+}
+
 /// Replicas on one Redis follow each other's promotions and rollbacks; a deployment with a
 /// new model leads (announces it) instead. The watcher holds the state weakly: the state
 /// owns the cache that runs the watcher.
@@ -167,10 +345,18 @@ pub fn follow_other_replicas(state: &web::Data<AppState>, newly_configured: bool
 pub async fn handle_request(
     state: web::Data<AppState>,
     routes: web::Data<RouteTable>,
-    request: ServiceRequest,
+    body_timeout: web::Data<BodyTimeout>,
+    mut request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let start = Instant::now();
+    let body = share_body(&mut request);
+    if body.is_some() {
+        // The body readers give up on it at this deadline (actix times out headers only).
+        request
+            .extensions_mut()
+            .insert(BodyDeadline::from_now(body_timeout.0));
+    }
     let request_id = request_id(&request);
     let span = tracing::info_span!("request", request_id = %request_id);
     let method = request.method().clone();
@@ -182,24 +368,27 @@ pub async fn handle_request(
         .unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
     let rate_limited = routes.get(&route).is_none_or(|r| r.rate_limited());
     let caller = caller(&request, &state);
-    let limited = if rate_limited {
-        check_rate(&request, &state, &caller)
+    let limited = if refused_connection(&request) {
+        Err(ApiError::TooManyConnections)
+    } else if rate_limited {
+        check_rate(&request, &state, &caller).map_err(|(scope, wait)| {
+            state.metrics.rate_limited(scope);
+            let retry_after = ratelimit::retry_after_secs(wait);
+            ApiError::RateLimited { retry_after }
+        })
     } else {
         Ok(())
     };
     request.extensions_mut().insert(caller);
-    let mut response = match limited {
+    let response = match limited {
         Ok(()) => next
             .call(request)
             .instrument(span.clone())
             .await
             .map(ServiceResponse::map_into_boxed_body),
-        Err((scope, wait)) => {
-            state.metrics.rate_limited(scope);
-            let retry_after = ratelimit::retry_after_secs(wait);
-            Ok(request.error_response(ApiError::RateLimited { retry_after }))
-        }
+        Err(error) => Ok(request.error_response(error)),
     };
+    let mut response = response.map(|response| keep_unfinished_body(response, body));
     span.in_scope(|| log_request(&state, &method, route, &response, start));
     if let Ok(response) = &mut response {
         if let Ok(value) = HeaderValue::from_str(&request_id) {
@@ -209,6 +398,93 @@ pub async fn handle_request(
         }
     }
     response
+}
+
+/// The request body, shared between the handler, which reads it through this as its
+/// payload, and the middleware, which keeps it alive past the answer when the handler did
+/// not read it to the end (gave up at the deadline, refused it as too large, or ignored it).
+/// While actix's end of a body is alive after the answer, actix closes the connection;
+/// dropped, it drains a chunked body to its end, which a client dripping bytes never reaches.
+#[derive(Clone)]
+struct SharedBody {
+    payload: Rc<RefCell<dev::Payload>>,
+    finished: Rc<Cell<bool>>,
+}
+
+impl futures_util::Stream for SharedBody {
+    type Item = Result<web::Bytes, actix_web::error::PayloadError>;
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<Self::Item>> {
+        let poll = Pin::new(&mut *self.payload.borrow_mut()).poll_next(cx);
+        if matches!(poll, Poll::Ready(None)) {
+            self.finished.set(true);
+        }
+        poll
+    }
+}
+
+/// Gives the handler a [`SharedBody`] as its payload; `None` for a request with no body.
+fn share_body(request: &mut ServiceRequest) -> Option<SharedBody> {
+    let payload = request.take_payload();
+    if matches!(payload, dev::Payload::None) {
+        return None;
+    }
+    let shared = SharedBody {
+        payload: Rc::new(RefCell::new(payload)),
+        finished: Rc::new(Cell::new(false)),
+    };
+    request.set_payload(dev::Payload::Stream {
+        payload: Box::pin(shared.clone()),
+    });
+    Some(shared)
+}
+
+/// Moves a request body not read to its end into the response body, where it lives until
+/// the answer has been sent and actix has decided to close the connection.
+fn keep_unfinished_body(
+    response: ServiceResponse<BoxBody>,
+    body: Option<SharedBody>,
+) -> ServiceResponse<BoxBody> {
+    match body {
+        Some(unfinished) if !unfinished.finished.get() => response.map_body(|_, body| {
+            BoxBody::new(WithUnfinishedBody {
+                body,
+                _unfinished: unfinished,
+            })
+        }),
+        _ => response,
+    }
+}
+
+/// A response body that holds the request's unfinished body until it has been sent.
+struct WithUnfinishedBody {
+    body: BoxBody,
+    _unfinished: SharedBody,
+}
+
+impl MessageBody for WithUnfinishedBody {
+    type Error = <BoxBody as MessageBody>::Error;
+
+    fn size(&self) -> actix_web::body::BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<Result<web::Bytes, Self::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_next(cx)
+    }
+}
+
+/// Whether the request came on a connection over its IP's cap: answered, not served.
+fn refused_connection(request: &ServiceRequest) -> bool {
+    request
+        .conn_data::<ConnectionSlot>()
+        .is_some_and(|slot| slot.admission == Admission::Refused)
 }
 
 /// The request log line and the request metrics: the error code, never the message (enough
@@ -310,4 +586,93 @@ fn check_rate(
         .rate_limits
         .check(subject)
         .map_err(|wait| (subject.scope(), wait))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_per_worker_stay_within_the_open_file_limit() {
+        // (open-file limit, workers, connections per worker, why)
+        let cases = [
+            (
+                Some(1024),
+                2,
+                462,
+                "the usual default, less the reserve, halved",
+            ),
+            (
+                Some(65_536),
+                2,
+                25_000,
+                "actix's own limit when files are plenty",
+            ),
+            (
+                Some(50),
+                2,
+                1,
+                "a tiny limit still lets each worker take one",
+            ),
+            (None, 4, 25_000, "unknown limit: actix's default"),
+        ];
+        for (files, workers, expected, why) in cases {
+            assert_eq!(
+                max_connections_per_worker(files, workers),
+                expected,
+                "{why}"
+            );
+        }
+        assert!(open_file_limit().is_some(), "read on Linux");
+    }
+
+    #[test]
+    fn the_connection_cap_counts_per_ip_and_spares_trusted_proxies() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let limit = ConnectionLimit::new(
+            NonZeroU32::new(2),
+            TrustedProxies::parse("10.0.0.0/8").unwrap(),
+        );
+        let client = ip("192.0.2.1");
+        // (peer, expected, why)
+        let cases = [
+            (client, Admission::Counted(client), "first"),
+            (client, Admission::Counted(client), "second, at the cap"),
+            (client, Admission::Refused, "third, over it"),
+            (
+                ip("192.0.2.2"),
+                Admission::Counted(ip("192.0.2.2")),
+                "another IP has its own count",
+            ),
+            (
+                ip("10.1.2.3"),
+                Admission::Uncounted,
+                "a trusted proxy is not capped",
+            ),
+            (
+                ip("::ffff:192.0.2.1"),
+                Admission::Refused,
+                "an IPv4-mapped address is the same IP",
+            ),
+        ];
+        for (peer, expected, why) in cases {
+            assert_eq!(limit.admit(peer), expected, "{why}");
+        }
+        limit.release(client);
+        assert_eq!(
+            limit.admit(client),
+            Admission::Counted(client),
+            "a slot freed"
+        );
+        limit.release(client);
+        limit.release(client);
+        limit.release(ip("192.0.2.2"));
+        assert!(
+            limit.open.lock().unwrap().is_empty(),
+            "IPs with nothing open are forgotten"
+        );
+
+        let uncapped = ConnectionLimit::new(None, TrustedProxies::default());
+        assert_eq!(uncapped.admit(client), Admission::Uncounted, "no cap");
+    }
 }

@@ -20,6 +20,7 @@ use crate::domain::{CommentError, Label, Verdict};
 use crate::keys::{normalize_site, Principal, Role};
 use crate::labels::{Correction, Fingerprint};
 use crate::routes::auth::authorize_key;
+use crate::routes::body::{read_limited, BodyError};
 use crate::routes::{ApiError, RouteTable};
 use crate::service::{
     assess_comment, comment_of_verdict, new_verdict_id, record_for_review, record_label, Traces,
@@ -65,25 +66,34 @@ fn invalid(help: &str) -> HttpResponse {
         .body(INVALID)
 }
 
-/// Why a request gets `invalid`: the `X-akismet-debug-help` text.
+/// Why a request gets `invalid`: the `X-akismet-debug-help` text, and whether the body
+/// timed out (then the status is 408 and the connection is closed: the rest of the body
+/// may still be on its way).
 #[derive(Debug)]
-struct Refusal(String);
+struct Refusal(String, bool);
 
 impl From<&str> for Refusal {
     fn from(help: &str) -> Self {
-        Refusal(help.to_owned())
+        Refusal(help.to_owned(), false)
     }
 }
 
 impl From<&String> for Refusal {
     fn from(help: &String) -> Self {
-        Refusal(help.clone())
+        Refusal(help.clone(), false)
     }
 }
 
 impl From<Refusal> for HttpResponse {
     fn from(refusal: Refusal) -> Self {
-        invalid(&refusal.0)
+        let mut response = invalid(&refusal.0);
+        if refusal.1 {
+            *response.status_mut() = actix_web::http::StatusCode::REQUEST_TIMEOUT;
+            response
+                .head_mut()
+                .set_connection_type(actix_web::http::ConnectionType::Close);
+        }
+        response
     }
 }
 
@@ -106,13 +116,22 @@ async fn read_form(
             .eq_ignore_ascii_case("charset")
             .then(|| value.trim().trim_matches('"').to_owned())
     });
-    let body = match payload.to_bytes_limited(limit).await {
-        Ok(Ok(body)) => body,
-        Ok(Err(_)) => return Err(Refusal::from("The request body could not be read")),
-        Err(_) => {
+    let body = match read_limited(request, payload, limit).await {
+        Ok(body) => body,
+        Err(BodyError::Unreadable(_)) => {
+            return Err(Refusal::from("The request body could not be read"))
+        }
+        Err(BodyError::TooLarge) => {
             return Err(Refusal::from(&format!(
                 "The request body is larger than {limit} bytes"
             )))
+        }
+        Err(BodyError::TimedOut(deadline)) => {
+            let help = format!(
+                "The request body did not arrive within {} s",
+                deadline.as_secs_f64()
+            );
+            return Err(Refusal(help, true));
         }
     };
     let query = request.query_string().as_bytes();
@@ -122,7 +141,7 @@ async fn read_form(
             "Send the parameters as application/x-www-form-urlencoded",
         ));
     }
-    parse_form_with_charset(bytes, charset.as_deref()).map_err(|e| Refusal(e.to_string()))
+    parse_form_with_charset(bytes, charset.as_deref()).map_err(|e| Refusal::from(&e.to_string()))
 }
 
 /// The caller, from the key in the form or the Host header; `Err` is the `invalid` answer.

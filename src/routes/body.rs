@@ -2,10 +2,15 @@
 //! bytes; decoding (UTF-8, syntax, schema) is [`crate::service::decode`]'s.
 //!
 //! Bodies are read here rather than by actix's `Json` extractor so that every failure gets
-//! one of our error codes instead of actix's plain-text errors.
+//! one of our error codes instead of actix's plain-text errors. [`read_limited`] is also the
+//! Akismet form reader's: both hold a body to the request's [`BodyDeadline`], since actix
+//! times out only the headers and a body that stalls would otherwise hold its connection
+//! (and a file descriptor) for as long as the client likes.
+
+use std::time::{Duration, Instant};
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest};
+use actix_web::{web, HttpMessage, HttpRequest};
 
 use crate::routes::error::ApiError;
 
@@ -16,6 +21,62 @@ pub enum Presence {
     Required,
     /// No body (and then no media type) means defaults; a body present must be JSON.
     Optional,
+}
+
+/// By when a request's body must have arrived: stamped into the request's extensions by the
+/// middleware when the request starts (its headers are in), `limit` later.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyDeadline {
+    /// The instant the body must be complete by.
+    pub at: Instant,
+    /// The configured deadline, for the error message.
+    pub limit: Duration,
+}
+
+impl BodyDeadline {
+    /// A deadline `limit` from now.
+    pub fn from_now(limit: Duration) -> BodyDeadline {
+        BodyDeadline {
+            at: Instant::now() + limit,
+            limit,
+        }
+    }
+}
+
+/// Why a body could not be read.
+#[derive(Debug)]
+pub enum BodyError {
+    /// Longer than the limit.
+    TooLarge,
+    /// The connection broke or the framing was invalid; actix's message.
+    Unreadable(String),
+    /// Not all in by the request's deadline (the configured deadline).
+    TimedOut(Duration),
+}
+
+/// Reads at most `limit` bytes of body, giving up at the request's [`BodyDeadline`].
+///
+/// A body given up on is dropped unread; the middleware keeps the connection's end of it
+/// alive until the answer is sent, so actix closes the connection instead of draining it.
+pub async fn read_limited(
+    request: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, BodyError> {
+    // Copied out: the extensions are a RefCell that must not stay borrowed across the await.
+    let deadline = request.extensions().get::<BodyDeadline>().copied();
+    let read = payload.to_bytes_limited(limit);
+    let result = match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline.at.into(), read)
+            .await
+            .map_err(|_| BodyError::TimedOut(deadline.limit))?,
+        None => read.await,
+    };
+    match result {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(e)) => Err(BodyError::Unreadable(e.to_string())),
+        Err(_) => Err(BodyError::TooLarge),
+    }
 }
 
 /// Checks the media type and size limit of a JSON request and reads its body.
@@ -42,11 +103,13 @@ pub async fn read_json(
     if declared.is_some_and(|len| len > limit as u64) {
         return Err(ApiError::PayloadTooLarge { limit });
     }
-    match payload.to_bytes_limited(limit).await {
-        Ok(Ok(body)) => Ok(body),
-        Ok(Err(e)) => Err(ApiError::InvalidBody(e.to_string())),
-        Err(_) => Err(ApiError::PayloadTooLarge { limit }),
-    }
+    read_limited(request, payload, limit)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge => ApiError::PayloadTooLarge { limit },
+            BodyError::Unreadable(message) => ApiError::InvalidBody(message),
+            BodyError::TimedOut(limit) => ApiError::RequestTimeout { limit },
+        })
 }
 
 /// Accepts `application/json` and any `*/*+json` type, optionally with `charset=utf-8`;

@@ -36,6 +36,17 @@ pub enum ApiError {
         /// The configured limit.
         limit: usize,
     },
+    /// The body had not all arrived when the request's deadline passed; the connection is
+    /// closed after the answer, since the rest of the body may still be on its way.
+    #[error("the request body did not arrive within {} s", limit.as_secs_f64())]
+    RequestTimeout {
+        /// The configured deadline (`COMMENTGUARD_BODY_TIMEOUT_SECS`).
+        limit: std::time::Duration,
+    },
+    /// The client IP already holds as many open connections as it may
+    /// (`COMMENTGUARD_MAX_CONNECTIONS_PER_IP`); this one is closed after the answer.
+    #[error("too many open connections from this address; reuse one or retry later")]
+    TooManyConnections,
     /// The body could not be read from the connection (truncated, aborted, ...).
     #[error("could not read the request body: {0}")]
     InvalidBody(String),
@@ -98,6 +109,8 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::RequestTimeout { .. } => "request_timeout",
+            ApiError::TooManyConnections => "too_many_connections",
             ApiError::InvalidBody(_) => "invalid_body",
             ApiError::Decode(e) => e.code(),
             ApiError::MissingKey => "missing_key",
@@ -159,7 +172,10 @@ impl ResponseError for ApiError {
             ApiError::InvalidBody(_) | ApiError::Decode(_) | ApiError::InvalidQuery(_) => {
                 StatusCode::BAD_REQUEST
             }
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited { .. } | ApiError::TooManyConnections => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -193,6 +209,13 @@ impl ResponseError for ApiError {
             }
             ApiError::RateLimited { retry_after } => {
                 response.insert_header((header::RETRY_AFTER, HeaderValue::from(*retry_after)));
+            }
+            ApiError::RequestTimeout { .. } => {
+                response.force_close();
+            }
+            ApiError::TooManyConnections => {
+                response.force_close();
+                response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
             }
             _ => {}
         }

@@ -46,6 +46,8 @@ fn endpoints() -> Vec<(Method, &'static str, Option<Value>, Option<Role>)> {
         ),
         (Method::GET, "/healthz", None, None),
         (Method::GET, "/readyz", None, None),
+        // The API's shape is public (docs/api.md); it holds no data.
+        (Method::GET, "/openapi.json", None, None),
         // The console's page and assets hold no secrets: the key is typed into the page.
         (Method::GET, "/console", None, None),
         (Method::GET, "/console/app.js", None, None),

@@ -6,6 +6,7 @@ mod comments;
 mod compose;
 mod console;
 mod fuzz;
+mod hardening;
 mod health;
 mod helpers;
 mod ids;
