@@ -2,7 +2,9 @@
 //!
 //! Metrics come from linfa's confusion matrix; a comment counts as predicted spam when its
 //! verdict is spam or discard, and held comments are reported as a share (they are not
-//! published, but a human still has to look at them).
+//! published, but a human still has to look at them). Besides the metrics, `eval` reports
+//! what each true class got (verdict shares per label) and keeps every comment's outcome,
+//! from which `eval --report` draws its page.
 
 use std::path::{Path, PathBuf};
 
@@ -11,9 +13,9 @@ use ndarray::Array1;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::classifier::{extract_files, ExtractedDoc, Trainer};
-use crate::corpus::{load_jsonl, LabelledComment};
-use crate::domain::{Label, Verdict};
+use crate::classifier::{author_fields, extract_files, ExtractedDoc, Trainer};
+use crate::corpus::{load_jsonl, CorpusError, LabelledComment};
+use crate::domain::{Comment, Label, Verdict};
 use crate::moderation::{decide, Policy};
 use crate::rules::{RuleHit, RuleInput, RuleSet};
 use crate::scoring::{shipped_rules, Scorer};
@@ -129,10 +131,208 @@ pub fn evaluate_with(
     test: &Path,
     policy: &Policy,
 ) -> anyhow::Result<EvalReport> {
+    Ok(evaluate_trained(trainer, train, test, policy)?.report)
+}
+
+/// Share of one true class's comments given each verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct VerdictShares {
+    /// Comments of this class in the test file.
+    pub count: u64,
+    /// Share published.
+    pub approve: f64,
+    /// Share held for a moderator.
+    pub hold: f64,
+    /// Share put in the spam queue.
+    pub spam: f64,
+    /// Share dropped unseen.
+    pub discard: f64,
+}
+
+impl VerdictShares {
+    /// Shares of `verdicts` (all of one true class), rounded like the other metrics.
+    pub fn of(verdicts: impl Iterator<Item = Verdict>) -> Self {
+        let mut n = [0u64; 4];
+        for v in verdicts {
+            n[v as usize] += 1;
+        }
+        let count: u64 = n.iter().sum();
+        let share = |k: u64| {
+            if count == 0 {
+                0.0
+            } else {
+                (k as f64 / count as f64 * 1e4).round() / 1e4
+            }
+        };
+        VerdictShares {
+            count,
+            approve: share(n[Verdict::Approve as usize]),
+            hold: share(n[Verdict::Hold as usize]),
+            spam: share(n[Verdict::Spam as usize]),
+            discard: share(n[Verdict::Discard as usize]),
+        }
+    }
+}
+
+/// Verdict shares per true label.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct VerdictsByLabel {
+    /// What the spam comments got (`approve` is spam published).
+    pub spam: VerdictShares,
+    /// What the genuine comments got (`spam` + `discard` is readers lost).
+    pub ham: VerdictShares,
+}
+
+/// What the whole pipeline said of one labelled test comment, with what it takes to decide
+/// again under other thresholds.
+#[derive(Debug, Clone)]
+pub struct Scored {
+    /// Ground truth.
+    pub spam: bool,
+    /// The verdict `Scorer::score_comment` gave.
+    pub verdict: Verdict,
+    /// The spam probability the thresholds were compared with (rule weights applied).
+    pub probability: f64,
+    /// The classifier's own probability (`None` = no opinion).
+    pub classifier: Option<f64>,
+    /// Rules that fired.
+    pub hits: Vec<RuleHit>,
+}
+
+/// One `eval` run: the metrics, the verdicts per label, and every comment's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evaluation {
+    /// The metrics (the line `eval` has always printed).
+    #[serde(flatten)]
+    pub report: EvalReport,
+    /// Verdict shares per true label.
+    pub verdicts: VerdictsByLabel,
+    /// The thresholds the verdicts were given under.
+    #[serde(skip)]
+    pub policy: Policy,
+    /// Every test comment's outcome, in file order.
+    #[serde(skip)]
+    pub scored: Vec<Scored>,
+}
+
+/// Scores every `(comment, label)` through `scorer.score_comment` (rules, classifier and
+/// policy, as the service does) and keeps, besides the verdict, the rule hits and the
+/// classifier probability, so the report can move the thresholds without scoring again.
+pub fn evaluate_comments(scorer: &Scorer, test: &[(Comment, Label)]) -> Evaluation {
+    let now = OffsetDateTime::now_utc();
+    let scored: Vec<Scored> = test
+        .iter()
+        .map(|(comment, label)| {
+            let assessment = scorer.score_comment(comment, now);
+            let text = normalize_content(&comment.content);
+            let hits = scorer.rules().evaluate(&RuleInput {
+                comment,
+                text: &text,
+                now,
+            });
+            let (prediction, _) = scorer
+                .model()
+                .assess_text(&text, author_fields(comment), 0);
+            Scored {
+                spam: *label == Label::Spam,
+                verdict: assessment.verdict,
+                probability: assessment.spam_probability,
+                classifier: prediction.probability,
+                hits,
+            }
+        })
+        .collect();
+    evaluation_of(scored, *scorer.policy())
+}
+
+/// The metrics and verdict shares of already scored comments.
+pub fn evaluation_of(scored: Vec<Scored>, policy: Policy) -> Evaluation {
+    let outcomes: Vec<(bool, bool, bool)> = scored
+        .iter()
+        .map(|s| (s.verdict.is_spam(), s.spam, s.verdict == Verdict::Hold))
+        .collect();
+    let of = |spam: bool| {
+        VerdictShares::of(
+            scored
+                .iter()
+                .filter(move |s| s.spam == spam)
+                .map(|s| s.verdict),
+        )
+    };
+    Evaluation {
+        report: EvalReport::from_outcomes(&outcomes),
+        verdicts: VerdictsByLabel {
+            spam: of(true),
+            ham: of(false),
+        },
+        policy,
+        scored,
+    }
+}
+
+/// Trains `trainer`'s pipeline on `train` only and scores `test` (read as training rows:
+/// body and author), as [`evaluate_with`] does, keeping every outcome.
+pub fn evaluate_trained(
+    trainer: &Trainer,
+    train: &Path,
+    test: &Path,
+    policy: &Policy,
+) -> anyhow::Result<Evaluation> {
     let (docs, _) = extract_files(trainer, &[train.to_path_buf()], false)?;
-    let model = trainer.fit(&docs);
-    let scorer = Scorer::new(model, "eval", shipped_rules()?, *policy);
-    Ok(evaluate(&scorer, &load_jsonl(test)?))
+    let scorer = Scorer::new(trainer.fit(&docs), "eval", shipped_rules()?, *policy);
+    let rows: Vec<(Comment, Label)> = load_jsonl(test)?
+        .iter()
+        .map(|r| (r.to_comment(), r.label))
+        .collect();
+    Ok(evaluate_comments(&scorer, &rows))
+}
+
+/// Reads a labelled JSON Lines file whose rows are score requests plus a `label`: the shared
+/// eval format (`text` is taken as `content`; `id`, when not a string, is dropped) or an
+/// operator's export with any score request fields (`author_url`, `site`, …). Each row is
+/// validated as the score route validates a request, and a bad one is refused by line.
+pub fn load_labelled_requests(path: &Path) -> Result<Vec<(Comment, Label)>, CorpusError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CorpusError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let bad = |line: usize, message: String| CorpusError::Parse {
+        path: path.display().to_string(),
+        line,
+        message,
+    };
+    let mut rows = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let mut value: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| bad(i + 1, e.to_string()))?;
+        let Some(fields) = value.as_object_mut() else {
+            return Err(bad(i + 1, "a row must be a JSON object".into()));
+        };
+        let label: Label = fields
+            .remove("label")
+            .ok_or_else(|| bad(i + 1, "field `label` is required".into()))
+            .and_then(|l| {
+                serde_json::from_value(l)
+                    .map_err(|_| bad(i + 1, "field `label` must be \"spam\" or \"ham\"".into()))
+            })?;
+        if !fields.contains_key("content") {
+            if let Some(text) = fields.remove("text") {
+                fields.insert("content".into(), text);
+            }
+        } else {
+            fields.remove("text");
+        }
+        if fields.get("id").is_some_and(|id| !id.is_string()) {
+            fields.remove("id");
+        }
+        let comment = crate::service::decode::comment_from_value(&value, "row")
+            .map_err(|e| bad(i + 1, format!("{}: {e}", e.code())))?;
+        rows.push((comment, label));
+    }
+    Ok(rows)
 }
 
 /// What the full pipeline said of one held-out comment during cross-validation.
