@@ -230,9 +230,7 @@ pub fn evaluate_comments(scorer: &Scorer, test: &[(Comment, Label)]) -> Evaluati
                 text: &text,
                 now,
             });
-            let (prediction, _) = scorer
-                .model()
-                .assess_text(&text, author_fields(comment), 0);
+            let (prediction, _) = scorer.model().assess_text(&text, author_fields(comment), 0);
             Scored {
                 spam: *label == Label::Spam,
                 verdict: assessment.verdict,
@@ -515,5 +513,95 @@ mod tests {
         assert!((r.held - 0.2).abs() < 1e-4);
         let mcc = (3.0 * 5.0 - 1.0 * 1.0) / ((4.0f64 * 4.0 * 6.0 * 6.0).sqrt());
         assert!((r.mcc - mcc).abs() < 1e-3, "{} vs {mcc}", r.mcc);
+    }
+
+    fn temp_file(name: &str, text: &str) -> PathBuf {
+        let path = std::env::temp_dir().join(format!(
+            "commentguard-eval-{name}-{:016x}.jsonl",
+            rand::random::<u64>()
+        ));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn labelled_requests_take_the_eval_format_and_request_fields() {
+        let path = temp_file(
+            "ok",
+            concat!(
+                r#"{"id":"a1","author":"Ann","text":"Thanks, this helped.","label":"ham"}"#,
+                "\n\n",
+                r#"{"id":7,"content":"Buy now","author_url":"http://shop.example","site":"https://blog.example","label":"spam"}"#,
+                "\n",
+            ),
+        );
+        let rows = load_labelled_requests(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].0.content, "Thanks, this helped.");
+        assert_eq!(rows[0].0.id.as_deref(), Some("a1"));
+        assert_eq!(rows[0].1, Label::Ham);
+        assert_eq!(rows[1].0.author_url.as_deref(), Some("http://shop.example"));
+        assert_eq!(rows[1].0.site.as_deref(), Some("https://blog.example"));
+        assert_eq!(rows[1].0.id, None, "a numeric id is dropped, not refused");
+        assert_eq!(rows[1].1, Label::Spam);
+    }
+
+    #[test]
+    fn bad_labelled_requests_are_refused_by_line() {
+        let cases = [
+            (r#"{"text":"hi"}"#, "label` is required", "no label"),
+            (
+                r#"{"text":"hi","label":"maybe"}"#,
+                "label` must be",
+                "an unknown label",
+            ),
+            (
+                r#"{"text":"   ","label":"ham"}"#,
+                "empty_content",
+                "nothing to score",
+            ),
+            (r#"{"label":"ham"}"#, "missing_content", "no text at all"),
+            (r#"["hi","ham"]"#, "JSON object", "not an object"),
+            (r#"{"text":"hi","#, "EOF while parsing", "malformed JSON"),
+        ];
+        for (line, want, why) in cases {
+            let path = temp_file(
+                "bad",
+                &format!("{{\"text\":\"ok\",\"label\":\"ham\"}}\n{line}\n"),
+            );
+            let err = load_labelled_requests(&path).unwrap_err().to_string();
+            std::fs::remove_file(&path).unwrap();
+            assert!(err.contains(":2:"), "{why}: {err}");
+            assert!(err.contains(want), "{why}: {err}");
+        }
+    }
+
+    #[test]
+    fn kept_outcomes_decide_again_as_the_pipeline_did() {
+        let scorer = Scorer::load(None, Policy::default()).unwrap();
+        let rows: Vec<(Comment, Label)> = crate::corpus::shipped_corpus()
+            .iter()
+            .step_by(97)
+            .map(|r| (r.to_comment(), r.label))
+            .collect();
+        let e = evaluate_comments(&scorer, &rows);
+        assert_eq!(e.scored.len(), rows.len());
+        for s in &e.scored {
+            assert_eq!(decide(&e.policy, &s.hits, s.classifier).verdict, s.verdict);
+        }
+        let v = e.verdicts;
+        assert_eq!(v.spam.count + v.ham.count, rows.len() as u64);
+        for shares in [v.spam, v.ham] {
+            let sum = shares.approve + shares.hold + shares.spam + shares.discard;
+            assert!((sum - 1.0).abs() < 1e-3, "{shares:?}");
+        }
+        assert!(
+            (e.report.held
+                - (v.spam.hold * v.spam.count as f64 + v.ham.hold * v.ham.count as f64)
+                    / rows.len() as f64)
+                .abs()
+                < 1e-3
+        );
     }
 }

@@ -115,14 +115,8 @@ fn sweep_point(threshold: f64, policy: &Policy, scored: &[Scored]) -> SweepPoint
         .iter()
         .map(|s| (s.spam, decide(policy, &s.hits, s.classifier).verdict))
         .collect();
-    let of = |spam: bool| {
-        VerdictShares::of(
-            verdicts
-                .iter()
-                .filter(move |v| v.0 == spam)
-                .map(|v| v.1),
-        )
-    };
+    let of =
+        |spam: bool| VerdictShares::of(verdicts.iter().filter(move |v| v.0 == spam).map(|v| v.1));
     SweepPoint {
         threshold,
         spam: of(true),
@@ -230,9 +224,19 @@ hold as not.</p>",
     html.push_str("<h2>Precision and recall over the spam probability</h2>");
     pr_chart(&mut html, data);
     html.push_str("<h2>Verdicts as the hold threshold moves</h2>");
-    sweep_chart(&mut html, "hold-sweep", &data.hold_sweep, data.hold_threshold);
+    sweep_chart(
+        &mut html,
+        "hold-sweep",
+        &data.hold_sweep,
+        data.hold_threshold,
+    );
     html.push_str("<h2>Verdicts as the spam threshold moves</h2>");
-    sweep_chart(&mut html, "spam-sweep", &data.spam_sweep, data.spam_threshold);
+    sweep_chart(
+        &mut html,
+        "spam-sweep",
+        &data.spam_sweep,
+        data.spam_threshold,
+    );
     html.push_str(
         "<p class=\"note\">Lines: spam published (approved), spam held, genuine held, genuine \
 lost (spam or discard). The dashed line marks the threshold in force.</p></body></html>\n",
@@ -330,7 +334,12 @@ width=\"{W}\" height=\"{H}\" role=\"img\" aria-label=\"{}\">",
 }
 
 /// A polyline through `points` (in 0..1 each way).
-fn polyline(html: &mut String, class: &str, colour: &str, points: impl Iterator<Item = (f64, f64)>) {
+fn polyline(
+    html: &mut String,
+    class: &str,
+    colour: &str,
+    points: impl Iterator<Item = (f64, f64)>,
+) {
     let _ = write!(
         html,
         "<polyline class=\"{class}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\""
@@ -394,7 +403,13 @@ class, so precision or recall is undefined at every threshold.</p>",
 
 /// Four verdict shares across the threshold, with the threshold in force marked.
 fn sweep_chart(html: &mut String, id: &str, sweep: &[SweepPoint], today: f64) {
-    open_chart(html, id, "verdict shares by threshold", "threshold", "share");
+    open_chart(
+        html,
+        id,
+        "verdict shares by threshold",
+        "threshold",
+        "share",
+    );
     type Series = (&'static str, &'static str, fn(&SweepPoint) -> f64);
     let series: [Series; 4] = [
         ("spam published", "#b00", |p| p.spam.approve),
@@ -488,7 +503,10 @@ mod tests {
     fn one_class_gives_no_curve() {
         let only_spam: Vec<Scored> = sample().into_iter().filter(|s| s.spam).collect();
         assert!(pr_curve(&only_spam).is_empty());
-        let page = render(&ReportData::new("t", evaluation_of(only_spam, Policy::default())));
+        let page = render(&ReportData::new(
+            "t",
+            evaluation_of(only_spam, Policy::default()),
+        ));
         assert!(page.contains("pr-curve-missing"));
     }
 

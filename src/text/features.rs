@@ -389,6 +389,34 @@ impl<'a> FeatureView<'a> {
         let body = source.get(start..start + o.len as usize).unwrap_or("");
         (o.kind.prefix(), body)
     }
+
+    /// For a character n-gram of the body, the body word it was cut from (what a moderator
+    /// can read); `None` for any other feature. Words never hold whitespace, so the text is
+    /// split again from the last whitespace before the n-gram only.
+    pub(crate) fn word_of(&self, i: usize) -> Option<&'a str> {
+        let o = self.origins[i];
+        if o.extra
+            || !matches!(
+                o.kind,
+                FeatureKind::Chars | FeatureKind::Chars4 | FeatureKind::Chars5
+            )
+        {
+            return None;
+        }
+        let start = o.start as usize;
+        let from = self
+            .text
+            .get(..start)?
+            .rfind(char::is_whitespace)
+            .map_or(0, |w| {
+                w + self.text[w..].chars().next().map_or(1, char::len_utf8)
+            });
+        super::words::word_indices(&self.text[from..])
+            .map(|(s, word)| (from + s, word))
+            .take_while(|&(s, _)| s <= start)
+            .find(|&(s, word)| start < s + word.len().max(1))
+            .map(|(_, word)| word)
+    }
 }
 
 /// Features being extracted: the kept ones in order, and the set of buckets already kept.
