@@ -274,9 +274,10 @@ fn confusion_matrix(html: &mut String, data: &ReportData) {
 }
 
 /// Chart geometry: width, height and the plot's margins (left, right, top, bottom).
-const W: f64 = 640.0;
+const W: f64 = 760.0;
 const H: f64 = 360.0;
-const M: (f64, f64, f64, f64) = (56.0, 16.0, 16.0, 44.0);
+/// The right margin holds the legend.
+const M: (f64, f64, f64, f64) = (56.0, 140.0, 16.0, 44.0);
 
 /// Plot coordinates of `(x, y)` in 0..1.
 fn at(x: f64, y: f64) -> (f64, f64) {
@@ -427,7 +428,7 @@ fn sweep_chart(html: &mut String, id: &str, sweep: &[SweepPoint], today: f64) {
         let _ = write!(
             html,
             "<text x=\"{}\" y=\"{}\" fill=\"{colour}\" style=\"fill:{colour}\">{name}</text>",
-            W - M.1 - 130.0,
+            W - M.1 + 10.0,
             M.2 + 14.0 + 16.0 * i as f64
         );
     }

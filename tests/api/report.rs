@@ -134,7 +134,7 @@ fn the_eval_report_renders_in_a_browser_with_the_curve_it_computed() {
         "/tests/report/report_page.mjs"
     ))
     .env("CG_REPORT_HTML", dir.join("report.html"))
-    .env("CG_ARTIFACTS", &dir)
+    .env("CG_ARTIFACTS", &artifacts)
     .env("CG_CONSOLE_NODE_DIR", &node_dir)
     .env("CG_CHROMIUM", CHROMIUM);
     let output = run_with_deadline(node, BROWSER_DEADLINE);
