@@ -210,7 +210,8 @@ impl LiveScorer {
 /// words a moderator reads: body words and phrases as they are, link domains by name, author
 /// features as `author: …`, and shapes described in parentheses (`(2 links)`), so a reader
 /// (and the console) can tell them from words of the comment. Entries that read the same
-/// are one entry with their weights summed. Runs on the few tokens of one verdict only.
+/// are one entry with their weights summed; spam evidence comes first, each side strongest
+/// first. Runs on the few tokens of one verdict only.
 pub fn readable_tokens(tokens: Vec<TokenWeight>) -> Vec<TokenWeight> {
     let mut out: Vec<TokenWeight> = Vec::with_capacity(tokens.len());
     for mut t in tokens {
@@ -231,6 +232,12 @@ pub fn readable_tokens(tokens: Vec<TokenWeight>) -> Vec<TokenWeight> {
             }),
         }
     }
+    // A sum can change side: spam evidence first, strongest first, then ham's.
+    out.sort_by(|a, b| {
+        (b.weight > 0.0)
+            .cmp(&(a.weight > 0.0))
+            .then(b.weight.abs().total_cmp(&a.weight.abs()))
+    });
     out
 }
 
