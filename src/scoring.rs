@@ -214,6 +214,7 @@ impl LiveScorer {
 /// first. Runs on the few tokens of one verdict only.
 pub fn readable_tokens(tokens: Vec<TokenWeight>) -> Vec<TokenWeight> {
     let mut out: Vec<TokenWeight> = Vec::with_capacity(tokens.len());
+    let mut merged = false;
     for mut t in tokens {
         // Body words, phrases and domains (nearly every token) only lose their prefix, in
         // place; the rest are rare enough to be written anew.
@@ -225,19 +226,25 @@ pub fn readable_tokens(tokens: Vec<TokenWeight>) -> Vec<TokenWeight> {
             _ => readable_token(&t.token),
         };
         match out.iter_mut().find(|o| o.token == token) {
-            Some(o) => o.weight = ((o.weight + t.weight) * 1000.0).round() / 1000.0,
+            Some(o) => {
+                o.weight = ((o.weight + t.weight) * 1000.0).round() / 1000.0;
+                merged = true;
+            }
             None => out.push(TokenWeight {
                 token,
                 weight: t.weight,
             }),
         }
     }
-    // A sum can change side: spam evidence first, strongest first, then ham's.
-    out.sort_by(|a, b| {
-        (b.weight > 0.0)
-            .cmp(&(a.weight > 0.0))
-            .then(b.weight.abs().total_cmp(&a.weight.abs()))
-    });
+    // A sum can change side and order: spam evidence first, strongest first, then ham's
+    // (the classifier's order already, when nothing was summed).
+    if merged {
+        out.sort_by(|a, b| {
+            (b.weight > 0.0)
+                .cmp(&(a.weight > 0.0))
+                .then(b.weight.abs().total_cmp(&a.weight.abs()))
+        });
+    }
     out
 }
 

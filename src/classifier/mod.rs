@@ -817,13 +817,26 @@ impl Strongest {
     /// winners is named, so this costs nothing per feature.
     fn tokens(self, features: FeatureView<'_>) -> Vec<TokenWeight> {
         let mut out: Vec<TokenWeight> = Vec::with_capacity(2 * self.k);
+        // Words already found: most winning n-grams are cut from a word another one was.
+        let mut words: Vec<&str> = Vec::with_capacity(4 * self.k);
+        let within = |outer: &str, inner: &str| {
+            let (o, i) = (outer.as_ptr() as usize, inner.as_ptr() as usize);
+            o <= i && i + inner.len() <= o + outer.len()
+        };
         for (side, sign) in [(&self.top, 1.0f32), (&self.bottom, -1.0)] {
             let first = out.len();
             for &(w, i) in side.sorted() {
                 let i = i as usize;
-                let (prefix, body) = match features.word_of(i) {
-                    Some(word) => ("w:", word),
-                    None => features.token_parts(i),
+                let (prefix, body) = features.token_parts(i);
+                let (prefix, body) = match words.iter().find(|word| within(word, body)) {
+                    Some(word) if prefix == "c:" => ("w:", *word),
+                    _ => match features.word_of(i) {
+                        Some(word) => {
+                            words.push(word);
+                            ("w:", word)
+                        }
+                        None => (prefix, body),
+                    },
                 };
                 let same = |t: &TokenWeight| {
                     t.token.len() == prefix.len() + body.len()

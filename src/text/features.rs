@@ -391,8 +391,9 @@ impl<'a> FeatureView<'a> {
     }
 
     /// For a character n-gram of the body, the body word it was cut from (what a moderator
-    /// can read); `None` for any other feature. Words never hold whitespace, so the text is
-    /// split again from the last whitespace before the n-gram only.
+    /// can read); `None` for any other feature. Words never hold whitespace, so only the
+    /// run of non-space text around the n-gram is split into words again. The word is a
+    /// slice of the body, so a caller can tell whether another n-gram lies inside it.
     pub(crate) fn word_of(&self, i: usize) -> Option<&'a str> {
         let o = self.origins[i];
         if o.extra
@@ -404,17 +405,21 @@ impl<'a> FeatureView<'a> {
             return None;
         }
         let start = o.start as usize;
-        let from = self
-            .text
+        // ASCII whitespace bounds the window (bytes, so no decoding); any other space
+        // inside it is a word boundary the split below finds anyway.
+        let bytes = self.text.as_bytes();
+        let from = bytes
             .get(..start)?
-            .rfind(char::is_whitespace)
-            .map_or(0, |w| {
-                w + self.text[w..].chars().next().map_or(1, char::len_utf8)
-            });
-        super::words::word_indices(&self.text[from..])
+            .iter()
+            .rposition(u8::is_ascii_whitespace)
+            .map_or(0, |w| w + 1);
+        let to = bytes[start..]
+            .iter()
+            .position(u8::is_ascii_whitespace)
+            .map_or(bytes.len(), |w| start + w);
+        super::words::word_indices(&self.text[from..to])
             .map(|(s, word)| (from + s, word))
-            .take_while(|&(s, _)| s <= start)
-            .find(|&(s, word)| start < s + word.len().max(1))
+            .find(|&(s, word)| s <= start && start < s + word.len())
             .map(|(_, word)| word)
     }
 }
