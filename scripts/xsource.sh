@@ -40,8 +40,11 @@ print("|---|---|---|---|---|---|---|---|")
 for source in sorted(rows, key=order):
     r, v = rows[source], rows[source]["verdicts"]
     spam, ham = v["spam"]["count"], v["ham"]["count"]
+    # Caught and lost straight from the verdicts, which one-class sources leave defined.
+    recall = v["spam"]["spam"] + v["spam"]["discard"]
+    fpr = v["ham"]["spam"] + v["ham"]["discard"]
     fmt = lambda x, defined=True: f"{x:.3f}" if defined else "—"
     print(f"| {source} | {spam} / {ham} | {fmt(r['f1'], spam and ham)} "
-          f"| {fmt(r['recall'], spam)} | {fmt(r['fpr'], ham)} | {fmt(r['held'])} "
+          f"| {fmt(recall, spam)} | {fmt(fpr, ham)} | {fmt(r['held'])} "
           f"| {fmt(v['spam']['approve'], spam)} | {fmt(v['ham']['hold'], ham)} |")
 PY

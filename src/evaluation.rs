@@ -88,7 +88,19 @@ impl EvalReport {
                 cm.f1_score() as f64,
                 cm.mcc() as f64,
             ),
-            _ => ((tp + tn) as f64 / n, 0.0, 0.0, 0.0, 0.0),
+            // One class only (a spam-only or ham-only source): linfa cannot build its
+            // matrix, but precision and recall are still defined where their denominators
+            // are not zero, and a spam-only file's recall is the figure that matters.
+            _ => {
+                let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+                let (precision, recall) = (ratio(tp, tp + fp), ratio(tp, tp + fn_));
+                let f1 = if precision + recall > 0.0 {
+                    2.0 * precision * recall / (precision + recall)
+                } else {
+                    0.0
+                };
+                ((tp + tn) as f64 / n, precision, recall, f1, 0.0)
+            }
         };
         EvalReport {
             accuracy: round(accuracy),
@@ -513,6 +525,30 @@ mod tests {
         assert!((r.held - 0.2).abs() < 1e-4);
         let mcc = (3.0 * 5.0 - 1.0 * 1.0) / ((4.0f64 * 4.0 * 6.0 * 6.0).sqrt());
         assert!((r.mcc - mcc).abs() < 1e-3, "{} vs {mcc}", r.mcc);
+    }
+
+    #[test]
+    fn a_one_class_file_still_has_its_recall_or_fpr() {
+        // Spam only: 38 caught of 100, 3 held (blog-umd's shape).
+        let mut o = vec![(true, true, false); 38];
+        o.extend(vec![(false, true, true); 3]);
+        o.extend(vec![(false, true, false); 59]);
+        let r = EvalReport::from_outcomes(&o);
+        assert_eq!(
+            (r.recall, r.precision, r.fpr, r.mcc),
+            (0.38, 1.0, 0.0, 0.0),
+            "{r:?}"
+        );
+        assert!((r.f1 - 2.0 * 0.38 / 1.38).abs() < 1e-4, "{r:?}");
+        // Ham only: 5 lost of 50; nothing is spam, so recall and precision are 0.
+        let mut o = vec![(true, false, false); 5];
+        o.extend(vec![(false, false, false); 45]);
+        let r = EvalReport::from_outcomes(&o);
+        assert_eq!(
+            (r.fpr, r.recall, r.precision, r.f1),
+            (0.1, 0.0, 0.0, 0.0),
+            "{r:?}"
+        );
     }
 
     fn temp_file(name: &str, text: &str) -> PathBuf {
