@@ -201,7 +201,7 @@ pub struct Reason {
 /// A token and how strongly it pushed towards spam (positive) or ham (negative).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenWeight {
-    /// The feature as the classifier saw it (e.g. `w:subscribe`, `d:bit.ly`).
+    /// The evidence in words: `subscribe`, `my channel`, `bit.ly`, `author: ann`, `(2 links)`.
     pub token: String,
     /// Log-likelihood ratio contribution; > 0 is spammy.
     pub weight: f64,

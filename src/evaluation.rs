@@ -2,7 +2,9 @@
 //!
 //! Metrics come from linfa's confusion matrix; a comment counts as predicted spam when its
 //! verdict is spam or discard, and held comments are reported as a share (they are not
-//! published, but a human still has to look at them).
+//! published, but a human still has to look at them). Besides the metrics, `eval` reports
+//! what each true class got (verdict shares per label) and keeps every comment's outcome,
+//! from which `eval --report` draws its page.
 
 use std::path::{Path, PathBuf};
 
@@ -11,9 +13,9 @@ use ndarray::Array1;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::classifier::{extract_files, ExtractedDoc, Trainer};
-use crate::corpus::{load_jsonl, LabelledComment};
-use crate::domain::{Label, Verdict};
+use crate::classifier::{author_fields, extract_files, ExtractedDoc, Trainer};
+use crate::corpus::{load_jsonl, CorpusError, LabelledComment};
+use crate::domain::{Comment, Label, Verdict};
 use crate::moderation::{decide, Policy};
 use crate::rules::{RuleHit, RuleInput, RuleSet};
 use crate::scoring::{shipped_rules, Scorer};
@@ -86,7 +88,19 @@ impl EvalReport {
                 cm.f1_score() as f64,
                 cm.mcc() as f64,
             ),
-            _ => ((tp + tn) as f64 / n, 0.0, 0.0, 0.0, 0.0),
+            // One class only (a spam-only or ham-only source): linfa cannot build its
+            // matrix, but precision and recall are still defined where their denominators
+            // are not zero, and a spam-only file's recall is the figure that matters.
+            _ => {
+                let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+                let (precision, recall) = (ratio(tp, tp + fp), ratio(tp, tp + fn_));
+                let f1 = if precision + recall > 0.0 {
+                    2.0 * precision * recall / (precision + recall)
+                } else {
+                    0.0
+                };
+                ((tp + tn) as f64 / n, precision, recall, f1, 0.0)
+            }
         };
         EvalReport {
             accuracy: round(accuracy),
@@ -129,10 +143,206 @@ pub fn evaluate_with(
     test: &Path,
     policy: &Policy,
 ) -> anyhow::Result<EvalReport> {
+    Ok(evaluate_trained(trainer, train, test, policy)?.report)
+}
+
+/// Share of one true class's comments given each verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct VerdictShares {
+    /// Comments of this class in the test file.
+    pub count: u64,
+    /// Share published.
+    pub approve: f64,
+    /// Share held for a moderator.
+    pub hold: f64,
+    /// Share put in the spam queue.
+    pub spam: f64,
+    /// Share dropped unseen.
+    pub discard: f64,
+}
+
+impl VerdictShares {
+    /// Shares of `verdicts` (all of one true class), rounded like the other metrics.
+    pub fn of(verdicts: impl Iterator<Item = Verdict>) -> Self {
+        let mut n = [0u64; 4];
+        for v in verdicts {
+            n[v as usize] += 1;
+        }
+        let count: u64 = n.iter().sum();
+        let share = |k: u64| {
+            if count == 0 {
+                0.0
+            } else {
+                (k as f64 / count as f64 * 1e4).round() / 1e4
+            }
+        };
+        VerdictShares {
+            count,
+            approve: share(n[Verdict::Approve as usize]),
+            hold: share(n[Verdict::Hold as usize]),
+            spam: share(n[Verdict::Spam as usize]),
+            discard: share(n[Verdict::Discard as usize]),
+        }
+    }
+}
+
+/// Verdict shares per true label.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct VerdictsByLabel {
+    /// What the spam comments got (`approve` is spam published).
+    pub spam: VerdictShares,
+    /// What the genuine comments got (`spam` + `discard` is readers lost).
+    pub ham: VerdictShares,
+}
+
+/// What the whole pipeline said of one labelled test comment, with what it takes to decide
+/// again under other thresholds.
+#[derive(Debug, Clone)]
+pub struct Scored {
+    /// Ground truth.
+    pub spam: bool,
+    /// The verdict `Scorer::score_comment` gave.
+    pub verdict: Verdict,
+    /// The spam probability the thresholds were compared with (rule weights applied).
+    pub probability: f64,
+    /// The classifier's own probability (`None` = no opinion).
+    pub classifier: Option<f64>,
+    /// Rules that fired.
+    pub hits: Vec<RuleHit>,
+}
+
+/// One `eval` run: the metrics, the verdicts per label, and every comment's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evaluation {
+    /// The metrics (the line `eval` has always printed).
+    #[serde(flatten)]
+    pub report: EvalReport,
+    /// Verdict shares per true label.
+    pub verdicts: VerdictsByLabel,
+    /// The thresholds the verdicts were given under.
+    #[serde(skip)]
+    pub policy: Policy,
+    /// Every test comment's outcome, in file order.
+    #[serde(skip)]
+    pub scored: Vec<Scored>,
+}
+
+/// Scores every `(comment, label)` through `scorer.score_comment` (rules, classifier and
+/// policy, as the service does) and keeps, besides the verdict, the rule hits and the
+/// classifier probability, so the report can move the thresholds without scoring again.
+pub fn evaluate_comments(scorer: &Scorer, test: &[(Comment, Label)]) -> Evaluation {
+    let now = OffsetDateTime::now_utc();
+    let scored: Vec<Scored> = test
+        .iter()
+        .map(|(comment, label)| {
+            let assessment = scorer.score_comment(comment, now);
+            let text = normalize_content(&comment.content);
+            let hits = scorer.rules().evaluate(&RuleInput {
+                comment,
+                text: &text,
+                now,
+            });
+            let (prediction, _) = scorer.model().assess_text(&text, author_fields(comment), 0);
+            Scored {
+                spam: *label == Label::Spam,
+                verdict: assessment.verdict,
+                probability: assessment.spam_probability,
+                classifier: prediction.probability,
+                hits,
+            }
+        })
+        .collect();
+    evaluation_of(scored, *scorer.policy())
+}
+
+/// The metrics and verdict shares of already scored comments.
+pub fn evaluation_of(scored: Vec<Scored>, policy: Policy) -> Evaluation {
+    let outcomes: Vec<(bool, bool, bool)> = scored
+        .iter()
+        .map(|s| (s.verdict.is_spam(), s.spam, s.verdict == Verdict::Hold))
+        .collect();
+    let of = |spam: bool| {
+        VerdictShares::of(
+            scored
+                .iter()
+                .filter(move |s| s.spam == spam)
+                .map(|s| s.verdict),
+        )
+    };
+    Evaluation {
+        report: EvalReport::from_outcomes(&outcomes),
+        verdicts: VerdictsByLabel {
+            spam: of(true),
+            ham: of(false),
+        },
+        policy,
+        scored,
+    }
+}
+
+/// Trains `trainer`'s pipeline on `train` only and scores `test` (read as training rows:
+/// body and author), as [`evaluate_with`] does, keeping every outcome.
+pub fn evaluate_trained(
+    trainer: &Trainer,
+    train: &Path,
+    test: &Path,
+    policy: &Policy,
+) -> anyhow::Result<Evaluation> {
     let (docs, _) = extract_files(trainer, &[train.to_path_buf()], false)?;
-    let model = trainer.fit(&docs);
-    let scorer = Scorer::new(model, "eval", shipped_rules()?, *policy);
-    Ok(evaluate(&scorer, &load_jsonl(test)?))
+    let scorer = Scorer::new(trainer.fit(&docs), "eval", shipped_rules()?, *policy);
+    let rows: Vec<(Comment, Label)> = load_jsonl(test)?
+        .iter()
+        .map(|r| (r.to_comment(), r.label))
+        .collect();
+    Ok(evaluate_comments(&scorer, &rows))
+}
+
+/// Reads a labelled JSON Lines file whose rows are score requests plus a `label`: the shared
+/// eval format (`text` is taken as `content`; `id`, when not a string, is dropped) or an
+/// operator's export with any score request fields (`author_url`, `site`, …). Each row is
+/// validated as the score route validates a request, and a bad one is refused by line.
+pub fn load_labelled_requests(path: &Path) -> Result<Vec<(Comment, Label)>, CorpusError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CorpusError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let bad = |line: usize, message: String| CorpusError::Parse {
+        path: path.display().to_string(),
+        line,
+        message,
+    };
+    let mut rows = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let mut value: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| bad(i + 1, e.to_string()))?;
+        let Some(fields) = value.as_object_mut() else {
+            return Err(bad(i + 1, "a row must be a JSON object".into()));
+        };
+        let label: Label = fields
+            .remove("label")
+            .ok_or_else(|| bad(i + 1, "field `label` is required".into()))
+            .and_then(|l| {
+                serde_json::from_value(l)
+                    .map_err(|_| bad(i + 1, "field `label` must be \"spam\" or \"ham\"".into()))
+            })?;
+        if !fields.contains_key("content") {
+            if let Some(text) = fields.remove("text") {
+                fields.insert("content".into(), text);
+            }
+        } else {
+            fields.remove("text");
+        }
+        if fields.get("id").is_some_and(|id| !id.is_string()) {
+            fields.remove("id");
+        }
+        let comment = crate::service::decode::comment_from_value(&value, "row")
+            .map_err(|e| bad(i + 1, format!("{}: {e}", e.code())))?;
+        rows.push((comment, label));
+    }
+    Ok(rows)
 }
 
 /// What the full pipeline said of one held-out comment during cross-validation.
@@ -315,5 +525,119 @@ mod tests {
         assert!((r.held - 0.2).abs() < 1e-4);
         let mcc = (3.0 * 5.0 - 1.0 * 1.0) / ((4.0f64 * 4.0 * 6.0 * 6.0).sqrt());
         assert!((r.mcc - mcc).abs() < 1e-3, "{} vs {mcc}", r.mcc);
+    }
+
+    #[test]
+    fn a_one_class_file_still_has_its_recall_or_fpr() {
+        // Spam only: 38 caught of 100, 3 held (blog-umd's shape).
+        let mut o = vec![(true, true, false); 38];
+        o.extend(vec![(false, true, true); 3]);
+        o.extend(vec![(false, true, false); 59]);
+        let r = EvalReport::from_outcomes(&o);
+        assert_eq!(
+            (r.recall, r.precision, r.fpr, r.mcc),
+            (0.38, 1.0, 0.0, 0.0),
+            "{r:?}"
+        );
+        assert!((r.f1 - 2.0 * 0.38 / 1.38).abs() < 1e-4, "{r:?}");
+        // Ham only: 5 lost of 50; nothing is spam, so recall and precision are 0.
+        let mut o = vec![(true, false, false); 5];
+        o.extend(vec![(false, false, false); 45]);
+        let r = EvalReport::from_outcomes(&o);
+        assert_eq!(
+            (r.fpr, r.recall, r.precision, r.f1),
+            (0.1, 0.0, 0.0, 0.0),
+            "{r:?}"
+        );
+    }
+
+    fn temp_file(name: &str, text: &str) -> PathBuf {
+        let path = std::env::temp_dir().join(format!(
+            "commentguard-eval-{name}-{:016x}.jsonl",
+            rand::random::<u64>()
+        ));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn labelled_requests_take_the_eval_format_and_request_fields() {
+        let path = temp_file(
+            "ok",
+            concat!(
+                r#"{"id":"a1","author":"Ann","text":"Thanks, this helped.","label":"ham"}"#,
+                "\n\n",
+                r#"{"id":7,"content":"Buy now","author_url":"http://shop.example","site":"https://blog.example","label":"spam"}"#,
+                "\n",
+            ),
+        );
+        let rows = load_labelled_requests(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].0.content, "Thanks, this helped.");
+        assert_eq!(rows[0].0.id.as_deref(), Some("a1"));
+        assert_eq!(rows[0].1, Label::Ham);
+        assert_eq!(rows[1].0.author_url.as_deref(), Some("http://shop.example"));
+        assert_eq!(rows[1].0.site.as_deref(), Some("https://blog.example"));
+        assert_eq!(rows[1].0.id, None, "a numeric id is dropped, not refused");
+        assert_eq!(rows[1].1, Label::Spam);
+    }
+
+    #[test]
+    fn bad_labelled_requests_are_refused_by_line() {
+        let cases = [
+            (r#"{"text":"hi"}"#, "label` is required", "no label"),
+            (
+                r#"{"text":"hi","label":"maybe"}"#,
+                "label` must be",
+                "an unknown label",
+            ),
+            (
+                r#"{"text":"   ","label":"ham"}"#,
+                "empty_content",
+                "nothing to score",
+            ),
+            (r#"{"label":"ham"}"#, "missing_content", "no text at all"),
+            (r#"["hi","ham"]"#, "JSON object", "not an object"),
+            (r#"{"text":"hi","#, "EOF while parsing", "malformed JSON"),
+        ];
+        for (line, want, why) in cases {
+            let path = temp_file(
+                "bad",
+                &format!("{{\"text\":\"ok\",\"label\":\"ham\"}}\n{line}\n"),
+            );
+            let err = load_labelled_requests(&path).unwrap_err().to_string();
+            std::fs::remove_file(&path).unwrap();
+            assert!(err.contains(":2:"), "{why}: {err}");
+            assert!(err.contains(want), "{why}: {err}");
+        }
+    }
+
+    #[test]
+    fn kept_outcomes_decide_again_as_the_pipeline_did() {
+        let scorer = Scorer::load(None, Policy::default()).unwrap();
+        let rows: Vec<(Comment, Label)> = crate::corpus::shipped_corpus()
+            .iter()
+            .step_by(97)
+            .map(|r| (r.to_comment(), r.label))
+            .collect();
+        let e = evaluate_comments(&scorer, &rows);
+        assert_eq!(e.scored.len(), rows.len());
+        for s in &e.scored {
+            assert_eq!(decide(&e.policy, &s.hits, s.classifier).verdict, s.verdict);
+        }
+        let v = e.verdicts;
+        assert_eq!(v.spam.count + v.ham.count, rows.len() as u64);
+        for shares in [v.spam, v.ham] {
+            let sum = shares.approve + shares.hold + shares.spam + shares.discard;
+            assert!((sum - 1.0).abs() < 1e-3, "{shares:?}");
+        }
+        assert!(
+            (e.report.held
+                - (v.spam.hold * v.spam.count as f64 + v.ham.hold * v.ham.count as f64)
+                    / rows.len() as f64)
+                .abs()
+                < 1e-3
+        );
     }
 }

@@ -41,6 +41,7 @@
 //! - [`state`]: `AppState`, everything handlers share, built once by `state::build`.
 //! - [`console`]: the moderator console's page, script and style, embedded at compile time.
 //! - [`evaluation`]: metrics (via linfa) and the `eval` command's report.
+//! - [`report`]: the `eval --report` page: self-contained HTML (inline SVG) and its JSON.
 //! - [`metrics`]: the Prometheus series and their recorder (owned by the app state, not
 //!   installed globally); `Metrics::retrain_finished` is the hook for retraining jobs.
 //! - [`ratelimit`]: per-key (per-role quota) and per-IP token buckets (`governor`). Pure
@@ -72,6 +73,7 @@ pub mod moderation;
 pub mod ratelimit;
 pub mod registry;
 pub mod replay;
+pub mod report;
 pub mod retrain;
 pub mod review;
 pub mod routes;

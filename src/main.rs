@@ -17,7 +17,7 @@ use commentguard::service::ScoreResponse;
 use commentguard::settings::Settings;
 use commentguard::startup::Application;
 use commentguard::state::load_scorer;
-use commentguard::{classifier, corpus, evaluation, keys, replay, telemetry};
+use commentguard::{classifier, corpus, evaluation, keys, replay, report, telemetry};
 use time::format_description::well_known::Rfc3339;
 
 /// Self-hosted comment moderation and spam filtering.
@@ -60,14 +60,22 @@ enum Command {
         #[command(flatten)]
         features: FeatureArgs,
     },
-    /// Train on one labelled file, test on another; prints the report as one line of JSON.
+    /// Score a labelled file with a model trained on another (`--train`) or an existing one
+    /// (`--model`); prints the metrics and verdict shares per label as one line of JSON.
     Eval {
-        /// Labelled JSON Lines file to train on.
-        #[arg(long, value_name = "FILE")]
-        train: PathBuf,
+        /// Labelled JSON Lines file to train a fresh model on.
+        #[arg(long, value_name = "FILE", required_unless_present = "model")]
+        train: Option<PathBuf>,
+        /// Evaluate an existing model as it is: `shipped` (the embedded one) or a models
+        /// directory; the test rows may carry any score request field (author_url, site, …).
+        #[arg(long, value_name = "shipped|DIR", conflicts_with = "train")]
+        model: Option<String>,
         /// Labelled JSON Lines file to test on.
         #[arg(long, value_name = "FILE")]
         test: PathBuf,
+        /// Also write a self-contained HTML report (report.html, report.json) into DIR.
+        #[arg(long, value_name = "DIR")]
+        report: Option<PathBuf>,
         #[command(flatten)]
         features: FeatureArgs,
     },
@@ -218,13 +226,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Eval {
             train,
+            model,
             test,
+            report,
             features,
-        } => {
-            let report =
-                evaluation::evaluate_with(&features.trainer()?, &train, &test, &settings.policy)?;
-            print_json(&report, false)
-        }
+        } => run_eval(&settings, train, model, &test, report, &features),
         Command::Tune {
             train,
             folds,
@@ -270,6 +276,56 @@ fn run(cli: Cli) -> Result<(), Failure> {
             score_stdin(&settings)
         }
     }
+}
+
+fn run_eval(
+    settings: &Settings,
+    train: Option<PathBuf>,
+    model: Option<String>,
+    test: &std::path::Path,
+    report_dir: Option<PathBuf>,
+    features: &FeatureArgs,
+) -> Result<(), Failure> {
+    let usage = |e: anyhow::Error| Failure::Usage(e);
+    let (evaluation, title) = match (train, model) {
+        (Some(train), _) => {
+            let evaluation =
+                evaluation::evaluate_trained(&features.trainer()?, &train, test, &settings.policy)?;
+            let title = format!(
+                "trained on {}, tested on {}",
+                train.display(),
+                test.display()
+            );
+            (evaluation, title)
+        }
+        (None, Some(model)) => {
+            if features.bits.is_some() || features.char_ngrams.is_some() {
+                return Err(usage(anyhow::anyhow!(
+                    "--bits and --char-ngrams apply to training; --model uses the model as it is"
+                )));
+            }
+            let dir = (model != "shipped").then(|| PathBuf::from(&model));
+            let scorer = Scorer::load(dir.as_deref(), settings.policy)
+                .with_context(|| format!("cannot load the model {model}"))
+                .map_err(usage)?;
+            let rows = evaluation::load_labelled_requests(test)
+                .map_err(|e| usage(anyhow::Error::new(e)))?;
+            let title = format!(
+                "model {} ({}), tested on {}",
+                model,
+                scorer.model_version(),
+                test.display()
+            );
+            (evaluation::evaluate_comments(&scorer, &rows), title)
+        }
+        (None, None) => return Err(usage(anyhow::anyhow!("give --train FILE or --model"))),
+    };
+    print_json(&evaluation, false)?;
+    if let Some(dir) = report_dir {
+        let page = report::write(&dir, &report::ReportData::new(title, evaluation))?;
+        eprintln!("report written to {}", page.display());
+    }
+    Ok(())
 }
 
 fn run_keys(settings: &Settings, action: KeysAction) -> Result<(), Failure> {

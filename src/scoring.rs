@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use crate::classifier::{
     author_fields, ArtifactError, Manifest, ModelArtifact, NbModel, TrainOptions, Trainer,
 };
-use crate::domain::{Assessment, Comment, Label};
+use crate::domain::{Assessment, Comment, Label, TokenWeight};
 use crate::moderation::{decide, Policy};
 use crate::rules::{RuleError, RuleHit, RuleInput, RuleSet};
 use crate::text::{normalize_content, NormalizedText};
@@ -112,7 +112,7 @@ impl Scorer {
             verdict: decision.verdict,
             spam_probability: (decision.spam_probability * 1e4).round() / 1e4,
             reasons: decision.reasons,
-            tokens,
+            tokens: readable_tokens(tokens),
             model_version: self.version.clone(),
         }
     }
@@ -203,6 +203,91 @@ impl LiveScorer {
     pub fn replace(&self, scorer: Scorer) {
         let _guard = self.update.lock().unwrap_or_else(|p| p.into_inner());
         self.current.store(Arc::new(scorer));
+    }
+}
+
+/// The classifier's strongest features (`w:subscribe`, `a:ann`, `am:url:example.com`) in the
+/// words a moderator reads: body words and phrases as they are, link domains by name, author
+/// features as `author: …`, and shapes described in parentheses (`(2 links)`), so a reader
+/// (and the console) can tell them from words of the comment. Entries that read the same
+/// are one entry with their weights summed; spam evidence comes first, each side strongest
+/// first. Runs on the few tokens of one verdict only.
+pub fn readable_tokens(tokens: Vec<TokenWeight>) -> Vec<TokenWeight> {
+    let mut out: Vec<TokenWeight> = Vec::with_capacity(tokens.len());
+    let mut merged = false;
+    for mut t in tokens {
+        // Body words, phrases and domains (nearly every token) only lose their prefix, in
+        // place; the rest are rare enough to be written anew.
+        let token = match t.token.get(..2) {
+            Some("w:" | "b:" | "d:" | "c:") => {
+                t.token.replace_range(..2, "");
+                t.token
+            }
+            _ => readable_token(&t.token),
+        };
+        match out.iter_mut().find(|o| o.token == token) {
+            Some(o) => {
+                o.weight = ((o.weight + t.weight) * 1000.0).round() / 1000.0;
+                merged = true;
+            }
+            None => out.push(TokenWeight {
+                token,
+                weight: t.weight,
+            }),
+        }
+    }
+    // A sum can change side and order: spam evidence first, strongest first, then ham's
+    // (the classifier's order already, when nothing was summed).
+    if merged {
+        out.sort_by(|a, b| {
+            (b.weight > 0.0)
+                .cmp(&(a.weight > 0.0))
+                .then(b.weight.abs().total_cmp(&a.weight.abs()))
+        });
+    }
+    out
+}
+
+/// One feature's readable name (see [`readable_tokens`]).
+pub fn readable_token(token: &str) -> String {
+    let Some((prefix, value)) = token.split_once(':') else {
+        return token.to_owned();
+    };
+    match prefix {
+        "w" | "b" | "d" | "c" => value.to_owned(),
+        "a" => format!("author: {value}"),
+        "s" => format!("({})", shape_words(value)),
+        "am" => match value.split_once(':') {
+            Some(("url", domain)) => format!("author url: {domain}"),
+            Some(("email", domain)) => format!("author e-mail: {domain}"),
+            Some((what, v)) => format!("author {}: {v}", what.replace('_', " ")),
+            None => match value {
+                "name_is_url" => "(author name is a link)".to_owned(),
+                "name_digits" => "(digits in the author name)".to_owned(),
+                other => format!("(author {})", other.replace('_', " ")),
+            },
+        },
+        _ => token.to_owned(),
+    }
+}
+
+/// A shape feature's value in words (`links2` → `2 links`, `num5-7` → `5-7 digit number`).
+fn shape_words(value: &str) -> String {
+    match value {
+        "links1" => "1 link".to_owned(),
+        "email" => "e-mail address".to_owned(),
+        "phone" => "phone number".to_owned(),
+        _ => {
+            if let Some(n) = value.strip_prefix("links") {
+                format!("{n} links")
+            } else if let Some(n) = value.strip_prefix("alnum") {
+                format!("code with {n} digits")
+            } else if let Some(n) = value.strip_prefix("num") {
+                format!("{n} digit number")
+            } else {
+                value.replace('_', " ")
+            }
+        }
     }
 }
 
@@ -400,5 +485,128 @@ mod adversarial {
         finished
             .recv_timeout(std::time::Duration::from_secs(120))
             .expect("scoring hostile comments finished (no panic, no endless loop)");
+    }
+}
+
+#[cfg(test)]
+mod readable {
+    //! Tokens a moderator can read: what each feature namespace becomes, and one entry per
+    //! word however many of its n-grams were among the strongest.
+
+    use super::*;
+
+    #[test]
+    fn each_namespace_reads_as_words() {
+        let cases = [
+            ("w:subscribe", "subscribe", "a body word as it is"),
+            ("b:our team", "our team", "a phrase as it is"),
+            (
+                "c:bscr",
+                "bscr",
+                "an n-gram no word was found for stays as it is",
+            ),
+            ("d:bit.ly", "bit.ly", "a link domain by name"),
+            (
+                "a:ann",
+                "author: ann",
+                "an author word, marked as the author's",
+            ),
+            (
+                "am:url:example.com",
+                "author url: example.com",
+                "the author's site",
+            ),
+            (
+                "am:email:gmail.com",
+                "author e-mail: gmail.com",
+                "the author's mail domain",
+            ),
+            (
+                "am:name_is_url",
+                "(author name is a link)",
+                "a shape of the author",
+            ),
+            (
+                "am:tld:xyz",
+                "author tld: xyz",
+                "an author field not known here",
+            ),
+            (
+                "am:shop_phrase",
+                "(author shop phrase)",
+                "an author shape not known here",
+            ),
+            ("s:links2", "(2 links)", "a link count"),
+            ("s:links3+", "(3+ links)", "the open link count"),
+            ("s:links1", "(1 link)", "one link, singular"),
+            ("s:phone", "(phone number)", "a phone number"),
+            ("s:num5-7", "(5-7 digit number)", "a number's length"),
+            ("s:alnum8-11", "(code with 8-11 digits)", "a code's digits"),
+            ("x:new", "x:new", "an unknown namespace is left alone"),
+            ("plain", "plain", "no namespace at all"),
+        ];
+        for (token, want, why) in cases {
+            assert_eq!(readable_token(token), want, "{token}: {why}");
+            let one = readable_tokens(vec![TokenWeight {
+                token: token.into(),
+                weight: 1.0,
+            }]);
+            assert_eq!(one[0].token, want, "{token} in place: {why}");
+        }
+    }
+
+    #[test]
+    fn entries_that_read_the_same_are_summed() {
+        let t = |token: &str, weight| TokenWeight {
+            token: token.into(),
+            weight,
+        };
+        let out = readable_tokens(vec![
+            t("w:bit.ly", 1.5),
+            t("a:ann", 0.5),
+            t("d:bit.ly", -0.25),
+        ]);
+        assert_eq!(out, vec![t("bit.ly", 1.25), t("author: ann", 0.5)]);
+    }
+
+    #[test]
+    fn a_verdict_names_words_once_and_no_ngram() {
+        let scorer = Scorer::load(None, Policy::default()).expect("shipped model loads");
+        let comment = Comment {
+            content: "Subscribe to my channel, subscribers get free giftcards!!! \
+                      http://bit.ly/x"
+                .into(),
+            author: Some("Ann".into()),
+            ..Default::default()
+        };
+        let a = scorer.score_comment(&comment, OffsetDateTime::now_utc());
+        assert!(!a.tokens.is_empty());
+        let mut seen = std::collections::HashSet::new();
+        for t in &a.tokens {
+            assert!(
+                seen.insert(t.token.clone()),
+                "{} twice: {:?}",
+                t.token,
+                a.tokens
+            );
+            assert!(
+                !t.token.contains(':') || t.token.starts_with("author"),
+                "a raw feature: {:?}",
+                a.tokens
+            );
+            // Every unmarked token is a word or phrase of the body, not a piece of one.
+            if !t.token.starts_with('(') && !t.token.starts_with("author") {
+                let body = comment.content.to_lowercase();
+                assert!(
+                    t.token.split(' ').all(|w| body
+                        .split(|c: char| !c.is_alphanumeric() && c != '.')
+                        .any(|b| b.trim_end_matches('.') == w)),
+                    "{} is not a word of the body: {:?}",
+                    t.token,
+                    a.tokens
+                );
+            }
+        }
+        assert!(a.tokens.len() <= 2 * EVIDENCE_TOKENS);
     }
 }

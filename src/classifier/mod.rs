@@ -811,22 +811,40 @@ impl Strongest {
         }
     }
 
-    /// The winners as tokens: up to `k` distinct token strings each way.
+    /// The winners as tokens: up to `k` distinct token strings each way, strongest first. A
+    /// character n-gram is named by the body word it was cut from (`w:` and the word), so a
+    /// word and its n-grams make one entry whose weight is their sum. Only the handful of
+    /// winners is named, so this costs nothing per feature.
     fn tokens(self, features: FeatureView<'_>) -> Vec<TokenWeight> {
         let mut out: Vec<TokenWeight> = Vec::with_capacity(2 * self.k);
+        // Words already found: most winning n-grams are cut from a word another one was.
+        let mut words: Vec<&str> = Vec::with_capacity(4 * self.k);
+        let within = |outer: &str, inner: &str| {
+            let (o, i) = (outer.as_ptr() as usize, inner.as_ptr() as usize);
+            o <= i && i + inner.len() <= o + outer.len()
+        };
         for (side, sign) in [(&self.top, 1.0f32), (&self.bottom, -1.0)] {
-            let mut taken = 0;
+            let first = out.len();
             for &(w, i) in side.sorted() {
-                if taken == self.k {
-                    break;
-                }
-                let (prefix, body) = features.token_parts(i as usize);
+                let i = i as usize;
+                let (prefix, body) = features.token_parts(i);
+                let (prefix, body) = match words.iter().find(|word| within(word, body)) {
+                    Some(word) if prefix == "c:" => ("w:", *word),
+                    _ => match features.word_of(i) {
+                        Some(word) => {
+                            words.push(word);
+                            ("w:", word)
+                        }
+                        None => (prefix, body),
+                    },
+                };
                 let same = |t: &TokenWeight| {
                     t.token.len() == prefix.len() + body.len()
                         && t.token.starts_with(prefix)
                         && t.token[prefix.len()..] == *body
                 };
-                if out.iter().any(same) {
+                if let Some(t) = out[first..].iter_mut().find(|t| same(t)) {
+                    t.weight += (sign * w) as f64;
                     continue;
                 }
                 let mut token = String::with_capacity(prefix.len() + body.len());
@@ -834,10 +852,14 @@ impl Strongest {
                 token.push_str(body);
                 out.push(TokenWeight {
                     token,
-                    weight: ((sign * w) as f64 * 1000.0).round() / 1000.0,
+                    weight: (sign * w) as f64,
                 });
-                taken += 1;
             }
+            out[first..].sort_by(|a, b| b.weight.abs().total_cmp(&a.weight.abs()));
+            out.truncate(first + self.k);
+        }
+        for t in &mut out {
+            t.weight = (t.weight * 1000.0).round() / 1000.0;
         }
         out
     }

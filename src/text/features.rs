@@ -389,6 +389,39 @@ impl<'a> FeatureView<'a> {
         let body = source.get(start..start + o.len as usize).unwrap_or("");
         (o.kind.prefix(), body)
     }
+
+    /// For a character n-gram of the body, the body word it was cut from (what a moderator
+    /// can read); `None` for any other feature. Words never hold whitespace, so only the
+    /// run of non-space text around the n-gram is split into words again. The word is a
+    /// slice of the body, so a caller can tell whether another n-gram lies inside it.
+    pub(crate) fn word_of(&self, i: usize) -> Option<&'a str> {
+        let o = self.origins[i];
+        if o.extra
+            || !matches!(
+                o.kind,
+                FeatureKind::Chars | FeatureKind::Chars4 | FeatureKind::Chars5
+            )
+        {
+            return None;
+        }
+        let start = o.start as usize;
+        // ASCII whitespace bounds the window (bytes, so no decoding); any other space
+        // inside it is a word boundary the split below finds anyway.
+        let bytes = self.text.as_bytes();
+        let from = bytes
+            .get(..start)?
+            .iter()
+            .rposition(u8::is_ascii_whitespace)
+            .map_or(0, |w| w + 1);
+        let to = bytes[start..]
+            .iter()
+            .position(u8::is_ascii_whitespace)
+            .map_or(bytes.len(), |w| start + w);
+        super::words::word_indices(&self.text[from..to])
+            .map(|(s, word)| (from + s, word))
+            .find(|&(s, word)| s <= start && start < s + word.len())
+            .map(|(_, word)| word)
+    }
 }
 
 /// Features being extracted: the kept ones in order, and the set of buckets already kept.

@@ -15,6 +15,7 @@ mod openapi;
 mod ops;
 mod redis_cache;
 mod redis_server;
+mod report;
 mod retrain;
 mod review;
 mod score;

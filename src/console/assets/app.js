@@ -302,22 +302,19 @@
     if (item.label) showLabel(row, item.label);
   }
 
-  // The comment as plain text with the words carrying its strongest tokens marked: words
-  // (w:), the words of bigrams (b:), words containing a character n-gram (c:, a space in it
-  // marks a word edge) and link domains (d:). Built from text nodes only.
+  // The comment as plain text with the words carrying its strongest tokens marked. Tokens
+  // are readable: body words, phrases and link domains as they are; author features
+  // (`author: …`) and shapes (`(2 links)`) are not words of the body and mark nothing.
+  // Built from text nodes only.
   function highlighted(content, tokens) {
-    const marks = { spam: { words: new Set(), grams: [] }, ham: { words: new Set(), grams: [] } };
+    const marks = { spam: { words: new Set() }, ham: { words: new Set() } };
     for (const t of tokens) {
-      const colon = t.token.indexOf(':');
-      const kind = t.token.slice(0, colon);
-      const value = t.token.slice(colon + 1).toLowerCase();
+      const value = t.token.toLowerCase();
+      if (value.startsWith('(') || value.startsWith('author ') || value.startsWith('author:')) continue;
       const side = t.weight > 0 ? marks.spam : marks.ham;
-      if (kind === 'w' || kind === 'd') side.words.add(value);
-      else if (kind === 'b') for (const w of value.split(' ')) { if (w) side.words.add(w); }
-      else if (kind === 'c' && value.trim().length >= 3) side.grams.push(value);
+      for (const w of value.split(' ')) { if (w) side.words.add(w); }
     }
-    const hits = (side, lower, host) => side.words.has(lower) || side.words.has(host)
-      || side.grams.some((g) => (' ' + lower + ' ').includes(g));
+    const hits = (side, lower, host) => side.words.has(lower) || side.words.has(host);
     const body = el('p', { class: 'body' });
     const pattern = /[\p{L}\p{N}][\p{L}\p{N}._'-]*/gu;
     let last = 0;
