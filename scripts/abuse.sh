@@ -4,12 +4,14 @@
 # directory, a free 127.0.0.1 port, the open-file limit it asks for), attacks them within
 # a fixed count and time, stops them, and prints one line per run. Probes run in name order:
 #
-#   slow_bodies.py   stalled and drip-fed request bodies against the body deadline, the
-#                    per-IP connection cap and the open-file limit (about 90 s)
+#   id_clash.py        one platform comment id on several sites: each site keeps its own
+#   large_comments.py  3,000 distinct 60 KB comments, then 60 s of ordinary ones, against
+#                      the memory budget (resident memory under 128 MB)
+#   slow_bodies.py     stalled and drip-fed request bodies against the body deadline, the
+#                      per-IP connection cap and the open-file limit (about 90 s)
 #
-# Adding a probe (large comments against the memory budget, comment ids clashing across
-# sites, ...): drop scripts/abuse/NAME.py here, reading BIN from the environment and using
-# _server.serve() / _server.rss_mb(); exit non-zero when a run misses its mark.
+# Adding a probe: drop scripts/abuse/NAME.py here, reading BIN from the environment; exit
+# non-zero when a run misses its mark.
 #
 # BIN=path runs the probes against another build instead of building this one;
 # PROBES="slow_bodies" runs only those. Exit status: non-zero if any probe missed its mark.

@@ -31,7 +31,8 @@ import urllib.parse
 import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BINARY = os.path.join(ROOT, "target", "release", "commentguard")
+# scripts/abuse.sh passes the build under test as BIN.
+BINARY = os.environ.get("BIN") or os.path.join(ROOT, "target", "release", "commentguard")
 SITE_A, SITE_B = "https://blog-a.example", "https://blog-b.example"
 
 

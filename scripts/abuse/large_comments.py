@@ -71,7 +71,8 @@ def loopback(url):
 
 def start_server():
     """Starts the release binary in a fresh data directory; returns (url, process, dir)."""
-    binary = os.path.join(ROOT, "target", "release", "commentguard")
+    # scripts/abuse.sh passes the build under test as BIN.
+    binary = os.environ.get("BIN") or os.path.join(ROOT, "target", "release", "commentguard")
     if not os.path.exists(binary):
         sys.exit(f"{binary} missing: cargo build --release")
     with socket.socket() as s:
