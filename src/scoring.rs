@@ -15,9 +15,9 @@ use crate::classifier::{
     author_fields, ArtifactError, Manifest, ModelArtifact, NbModel, TrainOptions, Trainer,
 };
 use crate::domain::{Assessment, Comment, Label};
-use crate::moderation::{decide, Policy};
+use crate::moderation::{decide_with, Context, Policy};
 use crate::rules::{RuleError, RuleHit, RuleInput, RuleSet};
-use crate::text::{normalize_content, NormalizedText};
+use crate::text::{normalize_content, AuthorFields, NormalizedText};
 
 /// The shipped model artifact, built by `commentguard train` from `fixtures/corpus`.
 const SHIPPED_MODEL: &[u8] = include_bytes!("../models/model.postcard");
@@ -107,7 +107,29 @@ impl Scorer {
             now,
         });
         hits.extend(extra_hits(&text));
-        let decision = decide(&self.policy, &hits, prediction.probability);
+        let context = Context {
+            known_features: prediction.known_features,
+            has_link: !text.links.is_empty(),
+            has_author_url: comment
+                .author_url
+                .as_deref()
+                .is_some_and(|u| !u.trim().is_empty()),
+        };
+        let without_author = || {
+            let fields = AuthorFields {
+                name: None,
+                ..author_fields(comment)
+            };
+            let (p, _) = self.model.assess_text(&text, fields, 0);
+            p.probability
+        };
+        let decision = decide_with(
+            &self.policy,
+            &hits,
+            prediction.probability,
+            &context,
+            without_author,
+        );
         Assessment {
             verdict: decision.verdict,
             spam_probability: (decision.spam_probability * 1e4).round() / 1e4,
