@@ -493,8 +493,17 @@ mod tests {
             has_link: true,
             has_author_url: true,
         };
-        // (name, why, hits, probability, context, probability without author, want)
-        let cases: Vec<(&str, &str, Vec<RuleHit>, f64, Context, f64, Verdict)> = vec![
+        // (name, why, hits, probability, context, probability without the author's name, want)
+        type Case = (
+            &'static str,
+            &'static str,
+            Vec<RuleHit>,
+            f64,
+            Context,
+            f64,
+            Verdict,
+        );
+        let cases: Vec<Case> = vec![
             (
                 "weak_link_held",
                 "little evidence and a body link: hold, not publish",
