@@ -13,6 +13,10 @@ Writes, deterministically (same input gives the same bytes):
   fixtures/corpus/sms.jsonl      every row of the SMS Spam Collection v.1 in
       file order, exact-duplicate texts dropped (first kept), id sms-<line index>
       (0-based, counted before dropping, as in shared/eval/make_splits.py).
+  fixtures/corpus/blog.jsonl     the two blog-comment files, spam
+      (umd-portfolio-spam.jsonl) then ham (mademistakes-ham.jsonl), rows in
+      file order, every field copied unchanged except that "site" becomes
+      "source" (blog-umd / blog-mademistakes, the names of the shared splits).
 
 One JSON object per line: {"id", "author", "text", "label", "source"} with
 label "spam" or "ham". Python 3 standard library only.
@@ -60,6 +64,24 @@ def sms_rows(datasets):
                    "label": label, "source": "sms"}
 
 
+BLOG_FILES = [("umd-portfolio-spam.jsonl", "blog-umd", "spam"),
+              ("mademistakes-ham.jsonl", "blog-mademistakes", "ham")]
+
+
+def blog_rows(datasets):
+    for name, source, label in BLOG_FILES:
+        path = os.path.join(datasets, "blog-comments", name)
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                r = json.loads(line)
+                if r.get("label") != label:
+                    sys.exit(f"{path}: line {n}: unexpected label {r.get('label')!r}")
+                yield {"id": r["id"], "author": r.get("author") or "",
+                       "text": r["text"], "label": label, "source": source}
+
+
 def write(path, rows):
     counts = collections.Counter()
     tmp = path + ".tmp"
@@ -86,6 +108,7 @@ def main(argv):
     os.makedirs(OUT_DIR, exist_ok=True)
     write(os.path.join(OUT_DIR, "youtube.jsonl"), youtube_rows(datasets))
     write(os.path.join(OUT_DIR, "sms.jsonl"), sms_rows(datasets))
+    write(os.path.join(OUT_DIR, "blog.jsonl"), blog_rows(datasets))
 
 
 if __name__ == "__main__":

@@ -7,4 +7,5 @@ cd "$(dirname "$0")/.."
 cargo run --release --quiet -- train --no-progress \
   --input fixtures/corpus/youtube.jsonl \
   --input fixtures/corpus/sms.jsonl \
+  --input fixtures/corpus/blog.jsonl \
   --out models

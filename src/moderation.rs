@@ -95,8 +95,92 @@ fn effect_verdict(effect: RuleEffect) -> Option<Verdict> {
     }
 }
 
+/// What the policy knows of a comment besides rules and probability: how much the classifier
+/// had to go on and whether the comment points elsewhere.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Context {
+    /// Features of the comment the model has seen in training (`u32::MAX` when unknown).
+    pub known_features: u32,
+    /// The body holds a link.
+    pub has_link: bool,
+    /// The author gave a website.
+    pub has_author_url: bool,
+}
+
+/// Below this many known features the classifier has little to go on (a short sentence
+/// yields about 60 with its character n-grams).
+pub const WEAK_KNOWN_FEATURES: u32 = 40;
+
 /// Combines rule hits and the classifier's probability (`None` = no opinion) into a verdict.
 pub fn decide(policy: &Policy, hits: &[RuleHit], probability: Option<f64>) -> Decision {
+    decide_on_evidence(policy, hits, probability)
+}
+
+/// [`decide`], then the cautious first-day corrections (see docs/design.md, "A conservative
+/// first day"): a comment the classifier would publish on weak evidence is held when it
+/// carries a link or an author URL, since a new site's first links are what spam is for; a
+/// comment the classifier would call spam only because of its author's name is held instead,
+/// since a name alone is not a comment's content. `without_author` is the classifier's
+/// probability had the author's name been left empty; it is asked for only when the verdict
+/// would be spam, so its cost falls on spam alone.
+pub fn decide_with(
+    policy: &Policy,
+    hits: &[RuleHit],
+    probability: Option<f64>,
+    context: &Context,
+    without_author: impl FnOnce() -> Option<f64>,
+) -> Decision {
+    let mut d = decide_on_evidence(policy, hits, probability);
+    let from_rules = hits
+        .iter()
+        .filter_map(|h| effect_verdict(h.effect))
+        .max()
+        .unwrap_or(Verdict::Approve);
+    if !probability.is_some_and(f64::is_finite) {
+        return d;
+    }
+    let weak = context.known_features < WEAK_KNOWN_FEATURES;
+    let points_away = context.has_link || context.has_author_url;
+    if d.verdict == Verdict::Approve && weak && points_away {
+        d.verdict = Verdict::Hold;
+        d.reasons.insert(
+            0,
+            Reason {
+                id: "policy.weak_evidence_link".into(),
+                detail: "little evidence either way and a link or author URL: held for a look"
+                    .into(),
+            },
+        );
+    } else if d.verdict.is_spam() && from_rules < Verdict::Spam {
+        // "Alone": without its author's name the classifier (with the same rule weights)
+        // would publish the comment, so its body gave no reason even to hold it.
+        let weight: f64 = hits
+            .iter()
+            .filter_map(|h| match h.effect {
+                RuleEffect::Weight(w) if w.is_finite() => Some(w),
+                _ => None,
+            })
+            .sum();
+        let alone = without_author()
+            .filter(|p| p.is_finite())
+            .map(|p| sigmoid(logit(p) + weight));
+        if alone.is_some_and(|p| p < policy.hold_threshold) {
+            d.verdict = Verdict::Hold.max(from_rules);
+            d.reasons.insert(
+                0,
+                Reason {
+                    id: "policy.author_name_only".into(),
+                    detail: "spam only by the author's name: held, never spam on a name alone"
+                        .into(),
+                },
+            );
+        }
+    }
+    d
+}
+
+/// The verdict from rules and probability alone.
+fn decide_on_evidence(policy: &Policy, hits: &[RuleHit], probability: Option<f64>) -> Decision {
     // A NaN would compare below every threshold and approve: treat it as no opinion.
     let probability = probability.filter(|p| p.is_finite());
     let weight: f64 = hits
@@ -393,6 +477,107 @@ mod tests {
                 c.name
             );
         }
+    }
+
+    #[test]
+    fn first_day_table() {
+        use RuleEffect::*;
+        let policy = Policy::default();
+        let weak = |has_link, has_author_url| Context {
+            known_features: WEAK_KNOWN_FEATURES - 1,
+            has_link,
+            has_author_url,
+        };
+        let strong = Context {
+            known_features: 500,
+            has_link: true,
+            has_author_url: true,
+        };
+        // (name, why, hits, probability, context, probability without the author's name, want)
+        type Case = (
+            &'static str,
+            &'static str,
+            Vec<RuleHit>,
+            f64,
+            Context,
+            f64,
+            Verdict,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "weak_link_held",
+                "little evidence and a body link: hold, not publish",
+                vec![],
+                0.05,
+                weak(true, false),
+                0.05,
+                Verdict::Hold,
+            ),
+            (
+                "weak_author_url_held",
+                "little evidence and an author URL: hold",
+                vec![],
+                0.05,
+                weak(false, true),
+                0.05,
+                Verdict::Hold,
+            ),
+            (
+                "weak_no_link_approved",
+                "little evidence but nothing pointing away: publish",
+                vec![],
+                0.05,
+                weak(false, false),
+                0.05,
+                Verdict::Approve,
+            ),
+            (
+                "strong_ham_with_link_approved",
+                "plenty of known features: the classifier's ham stands",
+                vec![],
+                0.05,
+                strong,
+                0.05,
+                Verdict::Approve,
+            ),
+            (
+                "name_alone_not_spam",
+                "spam only because of the author's name: held",
+                vec![],
+                0.95,
+                strong,
+                0.02,
+                Verdict::Hold,
+            ),
+            (
+                "body_spam_stays_spam",
+                "spam without the name too: spam",
+                vec![],
+                0.95,
+                strong,
+                0.9,
+                Verdict::Spam,
+            ),
+            (
+                "spam_rule_not_excused",
+                "a spam rule decides whatever the name",
+                vec![hit("disallowed", Spam)],
+                0.95,
+                strong,
+                0.02,
+                Verdict::Spam,
+            ),
+        ];
+        for (name, why, hits, p, context, alone, want) in cases {
+            let d = decide_with(&policy, &hits, Some(p), &context, || Some(alone));
+            assert_eq!(d.verdict, want, "case {name} ({why}): got {d:?}");
+        }
+        let d = decide_with(&policy, &[], None, &weak(true, true), || None);
+        assert_eq!(
+            d.verdict,
+            Verdict::Approve,
+            "no opinion: rules decide, as before"
+        );
     }
 
     #[test]

@@ -15,9 +15,9 @@ use crate::classifier::{
     author_fields, ArtifactError, Manifest, ModelArtifact, NbModel, TrainOptions, Trainer,
 };
 use crate::domain::{Assessment, Comment, Label, TokenWeight};
-use crate::moderation::{decide, Policy};
+use crate::moderation::{decide_with, Context, Policy};
 use crate::rules::{RuleError, RuleHit, RuleInput, RuleSet};
-use crate::text::{normalize_content, NormalizedText};
+use crate::text::{normalize_content, AuthorFields, NormalizedText};
 
 /// The shipped model artifact, built by `commentguard train` from `fixtures/corpus`.
 const SHIPPED_MODEL: &[u8] = include_bytes!("../models/model.postcard");
@@ -107,7 +107,29 @@ impl Scorer {
             now,
         });
         hits.extend(extra_hits(&text));
-        let decision = decide(&self.policy, &hits, prediction.probability);
+        let context = Context {
+            known_features: prediction.known_features,
+            has_link: !text.links.is_empty(),
+            has_author_url: comment
+                .author_url
+                .as_deref()
+                .is_some_and(|u| !u.trim().is_empty()),
+        };
+        let without_author = || {
+            let fields = AuthorFields {
+                name: None,
+                ..author_fields(comment)
+            };
+            let (p, _) = self.model.assess_text(&text, fields, 0);
+            p.probability
+        };
+        let decision = decide_with(
+            &self.policy,
+            &hits,
+            prediction.probability,
+            &context,
+            without_author,
+        );
         Assessment {
             verdict: decision.verdict,
             spam_probability: (decision.spam_probability * 1e4).round() / 1e4,
@@ -258,6 +280,7 @@ pub fn readable_token(token: &str) -> String {
         "a" => format!("author: {value}"),
         "s" => format!("({})", shape_words(value)),
         "am" => match value.split_once(':') {
+            Some(("name", shape)) => author_name_words(shape),
             Some(("url", domain)) => format!("author url: {domain}"),
             Some(("email", domain)) => format!("author e-mail: {domain}"),
             Some((what, v)) => format!("author {}: {v}", what.replace('_', " ")),
@@ -277,6 +300,15 @@ fn shape_words(value: &str) -> String {
         "links1" => "1 link".to_owned(),
         "email" => "e-mail address".to_owned(),
         "phone" => "phone number".to_owned(),
+        "phone:support" => "a support phone number".to_owned(),
+        "link:domains2+" => "links to 2 or more domains".to_owned(),
+        "link:shortener" => "a link shortener".to_owned(),
+        "link:ip_host" => "a link to a bare IP address".to_owned(),
+        "link:at_end" => "a link at the very end".to_owned(),
+        "tpl:come_back" => "praise that promises to come back".to_owned(),
+        "tpl:your_page" => "praise of your page".to_owned(),
+        "tpl:my_page" => "a pointer to my page".to_owned(),
+        "tpl:webmasters" => "words to webmasters".to_owned(),
         _ => {
             if let Some(n) = value.strip_prefix("links") {
                 format!("{n} links")
@@ -289,6 +321,20 @@ fn shape_words(value: &str) -> String {
             }
         }
     }
+}
+
+/// An author-name shape (`am:name:...`, see `text::shapes`) in words.
+fn author_name_words(shape: &str) -> String {
+    let words = match shape {
+        "shop_word" => "author name has a shop word",
+        "shop_phrase" => "author name is a shop phrase",
+        "lower_phrase" => "author name is a lower-case phrase",
+        "words_and_number" => "author name mixes words and a number",
+        "long" => "long author name",
+        "person" => "author name looks like a person's",
+        other => return format!("(author name {})", other.replace('_', " ")),
+    };
+    format!("({words})")
 }
 
 /// The shipped artifact's bytes: (model, manifest).
@@ -499,6 +545,21 @@ mod readable {
     fn each_namespace_reads_as_words() {
         let cases = [
             ("w:subscribe", "subscribe", "a body word as it is"),
+            (
+                "am:name:shop_phrase",
+                "(author name is a shop phrase)",
+                "an author-name shape, in words",
+            ),
+            (
+                "s:tpl:come_back",
+                "(praise that promises to come back)",
+                "a praise-template class, in words",
+            ),
+            (
+                "s:phone:support",
+                "(a support phone number)",
+                "a shape with its own colon, no raw feature left",
+            ),
             ("b:our team", "our team", "a phrase as it is"),
             (
                 "c:bscr",

@@ -102,6 +102,8 @@ pub struct Prediction {
     pub log_odds: f64,
     /// Calibrated spam probability; `None` when the model has too few examples to judge.
     pub probability: Option<f64>,
+    /// How many of the comment's features the model has seen in training.
+    pub known_features: u32,
 }
 
 /// A trained sparse multinomial naive Bayes model.
@@ -329,10 +331,15 @@ impl NbModel {
     /// log-ratios divided by `count^length_power`, then the strongest spam and ham feature.
     /// Features never seen in training are skipped.
     pub fn evidence(&self, buckets: &[u32], kinds: &[u8]) -> Evidence {
+        self.evidence_of(&self.evidence_sum(buckets, kinds))
+    }
+
+    /// The known features' log-ratios summed per namespace.
+    fn evidence_sum(&self, buckets: &[u32], kinds: &[u8]) -> EvidenceSum {
         let mut sum = EvidenceSum::new();
         let n = buckets.len().min(kinds.len());
         self.for_each_known(&buckets[..n], |i, r| sum.add(r, kinds[i]));
-        self.evidence_of(&sum)
+        sum
     }
 
     /// Evidence from the summed log-ratios of the known features.
@@ -355,10 +362,11 @@ impl NbModel {
 
     /// Scores a feature set (`kinds` parallel to `buckets`).
     pub fn predict(&self, buckets: &[u32], kinds: &[u8]) -> Prediction {
-        self.prediction_of(&self.evidence(buckets, kinds))
+        let sum = self.evidence_sum(buckets, kinds);
+        self.prediction_of(&self.evidence_of(&sum), sum.counts.iter().sum())
     }
 
-    fn prediction_of(&self, evidence: &Evidence) -> Prediction {
+    fn prediction_of(&self, evidence: &Evidence, known_features: u32) -> Prediction {
         let log_odds = self.calibration.log_odds(evidence);
         let probability = self
             .has_opinion()
@@ -366,6 +374,7 @@ impl NbModel {
         Prediction {
             log_odds,
             probability,
+            known_features,
         }
     }
 
@@ -402,7 +411,7 @@ impl NbModel {
             }
         }
         (sum.max, sum.min) = (max, min);
-        let prediction = self.prediction_of(&self.evidence_of(&sum));
+        let prediction = self.prediction_of(&self.evidence_of(&sum), sum.counts.iter().sum());
         (prediction, strongest.tokens(features))
     }
 

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use super::{domain_of, NormalizedText};
+use super::{domain_of, shapes, NormalizedText};
 
 /// Seed for feature hashing; part of the model's identity (changing it invalidates models).
 pub const FEATURE_SEED: u64 = 0x636f_6d6d_656e_7467; // "commentg"
@@ -630,7 +630,9 @@ impl Builder {
     fn body_words(&mut self, config: &FeatureConfig, text: &str, kept: &impl Fn(u32)) {
         let mut prev: Option<(usize, u64)> = None;
         let mut pad = [0u8; PAD];
+        let mut template = shapes::Template::default();
         for (start, word) in super::words::word_indices(text) {
+            template.push(shapes::word_class(word));
             let end = start + word.len();
             let wh = xxh3_64_with_seed(word.as_bytes(), FeatureKind::Word.salt());
             let fresh = self.push_text(FeatureKind::Word, start, end, wh, kept);
@@ -660,6 +662,12 @@ impl Builder {
                 }
             }
         }
+        template.finish(|shape| self.push_shape(FeatureKind::Shape, shape));
+    }
+
+    /// Adds a cross-site shape ([`shapes`]) as a feature of `kind`.
+    fn push_shape(&mut self, kind: FeatureKind, shape: &'static str) {
+        self.push_extra(kind, shape);
     }
 
     /// Character n-grams of " word " (the spaces mark the word's edges). Hashed with a
@@ -794,6 +802,23 @@ impl Builder {
         };
         if let Some(l) = links {
             self.push_extra(FeatureKind::Shape, l);
+            let ends_with_link = body
+                .clean
+                .split_whitespace()
+                .next_back()
+                .is_some_and(|last| {
+                    let last = last.to_ascii_lowercase();
+                    last.contains("http")
+                        || last.contains("www.")
+                        || body.links.last().is_some_and(|l| {
+                            !l.domain.is_empty() && last.contains(l.domain.as_str())
+                        })
+                });
+            shapes::links(
+                body.links.iter().map(|l| l.domain.as_str()),
+                ends_with_link,
+                |shape| self.push_shape(FeatureKind::Shape, shape),
+            );
         }
         // E-mail and phone shapes are written across word boundaries, so scan the text.
         let text = &body.folded;
@@ -811,15 +836,22 @@ impl Builder {
         }
         if has_phone_number(text) {
             self.push_extra(FeatureKind::Shape, "phone");
+            if shapes::support_line(text) {
+                self.push_shape(FeatureKind::Shape, "phone:support");
+            }
         }
     }
 
     fn author(&mut self, author: AuthorFields<'_>) {
         if let Some(name) = author.name.filter(|n| !n.trim().is_empty()) {
-            let folded = super::fold(&super::canonicalize(name));
+            let canonical = super::canonicalize(name);
+            let folded = super::fold(&canonical);
             for (_, word) in super::words::word_indices(&folded) {
                 self.push_extra(FeatureKind::Author, word);
             }
+            shapes::author_name(&canonical, &folded, |shape| {
+                self.push_shape(FeatureKind::AuthorMeta, shape)
+            });
             if folded.contains("http") || folded.contains("www.") || folded.contains(".com") {
                 self.push_extra(FeatureKind::AuthorMeta, "name_is_url");
             }

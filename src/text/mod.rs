@@ -7,6 +7,7 @@
 mod features;
 mod html;
 mod links;
+mod shapes;
 mod words;
 
 pub use features::{

@@ -122,6 +122,7 @@ async fn protocol_edge_cases() {
         ("/1.1/comment-check", format!("api_key={k}&blog={blog}&user_ip=1.2.3.4&comment_author_email=akismet-guaranteed-spam%40example.com&user_role=administrator"), "true", false, "the e-mail trigger beats the administrator"),
         ("/1.1/comment-check", format!("api_key={k}&blog={blog}&user_ip=1.2.3.4&comment_content=Buy+now&user_role=administrator"), "false", false, "administrator is never spam"),
         ("/1.1/comment-check", format!("api_key={k}&blog={blog}&user_ip=1.2.3.4&comment_type=pingback&HTTP_ACCEPT=x&POST_foo=bar"), "false", false, "no content, unknown fields ignored"),
+        ("/1.1/comment-check", format!("api_key={k}&blog={blog}&user_ip=198.51.100.7&comment_type=comment&comment_author=Ann&comment_content=Thank+you%2C+the+second+step+fixed+my+build."), "false", false, "plain ham from an ordinary reader, no role, no link"),
         ("/1.1/submit-ham", format!("api_key={k}&blog={blog}&user_ip=1.2.3.4&comment_content=Nice+post&is_test=1"), "Thanks for making the web a better place.", false, "is_test submit"),
     ];
     for (path, body, answer, help, why) in cases {

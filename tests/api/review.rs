@@ -30,9 +30,10 @@ pub fn held_comment(tag: &str) -> Value {
 /// A comment the shipped model calls spam.
 fn spam_comment(tag: &str) -> Value {
     json!({
-        "content": format!("Buy cheap viagra online now!!! Best price pills, click here \
+        // Spam, not blatant enough to discard (p about 0.97 with the blog corpus).
+        "content": format!("Buy cheap viagra online now, best price pills, click here \
                             http://cheap-pills.example/buy {tag}"),
-        "author": "Best Pills",
+        "author": "Pill Shop",
         "site": "https://other.example",
     })
 }

@@ -1,0 +1,452 @@
+//! Shapes of a comment that carry from one site to another: what an author name looks like,
+//! how links sit in the body, and the stock phrases of templated praise.
+//!
+//! Words are site-specific (a music video's spam is not a blog's), but these shapes are not:
+//! a keyword phrase as the author's name ("payday loans uk"), a link as the last thing
+//! said, "bookmark your blog" in place of anything about the post. Each shape becomes a
+//! feature value ([`super::features`] namespaces it) whose weight the classifier learns like
+//! any other; nothing here decides a verdict.
+
+/// Commerce and SEO vocabulary: the words a name chosen as a link's anchor text is made of.
+/// Written from general knowledge of keyword spam (products, services, shop talk, the usual
+/// directory categories), not from any test comment. A person may be called Price or Law:
+/// the classifier weighs the shape, it does not act on one word.
+fn is_commercial(word: &str) -> bool {
+    matches!(
+        word,
+        "buy"
+            | "cheap"
+            | "cheapest"
+            | "discount"
+            | "deal"
+            | "deals"
+            | "sale"
+            | "sales"
+            | "price"
+            | "prices"
+            | "online"
+            | "shop"
+            | "shops"
+            | "shopping"
+            | "store"
+            | "stores"
+            | "outlet"
+            | "wholesale"
+            | "replica"
+            | "reviews"
+            | "coupon"
+            | "coupons"
+            | "promo"
+            | "order"
+            | "best"
+            | "top"
+            | "free"
+            | "uk"
+            | "usa"
+            | "loan"
+            | "loans"
+            | "payday"
+            | "credit"
+            | "insurance"
+            | "mortgage"
+            | "finance"
+            | "financial"
+            | "debt"
+            | "bitcoin"
+            | "crypto"
+            | "forex"
+            | "trading"
+            | "casino"
+            | "poker"
+            | "betting"
+            | "slots"
+            | "gambling"
+            | "lottery"
+            | "seo"
+            | "marketing"
+            | "agency"
+            | "services"
+            | "service"
+            | "company"
+            | "solutions"
+            | "consulting"
+            | "software"
+            | "hosting"
+            | "digital"
+            | "travel"
+            | "flights"
+            | "flight"
+            | "tickets"
+            | "hotel"
+            | "hotels"
+            | "booking"
+            | "vacation"
+            | "tours"
+            | "airline"
+            | "airlines"
+            | "rental"
+            | "rentals"
+            | "auto"
+            | "automotive"
+            | "repair"
+            | "parts"
+            | "tires"
+            | "health"
+            | "fitness"
+            | "weight"
+            | "loss"
+            | "diet"
+            | "pills"
+            | "supplement"
+            | "supplements"
+            | "viagra"
+            | "cialis"
+            | "pharmacy"
+            | "dental"
+            | "dentist"
+            | "clinic"
+            | "cbd"
+            | "skin"
+            | "beauty"
+            | "cosmetics"
+            | "fashion"
+            | "shoes"
+            | "sneakers"
+            | "boots"
+            | "handbags"
+            | "bags"
+            | "watches"
+            | "jewelry"
+            | "jewellery"
+            | "dresses"
+            | "clothing"
+            | "wedding"
+            | "bridal"
+            | "home"
+            | "improvement"
+            | "furniture"
+            | "mattress"
+            | "mattresses"
+            | "kitchen"
+            | "garden"
+            | "roofing"
+            | "plumbing"
+            | "plumber"
+            | "cleaning"
+            | "movers"
+            | "pest"
+            | "construction"
+            | "contractor"
+            | "estate"
+            | "property"
+            | "apartments"
+            | "lawyer"
+            | "lawyers"
+            | "attorney"
+            | "attorneys"
+            | "legal"
+            | "injury"
+            | "technology"
+            | "business"
+            | "education"
+            | "jobs"
+            | "career"
+            | "games"
+            | "download"
+            | "movies"
+            | "streaming"
+            | "dating"
+            | "escort"
+            | "escorts"
+            | "gifts"
+            | "electronics"
+            | "essay"
+            | "essays"
+            | "homework"
+            | "tutoring"
+            | "computer"
+            | "internet"
+            | "website"
+            | "design"
+            | "development"
+            | "pharma"
+            | "vape"
+            | "followers"
+            | "likes"
+            | "cars"
+            | "car"
+    )
+}
+
+/// Shapes of an author's display name: `raw` as typed (case kept), `folded` lower-cased.
+/// Calls `emit` with each shape that applies.
+pub(super) fn author_name(raw: &str, folded: &str, mut emit: impl FnMut(&'static str)) {
+    let (mut words, mut lower, mut title, mut numbers, mut commercial) = (0, 0, 0, 0, 0);
+    for w in raw.split_whitespace() {
+        let w = w.trim_matches(|c: char| !c.is_alphanumeric());
+        if w.is_empty() {
+            continue;
+        }
+        words += 1;
+        let mut chars = w.chars();
+        let first = chars.next().unwrap_or(' ');
+        if w.bytes().all(|b| b.is_ascii_digit()) {
+            numbers += 1;
+        } else if w.chars().all(|c| c.is_lowercase()) {
+            lower += 1;
+        } else if first.is_uppercase() && chars.all(|c| c.is_lowercase() || c == '.') {
+            title += 1;
+        }
+    }
+    for (_, w) in super::words::word_indices(folded) {
+        commercial += is_commercial(w) as usize;
+    }
+    if commercial > 0 {
+        emit("name:shop_word");
+        if commercial >= 2 || (commercial == 1 && words == 1) {
+            emit("name:shop_phrase");
+        }
+    }
+    if words >= 2 && lower == words {
+        emit("name:lower_phrase");
+    }
+    if numbers > 0 && numbers < words {
+        emit("name:words_and_number");
+    }
+    if words >= 4 {
+        emit("name:long");
+    }
+    // A person's name, as most readers write it: two or three capitalised words.
+    if (2..=3).contains(&words) && title == words && commercial == 0 {
+        emit("name:person");
+    }
+}
+
+/// Word classes of templated praise, as bit flags (see [`Template`]).
+const RETURN: u8 = 1;
+const CONTAINER: u8 = 2;
+const POINTER: u8 = 4;
+const MINE: u8 = 8;
+const WEBMASTER: u8 = 16;
+
+/// The class of one folded body word, or 0: a few comparisons by length, then bytes.
+#[inline]
+pub(super) fn word_class(word: &str) -> u8 {
+    match word {
+        // Promises to come back, or requests to: the close of spun praise ("I'll bookmark
+        // your blog") and of self-promotion ("check out my channel") alike.
+        "bookmark" | "bookmarked" | "bookmarking" | "bookmarks" | "subscribe" | "subscribed"
+        | "subscribing" | "rss" | "revisit" | "visit" | "visiting" | "stumbled" | "stumbleupon"
+        | "surfing" | "browsing" | "googling" => RETURN,
+        // What generic praise praises: the page itself rather than anything on it.
+        "blog" | "blogs" | "post" | "posts" | "posting" | "article" | "articles" | "site"
+        | "website" | "websites" | "webpage" | "weblog" | "content" | "writing" | "channel"
+        | "video" | "videos" | "homepage" | "page" => CONTAINER,
+        "your" | "this" => POINTER,
+        "my" => MINE,
+        "webmaster" | "webmasters" | "blogger" | "bloggers" | "blogging" | "blogosphere" => {
+            WEBMASTER
+        }
+        _ => 0,
+    }
+}
+
+/// Stock phrases of templated praise and self-promotion seen so far in a body: fed each
+/// word's [`word_class`] in order.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Template {
+    prev: u8,
+    seen: u8,
+}
+
+/// A pointer or "my" followed by a container: "your blog", "this article", "my site".
+const ADDRESSED: u8 = 32;
+const OWN: u8 = 64;
+
+impl Template {
+    /// Takes the next word's class.
+    #[inline]
+    pub(super) fn push(&mut self, class: u8) {
+        if class & CONTAINER != 0 {
+            if self.prev & POINTER != 0 {
+                self.seen |= ADDRESSED;
+            } else if self.prev & MINE != 0 {
+                self.seen |= OWN;
+            }
+        }
+        self.seen |= class & (RETURN | WEBMASTER);
+        self.prev = class;
+    }
+
+    /// The shapes found, for `emit`.
+    pub(super) fn finish(self, mut emit: impl FnMut(&'static str)) {
+        for (flag, shape) in [
+            (RETURN, "tpl:come_back"),
+            (ADDRESSED, "tpl:your_page"),
+            (OWN, "tpl:my_page"),
+            (WEBMASTER, "tpl:webmasters"),
+        ] {
+            if self.seen & flag != 0 {
+                emit(shape);
+            }
+        }
+    }
+}
+
+/// Hosts that only redirect elsewhere: a link that hides where it goes.
+fn is_shortener(domain: &str) -> bool {
+    matches!(
+        domain,
+        "bit.ly"
+            | "goo.gl"
+            | "tinyurl.com"
+            | "t.co"
+            | "ow.ly"
+            | "is.gd"
+            | "buff.ly"
+            | "adf.ly"
+            | "rebrand.ly"
+            | "cutt.ly"
+            | "shorturl.at"
+            | "tiny.cc"
+            | "rb.gy"
+            | "t.ly"
+            | "s.id"
+            | "v.gd"
+            | "bl.ink"
+            | "shorte.st"
+    )
+}
+
+/// Shapes of the links in a body: `domains` in order, `ends_with_link` when the text's last
+/// word is part of a link.
+pub(super) fn links<'a>(
+    domains: impl Iterator<Item = &'a str>,
+    ends_with_link: bool,
+    mut emit: impl FnMut(&'static str),
+) {
+    let (mut distinct, mut last, mut shortener, mut ip) = (0usize, "", false, false);
+    let mut seen: [&str; 4] = [""; 4];
+    for d in domains {
+        shortener |= is_shortener(d);
+        ip |= !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+        if d != last && !seen[..distinct.min(4)].contains(&d) {
+            if distinct < 4 {
+                seen[distinct] = d;
+            }
+            distinct += 1;
+        }
+        last = d;
+    }
+    if distinct >= 2 {
+        emit("link:domains2+");
+    }
+    if shortener {
+        emit("link:shortener");
+    }
+    if ip {
+        emit("link:ip_host");
+    }
+    if ends_with_link {
+        emit("link:at_end");
+    }
+}
+
+/// Whether a phone number sits near words of a fake support line ("toll-free", "helpline",
+/// "customer care"): the scam of listing a number as a company's support. `text` is folded.
+pub(super) fn support_line(text: &str) -> bool {
+    [
+        "support",
+        "helpline",
+        "help line",
+        "toll free",
+        "toll-free",
+        "customer care",
+        "customer service",
+        "tech support",
+    ]
+    .iter()
+    .any(|w| text.contains(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name_shapes(name: &str) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        author_name(name, &name.to_lowercase(), |s| out.push(s));
+        out
+    }
+
+    #[test]
+    fn author_name_shapes() {
+        let cases: &[(&str, &str, &str, &[&str])] = &[
+            (
+                "keyword_phrase",
+                "a shop phrase, all lower case",
+                "payday loans uk",
+                &["name:shop_phrase", "name:lower_phrase"],
+            ),
+            (
+                "model_number",
+                "a product and its model number",
+                "asics gel nimbus 21",
+                &["name:words_and_number", "name:long"],
+            ),
+            (
+                "person",
+                "a given name and a surname",
+                "Maria Okafor",
+                &["name:person"],
+            ),
+            (
+                "one_category",
+                "a lone shop word as a name",
+                "Technology",
+                &["name:shop_phrase"],
+            ),
+        ];
+        for (case, why, name, want) in cases {
+            let got = name_shapes(name);
+            for w in *want {
+                assert!(got.contains(w), "{case} ({why}): {w} missing from {got:?}");
+            }
+        }
+        assert!(
+            !name_shapes("Ann").iter().any(|s| s.contains("shop")),
+            "a plain first name has no shop shape"
+        );
+        assert!(!name_shapes("Maria Okafor").contains(&"name:lower_phrase"));
+    }
+
+    #[test]
+    fn template_phrases() {
+        let mut t = Template::default();
+        for w in "i will bookmark your blog".split(' ') {
+            t.push(word_class(w));
+        }
+        let mut got = Vec::new();
+        t.finish(|s| got.push(s));
+        assert_eq!(got, vec!["tpl:come_back", "tpl:your_page"]);
+    }
+
+    #[test]
+    fn link_shapes() {
+        let mut got = Vec::new();
+        links(
+            ["bit.ly", "a.example", "203.0.113.9"].into_iter(),
+            true,
+            |s| got.push(s),
+        );
+        assert_eq!(
+            got,
+            vec![
+                "link:domains2+",
+                "link:shortener",
+                "link:ip_host",
+                "link:at_end"
+            ]
+        );
+    }
+}
