@@ -154,13 +154,7 @@ pub fn decide_with(
     } else if d.verdict.is_spam() && from_rules < Verdict::Spam {
         // "Alone": without its author's name the classifier (with the same rule weights)
         // would publish the comment, so its body gave no reason even to hold it.
-        let weight: f64 = hits
-            .iter()
-            .filter_map(|h| match h.effect {
-                RuleEffect::Weight(w) if w.is_finite() => Some(w),
-                _ => None,
-            })
-            .sum();
+        let weight = rule_weight(hits);
         let alone = without_author()
             .filter(|p| p.is_finite())
             .map(|p| sigmoid(logit(p) + weight));
@@ -179,17 +173,23 @@ pub fn decide_with(
     d
 }
 
-/// The verdict from rules and probability alone.
-fn decide_on_evidence(policy: &Policy, hits: &[RuleHit], probability: Option<f64>) -> Decision {
-    // A NaN would compare below every threshold and approve: treat it as no opinion.
-    let probability = probability.filter(|p| p.is_finite());
-    let weight: f64 = hits
-        .iter()
+/// The summed log-odds weight of the rule hits that carry one (a NaN or infinite weight
+/// counts for nothing rather than poisoning the sum).
+#[inline]
+fn rule_weight(hits: &[RuleHit]) -> f64 {
+    hits.iter()
         .filter_map(|h| match h.effect {
             RuleEffect::Weight(w) if w.is_finite() => Some(w),
             _ => None,
         })
-        .sum();
+        .sum()
+}
+
+/// The verdict from rules and probability alone.
+fn decide_on_evidence(policy: &Policy, hits: &[RuleHit], probability: Option<f64>) -> Decision {
+    // A NaN would compare below every threshold and approve: treat it as no opinion.
+    let probability = probability.filter(|p| p.is_finite());
+    let weight = rule_weight(hits);
     let (spam_probability, from_probability) = match probability {
         Some(p) => {
             let adjusted = if weight == 0.0 {
