@@ -10,6 +10,7 @@ mod hardening;
 mod health;
 mod helpers;
 mod ids;
+mod import;
 mod labels;
 mod openapi;
 mod ops;
