@@ -8,10 +8,13 @@ use std::path::PathBuf;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use commentguard::import::Format;
+use commentguard::domain::Label;
+use commentguard::import::{Format, Record, Stop};
 use commentguard::keys::{normalize_site, KeyFile};
 use commentguard::labels::LabelBook;
-use commentguard::service::import::{failure_detail, import_into, ImportFailure, ImportRequest};
+use commentguard::service::import::{
+    failure_detail, import_into, ImportCounts, ImportFailure, ImportRequest,
+};
 use commentguard::settings::Settings;
 use commentguard::state::load_scorer;
 use commentguard::upload::{encode_query_value, post_stream, ServiceUrl};
@@ -26,6 +29,7 @@ pub struct Args {
     pub url: Option<String>,
     pub key: Option<String>,
     pub progress: bool,
+    pub check: bool,
 }
 
 fn usage(message: impl Into<String>) -> Failure {
@@ -56,6 +60,7 @@ pub fn run(settings: &Settings, args: &Args) -> Result<(), Failure> {
     let bar = progress_bar(args.progress, length);
     let result = match &args.url {
         Some(url) => upload(args, url, site.as_deref(), format, file, length, &bar),
+        None if args.check => check(site, format, file, &bar),
         None => import_locally(settings, site, format, file, &bar),
     };
     bar.finish_and_clear();
@@ -137,6 +142,53 @@ fn upload(
             "the service failed the import ({status}): {pretty}"
         ))),
     }
+}
+
+/// Reads the file through the parser and counts, writing nothing.
+fn check(
+    site: Option<String>,
+    format: Option<Format>,
+    file: File,
+    bar: &ProgressBar,
+) -> Result<(), Failure> {
+    let input = Metered {
+        inner: file,
+        bar: bar.clone(),
+    };
+    let mut counts = ImportCounts::default();
+    let (mut spam, mut ham) = (0u64, 0u64);
+    let start = std::time::Instant::now();
+    let result = {
+        let mut sink = |record: Record| -> Result<(), Stop> {
+            counts.records_read += 1;
+            match record {
+                Record::Labelled(_, Label::Spam) => spam += 1,
+                Record::Labelled(_, Label::Ham) => ham += 1,
+                Record::Skipped(reason) => *counts.skipped.entry(reason).or_default() += 1,
+            }
+            Ok(())
+        };
+        commentguard::import::parse(input, format, site.as_deref(), &mut sink)
+    };
+    bar.finish_and_clear();
+    let format = match result {
+        Ok(format) => format,
+        Err(Stop::Input(e)) => return Err(usage(e.to_string())),
+        Err(Stop::Sink(e)) => return Err(Failure::Runtime(e)),
+    };
+    let summary = serde_json::json!({
+        "format": format,
+        "records_read": counts.records_read,
+        "spam": spam,
+        "ham": ham,
+        "skipped": counts.skipped,
+        "seconds": start.elapsed().as_secs_f64(),
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&summary).unwrap_or_default()
+    );
+    Ok(())
 }
 
 fn import_locally(

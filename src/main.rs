@@ -141,6 +141,9 @@ enum Command {
         /// Do not draw a progress bar.
         #[arg(long)]
         no_progress: bool,
+        /// Only read and count the file (format, records, skips); write nothing.
+        #[arg(long, conflicts_with = "url")]
+        check: bool,
     },
     /// Score one comment (score request JSON) read from stdin; prints the verdict as JSON.
     Score {
@@ -300,6 +303,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             url,
             key,
             no_progress,
+            check,
         } => import_cmd::run(
             &settings,
             &import_cmd::Args {
@@ -309,6 +313,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 url,
                 key,
                 progress: !no_progress,
+                check,
             },
         ),
         Command::Score { models_dir } => {

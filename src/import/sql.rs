@@ -267,7 +267,6 @@ impl Parser<'_, '_> {
                 _ => return Err(self.invalid("expected `(` to open a row")),
             }
             let row_offset = self.lex.offset();
-            let row_line = self.lex.line;
             self.row(&mut row)?;
             if row.len() != layout.width {
                 return Err(Stop::Input(BadInput::invalid(
@@ -276,7 +275,7 @@ impl Parser<'_, '_> {
                         row.len(),
                         layout.width
                     ),
-                    Some(row_line),
+                    Some(self.lex.line_at(row_offset)),
                     row_offset,
                 )));
             }
@@ -357,7 +356,7 @@ impl Parser<'_, '_> {
     fn invalid(&self, message: &str) -> Stop {
         Stop::Input(BadInput::invalid(
             message,
-            Some(self.lex.line),
+            Some(self.lex.line()),
             self.lex.offset(),
         ))
     }
@@ -365,7 +364,7 @@ impl Parser<'_, '_> {
     fn truncated(&self, what: &str) -> Stop {
         Stop::Input(BadInput::truncated(
             what,
-            Some(self.lex.line),
+            Some(self.lex.line()),
             self.lex.offset(),
         ))
     }
@@ -392,8 +391,10 @@ struct Lexer<'a> {
     len: usize,
     /// Offset in the input of `buf[0]`.
     base: u64,
-    /// 1-based line of the next byte.
-    line: u64,
+    /// Newlines in the input before `buf[counted]`; the line of the next byte is counted
+    /// from there when an error needs it, not byte by byte.
+    lines_before: u64,
+    counted: usize,
     eof: bool,
 }
 
@@ -405,7 +406,8 @@ impl<'a> Lexer<'a> {
             pos: 0,
             len: 0,
             base: 0,
-            line: 1,
+            lines_before: 0,
+            counted: 0,
             eof: false,
         }
     }
@@ -415,11 +417,40 @@ impl<'a> Lexer<'a> {
         self.base + self.pos as u64
     }
 
+    /// 1-based line of the next byte.
+    fn line(&self) -> u64 {
+        self.line_at(self.offset())
+    }
+
+    /// 1-based line of the byte at `offset`, for an error: exact while that byte is still in
+    /// the buffer (a record's start almost always is), else the line of the next byte.
+    fn line_at(&self, offset: u64) -> u64 {
+        let at = offset
+            .checked_sub(self.base)
+            .map(|i| i as usize)
+            .filter(|&i| i >= self.counted && i <= self.len)
+            .unwrap_or(self.pos.max(self.counted));
+        1 + self.lines_before
+            + memchr::memchr_iter(b'\n', &self.buf[self.counted..at]).count() as u64
+    }
+
     /// Makes at least `n` bytes available from `pos` unless the input ends first; returns
     /// how many are.
+    #[inline]
     fn fill(&mut self, n: usize) -> Result<usize, Stop> {
+        if self.len - self.pos >= n {
+            return Ok(self.len - self.pos);
+        }
+        self.refill(n)
+    }
+
+    #[cold]
+    fn refill(&mut self, n: usize) -> Result<usize, Stop> {
         while self.len - self.pos < n && !self.eof {
             if self.pos > 0 {
+                self.lines_before +=
+                    memchr::memchr_iter(b'\n', &self.buf[self.counted..self.pos]).count() as u64;
+                self.counted = 0;
                 self.buf.copy_within(self.pos..self.len, 0);
                 self.base += self.pos as u64;
                 self.len -= self.pos;
@@ -435,7 +466,7 @@ impl<'a> Lexer<'a> {
                     Err(e) => {
                         return Err(Stop::Input(BadInput::from_io(
                             &e,
-                            Some(self.line),
+                            Some(self.line()),
                             self.offset(),
                         )))
                     }
@@ -459,9 +490,6 @@ impl<'a> Lexer<'a> {
     }
 
     fn bump(&mut self) {
-        if self.buf[self.pos] == b'\n' {
-            self.line += 1;
-        }
         self.pos += 1;
     }
 
@@ -493,7 +521,6 @@ impl<'a> Lexer<'a> {
             let window = &self.buf[self.pos..self.len];
             if let Some(i) = memchr::memchr(b'\n', window) {
                 self.pos += i + 1;
-                self.line += 1;
                 return Ok(());
             }
             self.pos = self.len;
@@ -501,13 +528,13 @@ impl<'a> Lexer<'a> {
     }
 
     fn skip_block_comment(&mut self) -> Result<(), Stop> {
-        let (line, offset) = (self.line, self.offset());
+        let offset = self.offset();
         self.pos += 2;
         loop {
             if self.fill(2)? < 2 {
                 return Err(Stop::Input(BadInput::truncated(
                     "a comment",
-                    Some(line),
+                    Some(self.line_at(offset)),
                     offset,
                 )));
             }
@@ -552,7 +579,6 @@ impl<'a> Lexer<'a> {
             if let Some(i) = memchr::memchr(b'\n', window) {
                 out.extend_from_slice(&window[..i]);
                 self.pos += i + 1;
-                self.line += 1;
                 return Ok(true);
             }
             out.extend_from_slice(window);
@@ -560,7 +586,7 @@ impl<'a> Lexer<'a> {
             if out.len() > MAX_VALUE_BYTES {
                 return Err(Stop::Input(BadInput::invalid(
                     "a line is too long",
-                    Some(self.line),
+                    Some(self.line()),
                     self.offset(),
                 )));
             }
@@ -605,7 +631,7 @@ impl<'a> Lexer<'a> {
                     if out.len() > MAX_VALUE_BYTES {
                         return Err(Stop::Input(BadInput::invalid(
                             "a value is too long",
-                            Some(self.line),
+                            Some(self.line()),
                             self.offset(),
                         )));
                     }
@@ -621,24 +647,28 @@ impl<'a> Lexer<'a> {
 
     /// A `quote`d string with MySQL's escapes, into `out` when given.
     fn string(&mut self, quote: u8, mut out: Option<&mut Vec<u8>>) -> Result<(), Stop> {
-        let (line, offset) = (self.line, self.offset());
-        let cut = || Stop::Input(BadInput::truncated("a string", Some(line), offset));
+        let offset = self.offset();
+        let cut = |lex: &Self| {
+            Stop::Input(BadInput::truncated(
+                "a string",
+                Some(lex.line_at(offset)),
+                offset,
+            ))
+        };
         self.pos += 1;
         loop {
             if self.fill(1)? == 0 {
-                return Err(cut());
+                return Err(cut(self));
             }
             let window = &self.buf[self.pos..self.len];
             let Some(i) = memchr::memchr2(quote, b'\\', window) else {
-                self.line += memchr::memchr_iter(b'\n', window).count() as u64;
                 if let Some(out) = out.as_deref_mut() {
                     out.extend_from_slice(window);
                 }
                 self.pos = self.len;
-                self.check_size(&out, line, offset)?;
+                self.check_size(&out, offset)?;
                 continue;
             };
-            self.line += memchr::memchr_iter(b'\n', &window[..i]).count() as u64;
             if let Some(out) = out.as_deref_mut() {
                 out.extend_from_slice(&window[..i]);
             }
@@ -650,7 +680,7 @@ impl<'a> Lexer<'a> {
                     self.pos += 1;
                     return Ok(());
                 }
-                return Err(cut());
+                return Err(cut(self));
             }
             let next = self.buf[self.pos + 1];
             if b == b'\\' {
@@ -669,9 +699,7 @@ impl<'a> Lexer<'a> {
                 if let Some(out) = out.as_deref_mut() {
                     out.extend_from_slice(unescaped);
                 }
-                if next == b'\n' {
-                    self.line += 1;
-                }
+                if next == b'\n' {}
                 self.pos += 2;
             } else if next == quote {
                 // A doubled quote stands for one.
@@ -683,15 +711,15 @@ impl<'a> Lexer<'a> {
                 self.pos += 1;
                 return Ok(());
             }
-            self.check_size(&out, line, offset)?;
+            self.check_size(&out, offset)?;
         }
     }
 
-    fn check_size(&self, out: &Option<&mut Vec<u8>>, line: u64, offset: u64) -> Result<(), Stop> {
+    fn check_size(&self, out: &Option<&mut Vec<u8>>, offset: u64) -> Result<(), Stop> {
         if out.as_ref().is_some_and(|o| o.len() > MAX_VALUE_BYTES) {
             return Err(Stop::Input(BadInput::invalid(
                 "a string is too long",
-                Some(line),
+                Some(self.line_at(offset)),
                 offset,
             )));
         }
@@ -700,13 +728,13 @@ impl<'a> Lexer<'a> {
 
     /// A `backquoted` name (a doubled backquote stands for one).
     fn quoted_name(&mut self, out: &mut Vec<u8>) -> Result<(), Stop> {
-        let (line, offset) = (self.line, self.offset());
+        let offset = self.offset();
         self.pos += 1;
         loop {
             if self.fill(2)? == 0 {
                 return Err(Stop::Input(BadInput::truncated(
                     "a name",
-                    Some(line),
+                    Some(self.line_at(offset)),
                     offset,
                 )));
             }
@@ -725,7 +753,7 @@ impl<'a> Lexer<'a> {
             if out.len() > 1024 {
                 return Err(Stop::Input(BadInput::invalid(
                     "a name is too long",
-                    Some(line),
+                    Some(self.line_at(offset)),
                     offset,
                 )));
             }

@@ -117,6 +117,15 @@ pub async fn import(
             Ok(counts) => (counts, None),
             Err((counts, failure)) => (counts, Some(failure)),
         };
+        tracing::info!(
+            records_read = counts.records_read,
+            imported_spam = counts.imported_spam,
+            imported_ham = counts.imported_ham,
+            duplicates = counts.duplicates,
+            committed = counts.committed,
+            error = failure.as_ref().map(|f| f.to_string()),
+            "import finished"
+        );
         state.imports.finish(&job, counts, failure.as_ref());
         failure
     });

@@ -111,7 +111,7 @@ pub fn import_into(
             Stop::Sink(anyhow::anyhow!(message))
         })?;
         count_recorded(counts, &answers, recorded);
-        tracing::info!(
+        tracing::debug!(
             records_read = counts.records_read,
             committed = counts.committed,
             imported_spam = counts.imported_spam,
