@@ -225,17 +225,17 @@ impl std::fmt::Debug for Opened<'_> {
 /// Opens `input` (gzip or not, told by its first bytes) and settles its format: the one
 /// `format` names, else the one its content shows.
 pub fn open<'a>(input: impl Read + 'a, format: Option<Format>) -> Result<Opened<'a>, BadInput> {
-    let mut raw = BufReader::with_capacity(READ_BUFFER, input);
-    let head = sniff(&mut raw)?;
-    let mut reader: Box<dyn BufRead + 'a> = if head.starts_with(&[0x1f, 0x8b]) {
-        let decoder = flate2::bufread::MultiGzDecoder::new(raw);
-        Box::new(BufReader::with_capacity(READ_BUFFER, decoder))
+    let (head, raw) = sniffed(input)?;
+    let decoded: Box<dyn Read + 'a> = if head.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::MultiGzDecoder::new(raw))
     } else {
         Box::new(raw)
     };
+    let (head, decoded) = sniffed(decoded)?;
+    let reader: Box<dyn BufRead + 'a> = Box::new(BufReader::with_capacity(READ_BUFFER, decoded));
     let format = match format {
         Some(format) => format,
-        None => detect(&sniff(&mut reader)?).ok_or_else(|| BadInput {
+        None => detect(&head).ok_or_else(|| BadInput {
             code: "unknown_format",
             message: format!(
                 "cannot tell the format from the content; name it with format= ({})",
@@ -289,14 +289,14 @@ fn required_site(site: Option<&str>, format: Format) -> Result<&str, BadInput> {
     })
 }
 
-/// The first bytes of `input`, without consuming them (up to [`SNIFF_BYTES`], fewer only at
-/// the end of the input).
-fn sniff(input: &mut dyn BufRead) -> Result<Vec<u8>, BadInput> {
-    let buffer = input
-        .fill_buf()
-        .map_err(|e| BadInput::from_io(&e, None, 0))?;
-    // One fill is enough for detection in practice; the buffer is far larger than a header.
-    Ok(buffer[..buffer.len().min(SNIFF_BYTES)].to_vec())
+/// The first [`SNIFF_BYTES`] of `input` (fewer only when it is shorter), however small the
+/// pieces it arrives in, and the whole input again, those bytes included.
+fn sniffed<'a>(mut input: impl Read + 'a) -> Result<(Vec<u8>, impl Read + 'a), BadInput> {
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    if let Err(e) = (&mut input).take(SNIFF_BYTES as u64).read_to_end(&mut head) {
+        return Err(BadInput::from_io(&e, None, head.len() as u64));
+    }
+    Ok((head.clone(), io::Cursor::new(head).chain(input)))
 }
 
 /// The format of a file that starts with `head`, or `None`.

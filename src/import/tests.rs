@@ -432,3 +432,42 @@ fn overlong_comments_are_skipped_not_fatal() {
         skips(&[(SkipReason::TooLong, 1), (SkipReason::EmptyContent, 1)])
     );
 }
+
+/// Hands out its bytes one at a time, as a trickling upload would.
+struct Trickle<'a>(&'a [u8]);
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match (self.0.split_first(), buf.is_empty()) {
+            (Some((b, rest)), false) => {
+                buf[0] = *b;
+                self.0 = rest;
+                Ok(1)
+            }
+            _ => Ok(0),
+        }
+    }
+}
+
+#[test]
+fn detection_does_not_depend_on_how_the_bytes_arrive() {
+    for (bytes, format) in [
+        (gzip(&fixture("wxr.xml")), Format::Wxr),
+        (fixture("wxr.xml"), Format::Wxr),
+        (gzip(&fixture("disqus.xml")), Format::Disqus),
+    ] {
+        let opened = open(Trickle(&bytes), None).expect("opens");
+        assert_eq!(opened.format, format);
+    }
+    let mut count = 0;
+    let mut sink = |_: Record| -> Result<(), Stop> {
+        count += 1;
+        Ok(())
+    };
+    let gz = gzip(&fixture("wp_comments.sql"));
+    assert_eq!(
+        parse(Trickle(&gz), None, Some(SITE), &mut sink).unwrap(),
+        Format::WordpressDump
+    );
+    assert_eq!(count, 64);
+}
