@@ -79,6 +79,7 @@ fn run_one(n: usize) {
             moderator: None,
             note: None,
             key_id: None,
+            origin: None,
             created_at: time::OffsetDateTime::UNIX_EPOCH,
         };
         serde_json::to_writer(&mut log, &record).expect("write");

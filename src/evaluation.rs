@@ -316,33 +316,38 @@ pub fn load_labelled_requests(path: &Path) -> Result<Vec<(Comment, Label)>, Corp
         if line.trim().is_empty() {
             continue;
         }
-        let mut value: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| bad(i + 1, e.to_string()))?;
-        let Some(fields) = value.as_object_mut() else {
-            return Err(bad(i + 1, "a row must be a JSON object".into()));
-        };
-        let label: Label = fields
-            .remove("label")
-            .ok_or_else(|| bad(i + 1, "field `label` is required".into()))
-            .and_then(|l| {
-                serde_json::from_value(l)
-                    .map_err(|_| bad(i + 1, "field `label` must be \"spam\" or \"ham\"".into()))
-            })?;
-        if !fields.contains_key("content") {
-            if let Some(text) = fields.remove("text") {
-                fields.insert("content".into(), text);
-            }
-        } else {
-            fields.remove("text");
-        }
-        if fields.get("id").is_some_and(|id| !id.is_string()) {
-            fields.remove("id");
-        }
-        let comment = crate::service::decode::comment_from_value(&value, "row")
-            .map_err(|e| bad(i + 1, format!("{}: {e}", e.code())))?;
-        rows.push((comment, label));
+        rows.push(decode_labelled_row(line).map_err(|message| bad(i + 1, message))?);
     }
     Ok(rows)
+}
+
+/// One row of a labelled JSON Lines file (see [`load_labelled_requests`]), validated as
+/// the score route validates a request; the error says what is wrong without quoting it.
+pub fn decode_labelled_row(line: &str) -> Result<(Comment, Label), String> {
+    let mut value: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    let Some(fields) = value.as_object_mut() else {
+        return Err("a row must be a JSON object".into());
+    };
+    let label: Label = fields
+        .remove("label")
+        .ok_or_else(|| "field `label` is required".to_owned())
+        .and_then(|l| {
+            serde_json::from_value(l)
+                .map_err(|_| "field `label` must be \"spam\" or \"ham\"".to_owned())
+        })?;
+    if !fields.contains_key("content") {
+        if let Some(text) = fields.remove("text") {
+            fields.insert("content".into(), text);
+        }
+    } else {
+        fields.remove("text");
+    }
+    if fields.get("id").is_some_and(|id| !id.is_string()) {
+        fields.remove("id");
+    }
+    let comment = crate::service::decode::comment_from_value(&value, "row")
+        .map_err(|e| format!("{}: {e}", e.code()))?;
+    Ok((comment, label))
 }
 
 /// What the full pipeline said of one held-out comment during cross-validation.

@@ -262,8 +262,10 @@ impl KeyFile {
 
     /// Holds an exclusive lock on `keys.json.lock` until dropped. Every change reads the
     /// whole list and writes it back, so two `keys` commands at once would otherwise each
-    /// write their own key and the later rename would lose the other's.
-    fn lock(&self) -> Result<File, KeyError> {
+    /// write their own key and the later rename would lose the other's. The offline
+    /// `import` command holds it too, so that two commands never write the data directory
+    /// at once.
+    pub fn lock(&self) -> Result<File, KeyError> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(dir).map_err(|e| self.io(e))?;
         let file = File::options()

@@ -19,6 +19,10 @@
 //! - [`cache`]: the `VerdictCache` seam with its in-process and Redis implementations, the
 //!   signal counters, and the review history's Redis store. The only module importing
 //!   `redis`.
+//! - [`import`]: moderation history from other platforms (WordPress dumps, WP-CLI, WXR,
+//!   Disqus, labelled JSON Lines): detection and streaming parsers. Pure; `service::import`
+//!   records what they yield.
+//! - [`upload`]: the `import` command's HTTP/1.1 client (streams a file to a service).
 //! - [`keys`]: API keys and roles: the hashed key file and checking a presented key.
 //! - [`labels`]: moderator labels: the fsync'd append-only log, pins by fingerprint, the
 //!   spam memory, and learning each label into the live model at once.
@@ -69,6 +73,7 @@ pub mod corpus;
 pub mod domain;
 pub mod evaluation;
 pub mod fuzzy;
+pub mod import;
 pub mod keys;
 pub mod labels;
 pub mod metrics;
@@ -91,3 +96,4 @@ pub mod telemetry;
 #[cfg(test)]
 mod testing;
 pub mod text;
+pub mod upload;

@@ -136,6 +136,28 @@ enum Command {
         #[arg(long = "ham", value_name = "FILE")]
         ham: Vec<PathBuf>,
     },
+    /// Import moderation history (a WordPress dump, WP-CLI JSON, WXR, a Disqus export or
+    /// labelled JSON Lines; plain or gzip) as labels: uploaded to a running service with
+    /// --url, else written into the data directory (with the service stopped).
+    Import {
+        /// The export file.
+        file: PathBuf,
+        /// The blog URL the comments were posted to (WXR and Disqus name their own).
+        #[arg(long, value_name = "URL")]
+        site: Option<String>,
+        /// wordpress-dump, wp-cli, wxr, disqus or jsonl (default: detected from the content).
+        #[arg(long, value_name = "FORMAT")]
+        format: Option<String>,
+        /// A running service to upload to, e.g. http://127.0.0.1:8080.
+        #[arg(long, value_name = "SERVICE")]
+        url: Option<String>,
+        /// An admin API key for --url.
+        #[arg(long, value_name = "KEY", requires = "url")]
+        key: Option<String>,
+        /// Do not draw a progress bar.
+        #[arg(long)]
+        no_progress: bool,
+    },
     /// Score one comment (score request JSON) read from stdin; prints the verdict as JSON.
     Score {
         /// Directory with a trained model and rules (overrides COMMENTGUARD_MODELS_DIR).
@@ -166,6 +188,8 @@ enum KeysAction {
         id: String,
     },
 }
+
+mod import_cmd;
 
 /// How a command failed, which decides the exit code.
 enum Failure {
@@ -304,6 +328,24 @@ fn run(cli: Cli) -> Result<(), Failure> {
             println!("{}", serde_json::to_string(&report).context("report")?);
             Ok(())
         }
+        Command::Import {
+            file,
+            site,
+            format,
+            url,
+            key,
+            no_progress,
+        } => import_cmd::run(
+            &settings,
+            &import_cmd::Args {
+                file,
+                site,
+                format,
+                url,
+                key,
+                progress: !no_progress,
+            },
+        ),
         Command::Score { models_dir } => {
             if models_dir.is_some() {
                 settings.models_dir = models_dir;

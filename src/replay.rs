@@ -161,6 +161,7 @@ pub fn replay(
                 moderator: Some("replay".into()),
                 note: None,
                 key_id: None,
+                origin: None,
             })?;
             window.labels_sent += 1;
         }

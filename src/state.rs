@@ -48,6 +48,8 @@ pub struct AppState {
     pub registry: Registry,
     /// Retraining jobs.
     pub jobs: Jobs,
+    /// Import jobs (at most one running).
+    pub imports: crate::service::import::ImportJobs,
     /// Serialises model activations (promotions and rollbacks).
     pub activation: Mutex<()>,
     /// Tolerances of the retraining gate.
@@ -168,6 +170,7 @@ pub fn build(settings: &Settings) -> anyhow::Result<(AppState, Startup)> {
         akismet_hold_is_spam: settings.akismet_hold_is_spam,
         registry,
         jobs: Jobs::default(),
+        imports: Default::default(),
         activation: Mutex::new(()),
         gate: settings.gate,
         keep_versions: settings.keep_versions,

@@ -142,6 +142,36 @@ impl LabelLog {
         Ok(())
     }
 
+    /// Appends `records` in order and makes them durable with one fsync: all of them or,
+    /// on an error, none (whatever part reached the file is cut off again).
+    pub fn append_many(&mut self, records: &[LabelRecord]) -> io::Result<()> {
+        if self.broken {
+            return Err(io::Error::other(
+                "an earlier failed write could not be undone; restart to repair the label log",
+            ));
+        }
+        let mut bytes = Vec::new();
+        let mut starts = Vec::with_capacity(records.len());
+        for record in records {
+            starts.push((record.seq, self.end + bytes.len() as u64));
+            serde_json::to_writer(&mut bytes, record).map_err(io::Error::other)?;
+            bytes.push(b'\n');
+        }
+        if let Err(e) = self
+            .file
+            .write_all(&bytes)
+            .and_then(|()| self.file.sync_data())
+        {
+            if self.file.set_len(self.end).is_err() {
+                self.broken = true;
+            }
+            return Err(e);
+        }
+        self.offsets.extend(starts);
+        self.end += bytes.len() as u64;
+        Ok(())
+    }
+
     /// Number of readable records in the log.
     pub fn len(&self) -> u64 {
         self.offsets.len() as u64

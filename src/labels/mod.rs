@@ -98,6 +98,10 @@ pub struct LabelRecord {
     /// Public id of the API key that sent it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    /// Where the label came from when not from a moderator's correction, e.g.
+    /// `import:wordpress-dump`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
     /// When it was recorded.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -118,6 +122,8 @@ pub struct Correction {
     pub note: Option<String>,
     /// Public id of the key that sent it.
     pub key_id: Option<String>,
+    /// Where it came from when not from a moderator (an import names its format).
+    pub origin: Option<String>,
 }
 
 /// What recording a correction did.
@@ -382,6 +388,7 @@ impl LabelBook {
             moderator: correction.moderator,
             note: correction.note,
             key_id: correction.key_id,
+            origin: correction.origin,
             created_at: OffsetDateTime::now_utc(),
         };
         log.append(&record)?;
@@ -400,6 +407,85 @@ impl LabelBook {
             duplicate: false,
             fingerprint: record.fingerprint,
         })
+    }
+
+    /// Records `corrections` in order as [`LabelBook::record`] would one by one, but with
+    /// one fsync and one model update for all of them: an import's path. Either every new
+    /// label among them is durable and applied, or (on an error) none is. Repeats, in the
+    /// book or earlier in the batch, count once; a later label for the same comment in the
+    /// batch relabels it. Blocks on the disk.
+    pub fn record_many(&self, corrections: Vec<Correction>) -> io::Result<Vec<Recorded>> {
+        let mut log = self.log.lock().map_err(poisoned)?;
+        let mut in_batch: HashMap<Fingerprint, (Label, String, u64)> = HashMap::new();
+        let mut records = Vec::new();
+        let mut answers = Vec::with_capacity(corrections.len());
+        {
+            let index = self.index.read().map_err(poisoned)?;
+            let mut seq = log.last_seq();
+            for correction in corrections {
+                let fingerprint = Fingerprint::of(&correction.comment);
+                let current = in_batch.get(&fingerprint).cloned().or_else(|| {
+                    index
+                        .current
+                        .get(&fingerprint)
+                        .map(|p| (p.label, p.label_id.clone(), p.seq))
+                });
+                if let Some((label, label_id, at)) =
+                    current.as_ref().filter(|c| c.0 == correction.label)
+                {
+                    answers.push(Recorded {
+                        label_id: label_id.clone(),
+                        seq: *at,
+                        label: *label,
+                        previous: None,
+                        duplicate: true,
+                        fingerprint: fingerprint.to_hex(),
+                    });
+                    continue;
+                }
+                seq += 1;
+                let record = LabelRecord {
+                    seq,
+                    label_id: format!("{:032x}", rand::random::<u128>()),
+                    fingerprint: fingerprint.to_hex(),
+                    label: correction.label,
+                    previous: current.map(|c| c.0),
+                    comment: correction.comment,
+                    verdict_id: correction.verdict_id,
+                    moderator: correction.moderator,
+                    note: correction.note,
+                    key_id: correction.key_id,
+                    origin: correction.origin,
+                    created_at: OffsetDateTime::now_utc(),
+                };
+                in_batch.insert(fingerprint, (record.label, record.label_id.clone(), seq));
+                answers.push(Recorded {
+                    label_id: record.label_id.clone(),
+                    seq,
+                    label: record.label,
+                    previous: record.previous,
+                    duplicate: false,
+                    fingerprint: record.fingerprint.clone(),
+                });
+                records.push((fingerprint, record));
+            }
+        }
+        if records.is_empty() {
+            return Ok(answers);
+        }
+        let (fingerprints, records): (Vec<Fingerprint>, Vec<LabelRecord>) =
+            records.into_iter().unzip();
+        log.append_many(&records)?;
+        // Durable from here: a crash now is repaired by the replay at start.
+        {
+            let mut index = self.index.write().map_err(poisoned)?;
+            for (fingerprint, record) in fingerprints.iter().zip(&records) {
+                index.apply(*fingerprint, record);
+            }
+        }
+        self.live
+            .update(|scorer| learn_all(scorer, &records, self.weight));
+        Ok(answers)
     }
 
     /// Puts `scorer` (a model trained on every label up to `labels_through`) in service,
@@ -584,6 +670,7 @@ mod tests {
             moderator: Some("mod".into()),
             note: None,
             key_id: None,
+            origin: None,
         }
     }
 
@@ -698,6 +785,7 @@ mod tests {
                 moderator: None,
                 note: None,
                 key_id: None,
+                origin: None,
                 created_at: OffsetDateTime::UNIX_EPOCH,
             };
             learn(&mut reference, &record, 2.0);

@@ -71,14 +71,17 @@ pub async fn retrain(
 }
 
 /// Handles `GET /v1/admin/jobs/{job_id}`.
-#[utoipa::path(get, path = "/v1/admin/jobs/{job_id}", tag = "admin", params(("job_id" = String, Path, description = "From the retrain answer")), responses((status = 200, description = "State, progress, timings, both models' holdout figures, the gate's reasoning, the new version"), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/admin/jobs/{job_id}", tag = "admin", params(("job_id" = String, Path, description = "From the retrain or import answer")), responses((status = 200, description = "A retrain: state, progress, timings, both models' holdout figures, the gate's reasoning, the new version. An import (`kind: import`): state, records read, imported as spam / ham, duplicates, skipped by reason, committed, the error"), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
 pub async fn job(
     caller: Caller,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
-    let job = state.jobs.get(&path).ok_or(ApiError::UnknownJob)?;
+    if let Some(job) = state.jobs.get(&path) {
+        return Ok(HttpResponse::Ok().json(job));
+    }
+    let job = state.imports.get(&path).ok_or(ApiError::UnknownJob)?;
     Ok(HttpResponse::Ok().json(job))
 }
 

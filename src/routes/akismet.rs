@@ -377,6 +377,7 @@ async fn submit(
         ),
         note: None,
         key_id: principal.key_id.clone(),
+        origin: None,
     };
     match record_label(&state, correction).await {
         Ok(_) => {

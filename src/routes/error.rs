@@ -69,6 +69,19 @@ pub enum ApiError {
     /// A retraining job is already running.
     #[error("a retraining job is already running; poll it with GET /v1/admin/jobs/{{job_id}}")]
     RetrainInProgress,
+    /// An import is already running.
+    #[error("an import is already running; poll it with GET /v1/admin/jobs/{{job_id}}")]
+    ImportInProgress,
+    /// An import file is bad at a position; earlier batches may have been committed.
+    #[error("{bad}")]
+    BadImport {
+        /// What is wrong and where.
+        bad: crate::import::BadInput,
+        /// The import's job.
+        job_id: String,
+        /// Labels made durable before the error.
+        committed: u64,
+    },
     /// No job has that id.
     #[error("no retraining job has this id")]
     UnknownJob,
@@ -119,6 +132,8 @@ impl ApiError {
             ApiError::UnknownVerdict => "unknown_verdict",
             ApiError::InvalidQuery(_) => "invalid_query",
             ApiError::RetrainInProgress => "retrain_in_progress",
+            ApiError::ImportInProgress => "import_in_progress",
+            ApiError::BadImport { bad, .. } => bad.code,
             ApiError::UnknownJob => "unknown_job",
             ApiError::UnknownVersion => "unknown_version",
             ApiError::ModelCorrupt(_) => "model_corrupt",
@@ -156,7 +171,11 @@ impl ResponseError for ApiError {
             | ApiError::UnknownVerdict
             | ApiError::UnknownJob
             | ApiError::UnknownVersion => StatusCode::NOT_FOUND,
-            ApiError::RetrainInProgress => StatusCode::CONFLICT,
+            ApiError::RetrainInProgress | ApiError::ImportInProgress => StatusCode::CONFLICT,
+            ApiError::BadImport { bad, .. } if bad.code == "site_required" => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::BadImport { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::ModelCorrupt(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::MissingKey | ApiError::InvalidKey => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -218,6 +237,21 @@ impl ResponseError for ApiError {
                 response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
             }
             _ => {}
+        }
+        if let ApiError::BadImport {
+            bad,
+            job_id,
+            committed,
+        } = self
+        {
+            return response.json(serde_json::json!({
+                "error": bad.code,
+                "message": self.to_string(),
+                "line": bad.line,
+                "offset": bad.offset,
+                "job_id": job_id,
+                "committed": committed,
+            }));
         }
         response.json(ErrorBody {
             error: self.code(),

@@ -46,6 +46,7 @@ pub async fn feedback(
         moderator: request.moderator,
         note: request.note,
         key_id: principal.key_id,
+        origin: None,
     };
     let recorded = record_label(&state, correction).await?;
     Ok(HttpResponse::Ok().json(recorded))

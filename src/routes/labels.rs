@@ -53,6 +53,9 @@ pub struct ExportedLabel<'a> {
     pub moderator: Option<&'a str>,
     /// The site the comment was posted to.
     pub site: Option<&'a str>,
+    /// Where the label came from when not from a moderator, e.g. `import:wordpress-dump`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<&'a str>,
     /// When.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -71,6 +74,7 @@ impl<'a> From<&'a LabelRecord> for ExportedLabel<'a> {
             verdict_id: r.verdict_id.as_deref(),
             moderator: r.moderator.as_deref(),
             site: r.comment.site.as_deref(),
+            origin: r.origin.as_deref(),
             created_at: r.created_at,
         }
     }

@@ -15,6 +15,7 @@ pub mod console;
 pub mod error;
 pub mod feedback;
 pub mod health;
+pub mod import;
 pub mod keys;
 pub mod labels;
 pub mod metrics;
@@ -179,6 +180,7 @@ pub fn table() -> RouteTable {
     review::routes(&mut table);
     keys::routes(&mut table);
     admin::routes(&mut table);
+    import::routes(&mut table);
     akismet::routes(&mut table);
     health::routes(&mut table);
     metrics::routes(&mut table);

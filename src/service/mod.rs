@@ -5,6 +5,7 @@
 //! which `routes::error` maps to status codes in one place.
 
 pub mod decode;
+pub mod import;
 
 use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};

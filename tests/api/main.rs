@@ -11,6 +11,7 @@ mod hardening;
 mod health;
 mod helpers;
 mod ids;
+mod import;
 mod labels;
 mod openapi;
 mod ops;
