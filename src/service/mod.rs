@@ -282,7 +282,7 @@ pub async fn record_label(
 
 /// Shares the fuzzy fingerprint of a newly labelled comment with every replica: spam is
 /// remembered, a relabel to ham forgets it.
-fn share_fingerprint(state: &AppState, recorded: &Recorded, content: &str) {
+pub fn share_fingerprint(state: &AppState, recorded: &Recorded, content: &str) {
     if recorded.duplicate {
         return;
     }
