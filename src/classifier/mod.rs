@@ -727,6 +727,13 @@ fn prefetch(table: &[f32], bucket: u32) {
     let _ = (table, bucket);
 }
 
+/// Whether two strings are equal: most evidence tokens that read the same are one slice of
+/// the comment (a word and its n-grams), which the addresses settle without comparing bytes.
+#[inline(always)]
+fn same_text(a: &str, b: &str) -> bool {
+    a.len() == b.len() && (a.as_ptr() == b.as_ptr() || a == b)
+}
+
 /// `r`, or +0.0 when `r` is NaN, without a branch (the compiler turns the plain `if` into
 /// one, since SSE has no conditional move).
 #[inline(always)]
@@ -918,7 +925,7 @@ impl Strongest {
                 let weight = (sign * w) as f64;
                 match named[..len]
                     .iter_mut()
-                    .find(|t| t.0 == prefix && t.1 == body)
+                    .find(|t| same_text(t.0, prefix) && same_text(t.1, body))
                 {
                     Some(t) => t.2 += weight,
                     None => {
