@@ -15,10 +15,11 @@ use std::path::PathBuf;
 use commentguard::classifier::author_fields;
 use commentguard::corpus::load_jsonl;
 use commentguard::domain::Comment;
+use commentguard::fuzzy;
 use commentguard::moderation::{decide, Policy};
 use commentguard::rules::RuleInput;
 use commentguard::scoring::{Scorer, EVIDENCE_TOKENS};
-use commentguard::text::normalize_content;
+use commentguard::text::{canonicalize, normalize_content};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use time::{Duration, OffsetDateTime};
 
@@ -125,6 +126,19 @@ fn bench_score(c: &mut Criterion) {
             }
         })
     });
+    // The fuzzy fingerprint the service adds to a fresh score: the signature of the
+    // canonical body, and its look-up among the shipped corpus's spam.
+    let canonical: Vec<String> = comments.iter().map(|c| canonicalize(&c.content)).collect();
+    let shipped = fuzzy::shipped_index();
+    group.bench_function("stage_fuzzy", |b| {
+        b.iter(|| {
+            for text in &canonical {
+                if let Some(s) = fuzzy::signature_of(black_box(text)) {
+                    black_box(shipped.neighbours(&s, 0));
+                }
+            }
+        })
+    });
     group.finish();
 
     // The split's comments carry a body and an author only, so the rules on the other
@@ -141,6 +155,10 @@ fn bench_score(c: &mut Criterion) {
         };
         group.bench_function(name, |b| {
             b.iter(|| black_box(rules.evaluate(black_box(&input))))
+        });
+        let body = canonicalize(&comment.content);
+        group.bench_function(format!("fuzzy_{name}"), |b| {
+            b.iter(|| fuzzy::signature_of(black_box(&body)).map(|s| shipped.neighbours(&s, 0)))
         });
     }
     group.finish();

@@ -230,7 +230,7 @@ fn import_locally(
                 counts.duplicates
             ))
         },
-        &mut |_| {},
+        &mut |_, _| {},
     );
     bar.finish_and_clear();
     match outcome {

@@ -28,6 +28,8 @@
 //!   spam memory, and learning each label into the live model at once.
 //! - [`scoring`]: `Scorer`, the whole in-process pipeline (`score_comment`), and loading the
 //!   shipped or on-disk model and rules.
+//! - [`fuzzy`]: fuzzy fingerprints of known spam as rule hits (MinHash maths in
+//!   [`text::fuzzy`], the shared store in [`cache`]).
 //! - [`signals`]: cross-site and flood signals: what to count, and the rule hits counts call
 //!   for. Pure; the counting lives in `cache`.
 //! - [`corpus`]: reading labelled JSON Lines (the shared eval format).
@@ -70,6 +72,7 @@ pub mod console;
 pub mod corpus;
 pub mod domain;
 pub mod evaluation;
+pub mod fuzzy;
 pub mod import;
 pub mod keys;
 pub mod labels;

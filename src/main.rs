@@ -119,6 +119,22 @@ enum Command {
         /// which real traffic is not); `--seed none` keeps file order.
         #[arg(long, default_value = "1")]
         seed: String,
+        /// Label every comment once scored (confirming every verdict), not only the wrong
+        /// and held ones.
+        #[arg(long)]
+        label_all: bool,
+    },
+    /// Measure the fuzzy fingerprints: the share of a spam file's comments with a
+    /// near-duplicate among its other comments, and the share of ham files' comments that
+    /// match the shipped corpus's spam; prints one line of JSON.
+    FuzzyEval {
+        /// Labelled JSON Lines file whose spam rows are compared with each other.
+        #[arg(long, value_name = "FILE")]
+        spam: PathBuf,
+        /// Labelled JSON Lines file whose ham rows are compared with the shipped spam;
+        /// repeat for several.
+        #[arg(long = "ham", value_name = "FILE")]
+        ham: Vec<PathBuf>,
     },
     /// Import moderation history (a WordPress dump, WP-CLI JSON, WXR, a Disqus export or
     /// labelled JSON Lines; plain or gzip) as labels: uploaded to a running service with
@@ -280,6 +296,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             every,
             label_weight,
             seed,
+            label_all,
         } => {
             let seed = match seed.as_str() {
                 "none" => None,
@@ -294,7 +311,25 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 every,
                 label_weight,
                 seed,
+                label_all,
             )
+        }
+        Command::FuzzyEval { spam, ham } => {
+            let load = |p: &std::path::Path| {
+                corpus::load_jsonl(p).map_err(|e| Failure::Usage(anyhow::Error::new(e)))
+            };
+            let spam = load(&spam)?;
+            let mut ham_rows = Vec::new();
+            for path in &ham {
+                ham_rows.extend(load(path)?);
+            }
+            let report = commentguard::fuzzy::evaluate(
+                &spam,
+                &ham_rows,
+                commentguard::fuzzy::shipped_index(),
+            );
+            println!("{}", serde_json::to_string(&report).context("report")?);
+            Ok(())
         }
         Command::Import {
             file,
@@ -451,6 +486,7 @@ fn run_replay(
     every: usize,
     label_weight: Option<f32>,
     seed: Option<u64>,
+    label_all: bool,
 ) -> Result<(), Failure> {
     let scorer = match train {
         Some(train) => {
@@ -480,13 +516,21 @@ fn run_replay(
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
-        "comments\terrors\terrors_frozen\theld\theld_frozen\tlabels_sent"
+        "comments\terrors\terrors_frozen\theld\theld_frozen\tlabels_sent\tfuzzy_hits"
     );
-    let result = replay::replay(scorer, &rows, &dir, weight, every, |w| {
+    let moderator = replay::Moderator { weight, label_all };
+    let result = replay::replay(scorer, &rows, &dir, moderator, every, |w| {
         let _ = writeln!(
             out,
-            "{}-{}\t{}\t{}\t{}\t{}\t{}",
-            w.first, w.last, w.errors, w.errors_frozen, w.held, w.held_frozen, w.labels_sent
+            "{}-{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            w.first,
+            w.last,
+            w.errors,
+            w.errors_frozen,
+            w.held,
+            w.held_frozen,
+            w.labels_sent,
+            w.fuzzy_hits
         );
     });
     let _ = std::fs::remove_dir_all(&dir);
@@ -499,6 +543,18 @@ fn run_replay(
         summary.first_half_rate,
         summary.second_half_rate,
         summary.second_half_rate_frozen,
+    );
+    let spam = rows
+        .iter()
+        .filter(|r| r.label == commentguard::domain::Label::Spam)
+        .count();
+    let ham = rows.len() - spam;
+    let _ = writeln!(
+        out,
+        "fuzzy.labelled_spam: {} of {spam} spam ({:.1}%), {} of {ham} ham",
+        summary.fuzzy_spam_hits,
+        100.0 * summary.fuzzy_spam_hits as f64 / spam.max(1) as f64,
+        summary.fuzzy_ham_hits,
     );
     Ok(())
 }

@@ -27,7 +27,7 @@
 //! | `retrain_duration_seconds` | histogram | |
 //! | `rate_limited_total` | counter | `scope` (`key`, `ip`) |
 //! | `review_history_errors_total` | counter | |
-//! | `memory_budget_bytes` | gauge | `store` (`verdicts`, `ids`, `counters`, `review`) |
+//! | `memory_budget_bytes` | gauge | `store` (`verdicts`, `ids`, `counters`, `review`, `fuzzy`) |
 //! | `memory_used_bytes` | gauge | `store` |
 //! | `connections_refused_total` | counter | |
 //! | `open_connections` | gauge | |

@@ -121,8 +121,8 @@ pub fn decide(policy: &Policy, hits: &[RuleHit], probability: Option<f64>) -> De
 /// carries a link or an author URL, since a new site's first links are what spam is for; a
 /// comment the classifier would call spam only because of its author's name is held instead,
 /// since a name alone is not a comment's content. `without_author` is the classifier's
-/// probability had the author's name been left empty; it is asked for only when the verdict
-/// would be spam, so its cost falls on spam alone.
+/// probability had the author's name been left empty, asked for only when the verdict would
+/// be spam (the scorer has it from the same pass, `Prediction::without_author_name`).
 pub fn decide_with(
     policy: &Policy,
     hits: &[RuleHit],

@@ -9,10 +9,14 @@ use std::path::Path;
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use crate::cache::FuzzyFindings;
 use crate::corpus::LabelledComment;
 use crate::domain::{Label, Verdict};
+use crate::fuzzy::{known_spam_hit, signature_of};
 use crate::labels::{Correction, Fingerprint, LabelBook};
 use crate::scoring::Scorer;
+use crate::text::canonicalize;
+use crate::text::fuzzy::{FuzzyIndex, MATCH_THRESHOLD};
 
 /// Errors and holds in one window of the stream.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -31,6 +35,8 @@ pub struct Window {
     pub held_frozen: usize,
     /// Labels the moderator sent in this window.
     pub labels_sent: usize,
+    /// Comments near-duplicating spam labelled earlier in the stream (`fuzzy.labelled_spam`).
+    pub fuzzy_hits: usize,
 }
 
 /// The whole run.
@@ -50,6 +56,10 @@ pub struct ReplaySummary {
     pub second_half_rate: f64,
     /// Errors per 100 comments in the second half, frozen.
     pub second_half_rate_frozen: f64,
+    /// Spam comments near-duplicating spam labelled earlier in the stream.
+    pub fuzzy_spam_hits: usize,
+    /// Ham comments near-duplicating spam labelled earlier (the signal's false positives).
+    pub fuzzy_ham_hits: usize,
 }
 
 /// Whether `verdict` is wrong for a comment whose truth is `label`: spam let through, or
@@ -61,16 +71,31 @@ pub fn is_error(verdict: Verdict, label: Label) -> bool {
     }
 }
 
-/// Replays `test` against `scorer`, labelling into a fresh label log in `data_dir` with
-/// `weight`; `every` comments make a window, handed to `on_window` as it closes.
+/// How the replayed moderator works.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Moderator {
+    /// How many corpus examples one label counts as.
+    pub weight: f32,
+    /// Label every comment once scored (a moderator confirming every verdict), not only the
+    /// wrong and held ones.
+    pub label_all: bool,
+}
+
+/// Replays `test` against `scorer`, labelling into a fresh label log in `data_dir` as
+/// `moderator` does; `every` comments make a window, handed to `on_window` as it closes.
+/// Spam labels feed a fuzzy fingerprint store as the feedback route does, so near-duplicates
+/// of labelled spam get the `fuzzy.labelled_spam` hit (the shipped corpus's fingerprints are
+/// left out: the corpus may hold the test comments).
 pub fn replay(
     scorer: Scorer,
     test: &[LabelledComment],
     data_dir: &Path,
-    weight: f32,
+    moderator: Moderator,
     every: usize,
     mut on_window: impl FnMut(&Window),
 ) -> std::io::Result<ReplaySummary> {
+    let weight = moderator.weight;
+    let mut fingerprints = FuzzyIndex::new(test.len().max(1), 0);
     let every = every.max(1);
     let frozen = scorer.clone();
     let (book, _) = LabelBook::open(data_dir, scorer, weight)?;
@@ -90,8 +115,32 @@ pub fn replay(
         let frozen_verdict = frozen.score_comment(&comment, now).verdict;
         let pin = book.pinned(Fingerprint::of(&comment));
         let live = book.live().current();
+        let signature = signature_of(&canonicalize(&comment.content));
+        let fuzzy_hit = signature.as_ref().is_some_and(|s| {
+            fingerprints
+                .neighbours(s, 0)
+                .nearest
+                .is_some_and(|n| n.similarity >= MATCH_THRESHOLD)
+        });
+        let signals = match (&signature, fuzzy_hit) {
+            (Some(s), true) => known_spam_hit(
+                s,
+                Some(&FuzzyFindings {
+                    known_similarity: 1.0,
+                    ..Default::default()
+                }),
+            )
+            .into_iter()
+            .collect(),
+            _ => Vec::new(),
+        };
+        window.fuzzy_hits += usize::from(fuzzy_hit);
+        match row.label {
+            Label::Spam => summary.fuzzy_spam_hits += usize::from(fuzzy_hit),
+            Label::Ham => summary.fuzzy_ham_hits += usize::from(fuzzy_hit),
+        }
         let verdict = book
-            .assess(&live, &comment, pin.as_ref(), now, Vec::new())
+            .assess(&live, &comment, pin.as_ref(), now, signals)
             .verdict;
         let wrong = is_error(verdict, row.label);
         let frozen_wrong = is_error(frozen_verdict, row.label);
@@ -101,7 +150,10 @@ pub fn replay(
         window.errors_frozen += usize::from(frozen_wrong);
         window.held += usize::from(verdict == Verdict::Hold);
         window.held_frozen += usize::from(frozen_verdict == Verdict::Hold);
-        if wrong || verdict == Verdict::Hold {
+        if wrong || verdict == Verdict::Hold || moderator.label_all {
+            if let Some(s) = signature.filter(|_| row.label == Label::Spam) {
+                fingerprints.insert(s.id(), s, 0, 0);
+            }
             book.record(Correction {
                 comment,
                 label: row.label,

@@ -17,7 +17,7 @@ use crate::classifier::{
 use crate::domain::{Assessment, Comment, Label, TokenWeight};
 use crate::moderation::{decide_with, Context, Policy};
 use crate::rules::{RuleError, RuleHit, RuleInput, RuleSet};
-use crate::text::{normalize_content, AuthorFields, NormalizedText};
+use crate::text::{normalize_content, NormalizedText};
 
 /// The shipped model artifact, built by `commentguard train` from `fixtures/corpus`.
 const SHIPPED_MODEL: &[u8] = include_bytes!("../models/model.postcard");
@@ -115,20 +115,12 @@ impl Scorer {
                 .as_deref()
                 .is_some_and(|u| !u.trim().is_empty()),
         };
-        let without_author = || {
-            let fields = AuthorFields {
-                name: None,
-                ..author_fields(comment)
-            };
-            let (p, _) = self.model.assess_text(&text, fields, 0);
-            p.probability
-        };
         let decision = decide_with(
             &self.policy,
             &hits,
             prediction.probability,
             &context,
-            without_author,
+            || prediction.without_author_name,
         );
         Assessment {
             verdict: decision.verdict,
@@ -531,6 +523,82 @@ mod adversarial {
         finished
             .recv_timeout(std::time::Duration::from_secs(120))
             .expect("scoring hostile comments finished (no panic, no endless loop)");
+    }
+}
+
+#[cfg(test)]
+mod without_author_name {
+    //! The probability without the author's name comes from the same pass as the verdict's;
+    //! it must be exactly what scoring the comment again with no name gives.
+
+    use super::*;
+    use crate::text::AuthorFields;
+
+    fn rescored(scorer: &Scorer, comment: &Comment) -> (Option<f64>, Option<f64>) {
+        let text = normalize_content(&comment.content);
+        let fields = author_fields(comment);
+        let (one_pass, _) = scorer.model().assess_text(&text, fields, EVIDENCE_TOKENS);
+        let nameless = AuthorFields {
+            name: None,
+            ..fields
+        };
+        let (again, _) = scorer.model().assess_text(&text, nameless, 0);
+        (one_pass.without_author_name, again.probability)
+    }
+
+    #[test]
+    fn equals_scoring_again_without_the_name() {
+        let scorer = Scorer::load(None, Policy::default()).expect("shipped model loads");
+        let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/corpus");
+        let mut named = 0;
+        for file in ["youtube.jsonl", "blog.jsonl"] {
+            let rows = crate::corpus::load_jsonl(&corpus.join(file)).expect("corpus loads");
+            for row in rows.iter().step_by(3) {
+                let mut comment = row.to_comment();
+                // Author URL and e-mail too, so the features after the name are exercised.
+                comment.author_url = Some("https://shop.example/deals".into());
+                comment.author_email = Some("x@mail.example".into());
+                named += comment.author.is_some() as usize;
+                let (one_pass, again) = rescored(&scorer, &comment);
+                assert_eq!(
+                    one_pass.map(f64::to_bits),
+                    again.map(f64::to_bits),
+                    "comment {:?}",
+                    row.id
+                );
+            }
+        }
+        assert!(named > 1000, "only {named} comments had an author name");
+    }
+
+    #[test]
+    fn without_a_name_it_is_the_probability() {
+        let scorer = Scorer::load(None, Policy::default()).expect("shipped model loads");
+        let comment = Comment {
+            content: "Check out my channel for free gift cards http://bit.ly/x".into(),
+            ..Default::default()
+        };
+        let text = normalize_content(&comment.content);
+        let (p, _) = scorer
+            .model()
+            .assess_text(&text, author_fields(&comment), 5);
+        assert_eq!(p.without_author_name, p.probability);
+        assert!(p.probability.is_some());
+    }
+
+    #[test]
+    fn a_shop_phrase_name_moves_the_probability() {
+        let scorer = Scorer::load(None, Policy::default()).expect("shipped model loads");
+        let comment = Comment {
+            content: "I will bookmark your blog and come back.".into(),
+            author: Some("cheap airline flights".into()),
+            ..Default::default()
+        };
+        let text = normalize_content(&comment.content);
+        let (p, _) = scorer
+            .model()
+            .assess_text(&text, author_fields(&comment), 5);
+        assert_ne!(p.without_author_name, p.probability, "the name is evidence");
     }
 }
 

@@ -182,7 +182,7 @@ settings_table! {
     },
     memory_budget_mb: u64 {
         default: Value("64"),
-        doc: "MiB for the in-process verdicts, ids, counters and review history",
+        doc: "MiB for the in-process verdicts, ids, counters, review history and fuzzy fingerprints",
         parse: in_range(1..=1_048_576),
         expects: "a whole number of MiB from 1 to 1048576",
     },

@@ -124,6 +124,34 @@ pub fn signal_hits(policy: &SignalPolicy, counts: &SignalCounts) -> Vec<RuleHit>
     hits
 }
 
+/// The cross-site hits counted over near-duplicates (see [`crate::fuzzy`]): `repeats`
+/// near-duplicates of a text (itself included) from `sites` distinct sites in the window.
+/// The same rule ids as the exact counts, so the policy weighs them alike.
+pub fn near_duplicate_hits(policy: &SignalPolicy, repeats: u64, sites: u64) -> Vec<RuleHit> {
+    let mut hits = Vec::new();
+    if sites > policy.max_sites {
+        hits.push(RuleHit {
+            id: "network.many_sites".into(),
+            reason: format!(
+                "Same or near-identical text submitted to {sites} sites within {} s",
+                policy.window_secs
+            ),
+            effect: RuleEffect::Spam,
+        });
+    }
+    if repeats > policy.max_repeats {
+        hits.push(RuleHit {
+            id: "network.repeated_content".into(),
+            reason: format!(
+                "Same or near-identical text submitted {repeats} times within {} s",
+                policy.window_secs
+            ),
+            effect: RuleEffect::Weight(REPEAT_WEIGHT),
+        });
+    }
+    hits
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +204,36 @@ mod tests {
         ];
         for (name, counts, want, why) in cases {
             let got: Vec<String> = signal_hits(&policy, &counts)
+                .into_iter()
+                .map(|h| h.id)
+                .collect();
+            assert_eq!(got, want, "{name}: {why}");
+        }
+    }
+
+    #[test]
+    fn near_duplicates_trip_the_same_rules_past_the_same_limits() {
+        let policy = SignalPolicy::default();
+        // (name, repeats, sites, expected rule ids, why)
+        let cases: [(&str, u64, u64, &[&str], &str); 3] = [
+            ("at_limits", 5, 3, &[], "the limits themselves are allowed"),
+            (
+                "spun_campaign",
+                6,
+                4,
+                &["network.many_sites", "network.repeated_content"],
+                "variants on many sites",
+            ),
+            (
+                "one_site_wave",
+                9,
+                1,
+                &["network.repeated_content"],
+                "variants on one site",
+            ),
+        ];
+        for (name, repeats, sites, want, why) in cases {
+            let got: Vec<String> = near_duplicate_hits(&policy, repeats, sites)
                 .into_iter()
                 .map(|h| h.id)
                 .collect();

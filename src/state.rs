@@ -154,6 +154,9 @@ pub fn build(settings: &Settings) -> anyhow::Result<(AppState, Startup)> {
             settings.data_dir.display()
         )
     })?;
+    remember_labelled_spam(&labels, &cache).context("cannot read the label log")?;
+    // Indexed now, so that the first request does not wait for it.
+    crate::fuzzy::shipped_index();
     let metrics = Metrics::new();
     metrics.model_in_use(labels.live().current().model_version());
     let state = AppState {
@@ -196,6 +199,31 @@ pub fn load_scorer(settings: &Settings) -> anyhow::Result<Scorer> {
             None => "cannot load the embedded model and rules".to_owned(),
         }
     })
+}
+
+/// Fills the in-process fuzzy store with the fingerprints of the spam labels in force (in
+/// Redis they outlive the process).
+fn remember_labelled_spam(labels: &LabelBook, cache: &Cache) -> std::io::Result<()> {
+    if !matches!(cache, Cache::Local(_)) {
+        return Ok(());
+    }
+    let mut after = 0;
+    loop {
+        let (page, next) = labels.export(after, 1000)?;
+        for record in page
+            .iter()
+            .filter(|r| r.label == crate::domain::Label::Spam)
+        {
+            let canonical = crate::text::canonicalize(&record.comment.content);
+            if let Some(signature) = crate::fuzzy::signature_of(&canonical) {
+                cache.remember_spam(&signature);
+            }
+        }
+        match next {
+            Some(seq) => after = seq,
+            None => return Ok(()),
+        }
+    }
 }
 
 /// Redis when a URL is set, else the in-process cache within `budget`.

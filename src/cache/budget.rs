@@ -6,16 +6,17 @@
 //!
 //! | store | share | why |
 //! |---|---|---|
-//! | `verdicts` | 50 % | the comment and its verdict, once per distinct comment: the bulk |
+//! | `verdicts` | 45 % | the comment and its verdict, once per distinct comment: the bulk |
 //! | `ids` | 10 % | platform and verdict ids, each pointing at a verdict's key (~500 B each) |
 //! | `counters` | 15 % | the repeat, cross-site and flood counters (~500 B each) |
 //! | `review` | 25 % | held and spam verdicts for the console (the file store's memory) |
+//! | `fuzzy` | 5 % | fuzzy fingerprints of labelled spam and of recent comments (~730 B each, half each) |
 //!
 //! Entries are weighed as the allocator and the cache will hold them (see [`heap`] and
 //! [`CACHE_ENTRY_OVERHEAD`]), not by their text alone: for ordinary comments of a few
 //! hundred bytes the bookkeeping is most of the cost.
 //!
-//! With Redis, verdicts, ids, counters and the review history live there and the process
+//! With Redis, verdicts, ids, counters, fuzzy fingerprints and the review history live there and the process
 //! keeps none of them.
 //!
 //! Outside the split: the spam memory (keys of labelled spam, bounded at a fixed 4 MiB,
@@ -59,6 +60,8 @@ pub struct MemoryBudget {
     pub counters: u64,
     /// The review history's entries in memory (the file store).
     pub review: u64,
+    /// Fuzzy fingerprints: labelled spam and recent comments (see [`super::fuzzy`]).
+    pub fuzzy: u64,
 }
 
 impl MemoryBudget {
@@ -67,10 +70,11 @@ impl MemoryBudget {
         let total = total_mb.max(1).saturating_mul(1024 * 1024);
         let share = |percent: u64| total.saturating_mul(percent) / 100;
         MemoryBudget {
-            verdicts: share(50),
+            verdicts: share(45),
             ids: share(10),
             counters: share(15),
             review: share(25),
+            fuzzy: share(5),
         }
     }
 }
@@ -152,13 +156,16 @@ mod tests {
             ("big", 4096),
         ] {
             let b = MemoryBudget::split(mb);
-            let sum = b.verdicts + b.ids + b.counters + b.review;
+            let sum = b.verdicts + b.ids + b.counters + b.review + b.fuzzy;
             let total = mb.max(1) * 1024 * 1024;
             assert!(
                 sum <= total && sum + 100 >= total,
                 "{name}: {sum} of {total}"
             );
-            assert!(b.ids > 0 && b.counters > 0, "{name}: every store gets some");
+            assert!(
+                b.ids > 0 && b.counters > 0 && b.fuzzy > 0,
+                "{name}: every store gets some"
+            );
         }
     }
 

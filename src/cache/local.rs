@@ -21,6 +21,7 @@ use moka::policy::{EvictionPolicy, Expiry};
 use moka::sync::Cache as Moka;
 
 use super::budget::{heap, verdict_bytes, weight, MemoryBudget, StoreMemory, CACHE_ENTRY_OVERHEAD};
+use super::fuzzy::LocalFuzzy;
 use super::{CacheHealth, CacheKey, CachedVerdict, CommentId, VerdictCache};
 use crate::signals::{SignalCounts, SignalKeys, FLOOD_WINDOW_SECS};
 
@@ -34,6 +35,8 @@ pub struct LocalCache {
     verdicts: Moka<Arc<str>, Arc<CachedVerdict>>,
     ids: Moka<CommentId, Arc<str>>,
     counters: Moka<String, Counter>,
+    /// Fuzzy fingerprints of labelled spam and recent comments.
+    pub(super) fuzzy: LocalFuzzy,
 }
 
 impl std::fmt::Debug for LocalCache {
@@ -120,6 +123,7 @@ impl LocalCache {
             verdicts,
             ids,
             counters,
+            fuzzy: LocalFuzzy::new(budget.fuzzy),
         }
     }
 
@@ -143,6 +147,11 @@ impl LocalCache {
                 store: "counters",
                 budget: self.budget.counters,
                 used: self.counters.weighted_size(),
+            },
+            StoreMemory {
+                store: "fuzzy",
+                budget: self.budget.fuzzy,
+                used: self.fuzzy.used(),
             },
         ]
     }
@@ -272,6 +281,7 @@ mod tests {
             ids: bytes,
             counters: bytes,
             review: bytes,
+            fuzzy: bytes,
         }
     }
 

@@ -18,6 +18,7 @@
 //! verdict because the clock moved.
 
 mod budget;
+mod fuzzy;
 mod local;
 mod redis;
 
@@ -25,6 +26,7 @@ pub use self::redis::{RedisCache, RedisReview, RedisSetupError};
 pub use budget::{
     MemoryBudget, StoreMemory, DEFAULT_MEMORY_BUDGET_MB, REVIEW_MEMORY_PER_JSON_BYTE,
 };
+pub use fuzzy::{FuzzyFindings, KNOWN_SPAM_TTL, MAX_KNOWN_SHARED, MAX_RECENT_SHARED};
 pub use local::LocalCache;
 
 use std::future::Future;
@@ -37,6 +39,7 @@ use crate::domain::{Assessment, Comment};
 use crate::keys::normalize_site;
 use crate::signals::{SignalCounts, SignalKeys};
 use crate::text::canonicalize;
+use crate::text::fuzzy::Signature;
 
 /// Default time a cached verdict lives: a week, the window in which platforms recheck.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -252,6 +255,38 @@ impl Cache {
         match self {
             Cache::Local(c) => c.memory(),
             Cache::Redis(_) => Vec::new(),
+        }
+    }
+
+    /// Compares a comment's fuzzy `signature` with the labelled spam and with the comments
+    /// of the last `window` (near-duplicates and their sites), and with `record` counts it
+    /// among the recent ones; `None` when the store cannot be reached.
+    pub async fn fuzzy_check(
+        &self,
+        signature: &Signature,
+        site: Option<&str>,
+        window: Duration,
+        record: bool,
+    ) -> Option<FuzzyFindings> {
+        match self {
+            Cache::Local(c) => c.fuzzy.check(signature, site, window, record),
+            Cache::Redis(r) => r.fuzzy_check(signature, site, window, record).await,
+        }
+    }
+
+    /// Remembers the fingerprint of a comment a moderator labelled spam, for every replica.
+    pub fn remember_spam(&self, signature: &Signature) {
+        match self {
+            Cache::Local(c) => c.fuzzy.remember_spam(signature),
+            Cache::Redis(r) => r.remember_spam(signature),
+        }
+    }
+
+    /// Forgets it again when the comment is relabelled ham.
+    pub fn forget_spam(&self, signature: &Signature) {
+        match self {
+            Cache::Local(c) => c.fuzzy.forget_spam(signature),
+            Cache::Redis(r) => r.forget_spam(signature),
         }
     }
 

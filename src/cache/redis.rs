@@ -17,9 +17,13 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::AsyncCommands;
 use tokio::runtime::{Handle, Runtime};
 
+use super::fuzzy::{
+    now_ms, site_tag, FuzzyFindings, KNOWN_SPAM_TTL, MAX_KNOWN_SHARED, MAX_RECENT_SHARED,
+};
 use super::{CacheHealth, CacheKey, CachedVerdict, CommentId, Lookup, VerdictCache};
 use crate::review::{HistoryError, ItemsFuture, ReviewItem, ReviewStore, MAX_BYTES, MAX_ITEMS};
 use crate::signals::{SignalCounts, SignalKeys, FLOOD_WINDOW_SECS};
+use crate::text::fuzzy::{Signature, BUCKET_CAP, HASHES, MATCH_THRESHOLD};
 
 /// Look-up and, on a miss only, the signal counters, in one round trip (a recheck must not
 /// count as a repeat, and a miss should not wait for two answers).
@@ -692,5 +696,210 @@ impl ReviewStore for RedisReview {
 
     fn kind(&self) -> &'static str {
         "redis"
+    }
+}
+
+/// Fuzzy fingerprints (see [`super::fuzzy`]): every key of the store carries one hash tag,
+/// `{PREFIX:fz}`, so the scripts below, which touch many of them, run on Redis Cluster too
+/// (the whole store lives on one shard, bounded by [`MAX_KNOWN_SHARED`] and
+/// [`MAX_RECENT_SHARED`]).
+///
+/// Compares a signature with the labelled spam and the recent comments, then (ARGV[6] = '1')
+/// records it as a recent comment.
+/// KEYS: 16 labelled-spam band buckets, 16 recent band buckets, the recent index.
+/// ARGV: signature (bytes), site tag (16 hex digits), entry id, now ms, window ms, record,
+/// minima that make a match, bucket cap, most recent entries, key prefix.
+/// Buckets are sorted sets of entry ids by time; an entry is `PREFIX ks:ID` (labelled spam:
+/// the signature) or `PREFIX rs:ID` (recent: the site tag, then the signature).
+/// Returns {equal minima of the closest labelled spam, near repeats, near sites}.
+const FUZZY_CHECK_SCRIPT: &str = r#"
+local sig, site, id = ARGV[1], ARGV[2], ARGV[3]
+local now, window, need = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[7])
+local cap, most, prefix = tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10]
+local bands = (#KEYS - 1) / 2
+local function equal(v, offset)
+  local m = 0
+  for i = 1, #sig, 4 do
+    if string.sub(sig, i, i + 3) == string.sub(v, offset + i, offset + i + 3) then m = m + 1 end
+  end
+  return m
+end
+local best, seen = 0, {}
+for k = 1, bands do
+  for _, other in ipairs(redis.call('ZRANGE', KEYS[k], 0, -1)) do
+    if not seen[other] then
+      seen[other] = true
+      local v = redis.call('GET', prefix .. 'ks:' .. other)
+      if v and #v == #sig then
+        local m = equal(v, 0)
+        if m > best then best = m end
+      end
+    end
+  end
+end
+local repeats, nsites, sites = 1, 0, {}
+if site ~= '0000000000000000' then sites[site] = true; nsites = 1 end
+seen = {}
+for k = bands + 1, 2 * bands do
+  redis.call('ZREMRANGEBYSCORE', KEYS[k], '-inf', now - window)
+  for _, other in ipairs(redis.call('ZRANGE', KEYS[k], 0, -1)) do
+    if not seen[other] then
+      seen[other] = true
+      local v = redis.call('GET', prefix .. 'rs:' .. other)
+      if v and #v == #sig + 16 and equal(v, 16) >= need then
+        repeats = repeats + 1
+        local s = string.sub(v, 1, 16)
+        if s ~= '0000000000000000' and not sites[s] then sites[s] = true; nsites = nsites + 1 end
+      end
+    end
+  end
+end
+if ARGV[6] == '1' then
+  redis.call('SET', prefix .. 'rs:' .. id, site .. sig, 'PX', window)
+  for k = bands + 1, 2 * bands do
+    redis.call('ZADD', KEYS[k], now, id)
+    local over = redis.call('ZCARD', KEYS[k]) - cap
+    if over > 0 then redis.call('ZREMRANGEBYRANK', KEYS[k], 0, over - 1) end
+    redis.call('PEXPIRE', KEYS[k], window)
+  end
+  local index = KEYS[#KEYS]
+  redis.call('ZADD', index, now, id)
+  local over = redis.call('ZCARD', index) - most
+  if over > 0 then
+    for _, old in ipairs(redis.call('ZRANGE', index, 0, over - 1)) do
+      redis.call('DEL', prefix .. 'rs:' .. old)
+    end
+    redis.call('ZREMRANGEBYRANK', index, 0, over - 1)
+  end
+  redis.call('PEXPIRE', index, window)
+end
+return {best, repeats, nsites}
+"#;
+
+/// Remembers a labelled spam signature.
+/// KEYS: 16 labelled-spam band buckets, the labelled-spam index.
+/// ARGV: signature, entry id, now ms, ttl ms, bucket cap, most entries, key prefix.
+const FUZZY_REMEMBER_SCRIPT: &str = r#"
+local sig, id, now, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local cap, most, prefix = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
+redis.call('SET', prefix .. 'ks:' .. id, sig, 'PX', ttl)
+for k = 1, #KEYS - 1 do
+  redis.call('ZADD', KEYS[k], now, id)
+  local over = redis.call('ZCARD', KEYS[k]) - cap
+  if over > 0 then redis.call('ZREMRANGEBYRANK', KEYS[k], 0, over - 1) end
+  redis.call('PEXPIRE', KEYS[k], ttl)
+end
+local index = KEYS[#KEYS]
+redis.call('ZADD', index, now, id)
+local over = redis.call('ZCARD', index) - most
+if over > 0 then
+  for _, old in ipairs(redis.call('ZRANGE', index, 0, over - 1)) do
+    redis.call('DEL', prefix .. 'ks:' .. old)
+  end
+  redis.call('ZREMRANGEBYRANK', index, 0, over - 1)
+end
+redis.call('PEXPIRE', index, ttl)
+return 1
+"#;
+
+impl RedisCache {
+    /// `{PREFIX:fz}:`, the start of every fuzzy key (one hash slot).
+    fn fuzzy_prefix(&self) -> String {
+        format!("{{{}:fz}}:", self.shared.prefix)
+    }
+
+    fn band_bucket_keys(&self, kind: &str, signature: &Signature) -> Vec<String> {
+        let prefix = self.fuzzy_prefix();
+        signature
+            .band_keys()
+            .iter()
+            .map(|band| format!("{prefix}{kind}:{band:016x}"))
+            .collect()
+    }
+
+    /// See [`super::Cache::fuzzy_check`].
+    pub async fn fuzzy_check(
+        &self,
+        signature: &Signature,
+        site: Option<&str>,
+        window: Duration,
+        record: bool,
+    ) -> Option<FuzzyFindings> {
+        let prefix = self.fuzzy_prefix();
+        let mut cmd = redis::cmd("EVAL");
+        let known = self.band_bucket_keys("k", signature);
+        let recent = self.band_bucket_keys("r", signature);
+        cmd.arg(FUZZY_CHECK_SCRIPT)
+            .arg(known.len() + recent.len() + 1)
+            .arg(known)
+            .arg(recent)
+            .arg(format!("{prefix}ridx"))
+            .arg(signature.to_bytes())
+            .arg(format!("{:016x}", site_tag(site)))
+            .arg(format!("{:016x}", rand::random::<u64>()))
+            .arg(now_ms())
+            .arg(window.as_millis().max(1) as u64)
+            .arg(if record { "1" } else { "0" })
+            .arg((MATCH_THRESHOLD * HASHES as f64).ceil() as u64)
+            .arg(BUCKET_CAP)
+            .arg(MAX_RECENT_SHARED)
+            .arg(&prefix);
+        let reply: Vec<u64> = self
+            .call(move |mut m| async move { cmd.query_async(&mut m).await })
+            .await?;
+        match reply[..] {
+            [best, repeats, sites] => Some(FuzzyFindings {
+                known_similarity: best as f64 / HASHES as f64,
+                near_repeats: repeats,
+                near_sites: sites,
+            }),
+            _ => None,
+        }
+    }
+
+    /// See [`super::Cache::remember_spam`]. Not awaited.
+    pub fn remember_spam(&self, signature: &Signature) {
+        let mut cmd = redis::cmd("EVAL");
+        let known = self.band_bucket_keys("k", signature);
+        cmd.arg(FUZZY_REMEMBER_SCRIPT)
+            .arg(known.len() + 1)
+            .arg(known)
+            .arg(format!("{}kidx", self.fuzzy_prefix()))
+            .arg(signature.to_bytes())
+            .arg(format!("{:016x}", signature.id()))
+            .arg(now_ms())
+            .arg(KNOWN_SPAM_TTL.as_millis() as u64)
+            .arg(BUCKET_CAP)
+            .arg(MAX_KNOWN_SHARED)
+            .arg(self.fuzzy_prefix());
+        self.spawn_write(cmd);
+    }
+
+    /// See [`super::Cache::forget_spam`]: the entry goes; its ids left in the buckets point
+    /// at nothing and are pushed out by newer ones. Not awaited.
+    pub fn forget_spam(&self, signature: &Signature) {
+        let mut cmd = redis::cmd("DEL");
+        cmd.arg(format!("{}ks:{:016x}", self.fuzzy_prefix(), signature.id()));
+        self.spawn_write(cmd);
+    }
+
+    /// Runs `cmd` on the cache's runtime within the timeout, not awaited.
+    fn spawn_write(&self, cmd: redis::Cmd) {
+        if self.shared.open.load(Ordering::Relaxed) {
+            return;
+        }
+        let shared = self.shared.clone();
+        self.handle.spawn(async move {
+            let mut manager = shared.manager.clone();
+            match tokio::time::timeout(
+                shared.timeout,
+                cmd.query_async::<redis::Value>(&mut manager),
+            )
+            .await
+            {
+                Ok(Ok(_)) => shared.failures.store(0, Ordering::Relaxed),
+                _ => shared.record_failure(),
+            }
+        });
     }
 }

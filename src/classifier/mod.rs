@@ -104,6 +104,10 @@ pub struct Prediction {
     pub probability: Option<f64>,
     /// How many of the comment's features the model has seen in training.
     pub known_features: u32,
+    /// The calibrated spam probability with the author's name left out (its words and
+    /// shapes), from the same pass: whether a comment is spam by its name alone. Equal to
+    /// `probability` when the features record no name (as [`NbModel::predict`]'s do).
+    pub without_author_name: Option<f64>,
 }
 
 /// A trained sparse multinomial naive Bayes model.
@@ -344,7 +348,11 @@ impl NbModel {
 
     /// Evidence from the summed log-ratios of the known features.
     fn evidence_of(&self, sum: &EvidenceSum) -> Evidence {
-        let offset = self.per_feature_offset();
+        self.evidence_at(sum, self.per_feature_offset())
+    }
+
+    /// [`NbModel::evidence_of`] with the per-feature offset already computed.
+    fn evidence_at(&self, sum: &EvidenceSum, offset: f64) -> Evidence {
         let mut e = [0.0f64; DIMS];
         // With no known feature both stay neutral (0) rather than ±infinity.
         if sum.max.is_finite() {
@@ -368,29 +376,72 @@ impl NbModel {
 
     fn prediction_of(&self, evidence: &Evidence, known_features: u32) -> Prediction {
         let log_odds = self.calibration.log_odds(evidence);
-        let probability = self
-            .has_opinion()
-            .then(|| self.calibration.probability(evidence));
+        let probability = self.probability_of(evidence);
         Prediction {
             log_odds,
             probability,
             known_features,
+            without_author_name: probability,
         }
     }
 
+    fn probability_of(&self, evidence: &Evidence) -> Option<f64> {
+        self.has_opinion()
+            .then(|| self.calibration.probability(evidence))
+    }
+
     /// Scores a comment's features and names the `k` strongest tokens each way, in one pass
-    /// that looks each feature up once.
+    /// that looks each feature up once. The author-name features are one run of them, so
+    /// the sums without them are a copy taken before that run, brought up to date with the
+    /// few features after it: the probability without the name costs no second pass.
     pub fn assess(&self, features: FeatureView<'_>, k: usize) -> (Prediction, Vec<TokenWeight>) {
         let mut sum = EvidenceSum::new();
         let mut strongest = Strongest::new(self, k);
-        // Per known feature this is the whole cost besides the lookup, so it is written for
-        // the common case: everything it compares against lives in locals (registers), one
-        // comparison each way decides whether the feature can be among the strongest, and
-        // only a feature that can calls out to the sorted lists.
+        let name = features.author_name();
+        self.sum_range(features, 0..name.start, &mut sum, &mut strongest);
+        if name.is_empty() {
+            self.sum_range(
+                features,
+                name.start..features.len(),
+                &mut sum,
+                &mut strongest,
+            );
+            let prediction = self.prediction_of(&self.evidence_of(&sum), sum.counts.iter().sum());
+            return (prediction, strongest.tokens(features));
+        }
+        let mut without = sum.clone();
+        self.sum_range(features, name.clone(), &mut sum, &mut strongest);
+        let tail = name.end..features.len();
+        for (bucket, kind) in features.iter_range(tail.clone()) {
+            without.add_any(self.log_ratio[bucket as usize], kind);
+        }
+        self.sum_range(features, tail, &mut sum, &mut strongest);
+        let offset = self.per_feature_offset();
+        let mut prediction =
+            self.prediction_of(&self.evidence_at(&sum, offset), sum.counts.iter().sum());
+        prediction.without_author_name = self.probability_of(&self.evidence_at(&without, offset));
+        (prediction, strongest.tokens(features))
+    }
+
+    /// Adds the features in `range` to `sum` and offers them to `strongest`: per known
+    /// feature this is the whole cost besides the lookup, so it is written for the common
+    /// case. Everything it compares against lives in locals (registers), one comparison
+    /// each way decides whether the feature can be among the strongest, and only a feature
+    /// that can calls out to the sorted lists.
+    #[inline(always)]
+    fn sum_range(
+        &self,
+        features: FeatureView<'_>,
+        range: std::ops::Range<usize>,
+        sum: &mut EvidenceSum,
+        strongest: &mut Strongest,
+    ) {
         let (offset, trust) = (strongest.offset, strongest.trust);
         let (mut top_bar, mut bottom_bar) = (strongest.top.bar, strongest.bottom.bar);
         let (mut max, mut min) = (sum.max, sum.min);
-        for (i, (bucket, kind)) in features.iter().enumerate() {
+        let first = range.start;
+        for (i, (bucket, kind)) in features.iter_range(range).enumerate() {
+            let i = first + i;
             // Buckets come from masking with the model's own `bits`: indexing cannot fail.
             let r = self.log_ratio[bucket as usize];
             // A feature never seen in training (NaN) adds nothing. Which features those are
@@ -411,8 +462,6 @@ impl NbModel {
             }
         }
         (sum.max, sum.min) = (max, min);
-        let prediction = self.prediction_of(&self.evidence_of(&sum), sum.counts.iter().sum());
-        (prediction, strongest.tokens(features))
     }
 
     /// Calls `f(i, log_ratio)` for every feature `i` seen in training, in order. The ratios
@@ -678,6 +727,13 @@ fn prefetch(table: &[f32], bucket: u32) {
     let _ = (table, bucket);
 }
 
+/// Whether two strings are equal: most evidence tokens that read the same are one slice of
+/// the comment (a word and its n-grams), which the addresses settle without comparing bytes.
+#[inline(always)]
+fn same_text(a: &str, b: &str) -> bool {
+    a.len() == b.len() && (a.as_ptr() == b.as_ptr() || a == b)
+}
+
 /// `r`, or +0.0 when `r` is NaN, without a branch (the compiler turns the plain `if` into
 /// one, since SSE has no conditional move).
 #[inline(always)]
@@ -700,6 +756,7 @@ fn known_or_zero(r: f32) -> f32 {
 }
 
 /// Running per-namespace sums of known features' log-ratios (f32, in feature order).
+#[derive(Clone)]
 struct EvidenceSum {
     sums: [f32; KINDS],
     counts: [u32; KINDS],
@@ -729,6 +786,16 @@ impl EvidenceSum {
         if r < self.min {
             self.min = r;
         }
+    }
+
+    /// [`EvidenceSum::add`] for a log-ratio that may be NaN (a feature never seen in
+    /// training), which adds nothing: the same sums, bit for bit, as [`NbModel::assess`].
+    #[inline(always)]
+    fn add_any(&mut self, r: f32, kind: u8) {
+        self.sums[kind as usize] += known_or_zero(r);
+        self.counts[kind as usize] += !r.is_nan() as u32;
+        self.max = if r > self.max { r } else { self.max };
+        self.min = if r < self.min { r } else { self.min };
     }
 }
 
@@ -823,52 +890,61 @@ impl Strongest {
     /// The winners as tokens: up to `k` distinct token strings each way, strongest first. A
     /// character n-gram is named by the body word it was cut from (`w:` and the word), so a
     /// word and its n-grams make one entry whose weight is their sum. Only the handful of
-    /// winners is named, so this costs nothing per feature.
+    /// winners is named, as slices of the comment in arrays on the stack; only the `k` kept
+    /// each way become strings, so this costs nothing per feature and allocates once per token.
     fn tokens(self, features: FeatureView<'_>) -> Vec<TokenWeight> {
+        const MOST: usize = 2 * MAX_EVIDENCE_TOKENS;
         let mut out: Vec<TokenWeight> = Vec::with_capacity(2 * self.k);
         // Words already found: most winning n-grams are cut from a word another one was.
-        let mut words: Vec<&str> = Vec::with_capacity(4 * self.k);
+        let mut words: [&str; 2 * MOST] = [""; 2 * MOST];
+        let mut found = 0;
         let within = |outer: &str, inner: &str| {
             let (o, i) = (outer.as_ptr() as usize, inner.as_ptr() as usize);
             o <= i && i + inner.len() <= o + outer.len()
         };
         for (side, sign) in [(&self.top, 1.0f32), (&self.bottom, -1.0)] {
-            let first = out.len();
+            // One side's entries: prefix, text and summed weight.
+            let mut named: [(&str, &str, f64); MOST] = [("", "", 0.0); MOST];
+            let mut len = 0;
             for &(w, i) in side.sorted() {
                 let i = i as usize;
                 let (prefix, body) = features.token_parts(i);
-                let (prefix, body) = match words.iter().find(|word| within(word, body)) {
+                let (prefix, body) = match words[..found].iter().find(|word| within(word, body)) {
                     Some(word) if prefix == "c:" => ("w:", *word),
                     _ => match features.word_of(i) {
                         Some(word) => {
-                            words.push(word);
+                            if let Some(slot) = words.get_mut(found) {
+                                *slot = word;
+                                found += 1;
+                            }
                             ("w:", word)
                         }
                         None => (prefix, body),
                     },
                 };
-                let same = |t: &TokenWeight| {
-                    t.token.len() == prefix.len() + body.len()
-                        && t.token.starts_with(prefix)
-                        && t.token[prefix.len()..] == *body
-                };
-                if let Some(t) = out[first..].iter_mut().find(|t| same(t)) {
-                    t.weight += (sign * w) as f64;
-                    continue;
+                let weight = (sign * w) as f64;
+                match named[..len]
+                    .iter_mut()
+                    .find(|t| same_text(t.0, prefix) && same_text(t.1, body))
+                {
+                    Some(t) => t.2 += weight,
+                    None => {
+                        named[len] = (prefix, body, weight);
+                        len += 1;
+                    }
                 }
+            }
+            let named = &mut named[..len];
+            named.sort_by(|a, b| b.2.abs().total_cmp(&a.2.abs()));
+            for &(prefix, body, weight) in named.iter().take(self.k) {
                 let mut token = String::with_capacity(prefix.len() + body.len());
                 token.push_str(prefix);
                 token.push_str(body);
                 out.push(TokenWeight {
                     token,
-                    weight: (sign * w) as f64,
+                    weight: (weight * 1000.0).round() / 1000.0,
                 });
             }
-            out[first..].sort_by(|a, b| b.weight.abs().total_cmp(&a.weight.abs()));
-            out.truncate(first + self.k);
-        }
-        for t in &mut out {
-            t.weight = (t.weight * 1000.0).round() / 1000.0;
         }
         out
     }

@@ -17,6 +17,7 @@ use crate::routes::body::BodyDeadline;
 use crate::routes::error::ApiError;
 use crate::routes::RouteTable;
 use crate::service::import::{import_into, ChannelReader, ImportFailure, ImportRequest};
+use crate::service::share_fingerprint;
 use crate::state::AppState;
 
 /// Largest upload accepted (compressed size, for a gzip file).
@@ -106,11 +107,12 @@ pub async fn import(
                     }
                 })
             },
-            &mut |recorded| {
+            &mut |recorded, content| {
                 state.metrics.label_recorded(match recorded.label {
                     crate::domain::Label::Spam => "spam",
                     crate::domain::Label::Ham => "ham",
-                })
+                });
+                share_fingerprint(&state, recorded, content);
             },
         );
         let (counts, failure) = match outcome {

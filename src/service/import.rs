@@ -81,7 +81,8 @@ pub struct ImportRequest {
 }
 
 /// Reads `input` to its end into `labels`; see the module docs. `progress` sees the counts
-/// after each committed batch (and at the end), `recorded` each label recorded; `on_format`
+/// after each committed batch (and at the end), `recorded` each label recorded with its
+/// comment's text (for the fuzzy fingerprints, which live outside the book); `on_format`
 /// is told the format once it is known. Blocks on the disk.
 pub fn import_into(
     labels: &LabelBook,
@@ -89,7 +90,7 @@ pub fn import_into(
     request: &ImportRequest,
     on_format: &mut dyn FnMut(Format),
     progress: &mut dyn FnMut(&ImportCounts),
-    recorded: &mut dyn FnMut(&Recorded),
+    recorded: &mut dyn FnMut(&Recorded, &str),
 ) -> Result<ImportCounts, (ImportCounts, ImportFailure)> {
     let mut counts = ImportCounts::default();
     let opened = match import::open(input, request.format) {
@@ -105,12 +106,13 @@ pub fn import_into(
         if batch.is_empty() {
             return Ok(());
         }
+        let contents: Vec<String> = batch.iter().map(|c| c.comment.content.clone()).collect();
         let answers = labels.record_many(std::mem::take(batch)).map_err(|e| {
             let message = e.to_string();
             store_error = Some(e);
             Stop::Sink(anyhow::anyhow!(message))
         })?;
-        count_recorded(counts, &answers, recorded);
+        count_recorded(counts, &answers, &contents, recorded);
         tracing::debug!(
             records_read = counts.records_read,
             committed = counts.committed,
@@ -160,9 +162,10 @@ pub fn import_into(
 fn count_recorded(
     counts: &mut ImportCounts,
     answers: &[Recorded],
-    recorded: &mut dyn FnMut(&Recorded),
+    contents: &[String],
+    recorded: &mut dyn FnMut(&Recorded, &str),
 ) {
-    for answer in answers {
+    for (answer, content) in answers.iter().zip(contents) {
         counts.committed += 1;
         if answer.duplicate {
             counts.duplicates += 1;
@@ -175,7 +178,7 @@ fn count_recorded(
         if answer.previous.is_some() {
             counts.relabelled += 1;
         }
-        recorded(answer);
+        recorded(answer, content);
     }
 }
 

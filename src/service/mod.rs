@@ -116,9 +116,21 @@ pub async fn assess_comment(
             }
         }
         Lookup::Miss(counts) => {
-            let signals = counts
+            let mut signals = counts
                 .map(|c| signal_hits(&state.signals, &c))
                 .unwrap_or_default();
+            // Fuzzy fingerprints: known spam and near-duplicates across sites. Counted
+            // (recorded) only where the exact counters counted this submission.
+            if let Some(signature) = crate::fuzzy::signature_of(&canonical) {
+                let record = traces == Traces::Leave && pin.is_none();
+                let shared = state
+                    .cache
+                    .fuzzy_check(&signature, signal_keys.site.as_deref(), window, record)
+                    .await;
+                let more =
+                    crate::fuzzy::fuzzy_hits(&state.signals, &signature, shared.as_ref(), &signals);
+                signals.extend(more);
+            }
             let assessment = score_without_panicking(&content_xxh3, || {
                 state.labels.assess(
                     &scorer,
@@ -245,10 +257,12 @@ pub async fn record_label(
 ) -> Result<Recorded, ServiceError> {
     let labels = state.labels.clone();
     let key_id = correction.key_id.clone();
+    let comment_content = correction.comment.content.clone();
     let recorded = tokio::task::spawn_blocking(move || labels.record(correction))
         .await
         .map_err(|e| ServiceError::Internal(anyhow::anyhow!("label writer task failed: {e}")))?
         .map_err(ServiceError::LabelStoreUnavailable)?;
+    share_fingerprint(state, &recorded, &comment_content);
     state.metrics.label_recorded(match recorded.label {
         Label::Spam => "spam",
         Label::Ham => "ham",
@@ -264,6 +278,21 @@ pub async fn record_label(
         "label recorded"
     );
     Ok(recorded)
+}
+
+/// Shares the fuzzy fingerprint of a newly labelled comment with every replica: spam is
+/// remembered, a relabel to ham forgets it.
+pub fn share_fingerprint(state: &AppState, recorded: &Recorded, content: &str) {
+    if recorded.duplicate {
+        return;
+    }
+    let Some(signature) = crate::fuzzy::signature_of(&canonicalize(content)) else {
+        return;
+    };
+    match recorded.label {
+        Label::Spam => state.cache.remember_spam(&signature),
+        Label::Ham => state.cache.forget_spam(&signature),
+    }
 }
 
 /// Runs blocking work (file reads, registry listing) off the async runtime.

@@ -169,6 +169,8 @@ pub struct Features {
     text: String,
     /// Values of features not found verbatim in `text` (domains, shapes, author words).
     extras: String,
+    /// The features that come from the author's name (see [`FeatureView::author_name`]).
+    name: (u32, u32),
 }
 
 /// Upper bound on the features reserved up front for one comment.
@@ -234,6 +236,7 @@ impl Features {
                 origins: view.origins.to_vec(),
                 text: view.text.to_owned(),
                 extras: view.extras.to_owned(),
+                name: view.name,
             },
         )
     }
@@ -274,6 +277,7 @@ impl Features {
                 origins: b.entries.as_slice(),
                 text: &body.folded,
                 extras: &b.extras,
+                name: b.name,
             });
             b.finish(scratch);
             result
@@ -304,6 +308,7 @@ impl Features {
             origins: &self.origins,
             text: &self.text,
             extras: &self.extras,
+            name: self.name,
         }
     }
 
@@ -350,6 +355,8 @@ pub struct FeatureView<'a> {
     origins: &'a [Origin],
     text: &'a str,
     extras: &'a str,
+    /// Start and end of the features made from the author's name.
+    name: (u32, u32),
 }
 
 impl<'a> FeatureView<'a> {
@@ -361,6 +368,14 @@ impl<'a> FeatureView<'a> {
     /// Whether there are no features.
     pub fn is_empty(&self) -> bool {
         self.origins.is_empty()
+    }
+
+    /// The features made from the author's name (its words and its shapes: `a:`,
+    /// `am:name:*`, `am:name_is_url`, `am:name_digits`), one run of indices: what the
+    /// first-day policy leaves out to ask whether a comment is spam by its name alone.
+    pub fn author_name(&self) -> std::ops::Range<usize> {
+        let (start, end) = (self.name.0 as usize, self.name.1 as usize);
+        start.min(self.len())..end.min(self.len())
     }
 
     /// Bucket of feature `i`.
@@ -379,6 +394,19 @@ impl<'a> FeatureView<'a> {
     #[inline(always)]
     pub fn iter(&self) -> impl Iterator<Item = (u32, u8)> + 'a {
         self.origins.iter().map(|o| (o.bucket, o.kind as u8))
+    }
+
+    /// Bucket and namespace index of the features in `range` (cut to the features there
+    /// are), in order.
+    #[inline(always)]
+    pub fn iter_range(
+        &self,
+        range: std::ops::Range<usize>,
+    ) -> impl Iterator<Item = (u32, u8)> + 'a {
+        let end = range.end.min(self.origins.len());
+        self.origins[range.start.min(end)..end]
+            .iter()
+            .map(|o| (o.bucket, o.kind as u8))
     }
 
     /// The readable form of feature `i` as its namespace prefix and its text.
@@ -440,6 +468,8 @@ struct Builder {
     presence: bool,
     extras: String,
     mask: u32,
+    /// Start and end of the author-name features in `entries`.
+    name: (u32, u32),
 }
 
 /// Where `bucket` starts probing in a presence table of `smask + 1` slots.
@@ -504,6 +534,7 @@ impl Builder {
                 extras
             },
             mask: (1u32 << config.bits) - 1,
+            name: (0, 0),
         };
         b.new_generation(slots);
         b
@@ -843,6 +874,7 @@ impl Builder {
     }
 
     fn author(&mut self, author: AuthorFields<'_>) {
+        let name_start = self.entries.len as u32;
         if let Some(name) = author.name.filter(|n| !n.trim().is_empty()) {
             let canonical = super::canonicalize(name);
             let folded = super::fold(&canonical);
@@ -859,6 +891,7 @@ impl Builder {
                 self.push_extra(FeatureKind::AuthorMeta, "name_digits");
             }
         }
+        self.name = (name_start, self.entries.len as u32);
         if let Some(url) = author.url.filter(|u| !u.trim().is_empty()) {
             self.push_extra(FeatureKind::AuthorMeta, &format!("url:{}", domain_of(url)));
         }

@@ -5,6 +5,7 @@
 //! the same canonical text.
 
 mod features;
+pub mod fuzzy;
 mod html;
 mod links;
 mod shapes;

@@ -245,14 +245,14 @@ async fn the_memory_budget_and_its_use_are_in_the_metrics() {
             .unwrap()
     };
     let before = metrics().await;
-    for store in ["verdicts", "ids", "counters", "review"] {
+    for store in ["verdicts", "ids", "counters", "review", "fuzzy"] {
         used(&before, store);
     }
     assert!(
-        before.contains(r#"commentguard_memory_budget_bytes{store="verdicts"} 4194304"#),
-        "half of 8 MiB for verdicts:\n{before}"
+        before.contains(r#"commentguard_memory_budget_bytes{store="verdicts"} 3774873"#),
+        "45% of 8 MiB for verdicts:\n{before}"
     );
-    // Twenty distinct 60 KB comments: over 1 MB offered, within the 4 MiB verdict share.
+    // Twenty distinct 60 KB comments: over 1 MB offered, within the 3.6 MiB verdict share.
     for i in 0..20 {
         let content = format!("{i} {}", "lorem ipsum dolor sit amet ".repeat(2_200));
         app.score(&json!({"content": content, "id": format!("big-{i}")}))

@@ -6,6 +6,7 @@ mod comments;
 mod compose;
 mod console;
 mod fuzz;
+mod fuzzy;
 mod hardening;
 mod health;
 mod helpers;
