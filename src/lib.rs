@@ -64,6 +64,7 @@ pub mod cache;
 pub mod classifier;
 pub mod console;
 pub mod corpus;
+pub mod database;
 pub mod domain;
 pub mod evaluation;
 pub mod keys;

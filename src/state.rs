@@ -14,8 +14,9 @@ use crate::cache::{
     Cache, LocalCache, MemoryBudget, RedisCache, StoreMemory, REVIEW_MEMORY_PER_JSON_BYTE,
 };
 use crate::classifier::{parse_manifest, MANIFEST_FILE, MODEL_FILE};
+use crate::database::{Database, PgLabels};
 use crate::keys::Keyring;
-use crate::labels::{included_labels, log_id, LabelBook, ReplayReport};
+use crate::labels::{included_labels, log_id, LabelBook, ReplayReport, SharedLabelLog};
 use crate::metrics::Metrics;
 use crate::ratelimit::{RateLimiters, TrustedProxies};
 use crate::registry::{Registry, RegistryEntry, REGISTRY_DIR};
@@ -30,6 +31,8 @@ use crate::telemetry::WarnThrottle;
 pub struct AppState {
     /// Moderator labels and the live scorer (the loaded model plus what labels taught it).
     pub labels: Arc<LabelBook>,
+    /// The shared label store, when labels live in PostgreSQL (to follow other replicas).
+    pub shared_labels: Option<Arc<PgLabels>>,
     /// The API keys.
     pub keys: Keyring,
     /// Where the service keeps its state (labels, keys).
@@ -138,24 +141,38 @@ pub fn build(settings: &Settings) -> anyhow::Result<(AppState, Startup)> {
             .clone()
             .unwrap_or_else(|| settings.data_dir.join(REGISTRY_DIR)),
     );
-    let (scorer, labels_through, newly_configured) = load_active_model(settings, &registry, scorer)
-        .context("cannot set up the model registry")?;
-    let (labels, replay) = LabelBook::open_after(
-        &settings.data_dir,
-        scorer,
-        labels_through,
-        settings.label_weight,
-    )
-    .with_context(|| {
-        format!(
-            "cannot open the label log in {}",
-            settings.data_dir.display()
+    let shared_labels = open_shared_labels(settings)?;
+    let local_log = match &shared_labels {
+        Some(store) => store.id().to_owned(),
+        None => log_id(&settings.data_dir)?,
+    };
+    let (scorer, labels_through, newly_configured) =
+        load_active_model(settings, &registry, scorer, &local_log)
+            .context("cannot set up the model registry")?;
+    let (labels, replay) = match &shared_labels {
+        Some(store) => (
+            LabelBook::open_shared(store.clone(), scorer, labels_through, settings.label_weight)
+                .context("cannot read the labels in PostgreSQL")?,
+            ReplayReport::default(),
+        ),
+        None => LabelBook::open_after(
+            &settings.data_dir,
+            scorer,
+            labels_through,
+            settings.label_weight,
         )
-    })?;
+        .with_context(|| {
+            format!(
+                "cannot open the label log in {}",
+                settings.data_dir.display()
+            )
+        })?,
+    };
     let metrics = Metrics::new();
     metrics.model_in_use(labels.live().current().model_version());
     let state = AppState {
         labels: Arc::new(labels),
+        shared_labels,
         keys,
         data_dir: settings.data_dir.clone(),
         cache: Arc::new(cache),
@@ -193,6 +210,16 @@ pub fn load_scorer(settings: &Settings) -> anyhow::Result<Scorer> {
             None => "cannot load the embedded model and rules".to_owned(),
         }
     })
+}
+
+/// The PostgreSQL label store when a database URL is set (connected and migrated).
+fn open_shared_labels(settings: &Settings) -> anyhow::Result<Option<Arc<PgLabels>>> {
+    let Some(url) = &settings.database_url else {
+        return Ok(None);
+    };
+    let database = Database::open(url)?;
+    let store = PgLabels::new(database).context("cannot read the label log's id in PostgreSQL")?;
+    Ok(Some(Arc::new(store)))
 }
 
 /// Redis when a URL is set, else the in-process cache within `budget`.
@@ -275,6 +302,7 @@ fn load_active_model(
     settings: &Settings,
     registry: &Registry,
     configured: Scorer,
+    local_log: &str,
 ) -> anyhow::Result<(Scorer, u64, bool)> {
     let (model_bytes, manifest_bytes) = match &settings.models_dir {
         None => {
@@ -314,15 +342,10 @@ fn load_active_model(
     if new || registry.active()?.is_none() {
         registry.set_active(&version)?;
     }
-    let local_log = log_id(&settings.data_dir)?;
     Ok(match registry.load_active()? {
         Some((model, manifest, entry)) => (
             configured.with_model(model, manifest.version),
-            included_labels(
-                entry.labels_log.as_deref(),
-                entry.labels_through,
-                &local_log,
-            ),
+            included_labels(entry.labels_log.as_deref(), entry.labels_through, local_log),
             new,
         ),
         None => (configured, 0, new),

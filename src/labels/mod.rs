@@ -14,7 +14,7 @@
 mod log;
 mod memory;
 
-pub use log::{LabelLog, ReplayReport, LABELS_FILE};
+pub use log::{LabelLog, RecordHead, ReplayReport, LABELS_FILE};
 pub use memory::{MemoryKeys, SpamMemory, DOMAIN_WEIGHT};
 
 use std::collections::HashMap;
@@ -273,11 +273,55 @@ fn learn_all(scorer: &mut Scorer, records: &[LabelRecord], weight: f32) {
     scorer.learn_many(&items);
 }
 
+/// What [`SharedLabelLog::append`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Appended {
+    /// The label was committed as this record (its `seq` given by the store).
+    New(Box<LabelRecord>),
+    /// The comment already had this label, recorded as `label_id` at `seq`: nothing written.
+    Duplicate {
+        /// The earlier label's id.
+        label_id: String,
+        /// Its position.
+        seq: u64,
+    },
+}
+
+/// A label log kept outside the process (PostgreSQL) and shared by replicas. Positions are
+/// given by the store and become visible in order (no reader ever sees `n + 1` before `n`).
+/// Every call blocks on the store: call it off the async runtime.
+pub trait SharedLabelLog: Send + Sync + std::fmt::Debug {
+    /// The log's id, the same for every replica on the store (see [`log_id`]).
+    fn id(&self) -> &str;
+    /// Commits `correction` unless the comment `fingerprint` already has its label; the
+    /// relabel (`previous`) is decided by the store, so two replicas cannot both add one.
+    fn append(&self, fingerprint: Fingerprint, correction: Correction) -> io::Result<Appended>;
+    /// Records from position `seq` on, in order, at most `limit`.
+    fn read_from(&self, seq: u64, limit: usize) -> io::Result<Vec<LabelRecord>>;
+    /// The labels in force now, one per comment, from position `seq` on, at most `limit`.
+    fn read_current_from(&self, seq: u64, limit: usize) -> io::Result<Vec<LabelRecord>>;
+    /// Whether the store answered its last call (for `/readyz`).
+    fn healthy(&self) -> bool;
+}
+
+/// Where the book keeps its labels.
+#[derive(Debug)]
+enum Log {
+    /// The file in the data directory; its lock serialises writers while a label is made
+    /// durable and applied.
+    File(Mutex<LabelLog>),
+    /// A shared store; `folded` is the position up to which every label is applied here,
+    /// and its lock serialises applying.
+    Shared {
+        store: Arc<dyn SharedLabelLog>,
+        folded: Mutex<u64>,
+    },
+}
+
 /// The label store and its live effects; see the module docs.
 #[derive(Debug)]
 pub struct LabelBook {
-    /// Serialises writers; held while a label is made durable and applied.
-    log: Mutex<LabelLog>,
+    log: Log,
     /// This log's id (see [`log_id`]).
     id: String,
     index: RwLock<Index>,
@@ -334,7 +378,7 @@ impl LabelBook {
         learn_all(&mut scorer, &pending, weight);
         Ok((
             LabelBook {
-                log: Mutex::new(log),
+                log: Log::File(Mutex::new(log)),
                 id: log_id(data_dir)?,
                 index: RwLock::new(index),
                 live: Arc::new(LiveScorer::new(scorer)),
@@ -349,11 +393,106 @@ impl LabelBook {
         &self.live
     }
 
+    /// Opens a book on a shared store: pins and the spam memory from the labels in force,
+    /// and onto `scorer` (trained on every label up to `labels_through` of this store's
+    /// log) every later label, so a replica that starts late reads each comment once and
+    /// learns only what its model lacks. Blocks on the store.
+    pub fn open_shared(
+        store: Arc<dyn SharedLabelLog>,
+        mut scorer: Scorer,
+        labels_through: u64,
+        weight: f32,
+    ) -> io::Result<LabelBook> {
+        let mut index = Index::default();
+        let mut folded = 0;
+        let mut seq = 1;
+        loop {
+            let page = store.read_current_from(seq, REPLAY_BATCH)?;
+            let Some(last) = page.last() else { break };
+            seq = last.seq + 1;
+            for record in &page {
+                if let Some(fingerprint) = parse_fingerprint(record) {
+                    index.apply(fingerprint, record);
+                }
+            }
+        }
+        let mut seq = labels_through + 1;
+        loop {
+            let page = store.read_from(seq, REPLAY_BATCH)?;
+            let Some(last) = page.last() else { break };
+            seq = last.seq + 1;
+            folded = last.seq;
+            // Labels committed after the read of the labels in force pin here too.
+            for record in &page {
+                if let Some(fingerprint) = parse_fingerprint(record) {
+                    let newer = index
+                        .current
+                        .get(&fingerprint)
+                        .is_none_or(|pin| pin.seq < record.seq);
+                    if newer {
+                        index.apply(fingerprint, record);
+                    }
+                }
+            }
+            learn_all(&mut scorer, &page, weight);
+        }
+        Ok(LabelBook {
+            id: store.id().to_owned(),
+            log: Log::Shared {
+                store,
+                folded: Mutex::new(folded.max(labels_through)),
+            },
+            index: RwLock::new(index),
+            live: Arc::new(LiveScorer::new(scorer)),
+            weight,
+        })
+    }
+
     /// Records a correction durably, then applies it; see the module docs. Blocks on the
-    /// disk: call it off the async runtime.
+    /// disk or the shared store: call it off the async runtime.
     pub fn record(&self, correction: Correction) -> io::Result<Recorded> {
         let fingerprint = Fingerprint::of(&correction.comment);
-        let mut log = self.log.lock().map_err(poisoned)?;
+        let wanted = correction.label;
+        match &self.log {
+            Log::File(log) => self.record_in_file(log, fingerprint, correction),
+            Log::Shared { store, .. } => match store.append(fingerprint, correction)? {
+                Appended::Duplicate { label_id, seq } => {
+                    // Another replica's label, perhaps not applied here yet.
+                    if self.pinned(fingerprint).is_none_or(|pin| pin.seq < seq) {
+                        self.catch_up()?;
+                    }
+                    Ok(Recorded {
+                        label_id,
+                        seq,
+                        label: wanted,
+                        previous: None,
+                        duplicate: true,
+                        fingerprint: fingerprint.to_hex(),
+                    })
+                }
+                Appended::New(record) => {
+                    let recorded = Recorded {
+                        label_id: record.label_id.clone(),
+                        seq: record.seq,
+                        label: record.label,
+                        previous: record.previous,
+                        duplicate: false,
+                        fingerprint: record.fingerprint.clone(),
+                    };
+                    self.fold(*record)?;
+                    Ok(recorded)
+                }
+            },
+        }
+    }
+
+    fn record_in_file(
+        &self,
+        log: &Mutex<LabelLog>,
+        fingerprint: Fingerprint,
+        correction: Correction,
+    ) -> io::Result<Recorded> {
+        let mut log = log.lock().map_err(poisoned)?;
         let current = self
             .index
             .read()
@@ -402,27 +541,156 @@ impl LabelBook {
         })
     }
 
-    /// Puts `scorer` (a model trained on every label up to `labels_through`) in service,
-    /// after learning every later label onto it. Corrections wait meanwhile, so none is
-    /// missed between the replay and the swap. Blocks on the disk.
-    pub fn activate(&self, mut scorer: Scorer, labels_through: u64) -> io::Result<()> {
-        let log = self.log.lock().map_err(poisoned)?;
-        let mut seq = labels_through;
-        loop {
-            let page = log.read_from(seq + 1, 1024, |_| true)?;
-            let Some(last) = page.last() else { break };
-            seq = last.seq;
-            for record in &page {
-                learn(&mut scorer, record, self.weight);
-            }
+    /// Applies every label of the shared store up to `record` (which this replica just
+    /// committed), in order and each once: usually just `record`, else the labels other
+    /// replicas committed before it are read first.
+    fn fold(&self, record: LabelRecord) -> io::Result<()> {
+        let Log::Shared { store, folded } = &self.log else {
+            return Ok(());
+        };
+        let mut folded = folded.lock().map_err(poisoned)?;
+        if record.seq <= *folded {
+            return Ok(());
         }
-        self.live.replace(scorer);
+        if record.seq > *folded + 1 {
+            self.fold_from_store(store.as_ref(), &mut folded, Some(record.seq - 1))?;
+        }
+        // Every earlier position is committed or was never (a rolled-back writer's gap):
+        // writers commit in position order.
+        self.apply_all(std::slice::from_ref(&record))?;
+        *folded = record.seq;
         Ok(())
     }
 
-    /// Position of the last label in the log.
+    /// Applies every label the shared store has past the last one applied here (other
+    /// replicas' labels); answers how many. Called when the store announces new labels and
+    /// after any reconnect. A no-op for the file store.
+    pub fn catch_up(&self) -> io::Result<usize> {
+        let Log::Shared { store, folded } = &self.log else {
+            return Ok(0);
+        };
+        let mut folded = folded.lock().map_err(poisoned)?;
+        self.fold_from_store(store.as_ref(), &mut folded, None)
+    }
+
+    /// Reads and applies labels after `folded` (through `until`, if given), page by page.
+    fn fold_from_store(
+        &self,
+        store: &dyn SharedLabelLog,
+        folded: &mut u64,
+        until: Option<u64>,
+    ) -> io::Result<usize> {
+        let mut applied = 0;
+        loop {
+            let mut page = store.read_from(*folded + 1, REPLAY_BATCH)?;
+            if let Some(until) = until {
+                page.retain(|r| r.seq <= until);
+            }
+            let Some(last) = page.last().map(|r| r.seq) else {
+                return Ok(applied);
+            };
+            self.apply_all(&page)?;
+            applied += page.len();
+            *folded = last;
+        }
+    }
+
+    /// Pins, remembers and learns `records` (in order) in one swap of the live model.
+    fn apply_all(&self, records: &[LabelRecord]) -> io::Result<()> {
+        {
+            let mut index = self.index.write().map_err(poisoned)?;
+            for record in records {
+                if let Some(fingerprint) = parse_fingerprint(record) {
+                    index.apply(fingerprint, record);
+                }
+            }
+        }
+        self.live
+            .update(|scorer| learn_all(scorer, records, self.weight));
+        Ok(())
+    }
+
+    /// Whether the label store can take corrections now: `ok`, or `degraded` while a shared
+    /// store does not answer.
+    pub fn health(&self) -> &'static str {
+        match &self.log {
+            Log::Shared { store, .. } if !store.healthy() => "degraded",
+            _ => "ok",
+        }
+    }
+
+    /// Puts `scorer` (a model trained on every label up to `labels_through`) in service,
+    /// after learning every later label onto it. Corrections wait meanwhile, so none is
+    /// missed between the replay and the swap. Blocks on the disk or the store.
+    pub fn activate(&self, mut scorer: Scorer, labels_through: u64) -> io::Result<()> {
+        match &self.log {
+            Log::File(log) => {
+                let log = log.lock().map_err(poisoned)?;
+                let mut seq = labels_through;
+                loop {
+                    let page = log.read_from(seq + 1, 1024, |_| true)?;
+                    let Some(last) = page.last() else { break };
+                    seq = last.seq;
+                    for record in &page {
+                        learn(&mut scorer, record, self.weight);
+                    }
+                }
+                self.live.replace(scorer);
+            }
+            Log::Shared { store, folded } => {
+                // Holding `folded`: nothing is applied to the old model meanwhile.
+                let folded = folded.lock().map_err(poisoned)?;
+                let mut seq = labels_through;
+                while seq < *folded {
+                    let mut page = store.read_from(seq + 1, REPLAY_BATCH)?;
+                    page.retain(|r| r.seq <= *folded);
+                    let Some(last) = page.last() else { break };
+                    seq = last.seq;
+                    learn_all(&mut scorer, &page, self.weight);
+                }
+                self.live.replace(scorer);
+            }
+        }
+        Ok(())
+    }
+
+    /// Position of the last label applied here (for the file store, the last in the log).
     pub fn last_seq(&self) -> u64 {
-        self.log.lock().map_or(0, |log| log.last_seq())
+        match &self.log {
+            Log::File(log) => log.lock().map_or(0, |log| log.last_seq()),
+            Log::Shared { folded, .. } => folded.lock().map_or(0, |f| *f),
+        }
+    }
+
+    /// Records from `seq` on, at most `limit`, that this book has applied.
+    fn read_page(&self, seq: u64, limit: usize) -> io::Result<Vec<LabelRecord>> {
+        match &self.log {
+            Log::File(log) => log
+                .lock()
+                .map_err(poisoned)?
+                .read_from(seq, limit, |_| true),
+            Log::Shared { store, .. } => {
+                let through = self.last_seq();
+                let mut page = store.read_from(seq, limit)?;
+                page.retain(|r| r.seq <= through);
+                Ok(page)
+            }
+        }
+    }
+
+    /// Position and fingerprint of records from `seq` on, at most `limit`.
+    fn read_heads(&self, seq: u64, limit: usize) -> io::Result<Vec<RecordHead>> {
+        match &self.log {
+            Log::File(log) => log.lock().map_err(poisoned)?.read_heads_from(seq, limit),
+            Log::Shared { .. } => Ok(self
+                .read_page(seq, limit)?
+                .into_iter()
+                .map(|r| RecordHead {
+                    seq: r.seq,
+                    fingerprint: r.fingerprint,
+                })
+                .collect()),
+        }
     }
 
     /// The labels in force as of log position `through` (the latest label per comment
@@ -440,7 +708,7 @@ impl LabelBook {
         let mut latest: HashMap<u128, u64> = HashMap::new();
         self.scan(
             through,
-            |log, from| log.read_heads_from(from, 1024),
+            |from| self.read_heads(from, 1024),
             |head| head.seq,
             |head| {
                 if let Some(fingerprint) = key(&head.fingerprint) {
@@ -450,7 +718,7 @@ impl LabelBook {
         )?;
         self.scan(
             through,
-            |log, from| log.read_from(from, 1024, |_| true),
+            |from| self.read_page(from, 1024),
             |record| record.seq,
             |record| {
                 if key(&record.fingerprint).and_then(|f| latest.get(&f)) == Some(&record.seq) {
@@ -465,13 +733,13 @@ impl LabelBook {
     fn scan<T>(
         &self,
         through: u64,
-        read: impl Fn(&LabelLog, u64) -> io::Result<Vec<T>>,
+        read: impl Fn(u64) -> io::Result<Vec<T>>,
         seq_of: impl Fn(&T) -> u64,
         mut each: impl FnMut(T),
     ) -> io::Result<()> {
         let mut seq = 0;
         while seq < through {
-            let page = read(&*self.log.lock().map_err(poisoned)?, seq + 1)?;
+            let page = read(seq + 1)?;
             let Some(last) = page.last() else { break };
             seq = seq_of(last);
             page.into_iter()
@@ -540,18 +808,34 @@ impl LabelBook {
     }
 
     /// Labels in force with `seq` greater than `after`, oldest first, at most `limit`; and
-    /// the cursor for the next page when there may be more. Blocks on the disk.
+    /// the cursor for the next page when there may be more. Blocks on the disk or store.
     pub fn export(&self, after: u64, limit: usize) -> io::Result<(Vec<LabelRecord>, Option<u64>)> {
-        let log = self.log.lock().map_err(poisoned)?;
-        let index = self.index.read().map_err(poisoned)?;
-        let is_current = |r: &LabelRecord| {
-            u128::from_str_radix(&r.fingerprint, 16)
-                .ok()
-                .and_then(|f| index.current.get(&Fingerprint(f)))
+        let is_current = |index: &Index, r: &LabelRecord| {
+            parse_fingerprint(r)
+                .and_then(|f| index.current.get(&f))
                 .is_some_and(|pin| pin.seq == r.seq)
         };
-        let mut page =
-            log.read_from(after.saturating_add(1), limit.saturating_add(1), is_current)?;
+        let want = limit.saturating_add(1);
+        let mut page = match &self.log {
+            Log::File(log) => {
+                let log = log.lock().map_err(poisoned)?;
+                let index = self.index.read().map_err(poisoned)?;
+                log.read_from(after.saturating_add(1), want, |r| is_current(&index, r))?
+            }
+            Log::Shared { .. } => {
+                let mut out = Vec::new();
+                let mut seq = after.saturating_add(1);
+                while out.len() < want {
+                    let read = self.read_page(seq, REPLAY_BATCH)?;
+                    let Some(last) = read.last() else { break };
+                    seq = last.seq + 1;
+                    let index = self.index.read().map_err(poisoned)?;
+                    out.extend(read.into_iter().filter(|r| is_current(&index, r)));
+                }
+                out.truncate(want);
+                out
+            }
+        };
         let next = if page.len() > limit {
             page.truncate(limit);
             page.last().map(|r| r.seq)
@@ -560,6 +844,18 @@ impl LabelBook {
         };
         Ok((page, next))
     }
+}
+
+/// The record's fingerprint, unless it is malformed (logged and skipped).
+fn parse_fingerprint(record: &LabelRecord) -> Option<Fingerprint> {
+    let parsed = u128::from_str_radix(&record.fingerprint, 16).ok();
+    if parsed.is_none() {
+        tracing::error!(
+            seq = record.seq,
+            "label with a malformed fingerprint skipped"
+        );
+    }
+    parsed.map(Fingerprint)
 }
 
 #[cfg(test)]

@@ -13,6 +13,8 @@ mod ids;
 mod labels;
 mod openapi;
 mod ops;
+mod postgres;
+mod postgres_server;
 mod redis_cache;
 mod redis_server;
 mod report;
