@@ -14,7 +14,7 @@ use crate::cache::{
     Cache, LocalCache, MemoryBudget, RedisCache, StoreMemory, REVIEW_MEMORY_PER_JSON_BYTE,
 };
 use crate::classifier::{parse_manifest, MANIFEST_FILE, MODEL_FILE};
-use crate::database::{Database, PgLabels};
+use crate::database::{Database, PgLabels, PgReview};
 use crate::keys::Keyring;
 use crate::labels::{included_labels, log_id, LabelBook, ReplayReport, SharedLabelLog};
 use crate::metrics::Metrics;
@@ -133,7 +133,8 @@ pub fn build(settings: &Settings) -> anyhow::Result<(AppState, Startup)> {
         );
     }
     let cache = open_cache(settings, budget)?;
-    let (review, review_memory) = open_review(settings, &cache, budget)?;
+    let database = open_database(settings)?;
+    let (review, review_memory) = open_review(settings, &cache, database.as_ref(), budget)?;
     let keys = open_keys(settings)?;
     let registry = Registry::at(
         settings
@@ -141,7 +142,13 @@ pub fn build(settings: &Settings) -> anyhow::Result<(AppState, Startup)> {
             .clone()
             .unwrap_or_else(|| settings.data_dir.join(REGISTRY_DIR)),
     );
-    let shared_labels = open_shared_labels(settings)?;
+    let shared_labels = match &database {
+        Some(database) => Some(Arc::new(
+            PgLabels::new(database.clone())
+                .context("cannot read the label log's id in PostgreSQL")?,
+        )),
+        None => None,
+    };
     let local_log = match &shared_labels {
         Some(store) => store.id().to_owned(),
         None => log_id(&settings.data_dir)?,
@@ -213,13 +220,12 @@ pub fn load_scorer(settings: &Settings) -> anyhow::Result<Scorer> {
 }
 
 /// The PostgreSQL label store when a database URL is set (connected and migrated).
-fn open_shared_labels(settings: &Settings) -> anyhow::Result<Option<Arc<PgLabels>>> {
-    let Some(url) = &settings.database_url else {
-        return Ok(None);
-    };
-    let database = Database::open(url)?;
-    let store = PgLabels::new(database).context("cannot read the label log's id in PostgreSQL")?;
-    Ok(Some(Arc::new(store)))
+fn open_database(settings: &Settings) -> anyhow::Result<Option<Arc<Database>>> {
+    settings
+        .database_url
+        .as_deref()
+        .map(Database::open)
+        .transpose()
 }
 
 /// Redis when a URL is set, else the in-process cache within `budget`.
@@ -241,13 +247,19 @@ fn open_cache(settings: &Settings, budget: MemoryBudget) -> anyhow::Result<Cache
 /// The review history, and the same again when it is the in-process file store.
 type OpenedReview = (Arc<dyn ReviewStore>, Option<Arc<FileHistory>>);
 
-/// The review history lives where the cache does: replicas on one Redis share one queue.
-/// The file store (in process) is returned a second time, to report its memory.
+/// The review history lives in PostgreSQL when there is one, else where the cache does:
+/// replicas on one database or one Redis share one queue. The file store (in process) is
+/// returned a second time, to report its memory.
 fn open_review(
     settings: &Settings,
     cache: &Cache,
+    database: Option<&Arc<Database>>,
     budget: MemoryBudget,
 ) -> anyhow::Result<OpenedReview> {
+    if let Some(database) = database {
+        let review = PgReview::new(database.clone(), settings.review_retention);
+        return Ok((Arc::new(review), None));
+    }
     Ok(match cache {
         Cache::Redis(redis) => (Arc::new(redis.review(settings.review_retention)), None),
         Cache::Local(_) => {

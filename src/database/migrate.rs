@@ -4,7 +4,10 @@
 use tokio_postgres::Client;
 
 /// The migrations this build knows, in order: (version, SQL).
-pub const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("migrations/0001_labels.sql"))];
+pub const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("migrations/0001_labels.sql")),
+    (2, include_str!("migrations/0002_review.sql")),
+];
 
 /// Key of the session advisory lock held while migrating.
 const MIGRATION_LOCK: i64 = 0x636f_6d6d_656e_7401;

@@ -13,9 +13,11 @@
 
 mod labels;
 mod migrate;
+mod review;
 
 pub use labels::{copy_file_labels, CopyReport, PgLabels};
 pub use migrate::{known_version, MigrateError, MIGRATIONS};
+pub use review::PgReview;
 
 use std::future::Future;
 use std::io;

@@ -336,3 +336,31 @@ async fn migrate_store_copies_the_file_labels_once_however_often_it_runs() {
     assert_eq!(on_postgres.score(&comments[0]).await["verdict"], "approve");
     assert_eq!(on_postgres.score(&comments[1]).await["verdict"], "spam");
 }
+
+#[tokio::test]
+async fn the_review_history_in_postgres_is_one_queue_for_every_replica() {
+    let url = fresh_schema("cg_review").await;
+    let (a, b) = (replica(&url).await, replica(&url).await);
+    let held = crate::review::held_comment("pg-queue");
+    let scored = a.score(&held).await;
+    assert_eq!(scored["verdict"], "hold", "{scored}");
+    let id = scored["verdict_id"].as_str().unwrap().to_owned();
+    // Written after the answer: B's queue shows it once the writer has.
+    let shown = within(Duration::from_secs(3), || async {
+        let (status, page) =
+            status_and_json(b.request(Method::GET, "/v1/review/queue?status=all").await).await;
+        assert_eq!(status, 200, "{page}");
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["verdict_id"] == id.as_str())
+    })
+    .await;
+    assert!(
+        shown.is_some(),
+        "replica B's queue lists the verdict A gave"
+    );
+    let (_, summary) = status_and_json(b.request(Method::GET, "/v1/review/summary").await).await;
+    assert_eq!(summary["review_store"], "postgres", "{summary}");
+}
