@@ -896,6 +896,127 @@ mod tests {
 
     const PROBE: &str = "my grandmother knits lovely woollen scarves every winter";
 
+    /// A shared store in memory: positions given in commit order, with a gap after each
+    /// label when `gaps` (a writer that rolled back after drawing a position).
+    #[derive(Debug, Default)]
+    struct MemoryStore {
+        records: Mutex<Vec<LabelRecord>>,
+        gaps: bool,
+    }
+
+    impl SharedLabelLog for MemoryStore {
+        fn id(&self) -> &str {
+            "memory"
+        }
+
+        fn append(&self, fingerprint: Fingerprint, c: Correction) -> io::Result<Appended> {
+            let mut records = self.records.lock().unwrap();
+            let hex = fingerprint.to_hex();
+            let head = records.iter().rev().find(|r| r.fingerprint == hex);
+            if let Some(head) = head.filter(|h| h.label == c.label) {
+                return Ok(Appended::Duplicate {
+                    label_id: head.label_id.clone(),
+                    seq: head.seq,
+                });
+            }
+            let step = if self.gaps { 2 } else { 1 };
+            let record = LabelRecord {
+                seq: records.last().map_or(0, |r| r.seq) + step,
+                label_id: format!("l{}", records.len()),
+                fingerprint: hex,
+                label: c.label,
+                previous: head.map(|h| h.label),
+                comment: c.comment,
+                verdict_id: None,
+                moderator: None,
+                note: None,
+                key_id: None,
+                created_at: OffsetDateTime::now_utc(),
+            };
+            records.push(record.clone());
+            Ok(Appended::New(Box::new(record)))
+        }
+
+        fn read_from(&self, seq: u64, limit: usize) -> io::Result<Vec<LabelRecord>> {
+            let records = self.records.lock().unwrap();
+            Ok(records
+                .iter()
+                .filter(|r| r.seq >= seq)
+                .take(limit)
+                .cloned()
+                .collect())
+        }
+
+        fn read_current_from(&self, seq: u64, limit: usize) -> io::Result<Vec<LabelRecord>> {
+            let records = self.records.lock().unwrap();
+            let current = records.iter().filter(|r| {
+                records
+                    .iter()
+                    .rev()
+                    .find(|o| o.fingerprint == r.fingerprint)
+                    == Some(*r)
+            });
+            Ok(current
+                .filter(|r| r.seq >= seq)
+                .take(limit)
+                .cloned()
+                .collect())
+        }
+
+        fn healthy(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn books_on_one_shared_store_apply_each_label_once_in_order_across_gaps() {
+        // (gaps in the positions, why)
+        for (gaps, why) in [
+            (false, "dense positions"),
+            (true, "a rolled-back writer's gaps"),
+        ] {
+            let store = Arc::new(MemoryStore {
+                gaps,
+                ..Default::default()
+            });
+            let open = || LabelBook::open_shared(store.clone(), scorer(), 0, 2.0).unwrap();
+            let (a, b) = (open(), open());
+            let spam = "cheap knitting needles at needle-deals.example, buy now";
+            a.record(correction(spam, Label::Spam)).unwrap();
+            a.record(correction(
+                "another offer from needle-deals.example",
+                Label::Spam,
+            ))
+            .unwrap();
+            // B writes before it heard of A's labels: it applies them first, then its own.
+            let relabel = b.record(correction(spam, Label::Ham)).unwrap();
+            assert_eq!(relabel.previous, Some(Label::Spam), "{why}");
+            assert_eq!(b.len(), 2, "{why}");
+            assert_eq!(a.catch_up().unwrap(), 1, "{why}: A reads only B's label");
+            assert_eq!(a.catch_up().unwrap(), 0, "{why}: nothing is applied twice");
+            let repeat = a.record(correction(spam, Label::Ham)).unwrap();
+            assert!(repeat.duplicate, "{why}");
+            assert_eq!(a.last_seq(), b.last_seq(), "{why}");
+            // Same labels, each once: the same model on both and on a book opened now.
+            let late = open();
+            let (pa, pb, pl) = (
+                probability(&a, PROBE),
+                probability(&b, PROBE),
+                probability(&late, PROBE),
+            );
+            assert!(
+                (pa - pb).abs() < 1e-12 && (pa - pl).abs() < 1e-12,
+                "{why}: {pa} {pb} {pl}"
+            );
+            assert_eq!(
+                late.pinned(Fingerprint::of(&correction(spam, Label::Ham).comment))
+                    .map(|p| p.label),
+                Some(Label::Ham),
+                "{why}"
+            );
+        }
+    }
+
     #[test]
     fn a_relabel_to_ham_from_another_ip_clears_the_remembered_ip() {
         let dir = tempfile::tempdir().unwrap();
