@@ -40,8 +40,10 @@ impl PgLabels {
     /// Copies `record` (from the file store) unless a label with its id is already here, so
     /// a copy can be re-run; its position is given anew. Answers whether it was written.
     pub fn copy_in(&self, record: LabelRecord) -> io::Result<bool> {
-        let appended = self.database.run(move |pool| append(pool, record, true))?;
-        Ok(matches!(appended, Appended::New(_)))
+        let appended = self
+            .database
+            .run(move |pool| append(pool, vec![record], true))?;
+        Ok(matches!(appended.first(), Some(Appended::New(_))))
     }
 
     /// Starts applying labels that other replicas commit to `book` (whose store this is);
@@ -134,10 +136,40 @@ fn record_of_correction(fingerprint: String, correction: Correction) -> LabelRec
     }
 }
 
-/// Commits `record` unless its comment already has its label, or (with `skip_known_id`,
-/// for copies) a label with its id is already stored; the relabel is decided here.
+/// Commits `records` in one transaction, in order, each unless its comment already has its
+/// label, or (with `skip_known_id`, for copies) a label with its id is already stored; the
+/// relabel is decided here. One notification for the lot.
 async fn append(
     pool: Pool,
+    records: Vec<LabelRecord>,
+    skip_known_id: bool,
+) -> Result<Vec<Appended>, DbError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
+        .await?;
+    let mut answers = Vec::with_capacity(records.len());
+    for record in records {
+        answers.push(append_one(&tx, record, skip_known_id).await?);
+    }
+    if let Some(last) = answers.iter().rev().find_map(|a| match a {
+        Appended::New(record) => Some(record.seq),
+        Appended::Duplicate { .. } => None,
+    }) {
+        tx.execute(
+            "SELECT pg_notify($1, $2)",
+            &[&LABELS_CHANNEL, &last.to_string()],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    // Acknowledged only from here: the labels are committed.
+    Ok(answers)
+}
+
+/// One record of [`append`], inside its transaction.
+async fn append_one(
+    tx: &deadpool_postgres::Transaction<'_>,
     mut record: LabelRecord,
     skip_known_id: bool,
 ) -> Result<Appended, DbError> {
@@ -147,10 +179,6 @@ async fn append(
         .as_deref()
         .and_then(normalize_site)
         .unwrap_or_default();
-    let mut client = pool.get().await?;
-    let tx = client.transaction().await?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
-        .await?;
     if skip_known_id {
         let known = tx
             .query_opt(
@@ -159,7 +187,6 @@ async fn append(
             )
             .await?;
         if let Some(row) = known {
-            tx.commit().await?;
             return Ok(Appended::Duplicate {
                 label_id: record.label_id,
                 seq: row.get::<_, i64>(0) as u64,
@@ -174,7 +201,6 @@ async fn append(
         .await?;
     let previous = head.as_ref().and_then(|row| parse_label(row.get(0)));
     if let Some(row) = head.filter(|_| previous == Some(record.label)) {
-        tx.commit().await?;
         return Ok(Appended::Duplicate {
             label_id: row.get(1),
             seq: row.get::<_, i64>(2) as u64,
@@ -183,18 +209,16 @@ async fn append(
     record.previous = previous;
     let json = serde_json::to_string(&record)?;
     let insert = tx
-        .prepare_cached(&format!(
+        .prepare_cached(
             "WITH written AS (
                  INSERT INTO cg_labels (label_id, fingerprint, site, label, previous, record)
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq),
-             head AS (
-                 INSERT INTO cg_label_heads (fingerprint, site, seq, label, label_id)
-                 SELECT $2, $3, seq, $4, $1 FROM written
-                 ON CONFLICT (fingerprint) DO UPDATE SET site = excluded.site,
-                     seq = excluded.seq, label = excluded.label, label_id = excluded.label_id
-                 RETURNING seq)
-             SELECT seq, pg_notify('{LABELS_CHANNEL}', seq::text) FROM head"
-        ))
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq)
+             INSERT INTO cg_label_heads (fingerprint, site, seq, label, label_id)
+             SELECT $2, $3, seq, $4, $1 FROM written
+             ON CONFLICT (fingerprint) DO UPDATE SET site = excluded.site,
+                 seq = excluded.seq, label = excluded.label, label_id = excluded.label_id
+             RETURNING seq",
+        )
         .await?;
     let row = tx
         .query_one(
@@ -209,8 +233,6 @@ async fn append(
             ],
         )
         .await?;
-    tx.commit().await?;
-    // Acknowledged only from here: the label is committed.
     record.seq = row.get::<_, i64>(0) as u64;
     Ok(Appended::New(Box::new(record)))
 }
@@ -238,9 +260,12 @@ impl SharedLabelLog for PgLabels {
         &self.id
     }
 
-    fn append(&self, fingerprint: Fingerprint, correction: Correction) -> io::Result<Appended> {
-        let record = record_of_correction(fingerprint.to_hex(), correction);
-        self.database.run(move |pool| append(pool, record, false))
+    fn append(&self, corrections: Vec<(Fingerprint, Correction)>) -> io::Result<Vec<Appended>> {
+        let records = corrections
+            .into_iter()
+            .map(|(fingerprint, c)| record_of_correction(fingerprint.to_hex(), c))
+            .collect();
+        self.database.run(move |pool| append(pool, records, false))
     }
 
     fn read_from(&self, seq: u64, limit: usize) -> io::Result<Vec<LabelRecord>> {

@@ -293,9 +293,10 @@ pub enum Appended {
 pub trait SharedLabelLog: Send + Sync + std::fmt::Debug {
     /// The log's id, the same for every replica on the store (see [`log_id`]).
     fn id(&self) -> &str;
-    /// Commits `correction` unless the comment `fingerprint` already has its label; the
-    /// relabel (`previous`) is decided by the store, so two replicas cannot both add one.
-    fn append(&self, fingerprint: Fingerprint, correction: Correction) -> io::Result<Appended>;
+    /// Commits `corrections` in one transaction, in order, each unless its comment (by
+    /// fingerprint) already has its label; the relabel (`previous`) is decided by the store,
+    /// so two replicas cannot both add one. One answer per correction, in order.
+    fn append(&self, corrections: Vec<(Fingerprint, Correction)>) -> io::Result<Vec<Appended>>;
     /// Records from position `seq` on, in order, at most `limit`.
     fn read_from(&self, seq: u64, limit: usize) -> io::Result<Vec<LabelRecord>>;
     /// The labels in force now, one per comment, from position `seq` on, at most `limit`.
@@ -315,7 +316,25 @@ enum Log {
     Shared {
         store: Arc<dyn SharedLabelLog>,
         folded: Mutex<u64>,
+        batch: GroupCommit,
     },
+}
+
+/// Corrections waiting to be committed together: whichever caller holds `writer` commits
+/// everything queued in one transaction and one model update, then answers each waiter.
+/// Under load a commit carries many labels; alone, a label is committed at once.
+#[derive(Debug, Default)]
+struct GroupCommit {
+    queue: Mutex<Vec<Waiting>>,
+    writer: Mutex<()>,
+}
+
+/// A queued correction and where its answer goes.
+#[derive(Debug)]
+struct Waiting {
+    fingerprint: Fingerprint,
+    correction: Correction,
+    answer: std::sync::mpsc::SyncSender<io::Result<Appended>>,
 }
 
 /// The label store and its live effects; see the module docs.
@@ -441,6 +460,7 @@ impl LabelBook {
             log: Log::Shared {
                 store,
                 folded: Mutex::new(folded.max(labels_through)),
+                batch: GroupCommit::default(),
             },
             index: RwLock::new(index),
             live: Arc::new(LiveScorer::new(scorer)),
@@ -455,34 +475,35 @@ impl LabelBook {
         let wanted = correction.label;
         match &self.log {
             Log::File(log) => self.record_in_file(log, fingerprint, correction),
-            Log::Shared { store, .. } => match store.append(fingerprint, correction)? {
-                Appended::Duplicate { label_id, seq } => {
-                    // Another replica's label, perhaps not applied here yet.
-                    if self.pinned(fingerprint).is_none_or(|pin| pin.seq < seq) {
-                        self.catch_up()?;
+            Log::Shared { store, batch, .. } => {
+                match self.commit_grouped(store.as_ref(), batch, fingerprint, correction)? {
+                    Appended::Duplicate { label_id, seq } => {
+                        // Another replica's label, perhaps not applied here yet.
+                        if self.pinned(fingerprint).is_none_or(|pin| pin.seq < seq) {
+                            self.catch_up()?;
+                        }
+                        Ok(Recorded {
+                            label_id,
+                            seq,
+                            label: wanted,
+                            previous: None,
+                            duplicate: true,
+                            fingerprint: fingerprint.to_hex(),
+                        })
                     }
-                    Ok(Recorded {
-                        label_id,
-                        seq,
-                        label: wanted,
-                        previous: None,
-                        duplicate: true,
-                        fingerprint: fingerprint.to_hex(),
-                    })
+                    Appended::New(record) => {
+                        let recorded = Recorded {
+                            label_id: record.label_id.clone(),
+                            seq: record.seq,
+                            label: record.label,
+                            previous: record.previous,
+                            duplicate: false,
+                            fingerprint: record.fingerprint.clone(),
+                        };
+                        Ok(recorded)
+                    }
                 }
-                Appended::New(record) => {
-                    let recorded = Recorded {
-                        label_id: record.label_id.clone(),
-                        seq: record.seq,
-                        label: record.label,
-                        previous: record.previous,
-                        duplicate: false,
-                        fingerprint: record.fingerprint.clone(),
-                    };
-                    self.fold(*record)?;
-                    Ok(recorded)
-                }
-            },
+            }
         }
     }
 
@@ -541,24 +562,89 @@ impl LabelBook {
         })
     }
 
-    /// Applies every label of the shared store up to `record` (which this replica just
-    /// committed), in order and each once: usually just `record`, else the labels other
-    /// replicas committed before it are read first.
-    fn fold(&self, record: LabelRecord) -> io::Result<()> {
-        let Log::Shared { store, folded } = &self.log else {
+    /// Queues a correction and waits for its answer; see [`GroupCommit`].
+    fn commit_grouped(
+        &self,
+        store: &dyn SharedLabelLog,
+        batch: &GroupCommit,
+        fingerprint: Fingerprint,
+        correction: Correction,
+    ) -> io::Result<Appended> {
+        let (answer, answered) = std::sync::mpsc::sync_channel(1);
+        batch.queue.lock().map_err(poisoned)?.push(Waiting {
+            fingerprint,
+            correction,
+            answer,
+        });
+        loop {
+            if let Ok(result) = answered.try_recv() {
+                return result;
+            }
+            let _writer = batch.writer.lock().map_err(poisoned)?;
+            // The previous writer may have taken ours along.
+            if let Ok(result) = answered.try_recv() {
+                return result;
+            }
+            let waiting = std::mem::take(&mut *batch.queue.lock().map_err(poisoned)?);
+            if !waiting.is_empty() {
+                self.commit_batch(store, waiting);
+            }
+        }
+    }
+
+    /// Commits `waiting` in one go, applies what is new, then answers each.
+    fn commit_batch(&self, store: &dyn SharedLabelLog, waiting: Vec<Waiting>) {
+        let (corrections, answers): (Vec<_>, Vec<_>) = waiting
+            .into_iter()
+            .map(|w| ((w.fingerprint, w.correction), w.answer))
+            .unzip();
+        let committed = store.append(corrections).and_then(|appended| {
+            let new: Vec<LabelRecord> = appended
+                .iter()
+                .filter_map(|a| match a {
+                    Appended::New(record) => Some((**record).clone()),
+                    Appended::Duplicate { .. } => None,
+                })
+                .collect();
+            self.fold(&new)?;
+            Ok(appended)
+        });
+        match committed {
+            Ok(appended) => {
+                for (answer, result) in answers.into_iter().zip(appended) {
+                    let _ = answer.send(Ok(result));
+                }
+            }
+            Err(e) => {
+                for answer in answers {
+                    let _ = answer.send(Err(io::Error::new(e.kind(), e.to_string())));
+                }
+            }
+        }
+    }
+
+    /// Applies every label of the shared store up to `records` (which this replica just
+    /// committed together, in order), each once: usually just `records`, else the labels
+    /// other replicas committed before them are read first.
+    fn fold(&self, records: &[LabelRecord]) -> io::Result<()> {
+        let Log::Shared { store, folded, .. } = &self.log else {
+            return Ok(());
+        };
+        let (Some(first), Some(last)) = (records.first(), records.last()) else {
             return Ok(());
         };
         let mut folded = folded.lock().map_err(poisoned)?;
-        if record.seq <= *folded {
+        if last.seq <= *folded {
             return Ok(());
         }
-        if record.seq > *folded + 1 {
-            self.fold_from_store(store.as_ref(), &mut folded, Some(record.seq - 1))?;
+        if first.seq > *folded + 1 {
+            self.fold_from_store(store.as_ref(), &mut folded, Some(first.seq - 1))?;
         }
         // Every earlier position is committed or was never (a rolled-back writer's gap):
         // writers commit in position order.
-        self.apply_all(std::slice::from_ref(&record))?;
-        *folded = record.seq;
+        let start = records.partition_point(|r| r.seq <= *folded);
+        self.apply_all(&records[start..])?;
+        *folded = last.seq;
         Ok(())
     }
 
@@ -566,7 +652,7 @@ impl LabelBook {
     /// replicas' labels); answers how many. Called when the store announces new labels and
     /// after any reconnect. A no-op for the file store.
     pub fn catch_up(&self) -> io::Result<usize> {
-        let Log::Shared { store, folded } = &self.log else {
+        let Log::Shared { store, folded, .. } = &self.log else {
             return Ok(0);
         };
         let mut folded = folded.lock().map_err(poisoned)?;
@@ -637,7 +723,7 @@ impl LabelBook {
                 }
                 self.live.replace(scorer);
             }
-            Log::Shared { store, folded } => {
+            Log::Shared { store, folded, .. } => {
                 // Holding `folded`: nothing is applied to the old model meanwhile.
                 let folded = folded.lock().map_err(poisoned)?;
                 let mut seq = labels_through;
@@ -909,32 +995,37 @@ mod tests {
             "memory"
         }
 
-        fn append(&self, fingerprint: Fingerprint, c: Correction) -> io::Result<Appended> {
+        fn append(&self, corrections: Vec<(Fingerprint, Correction)>) -> io::Result<Vec<Appended>> {
             let mut records = self.records.lock().unwrap();
-            let hex = fingerprint.to_hex();
-            let head = records.iter().rev().find(|r| r.fingerprint == hex);
-            if let Some(head) = head.filter(|h| h.label == c.label) {
-                return Ok(Appended::Duplicate {
-                    label_id: head.label_id.clone(),
-                    seq: head.seq,
-                });
+            let mut answers = Vec::new();
+            for (fingerprint, c) in corrections {
+                let hex = fingerprint.to_hex();
+                let head = records.iter().rev().find(|r| r.fingerprint == hex).cloned();
+                if let Some(head) = head.as_ref().filter(|h| h.label == c.label) {
+                    answers.push(Appended::Duplicate {
+                        label_id: head.label_id.clone(),
+                        seq: head.seq,
+                    });
+                    continue;
+                }
+                let step = if self.gaps { 2 } else { 1 };
+                let record = LabelRecord {
+                    seq: records.last().map_or(0, |r| r.seq) + step,
+                    label_id: format!("l{}", records.len()),
+                    fingerprint: hex,
+                    label: c.label,
+                    previous: head.map(|h| h.label),
+                    comment: c.comment,
+                    verdict_id: None,
+                    moderator: None,
+                    note: None,
+                    key_id: None,
+                    created_at: OffsetDateTime::now_utc(),
+                };
+                records.push(record.clone());
+                answers.push(Appended::New(Box::new(record)));
             }
-            let step = if self.gaps { 2 } else { 1 };
-            let record = LabelRecord {
-                seq: records.last().map_or(0, |r| r.seq) + step,
-                label_id: format!("l{}", records.len()),
-                fingerprint: hex,
-                label: c.label,
-                previous: head.map(|h| h.label),
-                comment: c.comment,
-                verdict_id: None,
-                moderator: None,
-                note: None,
-                key_id: None,
-                created_at: OffsetDateTime::now_utc(),
-            };
-            records.push(record.clone());
-            Ok(Appended::New(Box::new(record)))
+            Ok(answers)
         }
 
         fn read_from(&self, seq: u64, limit: usize) -> io::Result<Vec<LabelRecord>> {
