@@ -41,6 +41,8 @@ const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
 /// The follower also reads at this interval with no notification: a missed one costs at
 /// most this much delay.
 const FALLBACK_POLL: Duration = Duration::from_secs(2);
+/// How long the follower gathers notifications before it reads (see [`follow`]).
+const COALESCE: Duration = Duration::from_millis(50);
 /// Pooled connections per replica.
 const POOL_SIZE: usize = 16;
 
@@ -206,7 +208,12 @@ async fn follow(
                     }
                     match tokio::time::timeout(FALLBACK_POLL, notified.recv()).await {
                         Ok(None) => break,
-                        Ok(Some(())) => while notified.try_recv().is_ok() {},
+                        Ok(Some(())) => {
+                            // Under a stream of commits, one read and one model update
+                            // per COALESCE instead of one per commit.
+                            tokio::time::sleep(COALESCE).await;
+                            while notified.try_recv().is_ok() {}
+                        }
                         Err(_) => {}
                     }
                 }
