@@ -19,9 +19,12 @@
 //! - [`cache`]: the `VerdictCache` seam with its in-process and Redis implementations, the
 //!   signal counters, and the review history's Redis store. The only module importing
 //!   `redis`.
+//! - [`database`]: PostgreSQL (`COMMENTGUARD_DATABASE_URL`): the label log replicas share
+//!   (ordered positions, LISTEN/NOTIFY followers), the review history, embedded migrations.
+//!   The only module importing `tokio_postgres`.
 //! - [`keys`]: API keys and roles: the hashed key file and checking a presented key.
-//! - [`labels`]: moderator labels: the fsync'd append-only log, pins by fingerprint, the
-//!   spam memory, and learning each label into the live model at once.
+//! - [`labels`]: moderator labels: the fsync'd append-only log (or a `SharedLabelLog`),
+//!   pins by fingerprint, the spam memory, and learning each label into the live model at once.
 //! - [`scoring`]: `Scorer`, the whole in-process pipeline (`score_comment`), and loading the
 //!   shipped or on-disk model and rules.
 //! - [`signals`]: cross-site and flood signals: what to count, and the rule hits counts call
