@@ -6,9 +6,10 @@
 #   2. sustained corrections: wrk against all three replicas at once for DURATION
 #      (CONNECTIONS per replica), each request a new spam label; labels/s acknowledged
 #      (2xx) summed, and the rows PostgreSQL holds compared with that sum (none lost);
-#   3. scoring: one replica with the file store and one with the PostgreSQL store (no
-#      Redis, so the cache is in process for both), wrk score requests with every body
-#      unique, interleaved A/B/A/B/A/B; the median req/s of each and their ratio.
+#   3. scoring: one replica with the file store and one with the PostgreSQL store (a second,
+#      empty database, so that neither model has learned the labels above; no Redis, so the
+#      cache is in process for both), wrk score requests with every body unique,
+#      interleaved A/B/A/B/A/B; the median req/s of each and their ratio.
 # PostgreSQL: a fresh database on PG_HOST:PG_PORT (127.0.0.1:5432, user postgres, trust
 # auth), dropped at the end. Needs wrk, redis-server, psql and python3.
 # BIN=path benchmarks another build instead of building this one.
@@ -41,6 +42,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 DB="cg_bench_$$"
 PSQL=(psql -qtA -h "$PG_HOST" -p "$PG_PORT" -U postgres)
 "${PSQL[@]}" -d postgres -c "CREATE DATABASE $DB"
+"${PSQL[@]}" -d postgres -c "CREATE DATABASE ${DB}_scoring"
 DB_URL="postgres://postgres@$PG_HOST:$PG_PORT/$DB"
 REDIS_PORT=$(free_port)
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
@@ -50,6 +52,7 @@ cleanup() {
   kill "${PIDS[@]}" 2>/dev/null || true
   wait 2>/dev/null || true
   "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $DB" || true
+  "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS ${DB}_scoring" || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -136,7 +139,7 @@ PY
 echo "== scoring: file store vs PostgreSQL store, one replica each, no Redis, interleaved"
 FILE_PORT=$(free_port); PG_PORT_APP=$(free_port)
 start file "$FILE_PORT"
-start postgres "$PG_PORT_APP" COMMENTGUARD_DATABASE_URL="$DB_URL"
+start postgres "$PG_PORT_APP" COMMENTGUARD_DATABASE_URL="${DB_URL}_scoring"
 for round in 1 2 3; do
   for store in file postgres; do
     port=$FILE_PORT; [ "$store" = postgres ] && port=$PG_PORT_APP
