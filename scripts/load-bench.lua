@@ -1,10 +1,17 @@
 -- wrk script: POSTs real comments from the shipped corpus to the score API.
 -- MODE=miss makes every body unique (a counter in the text), MODE=hit repeats one comment,
 -- MODE=healthz sends GET /healthz (the baseline), MODE=akismet POSTs the same comments as
--- unique Akismet comment-check forms.
+-- unique Akismet comment-check forms, MODE=feedback POSTs each comment once as a spam
+-- label (unique across threads and across wrk processes given distinct PREFIX values).
 local bodies = {}
 local counter = 0
 local mode = os.getenv("MODE") or "miss"
+local threads = 0
+
+function setup(thread)
+  threads = threads + 1
+  thread:set("thread_id", threads)
+end
 
 function init(args)
   local file = mode == "akismet" and "target/bench-forms.txt" or "target/bench-bodies.txt"
@@ -25,6 +32,11 @@ function request()
     return wrk.format("GET", "/healthz", {}, nil)
   end
   counter = counter + 1
+  if mode == "feedback" then
+    local tag = (os.getenv("PREFIX") or "w") .. "-" .. tostring(thread_id or 0) .. "-" .. tostring(counter)
+    local comment = bodies[(counter % #bodies) + 1]:gsub("__N__", tag)
+    return wrk.format(nil, "/v1/feedback", nil, '{"label":"spam","comment":' .. comment .. '}')
+  end
   if mode == "akismet" then
     local form = bodies[(counter % #bodies) + 1]:gsub("__N__", tostring(counter))
     return wrk.format("POST", "/1.1/comment-check",

@@ -16,6 +16,10 @@ command -v npm >/dev/null 2>&1 || missing+=(npm)
 # installs playwright-core into target/; no browser is downloaded).
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 
+# The label-store tests use PostgreSQL at 127.0.0.1:5432 (database `test`) and start their
+# own servers with initdb and pg_ctl for the outage tests.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo)
@@ -26,6 +30,20 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "scripts/test.sh: installing ${missing[*]} (Debian packages)"
   "${sudo[@]}" apt-get update -qq
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# A machine whose PostgreSQL is installed but not running (a fresh install): start it, with
+# trust auth on loopback and a database `test`, as the CI machines run it.
+if [ "$(id -u)" -eq 0 ] && ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && command -v pg_ctlcluster >/dev/null; then
+  version=$(ls /etc/postgresql | sort -n | tail -1)
+  hba=/etc/postgresql/$version/main/pg_hba.conf
+  grep -q '^host all all 127.0.0.1/32 trust' "$hba" 2>/dev/null ||
+    sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start
+fi
+if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'test'" |
+    grep -q 1 || psql -h 127.0.0.1 -U postgres -c 'CREATE DATABASE test' >/dev/null
 fi
 
 exec cargo test --locked "$@"

@@ -23,9 +23,12 @@
 //!   Disqus, labelled JSON Lines): detection and streaming parsers. Pure; `service::import`
 //!   records what they yield.
 //! - [`upload`]: the `import` command's HTTP/1.1 client (streams a file to a service).
+//! - [`database`]: PostgreSQL (`COMMENTGUARD_DATABASE_URL`): the label log replicas share
+//!   (ordered positions, LISTEN/NOTIFY followers), the review history, embedded migrations.
+//!   The only module importing `tokio_postgres`.
 //! - [`keys`]: API keys and roles: the hashed key file and checking a presented key.
-//! - [`labels`]: moderator labels: the fsync'd append-only log, pins by fingerprint, the
-//!   spam memory, and learning each label into the live model at once.
+//! - [`labels`]: moderator labels: the fsync'd append-only log (or a `SharedLabelLog`),
+//!   pins by fingerprint, the spam memory, and learning each label into the live model at once.
 //! - [`scoring`]: `Scorer`, the whole in-process pipeline (`score_comment`), and loading the
 //!   shipped or on-disk model and rules.
 //! - [`fuzzy`]: fuzzy fingerprints of known spam as rule hits (MinHash maths in
@@ -70,6 +73,7 @@ pub mod cache;
 pub mod classifier;
 pub mod console;
 pub mod corpus;
+pub mod database;
 pub mod domain;
 pub mod evaluation;
 pub mod fuzzy;

@@ -161,12 +161,26 @@ enum Command {
         #[arg(long, conflicts_with = "url")]
         check: bool,
     },
+    /// Copy the labels of the file store (the data directory) into the store
+    /// COMMENTGUARD_DATABASE_URL names; labels already copied are skipped, so it can be re-run.
+    MigrateStore {
+        /// The store to copy into.
+        #[arg(long, value_enum)]
+        to: StoreKind,
+    },
     /// Score one comment (score request JSON) read from stdin; prints the verdict as JSON.
     Score {
         /// Directory with a trained model and rules (overrides COMMENTGUARD_MODELS_DIR).
         #[arg(long, value_name = "DIR")]
         models_dir: Option<PathBuf>,
     },
+}
+
+/// Label stores `migrate-store` can copy into.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum StoreKind {
+    /// PostgreSQL at COMMENTGUARD_DATABASE_URL.
+    Postgres,
 }
 
 #[derive(Subcommand)]
@@ -351,6 +365,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 check,
             },
         ),
+        Command::MigrateStore {
+            to: StoreKind::Postgres,
+        } => migrate_store(&settings),
         Command::Score { models_dir } => {
             if models_dir.is_some() {
                 settings.models_dir = models_dir;
@@ -358,6 +375,20 @@ fn run(cli: Cli) -> Result<(), Failure> {
             score_stdin(&settings)
         }
     }
+}
+
+/// `migrate-store --to postgres`: prints what was copied as JSON.
+fn migrate_store(settings: &Settings) -> Result<(), Failure> {
+    let url = settings.database_url.as_deref().ok_or_else(|| {
+        Failure::Usage(anyhow::anyhow!(
+            "set COMMENTGUARD_DATABASE_URL to the PostgreSQL database to copy into"
+        ))
+    })?;
+    let store = commentguard::database::PgLabels::new(commentguard::database::Database::open(url)?)
+        .context("cannot read the label log's id in PostgreSQL")?;
+    let copied = commentguard::database::copy_file_labels(&settings.data_dir, &store)
+        .with_context(|| format!("cannot copy the labels in {}", settings.data_dir.display()))?;
+    print_json(&copied, false)
 }
 
 fn run_eval(

@@ -201,6 +201,12 @@ settings_table! {
         // The conventional name most hosting platforms set.
         aliases: ["REDIS_URL"],
     },
+    database_url: String {
+        default: Described("unset: labels in the data directory"),
+        doc: "PostgreSQL for the labels every replica shares",
+        parse: database_url,
+        expects: "a postgres:// or postgresql:// URL (TLS is not built in)",
+    },
     redis_timeout_ms: u64 {
         default: Value("25"),
         doc: "longest a Redis call may take before it counts as a miss",
@@ -453,6 +459,8 @@ pub struct Settings {
     pub deprecated_cache_capacity: Option<usize>,
     /// Redis for the verdict cache; `None` keeps verdicts in process.
     pub redis_url: Option<String>,
+    /// PostgreSQL for the shared label store; `None` keeps labels in the data directory.
+    pub database_url: Option<String>,
     /// Longest any Redis call may take before it counts as a miss.
     pub redis_timeout: std::time::Duration,
     /// Prefix of every Redis key, so several deployments can share one Redis.
@@ -501,6 +509,7 @@ impl Default for Settings {
             memory_budget_mb: crate::cache::DEFAULT_MEMORY_BUDGET_MB,
             deprecated_cache_capacity: None,
             redis_url: None,
+            database_url: None,
             redis_timeout: std::time::Duration::from_millis(25),
             cache_prefix: "cg".to_owned(),
             signals: crate::signals::SignalPolicy::default(),
@@ -676,6 +685,7 @@ impl Values {
             memory_budget_mb: self.memory_budget_mb.unwrap_or(defaults.memory_budget_mb),
             deprecated_cache_capacity: self.cache_capacity,
             redis_url: self.redis_url,
+            database_url: self.database_url,
             redis_timeout: self
                 .redis_timeout_ms
                 .map_or(defaults.redis_timeout, Duration::from_millis),
@@ -771,6 +781,11 @@ fn off_or_count(v: &str) -> Option<Option<NonZeroU32>> {
 fn redis_url(v: &str) -> Option<String> {
     (v.starts_with("redis://") || v.starts_with("unix://") || v.starts_with("redis+unix://"))
         .then(|| v.to_owned())
+}
+
+/// A PostgreSQL URL; the rest of it is checked when the store connects at start.
+fn database_url(v: &str) -> Option<String> {
+    (v.starts_with("postgres://") || v.starts_with("postgresql://")).then(|| v.to_owned())
 }
 
 /// At most 32 characters that need no escaping in a Redis key; the caller has dropped
@@ -1012,6 +1027,12 @@ mod tests {
                 env: &[("COMMENTGUARD_REDIS_URL", "rediss://cache.internal:6380")],
                 file: None,
                 error: r#"COMMENTGUARD_REDIS_URL: expected a redis:// or unix:// URL (TLS is not built in), got "rediss://cache.internal:6380""#,
+            },
+            Case {
+                name: "a database URL that is not PostgreSQL's",
+                env: &[("COMMENTGUARD_DATABASE_URL", "mysql://db.internal/labels")],
+                file: None,
+                error: r#"COMMENTGUARD_DATABASE_URL: expected a postgres:// or postgresql:// URL (TLS is not built in), got "mysql://db.internal/labels""#,
             },
             Case {
                 name: "zero retention",

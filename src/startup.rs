@@ -89,6 +89,9 @@ impl Application {
         );
         let state = web::Data::new(state);
         follow_other_replicas(&state, startup.newly_configured);
+        if let Some(store) = &state.shared_labels {
+            store.follow(&state.labels);
+        }
         let routes = web::Data::new(crate::routes::table());
         let document = serde_json::to_string(&routes.openapi())
             .context("cannot render the OpenAPI document")?;

@@ -14,8 +14,9 @@ use crate::cache::{
     Cache, LocalCache, MemoryBudget, RedisCache, StoreMemory, REVIEW_MEMORY_PER_JSON_BYTE,
 };
 use crate::classifier::{parse_manifest, MANIFEST_FILE, MODEL_FILE};
+use crate::database::{Database, PgLabels, PgReview};
 use crate::keys::Keyring;
-use crate::labels::{included_labels, log_id, LabelBook, ReplayReport};
+use crate::labels::{included_labels, log_id, LabelBook, ReplayReport, SharedLabelLog};
 use crate::metrics::Metrics;
 use crate::ratelimit::{RateLimiters, TrustedProxies};
 use crate::registry::{Registry, RegistryEntry, REGISTRY_DIR};
@@ -30,6 +31,8 @@ use crate::telemetry::WarnThrottle;
 pub struct AppState {
     /// Moderator labels and the live scorer (the loaded model plus what labels taught it).
     pub labels: Arc<LabelBook>,
+    /// The shared label store, when labels live in PostgreSQL (to follow other replicas).
+    pub shared_labels: Option<Arc<PgLabels>>,
     /// The API keys.
     pub keys: Keyring,
     /// Where the service keeps its state (labels, keys).
@@ -132,7 +135,8 @@ pub fn build(settings: &Settings) -> anyhow::Result<(AppState, Startup)> {
         );
     }
     let cache = open_cache(settings, budget)?;
-    let (review, review_memory) = open_review(settings, &cache, budget)?;
+    let database = open_database(settings)?;
+    let (review, review_memory) = open_review(settings, &cache, database.as_ref(), budget)?;
     let keys = open_keys(settings)?;
     let registry = Registry::at(
         settings
@@ -140,20 +144,39 @@ pub fn build(settings: &Settings) -> anyhow::Result<(AppState, Startup)> {
             .clone()
             .unwrap_or_else(|| settings.data_dir.join(REGISTRY_DIR)),
     );
-    let (scorer, labels_through, newly_configured) = load_active_model(settings, &registry, scorer)
-        .context("cannot set up the model registry")?;
-    let (labels, replay) = LabelBook::open_after(
-        &settings.data_dir,
-        scorer,
-        labels_through,
-        settings.label_weight,
-    )
-    .with_context(|| {
-        format!(
-            "cannot open the label log in {}",
-            settings.data_dir.display()
+    let shared_labels = match &database {
+        Some(database) => Some(Arc::new(
+            PgLabels::new(database.clone())
+                .context("cannot read the label log's id in PostgreSQL")?,
+        )),
+        None => None,
+    };
+    let local_log = match &shared_labels {
+        Some(store) => store.id().to_owned(),
+        None => log_id(&settings.data_dir)?,
+    };
+    let (scorer, labels_through, newly_configured) =
+        load_active_model(settings, &registry, scorer, &local_log)
+            .context("cannot set up the model registry")?;
+    let (labels, replay) = match &shared_labels {
+        Some(store) => (
+            LabelBook::open_shared(store.clone(), scorer, labels_through, settings.label_weight)
+                .context("cannot read the labels in PostgreSQL")?,
+            ReplayReport::default(),
+        ),
+        None => LabelBook::open_after(
+            &settings.data_dir,
+            scorer,
+            labels_through,
+            settings.label_weight,
         )
-    })?;
+        .with_context(|| {
+            format!(
+                "cannot open the label log in {}",
+                settings.data_dir.display()
+            )
+        })?,
+    };
     remember_labelled_spam(&labels, &cache).context("cannot read the label log")?;
     // Indexed now, so that the first request does not wait for it.
     crate::fuzzy::shipped_index();
@@ -161,6 +184,7 @@ pub fn build(settings: &Settings) -> anyhow::Result<(AppState, Startup)> {
     metrics.model_in_use(labels.live().current().model_version());
     let state = AppState {
         labels: Arc::new(labels),
+        shared_labels,
         keys,
         data_dir: settings.data_dir.clone(),
         cache: Arc::new(cache),
@@ -226,6 +250,15 @@ fn remember_labelled_spam(labels: &LabelBook, cache: &Cache) -> std::io::Result<
     }
 }
 
+/// The PostgreSQL label store when a database URL is set (connected and migrated).
+fn open_database(settings: &Settings) -> anyhow::Result<Option<Arc<Database>>> {
+    settings
+        .database_url
+        .as_deref()
+        .map(Database::open)
+        .transpose()
+}
+
 /// Redis when a URL is set, else the in-process cache within `budget`.
 fn open_cache(settings: &Settings, budget: MemoryBudget) -> anyhow::Result<Cache> {
     Ok(match &settings.redis_url {
@@ -245,13 +278,19 @@ fn open_cache(settings: &Settings, budget: MemoryBudget) -> anyhow::Result<Cache
 /// The review history, and the same again when it is the in-process file store.
 type OpenedReview = (Arc<dyn ReviewStore>, Option<Arc<FileHistory>>);
 
-/// The review history lives where the cache does: replicas on one Redis share one queue.
-/// The file store (in process) is returned a second time, to report its memory.
+/// The review history lives in PostgreSQL when there is one, else where the cache does:
+/// replicas on one database or one Redis share one queue. The file store (in process) is
+/// returned a second time, to report its memory.
 fn open_review(
     settings: &Settings,
     cache: &Cache,
+    database: Option<&Arc<Database>>,
     budget: MemoryBudget,
 ) -> anyhow::Result<OpenedReview> {
+    if let Some(database) = database {
+        let review = PgReview::new(database.clone(), settings.review_retention);
+        return Ok((Arc::new(review), None));
+    }
     Ok(match cache {
         Cache::Redis(redis) => (Arc::new(redis.review(settings.review_retention)), None),
         Cache::Local(_) => {
@@ -306,6 +345,7 @@ fn load_active_model(
     settings: &Settings,
     registry: &Registry,
     configured: Scorer,
+    local_log: &str,
 ) -> anyhow::Result<(Scorer, u64, bool)> {
     let (model_bytes, manifest_bytes) = match &settings.models_dir {
         None => {
@@ -345,15 +385,10 @@ fn load_active_model(
     if new || registry.active()?.is_none() {
         registry.set_active(&version)?;
     }
-    let local_log = log_id(&settings.data_dir)?;
     Ok(match registry.load_active()? {
         Some((model, manifest, entry)) => (
             configured.with_model(model, manifest.version),
-            included_labels(
-                entry.labels_log.as_deref(),
-                entry.labels_through,
-                &local_log,
-            ),
+            included_labels(entry.labels_log.as_deref(), entry.labels_through, local_log),
             new,
         ),
         None => (configured, 0, new),

@@ -14,7 +14,7 @@
 mod log;
 mod memory;
 
-pub use log::{LabelLog, ReplayReport, LABELS_FILE};
+pub use log::{LabelLog, RecordHead, ReplayReport, LABELS_FILE};
 pub use memory::{MemoryKeys, SpamMemory, DOMAIN_WEIGHT};
 
 use std::collections::HashMap;
@@ -279,11 +279,97 @@ fn learn_all(scorer: &mut Scorer, records: &[LabelRecord], weight: f32) {
     scorer.learn_many(&items);
 }
 
+/// The answer for a label a shared store appended (or found already in force), `wanted`
+/// being the label asked for.
+fn recorded_of(appended: Appended, fingerprint: Fingerprint, wanted: Label) -> Recorded {
+    match appended {
+        Appended::Duplicate { label_id, seq } => Recorded {
+            label_id,
+            seq,
+            label: wanted,
+            previous: None,
+            duplicate: true,
+            fingerprint: fingerprint.to_hex(),
+        },
+        Appended::New(record) => Recorded {
+            label_id: record.label_id,
+            seq: record.seq,
+            label: record.label,
+            previous: record.previous,
+            duplicate: false,
+            fingerprint: record.fingerprint,
+        },
+    }
+}
+
+/// What [`SharedLabelLog::append`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Appended {
+    /// The label was committed as this record (its `seq` given by the store).
+    New(Box<LabelRecord>),
+    /// The comment already had this label, recorded as `label_id` at `seq`: nothing written.
+    Duplicate {
+        /// The earlier label's id.
+        label_id: String,
+        /// Its position.
+        seq: u64,
+    },
+}
+
+/// A label log kept outside the process (PostgreSQL) and shared by replicas. Positions are
+/// given by the store and become visible in order (no reader ever sees `n + 1` before `n`).
+/// Every call blocks on the store: call it off the async runtime.
+pub trait SharedLabelLog: Send + Sync + std::fmt::Debug {
+    /// The log's id, the same for every replica on the store (see [`log_id`]).
+    fn id(&self) -> &str;
+    /// Commits `corrections` in one transaction, in order, each unless its comment (by
+    /// fingerprint) already has its label; the relabel (`previous`) is decided by the store,
+    /// so two replicas cannot both add one. One answer per correction, in order.
+    fn append(&self, corrections: Vec<(Fingerprint, Correction)>) -> io::Result<Vec<Appended>>;
+    /// Records from position `seq` on, in order, at most `limit`.
+    fn read_from(&self, seq: u64, limit: usize) -> io::Result<Vec<LabelRecord>>;
+    /// The labels in force now, one per comment, from position `seq` on, at most `limit`.
+    fn read_current_from(&self, seq: u64, limit: usize) -> io::Result<Vec<LabelRecord>>;
+    /// Whether the store answered its last call (for `/readyz`).
+    fn healthy(&self) -> bool;
+}
+
+/// Where the book keeps its labels.
+#[derive(Debug)]
+enum Log {
+    /// The file in the data directory; its lock serialises writers while a label is made
+    /// durable and applied.
+    File(Mutex<LabelLog>),
+    /// A shared store; `folded` is the position up to which every label is applied here,
+    /// and its lock serialises applying.
+    Shared {
+        store: Arc<dyn SharedLabelLog>,
+        folded: Mutex<u64>,
+        batch: GroupCommit,
+    },
+}
+
+/// Corrections waiting to be committed together: whichever caller holds `writer` commits
+/// everything queued in one transaction and one model update, then answers each waiter.
+/// Under load a commit carries many labels; alone, a label is committed at once.
+#[derive(Debug, Default)]
+struct GroupCommit {
+    queue: Mutex<Vec<Waiting>>,
+    writer: Mutex<()>,
+}
+
+/// A queued correction and where its answer goes.
+#[derive(Debug)]
+struct Waiting {
+    fingerprint: Fingerprint,
+    correction: Correction,
+    answer: std::sync::mpsc::SyncSender<io::Result<Appended>>,
+}
+
 /// The label store and its live effects; see the module docs.
 #[derive(Debug)]
 pub struct LabelBook {
-    /// Serialises writers; held while a label is made durable and applied.
-    log: Mutex<LabelLog>,
+    log: Log,
     /// This log's id (see [`log_id`]).
     id: String,
     index: RwLock<Index>,
@@ -340,7 +426,7 @@ impl LabelBook {
         learn_all(&mut scorer, &pending, weight);
         Ok((
             LabelBook {
-                log: Mutex::new(log),
+                log: Log::File(Mutex::new(log)),
                 id: log_id(data_dir)?,
                 index: RwLock::new(index),
                 live: Arc::new(LiveScorer::new(scorer)),
@@ -355,11 +441,90 @@ impl LabelBook {
         &self.live
     }
 
+    /// Opens a book on a shared store: pins and the spam memory from the labels in force,
+    /// and onto `scorer` (trained on every label up to `labels_through` of this store's
+    /// log) every later label, so a replica that starts late reads each comment once and
+    /// learns only what its model lacks. Blocks on the store.
+    pub fn open_shared(
+        store: Arc<dyn SharedLabelLog>,
+        mut scorer: Scorer,
+        labels_through: u64,
+        weight: f32,
+    ) -> io::Result<LabelBook> {
+        let mut index = Index::default();
+        let mut folded = 0;
+        let mut seq = 1;
+        loop {
+            let page = store.read_current_from(seq, REPLAY_BATCH)?;
+            let Some(last) = page.last() else { break };
+            seq = last.seq + 1;
+            for record in &page {
+                if let Some(fingerprint) = parse_fingerprint(record) {
+                    index.apply(fingerprint, record);
+                }
+            }
+        }
+        let mut seq = labels_through + 1;
+        loop {
+            let page = store.read_from(seq, REPLAY_BATCH)?;
+            let Some(last) = page.last() else { break };
+            seq = last.seq + 1;
+            folded = last.seq;
+            // Labels committed after the read of the labels in force pin here too.
+            for record in &page {
+                if let Some(fingerprint) = parse_fingerprint(record) {
+                    let newer = index
+                        .current
+                        .get(&fingerprint)
+                        .is_none_or(|pin| pin.seq < record.seq);
+                    if newer {
+                        index.apply(fingerprint, record);
+                    }
+                }
+            }
+            learn_all(&mut scorer, &page, weight);
+        }
+        Ok(LabelBook {
+            id: store.id().to_owned(),
+            log: Log::Shared {
+                store,
+                folded: Mutex::new(folded.max(labels_through)),
+                batch: GroupCommit::default(),
+            },
+            index: RwLock::new(index),
+            live: Arc::new(LiveScorer::new(scorer)),
+            weight,
+        })
+    }
+
     /// Records a correction durably, then applies it; see the module docs. Blocks on the
-    /// disk: call it off the async runtime.
+    /// disk or the shared store: call it off the async runtime.
     pub fn record(&self, correction: Correction) -> io::Result<Recorded> {
         let fingerprint = Fingerprint::of(&correction.comment);
-        let mut log = self.log.lock().map_err(poisoned)?;
+        let wanted = correction.label;
+        match &self.log {
+            Log::File(log) => self.record_in_file(log, fingerprint, correction),
+            Log::Shared { store, batch, .. } => {
+                let appended =
+                    self.commit_grouped(store.as_ref(), batch, fingerprint, correction)?;
+                if let Appended::Duplicate { seq, .. } = &appended {
+                    // Another replica's label, perhaps not applied here yet.
+                    if self.pinned(fingerprint).is_none_or(|pin| pin.seq < *seq) {
+                        self.catch_up()?;
+                    }
+                }
+                Ok(recorded_of(appended, fingerprint, wanted))
+            }
+        }
+    }
+
+    fn record_in_file(
+        &self,
+        log: &Mutex<LabelLog>,
+        fingerprint: Fingerprint,
+        correction: Correction,
+    ) -> io::Result<Recorded> {
+        let mut log = log.lock().map_err(poisoned)?;
         let current = self
             .index
             .read()
@@ -413,9 +578,23 @@ impl LabelBook {
     /// one fsync and one model update for all of them: an import's path. Either every new
     /// label among them is durable and applied, or (on an error) none is. Repeats, in the
     /// book or earlier in the batch, count once; a later label for the same comment in the
-    /// batch relabels it. Blocks on the disk.
+    /// batch relabels it. On a shared store the batch is one transaction. Blocks on the disk or
+    /// the store.
     pub fn record_many(&self, corrections: Vec<Correction>) -> io::Result<Vec<Recorded>> {
-        let mut log = self.log.lock().map_err(poisoned)?;
+        match &self.log {
+            Log::File(log) => self.record_many_in_file(log, corrections),
+            Log::Shared { store, batch, .. } => {
+                self.record_many_shared(store.as_ref(), batch, corrections)
+            }
+        }
+    }
+
+    fn record_many_in_file(
+        &self,
+        log: &Mutex<LabelLog>,
+        corrections: Vec<Correction>,
+    ) -> io::Result<Vec<Recorded>> {
+        let mut log = log.lock().map_err(poisoned)?;
         let mut in_batch: HashMap<Fingerprint, (Label, String, u64)> = HashMap::new();
         let mut records = Vec::new();
         let mut answers = Vec::with_capacity(corrections.len());
@@ -488,27 +667,265 @@ impl LabelBook {
         Ok(answers)
     }
 
-    /// Puts `scorer` (a model trained on every label up to `labels_through`) in service,
-    /// after learning every later label onto it. Corrections wait meanwhile, so none is
-    /// missed between the replay and the swap. Blocks on the disk.
-    pub fn activate(&self, mut scorer: Scorer, labels_through: u64) -> io::Result<()> {
-        let log = self.log.lock().map_err(poisoned)?;
-        let mut seq = labels_through;
+    /// [`LabelBook::record_many`] on a shared store: one transaction for the batch (the store
+    /// decides repeats and relabels, in order), applied here before the next writer goes.
+    fn record_many_shared(
+        &self,
+        store: &dyn SharedLabelLog,
+        batch: &GroupCommit,
+        corrections: Vec<Correction>,
+    ) -> io::Result<Vec<Recorded>> {
+        let keyed: Vec<(Fingerprint, Correction)> = corrections
+            .into_iter()
+            .map(|c| (Fingerprint::of(&c.comment), c))
+            .collect();
+        let wanted: Vec<(Fingerprint, Label)> = keyed.iter().map(|(f, c)| (*f, c.label)).collect();
+        let appended = {
+            let _writer = batch.writer.lock().map_err(poisoned)?;
+            let appended = store.append(keyed)?;
+            let new: Vec<LabelRecord> = appended
+                .iter()
+                .filter_map(|a| match a {
+                    Appended::New(record) => Some((**record).clone()),
+                    Appended::Duplicate { .. } => None,
+                })
+                .collect();
+            self.fold(&new)?;
+            appended
+        };
+        let mut behind = false;
+        let answers = appended
+            .into_iter()
+            .zip(wanted)
+            .map(|(appended, (fingerprint, label))| {
+                if let Appended::Duplicate { seq, .. } = &appended {
+                    // Another replica's label, perhaps not applied here yet.
+                    behind |= self.pinned(fingerprint).is_none_or(|pin| pin.seq < *seq);
+                }
+                recorded_of(appended, fingerprint, label)
+            })
+            .collect();
+        if behind {
+            self.catch_up()?;
+        }
+        Ok(answers)
+    }
+
+    /// Queues a correction and waits for its answer; see [`GroupCommit`].
+    fn commit_grouped(
+        &self,
+        store: &dyn SharedLabelLog,
+        batch: &GroupCommit,
+        fingerprint: Fingerprint,
+        correction: Correction,
+    ) -> io::Result<Appended> {
+        let (answer, answered) = std::sync::mpsc::sync_channel(1);
+        batch.queue.lock().map_err(poisoned)?.push(Waiting {
+            fingerprint,
+            correction,
+            answer,
+        });
         loop {
-            let page = log.read_from(seq + 1, 1024, |_| true)?;
-            let Some(last) = page.last() else { break };
-            seq = last.seq;
-            for record in &page {
-                learn(&mut scorer, record, self.weight);
+            if let Ok(result) = answered.try_recv() {
+                return result;
+            }
+            let _writer = batch.writer.lock().map_err(poisoned)?;
+            // The previous writer may have taken ours along.
+            if let Ok(result) = answered.try_recv() {
+                return result;
+            }
+            let waiting = std::mem::take(&mut *batch.queue.lock().map_err(poisoned)?);
+            if !waiting.is_empty() {
+                self.commit_batch(store, waiting);
             }
         }
-        self.live.replace(scorer);
+    }
+
+    /// Commits `waiting` in one go, applies what is new, then answers each.
+    fn commit_batch(&self, store: &dyn SharedLabelLog, waiting: Vec<Waiting>) {
+        let (corrections, answers): (Vec<_>, Vec<_>) = waiting
+            .into_iter()
+            .map(|w| ((w.fingerprint, w.correction), w.answer))
+            .unzip();
+        let committed = store.append(corrections).and_then(|appended| {
+            let new: Vec<LabelRecord> = appended
+                .iter()
+                .filter_map(|a| match a {
+                    Appended::New(record) => Some((**record).clone()),
+                    Appended::Duplicate { .. } => None,
+                })
+                .collect();
+            self.fold(&new)?;
+            Ok(appended)
+        });
+        match committed {
+            Ok(appended) => {
+                for (answer, result) in answers.into_iter().zip(appended) {
+                    let _ = answer.send(Ok(result));
+                }
+            }
+            Err(e) => {
+                for answer in answers {
+                    let _ = answer.send(Err(io::Error::new(e.kind(), e.to_string())));
+                }
+            }
+        }
+    }
+
+    /// Applies every label of the shared store up to `records` (which this replica just
+    /// committed together, in order), each once: usually just `records`, else the labels
+    /// other replicas committed before them are read first.
+    fn fold(&self, records: &[LabelRecord]) -> io::Result<()> {
+        let Log::Shared { store, folded, .. } = &self.log else {
+            return Ok(());
+        };
+        let (Some(first), Some(last)) = (records.first(), records.last()) else {
+            return Ok(());
+        };
+        let mut folded = folded.lock().map_err(poisoned)?;
+        if last.seq <= *folded {
+            return Ok(());
+        }
+        if first.seq > *folded + 1 {
+            self.fold_from_store(store.as_ref(), &mut folded, Some(first.seq - 1))?;
+        }
+        // Every earlier position is committed or was never (a rolled-back writer's gap):
+        // writers commit in position order.
+        let start = records.partition_point(|r| r.seq <= *folded);
+        self.apply_all(&records[start..])?;
+        *folded = last.seq;
         Ok(())
     }
 
-    /// Position of the last label in the log.
+    /// Applies every label the shared store has past the last one applied here (other
+    /// replicas' labels); answers how many. Called when the store announces new labels and
+    /// after any reconnect. A no-op for the file store.
+    pub fn catch_up(&self) -> io::Result<usize> {
+        let Log::Shared { store, folded, .. } = &self.log else {
+            return Ok(0);
+        };
+        let mut folded = folded.lock().map_err(poisoned)?;
+        self.fold_from_store(store.as_ref(), &mut folded, None)
+    }
+
+    /// Reads and applies labels after `folded` (through `until`, if given), page by page.
+    fn fold_from_store(
+        &self,
+        store: &dyn SharedLabelLog,
+        folded: &mut u64,
+        until: Option<u64>,
+    ) -> io::Result<usize> {
+        let mut applied = 0;
+        loop {
+            let mut page = store.read_from(*folded + 1, REPLAY_BATCH)?;
+            if let Some(until) = until {
+                page.retain(|r| r.seq <= until);
+            }
+            let Some(last) = page.last().map(|r| r.seq) else {
+                return Ok(applied);
+            };
+            self.apply_all(&page)?;
+            applied += page.len();
+            *folded = last;
+        }
+    }
+
+    /// Pins, remembers and learns `records` (in order) in one swap of the live model.
+    fn apply_all(&self, records: &[LabelRecord]) -> io::Result<()> {
+        {
+            let mut index = self.index.write().map_err(poisoned)?;
+            for record in records {
+                if let Some(fingerprint) = parse_fingerprint(record) {
+                    index.apply(fingerprint, record);
+                }
+            }
+        }
+        self.live
+            .update(|scorer| learn_all(scorer, records, self.weight));
+        Ok(())
+    }
+
+    /// Whether the label store can take corrections now: `ok`, or `degraded` while a shared
+    /// store does not answer.
+    pub fn health(&self) -> &'static str {
+        match &self.log {
+            Log::Shared { store, .. } if !store.healthy() => "degraded",
+            _ => "ok",
+        }
+    }
+
+    /// Puts `scorer` (a model trained on every label up to `labels_through`) in service,
+    /// after learning every later label onto it. Corrections wait meanwhile, so none is
+    /// missed between the replay and the swap. Blocks on the disk or the store.
+    pub fn activate(&self, mut scorer: Scorer, labels_through: u64) -> io::Result<()> {
+        match &self.log {
+            Log::File(log) => {
+                let log = log.lock().map_err(poisoned)?;
+                let mut seq = labels_through;
+                loop {
+                    let page = log.read_from(seq + 1, 1024, |_| true)?;
+                    let Some(last) = page.last() else { break };
+                    seq = last.seq;
+                    for record in &page {
+                        learn(&mut scorer, record, self.weight);
+                    }
+                }
+                self.live.replace(scorer);
+            }
+            Log::Shared { store, folded, .. } => {
+                // Holding `folded`: nothing is applied to the old model meanwhile.
+                let folded = folded.lock().map_err(poisoned)?;
+                let mut seq = labels_through;
+                while seq < *folded {
+                    let mut page = store.read_from(seq + 1, REPLAY_BATCH)?;
+                    page.retain(|r| r.seq <= *folded);
+                    let Some(last) = page.last() else { break };
+                    seq = last.seq;
+                    learn_all(&mut scorer, &page, self.weight);
+                }
+                self.live.replace(scorer);
+            }
+        }
+        Ok(())
+    }
+
+    /// Position of the last label applied here (for the file store, the last in the log).
     pub fn last_seq(&self) -> u64 {
-        self.log.lock().map_or(0, |log| log.last_seq())
+        match &self.log {
+            Log::File(log) => log.lock().map_or(0, |log| log.last_seq()),
+            Log::Shared { folded, .. } => folded.lock().map_or(0, |f| *f),
+        }
+    }
+
+    /// Records from `seq` on, at most `limit`, that this book has applied.
+    fn read_page(&self, seq: u64, limit: usize) -> io::Result<Vec<LabelRecord>> {
+        match &self.log {
+            Log::File(log) => log
+                .lock()
+                .map_err(poisoned)?
+                .read_from(seq, limit, |_| true),
+            Log::Shared { store, .. } => {
+                let through = self.last_seq();
+                let mut page = store.read_from(seq, limit)?;
+                page.retain(|r| r.seq <= through);
+                Ok(page)
+            }
+        }
+    }
+
+    /// Position and fingerprint of records from `seq` on, at most `limit`.
+    fn read_heads(&self, seq: u64, limit: usize) -> io::Result<Vec<RecordHead>> {
+        match &self.log {
+            Log::File(log) => log.lock().map_err(poisoned)?.read_heads_from(seq, limit),
+            Log::Shared { .. } => Ok(self
+                .read_page(seq, limit)?
+                .into_iter()
+                .map(|r| RecordHead {
+                    seq: r.seq,
+                    fingerprint: r.fingerprint,
+                })
+                .collect()),
+        }
     }
 
     /// The labels in force as of log position `through` (the latest label per comment
@@ -526,7 +943,7 @@ impl LabelBook {
         let mut latest: HashMap<u128, u64> = HashMap::new();
         self.scan(
             through,
-            |log, from| log.read_heads_from(from, 1024),
+            |from| self.read_heads(from, 1024),
             |head| head.seq,
             |head| {
                 if let Some(fingerprint) = key(&head.fingerprint) {
@@ -536,7 +953,7 @@ impl LabelBook {
         )?;
         self.scan(
             through,
-            |log, from| log.read_from(from, 1024, |_| true),
+            |from| self.read_page(from, 1024),
             |record| record.seq,
             |record| {
                 if key(&record.fingerprint).and_then(|f| latest.get(&f)) == Some(&record.seq) {
@@ -551,13 +968,13 @@ impl LabelBook {
     fn scan<T>(
         &self,
         through: u64,
-        read: impl Fn(&LabelLog, u64) -> io::Result<Vec<T>>,
+        read: impl Fn(u64) -> io::Result<Vec<T>>,
         seq_of: impl Fn(&T) -> u64,
         mut each: impl FnMut(T),
     ) -> io::Result<()> {
         let mut seq = 0;
         while seq < through {
-            let page = read(&*self.log.lock().map_err(poisoned)?, seq + 1)?;
+            let page = read(seq + 1)?;
             let Some(last) = page.last() else { break };
             seq = seq_of(last);
             page.into_iter()
@@ -626,18 +1043,34 @@ impl LabelBook {
     }
 
     /// Labels in force with `seq` greater than `after`, oldest first, at most `limit`; and
-    /// the cursor for the next page when there may be more. Blocks on the disk.
+    /// the cursor for the next page when there may be more. Blocks on the disk or store.
     pub fn export(&self, after: u64, limit: usize) -> io::Result<(Vec<LabelRecord>, Option<u64>)> {
-        let log = self.log.lock().map_err(poisoned)?;
-        let index = self.index.read().map_err(poisoned)?;
-        let is_current = |r: &LabelRecord| {
-            u128::from_str_radix(&r.fingerprint, 16)
-                .ok()
-                .and_then(|f| index.current.get(&Fingerprint(f)))
+        let is_current = |index: &Index, r: &LabelRecord| {
+            parse_fingerprint(r)
+                .and_then(|f| index.current.get(&f))
                 .is_some_and(|pin| pin.seq == r.seq)
         };
-        let mut page =
-            log.read_from(after.saturating_add(1), limit.saturating_add(1), is_current)?;
+        let want = limit.saturating_add(1);
+        let mut page = match &self.log {
+            Log::File(log) => {
+                let log = log.lock().map_err(poisoned)?;
+                let index = self.index.read().map_err(poisoned)?;
+                log.read_from(after.saturating_add(1), want, |r| is_current(&index, r))?
+            }
+            Log::Shared { .. } => {
+                let mut out = Vec::new();
+                let mut seq = after.saturating_add(1);
+                while out.len() < want {
+                    let read = self.read_page(seq, REPLAY_BATCH)?;
+                    let Some(last) = read.last() else { break };
+                    seq = last.seq + 1;
+                    let index = self.index.read().map_err(poisoned)?;
+                    out.extend(read.into_iter().filter(|r| is_current(&index, r)));
+                }
+                out.truncate(want);
+                out
+            }
+        };
         let next = if page.len() > limit {
             page.truncate(limit);
             page.last().map(|r| r.seq)
@@ -646,6 +1079,18 @@ impl LabelBook {
         };
         Ok((page, next))
     }
+}
+
+/// The record's fingerprint, unless it is malformed (logged and skipped).
+fn parse_fingerprint(record: &LabelRecord) -> Option<Fingerprint> {
+    let parsed = u128::from_str_radix(&record.fingerprint, 16).ok();
+    if parsed.is_none() {
+        tracing::error!(
+            seq = record.seq,
+            "label with a malformed fingerprint skipped"
+        );
+    }
+    parsed.map(Fingerprint)
 }
 
 #[cfg(test)]
@@ -686,6 +1131,133 @@ mod tests {
     }
 
     const PROBE: &str = "my grandmother knits lovely woollen scarves every winter";
+
+    /// A shared store in memory: positions given in commit order, with a gap after each
+    /// label when `gaps` (a writer that rolled back after drawing a position).
+    #[derive(Debug, Default)]
+    struct MemoryStore {
+        records: Mutex<Vec<LabelRecord>>,
+        gaps: bool,
+    }
+
+    impl SharedLabelLog for MemoryStore {
+        fn id(&self) -> &str {
+            "memory"
+        }
+
+        fn append(&self, corrections: Vec<(Fingerprint, Correction)>) -> io::Result<Vec<Appended>> {
+            let mut records = self.records.lock().unwrap();
+            let mut answers = Vec::new();
+            for (fingerprint, c) in corrections {
+                let hex = fingerprint.to_hex();
+                let head = records.iter().rev().find(|r| r.fingerprint == hex).cloned();
+                if let Some(head) = head.as_ref().filter(|h| h.label == c.label) {
+                    answers.push(Appended::Duplicate {
+                        label_id: head.label_id.clone(),
+                        seq: head.seq,
+                    });
+                    continue;
+                }
+                let step = if self.gaps { 2 } else { 1 };
+                let record = LabelRecord {
+                    seq: records.last().map_or(0, |r| r.seq) + step,
+                    label_id: format!("l{}", records.len()),
+                    fingerprint: hex,
+                    label: c.label,
+                    previous: head.map(|h| h.label),
+                    comment: c.comment,
+                    verdict_id: None,
+                    moderator: None,
+                    note: None,
+                    key_id: None,
+                    origin: None,
+                    created_at: OffsetDateTime::now_utc(),
+                };
+                records.push(record.clone());
+                answers.push(Appended::New(Box::new(record)));
+            }
+            Ok(answers)
+        }
+
+        fn read_from(&self, seq: u64, limit: usize) -> io::Result<Vec<LabelRecord>> {
+            let records = self.records.lock().unwrap();
+            Ok(records
+                .iter()
+                .filter(|r| r.seq >= seq)
+                .take(limit)
+                .cloned()
+                .collect())
+        }
+
+        fn read_current_from(&self, seq: u64, limit: usize) -> io::Result<Vec<LabelRecord>> {
+            let records = self.records.lock().unwrap();
+            let current = records.iter().filter(|r| {
+                records
+                    .iter()
+                    .rev()
+                    .find(|o| o.fingerprint == r.fingerprint)
+                    == Some(*r)
+            });
+            Ok(current
+                .filter(|r| r.seq >= seq)
+                .take(limit)
+                .cloned()
+                .collect())
+        }
+
+        fn healthy(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn books_on_one_shared_store_apply_each_label_once_in_order_across_gaps() {
+        // (gaps in the positions, why)
+        for (gaps, why) in [
+            (false, "dense positions"),
+            (true, "a rolled-back writer's gaps"),
+        ] {
+            let store = Arc::new(MemoryStore {
+                gaps,
+                ..Default::default()
+            });
+            let open = || LabelBook::open_shared(store.clone(), scorer(), 0, 2.0).unwrap();
+            let (a, b) = (open(), open());
+            let spam = "cheap knitting needles at needle-deals.example, buy now";
+            a.record(correction(spam, Label::Spam)).unwrap();
+            a.record(correction(
+                "another offer from needle-deals.example",
+                Label::Spam,
+            ))
+            .unwrap();
+            // B writes before it heard of A's labels: it applies them first, then its own.
+            let relabel = b.record(correction(spam, Label::Ham)).unwrap();
+            assert_eq!(relabel.previous, Some(Label::Spam), "{why}");
+            assert_eq!(b.len(), 2, "{why}");
+            assert_eq!(a.catch_up().unwrap(), 1, "{why}: A reads only B's label");
+            assert_eq!(a.catch_up().unwrap(), 0, "{why}: nothing is applied twice");
+            let repeat = a.record(correction(spam, Label::Ham)).unwrap();
+            assert!(repeat.duplicate, "{why}");
+            assert_eq!(a.last_seq(), b.last_seq(), "{why}");
+            // Same labels, each once: the same model on both and on a book opened now.
+            let late = open();
+            let (pa, pb, pl) = (
+                probability(&a, PROBE),
+                probability(&b, PROBE),
+                probability(&late, PROBE),
+            );
+            assert!(
+                (pa - pb).abs() < 1e-12 && (pa - pl).abs() < 1e-12,
+                "{why}: {pa} {pb} {pl}"
+            );
+            assert_eq!(
+                late.pinned(Fingerprint::of(&correction(spam, Label::Ham).comment))
+                    .map(|p| p.label),
+                Some(Label::Ham),
+                "{why}"
+            );
+        }
+    }
 
     #[test]
     fn a_relabel_to_ham_from_another_ip_clears_the_remembered_ip() {

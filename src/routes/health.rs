@@ -28,7 +28,8 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(json!({
         "status": "ready",
         "model_version": state.model_version(),
-        "labels": state.labels.len(),
+        "labels": state.labels.health(),
+        "labels_in_force": state.labels.len(),
         "auth": if state.keys.is_open() { "open" } else { "keys" },
         "cache": state.cache.health(),
         "cache_errors": state.cache.errors(),

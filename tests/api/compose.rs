@@ -170,3 +170,58 @@ fn the_dockerfile_copies_every_directory_the_binary_embeds() {
         "the console's assets moved out of src/: copy their directory in the Dockerfile"
     );
 }
+
+#[test]
+fn compose_runs_two_replicas_on_postgres_behind_the_proxy() {
+    let doc: Value = serde_norway::from_str(COMPOSE).expect("docker-compose.yml is YAML");
+    let proxy = service(&doc, "proxy");
+    assert!(
+        proxy["image"]
+            .as_str()
+            .is_some_and(|i| i.starts_with("nginx:")),
+        "the proxy is nginx's official image"
+    );
+    assert_eq!(
+        strings(&proxy["ports"]),
+        ["8080:8080"],
+        "only the proxy is published"
+    );
+    let config = include_str!("../../deploy/nginx.conf");
+    let postgres = service(&doc, "postgres");
+    assert!(!strings(&postgres["healthcheck"]["test"]).is_empty());
+    let user = postgres["environment"]["POSTGRES_USER"].as_str().unwrap();
+    for name in ["commentguard", "commentguard-2"] {
+        let replica = service(&doc, name);
+        assert!(
+            config.contains(&format!("server {name}:8080")),
+            "nginx.conf sends traffic to {name}"
+        );
+        assert!(
+            replica["ports"].is_null(),
+            "{name} is reached through the proxy"
+        );
+        let url = replica["environment"]["COMMENTGUARD_DATABASE_URL"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} has no database URL"));
+        assert!(
+            url.starts_with(&format!("postgres://{user}:")) && url.contains("@postgres:5432/"),
+            "{name}: {url}"
+        );
+        assert_eq!(
+            replica["environment"]["COMMENTGUARD_REDIS_URL"].as_str(),
+            Some("redis://redis:6379"),
+            "{name} shares Redis"
+        );
+        assert!(
+            strings(&replica["volumes"])
+                .iter()
+                .any(|v| v.starts_with("commentguard-data:")),
+            "{name} mounts the shared data volume (keys, registry)"
+        );
+    }
+    assert_eq!(
+        service(&doc, "commentguard-2")["depends_on"]["commentguard"]["condition"].as_str(),
+        Some("service_healthy"),
+        "replica 2 starts once replica 1 has created the key"
+    );
+}

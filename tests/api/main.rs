@@ -15,6 +15,8 @@ mod import;
 mod labels;
 mod openapi;
 mod ops;
+mod postgres;
+mod postgres_server;
 mod redis_cache;
 mod redis_server;
 mod report;

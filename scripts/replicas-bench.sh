@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Replicas on one PostgreSQL and one Redis, on loopback (the release binary):
+#   1. propagation: 200 labels, each sent to one of three replicas in turn; for each, the
+#      time from its 200 until both other replicas score the comment with the moderator's
+#      label (polled back to back); p50, p99 and max;
+#   2. sustained corrections: wrk against all three replicas at once for DURATION
+#      (CONNECTIONS per replica), each request a new spam label; labels/s acknowledged
+#      (2xx) summed, and the rows PostgreSQL holds compared with that sum (none lost);
+#   3. scoring: one replica with the file store and one with the PostgreSQL store (a second,
+#      empty database, so that neither model has learned the labels above; no Redis, so the
+#      cache is in process for both), wrk score requests with every body unique,
+#      interleaved A/B/A/B/A/B; the median req/s of each and their ratio.
+# PostgreSQL: a fresh database on PG_HOST:PG_PORT (127.0.0.1:5432, user postgres, trust
+# auth), dropped at the end. Needs wrk, redis-server, psql and python3.
+# BIN=path benchmarks another build instead of building this one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION="${DURATION:-10s}"
+CONNECTIONS="${CONNECTIONS:-16}"
+PG_HOST="${PG_HOST:-127.0.0.1}"
+PG_PORT="${PG_PORT:-5432}"
+for tool in wrk redis-server psql python3; do
+  command -v "$tool" >/dev/null || { echo "$tool missing (Debian packages wrk, redis-server, postgresql-client, python3)" >&2; exit 1; }
+done
+BIN="${BIN:-}"
+if [ -z "$BIN" ]; then cargo build --release --locked --quiet --bin commentguard; BIN=target/release/commentguard; fi
+export COMMENTGUARD_RATE_LIMIT=1000000000 COMMENTGUARD_FLOOD_MAX_PER_15S=1000000000 \
+  COMMENTGUARD_SIGNAL_MAX_REPEATS=1000000000 RUST_LOG=warn
+
+# Comment bodies from the shipped corpus with a __N__ slot (as scripts/load-bench.sh).
+python3 - <<'PY'
+import json
+with open("target/bench-bodies.txt", "w") as out:
+    for path in ["fixtures/corpus/youtube.jsonl", "fixtures/corpus/sms.jsonl"]:
+        for line in open(path, encoding="utf-8"):
+            row = json.loads(line)
+            body = {"content": row["text"] + " #__N__", "author": row.get("author") or "", "user_ip": "192.0.2.1"}
+            out.write(json.dumps(body, ensure_ascii=False) + "\n")
+PY
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+DB="cg_bench_$$"
+PSQL=(psql -qtA -h "$PG_HOST" -p "$PG_PORT" -U postgres)
+"${PSQL[@]}" -d postgres -c "CREATE DATABASE $DB"
+"${PSQL[@]}" -d postgres -c "CREATE DATABASE ${DB}_scoring"
+DB_URL="postgres://postgres@$PG_HOST:$PG_PORT/$DB"
+REDIS_PORT=$(free_port)
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
+PIDS=($!)
+WORK=$(mktemp -d)
+cleanup() {
+  kill "${PIDS[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $DB" || true
+  "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS ${DB}_scoring" || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+start() { # name, port, then extra VAR=value settings
+  local name=$1 port=$2; shift 2
+  mkdir -p "$WORK/$name"
+  env COMMENTGUARD_BIND="127.0.0.1:$port" COMMENTGUARD_DATA_DIR="$WORK/$name" "$@" \
+    "$BIN" serve 2>"$WORK/$name.log" &
+  PIDS+=($!)
+  for _ in $(seq 100); do
+    python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/readyz')" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "replica $name did not start:" >&2; cat "$WORK/$name.log" >&2; exit 1
+}
+
+PORTS=()
+for i in 1 2 3; do
+  port=$(free_port); PORTS+=("$port")
+  start "replica$i" "$port" COMMENTGUARD_DATABASE_URL="$DB_URL" \
+    COMMENTGUARD_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+done
+
+echo "== propagation: 200 labels, each to one replica, until both others pin it"
+python3 - "${PORTS[@]}" <<'PY'
+import http.client, json, sys, time
+ports = [int(p) for p in sys.argv[1:]]
+conns = {p: http.client.HTTPConnection("127.0.0.1", p) for p in ports}
+def post(port, path, body):
+    c = conns[port]
+    c.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+    r = c.getresponse()
+    return r.status, json.loads(r.read())
+delays = []
+for i in range(200):
+    comment = {"content": f"Thanks for the lovely recipe, it worked for me, note {time.time_ns()}-{i}",
+               "author": f"reader{i}"}
+    to = ports[i % 3]
+    others = [p for p in ports if p != to]
+    status, body = post(to, "/v1/feedback", {"label": "spam", "comment": comment})
+    assert status == 200, body
+    acked = time.perf_counter()
+    waiting = set(others)
+    while waiting:
+        for p in list(waiting):
+            status, verdict = post(p, "/v1/comments/score", comment)
+            if verdict["reasons"] and verdict["reasons"][0]["id"] == "moderator.label":
+                waiting.discard(p)
+        if time.perf_counter() - acked > 10:
+            sys.exit(f"label {i} not on every replica after 10 s")
+    delays.append((time.perf_counter() - acked) * 1000)
+delays.sort()
+pick = lambda q: delays[min(len(delays) - 1, int(q * len(delays)))]
+print(f"labels=200 p50_ms={pick(0.50):.1f} p99_ms={pick(0.99):.1f} max_ms={delays[-1]:.1f}")
+PY
+
+echo "== sustained corrections: wrk on all three replicas for $DURATION, $CONNECTIONS connections each"
+before=$("${PSQL[@]}" -d "$DB" -c "SELECT count(*) FROM cg_labels")
+for i in 0 1 2; do
+  MODE=feedback PREFIX="r$i-$$" BODIES=target/bench-bodies.txt \
+    wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -s scripts/load-bench.lua "http://127.0.0.1:${PORTS[$i]}" \
+    >"$WORK/wrk$i.txt" &
+done
+wait_wrk() { while pgrep -f "wrk -t1 -c$CONNECTIONS" >/dev/null; do sleep 0.5; done; }
+wait_wrk
+after=$("${PSQL[@]}" -d "$DB" -c "SELECT count(*) FROM cg_labels")
+python3 - "$WORK" "$((after - before))" <<'PY'
+import re, sys
+work, rows = sys.argv[1], int(sys.argv[2])
+total_rate, acked = 0.0, 0
+for i in range(3):
+    text = open(f"{work}/wrk{i}.txt").read()
+    m = re.search(r"RESULT req/s=(\d+) p50_us=(\d+) p99_us=(\d+) errors=(\d+) non2xx=(\d+)", text)
+    n = int(re.search(r"(\d+) requests in", text).group(1))
+    rate, non2xx = int(m.group(1)), int(m.group(5))
+    total_rate += rate * (n - non2xx) / max(n, 1)
+    acked += n - non2xx
+    print(f"replica{i+1} req/s={rate} p50_us={m.group(2)} p99_us={m.group(3)} non2xx={non2xx}")
+print(f"acknowledged_labels_per_s={total_rate:.0f} acknowledged={acked} rows_in_postgres={rows}"
+      f" lost={max(0, acked - rows)}")
+PY
+
+echo "== scoring: file store vs PostgreSQL store, one replica each, no Redis, interleaved"
+FILE_PORT=$(free_port); PG_PORT_APP=$(free_port)
+start file "$FILE_PORT"
+start postgres "$PG_PORT_APP" COMMENTGUARD_DATABASE_URL="${DB_URL}_scoring"
+for round in 1 2 3; do
+  for store in file postgres; do
+    port=$FILE_PORT; [ "$store" = postgres ] && port=$PG_PORT_APP
+    line=$(MODE=miss wrk -t2 -c64 -d"$DURATION" --latency -s scripts/load-bench.lua "http://127.0.0.1:$port" | grep RESULT)
+    echo "$store ${line#RESULT }" | tee -a "$WORK/scoring.txt"
+  done
+done
+python3 - "$WORK/scoring.txt" <<'PY'
+import re, statistics, sys
+rates = {"file": [], "postgres": []}
+for line in open(sys.argv[1]):
+    store, rate = line.split()[0], int(re.search(r"req/s=(\d+)", line).group(1))
+    rates[store].append(rate)
+f, p = statistics.median(rates["file"]), statistics.median(rates["postgres"])
+print(f"median req/s: file={f:.0f} postgres={p:.0f} postgres/file={p / f:.3f}")
+PY

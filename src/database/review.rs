@@ -1,0 +1,162 @@
+//! The review history in PostgreSQL, behind [`ReviewStore`]: every replica's held and spam
+//! verdicts in one queue. Recording never waits: entries go through a bounded queue to one
+//! writer task, which also deletes what the retention and [`MAX_ITEMS`] drop, once a minute.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::Pool;
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+
+use super::{Database, DbError};
+use crate::review::{HistoryError, ItemsFuture, ReviewItem, ReviewStore, MAX_ITEMS};
+
+/// Entries waiting for the writer; past this, new ones are counted as errors and dropped.
+const QUEUE: usize = 10_000;
+/// How often expired and surplus entries are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// The review history of one database.
+pub struct PgReview {
+    database: Arc<Database>,
+    queue: mpsc::Sender<(String, OffsetDateTime, String)>,
+    errors: Arc<AtomicU64>,
+    retention: Duration,
+}
+
+impl PgReview {
+    /// The history in `database` (migrated), keeping entries for `retention`.
+    pub fn new(database: Arc<Database>, retention: Duration) -> PgReview {
+        let (queue, entries) = mpsc::channel(QUEUE);
+        let errors = Arc::new(AtomicU64::new(0));
+        database.handle.spawn(write(
+            database.pool.clone(),
+            entries,
+            errors.clone(),
+            retention,
+        ));
+        PgReview {
+            database,
+            queue,
+            errors,
+            retention,
+        }
+    }
+}
+
+/// The writer: inserts entries as they come, prunes once a minute.
+async fn write(
+    pool: Pool,
+    mut entries: mpsc::Receiver<(String, OffsetDateTime, String)>,
+    errors: Arc<AtomicU64>,
+    retention: Duration,
+) {
+    let mut prune = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        tokio::select! {
+            entry = entries.recv() => {
+                let Some((verdict_id, scored_at, item)) = entry else { return };
+                let stamp = scored_at.unix_timestamp_nanos() as f64 / 1e9;
+                let written = async {
+                    pool.get().await?.execute(
+                        "INSERT INTO cg_review (verdict_id, scored_at, item)
+                         VALUES ($1, to_timestamp($2), $3) ON CONFLICT (verdict_id) DO NOTHING",
+                        &[&verdict_id, &stamp, &item],
+                    ).await?;
+                    Ok::<_, DbError>(())
+                }.await;
+                if written.is_err() {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            _ = prune.tick() => {
+                if let Err(e) = delete_old(&pool, retention).await {
+                    tracing::warn!(error = %e, "cannot prune the review history in PostgreSQL");
+                }
+            }
+        }
+    }
+}
+
+async fn delete_old(pool: &Pool, retention: Duration) -> Result<(), DbError> {
+    let client = pool.get().await?;
+    let seconds = retention.as_secs_f64();
+    let keep = MAX_ITEMS as i64;
+    client
+        .execute(
+            "DELETE FROM cg_review WHERE scored_at < now() - make_interval(secs => $1)",
+            &[&seconds],
+        )
+        .await?;
+    client
+        .execute(
+            "DELETE FROM cg_review WHERE verdict_id IN
+                 (SELECT verdict_id FROM cg_review ORDER BY scored_at DESC OFFSET $1)",
+            &[&keep],
+        )
+        .await?;
+    Ok(())
+}
+
+impl ReviewStore for PgReview {
+    fn record(&self, item: ReviewItem, now: OffsetDateTime) -> Result<(), HistoryError> {
+        if item.expired(now, self.retention) {
+            return Ok(());
+        }
+        let json = serde_json::to_string(&item)?;
+        self.queue
+            .try_send((item.verdict_id, item.scored_at, json))
+            .map_err(|_| {
+                self.errors.fetch_add(1, Ordering::Relaxed);
+                HistoryError::Io(std::io::Error::other(
+                    "the PostgreSQL review writer is behind",
+                ))
+            })
+    }
+
+    fn items(&self, now: OffsetDateTime) -> ItemsFuture<'_> {
+        let pool = self.database.pool.clone();
+        let since = (now.unix_timestamp_nanos() as f64 / 1e9) - self.retention.as_secs_f64();
+        let read = self.database.handle.spawn(async move {
+            let client = pool.get().await?;
+            let rows = client
+                .query(
+                    "SELECT item FROM cg_review WHERE scored_at > to_timestamp($1)
+                     ORDER BY scored_at DESC LIMIT $2",
+                    &[&since, &(MAX_ITEMS as i64)],
+                )
+                .await?;
+            let items: Result<Vec<ReviewItem>, DbError> = rows
+                .iter()
+                .map(|row| Ok(serde_json::from_str(row.get::<_, &str>(0))?))
+                .collect();
+            items
+        });
+        Box::pin(async move {
+            let outcome = tokio::time::timeout(super::CALL_TIMEOUT, read).await;
+            match outcome {
+                Ok(Ok(Ok(items))) => Ok(items),
+                Ok(Ok(Err(e))) => Err(HistoryError::Io(std::io::Error::other(format!(
+                    "PostgreSQL: {e}"
+                )))),
+                _ => Err(HistoryError::Io(std::io::Error::other(
+                    "PostgreSQL did not answer in time",
+                ))),
+            }
+        })
+    }
+
+    fn errors(&self) -> u64 {
+        self.errors.load(Ordering::Relaxed)
+    }
+
+    fn retention(&self) -> Duration {
+        self.retention
+    }
+
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+}

@@ -1,0 +1,366 @@
+//! Labels in PostgreSQL (`COMMENTGUARD_DATABASE_URL`): shared by replicas, learned by each
+//! within a second, caught up by a replica that starts later, counted once however many
+//! replicas write at once; a newer schema refused; an outage costing corrections (503), not
+//! scoring.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_error, spawn_app_with, status_and_json, TestApp};
+use crate::postgres_server::{execute, fresh_schema, PostgresServer};
+
+async fn replica(url: &str) -> TestApp {
+    let url = url.to_owned();
+    spawn_app_with(move |s| s.database_url = Some(url)).await
+}
+
+/// The labels `GET /v1/labels` lists (one line per labelled comment).
+async fn listed(app: &TestApp) -> Vec<Value> {
+    let response = app.send(Method::GET, "/v1/labels", None, None).await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Polls `check` every 20 ms until it holds or `limit` passes; answers the time it took.
+async fn within<F: std::future::Future<Output = bool>>(
+    limit: Duration,
+    mut check: impl FnMut() -> F,
+) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check().await {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+async fn ready(app: &TestApp) -> Value {
+    status_and_json(app.request(Method::GET, "/readyz").await)
+        .await
+        .1
+}
+
+#[tokio::test]
+async fn a_label_on_one_replica_reaches_the_others_and_a_late_replica_catches_up() {
+    let url = fresh_schema("cg_replicas").await;
+    let (a, b) = (replica(&url).await, replica(&url).await);
+    let comment = json!({"content": "Lovely photos of the harbour at dawn, thanks for sharing",
+                         "author": "Pat", "site": "https://blog.example.com"});
+    assert_eq!(b.score(&comment).await["verdict"], "approve");
+
+    let (status, recorded) = a
+        .feedback(&json!({"label": "spam", "comment": comment}))
+        .await;
+    assert_eq!(
+        (status, &recorded["duplicate"]),
+        (200, &json!(false)),
+        "{recorded}"
+    );
+    // B learns it without being told: within a second its verdict is the moderator's.
+    let took = within(Duration::from_secs(1), || async {
+        b.score(&comment).await["verdict"] == "spam"
+    })
+    .await;
+    assert!(
+        took.is_some(),
+        "replica B did not learn the label within 1 s"
+    );
+    let on_b = listed(&b).await;
+    assert_eq!(on_b.len(), 1, "{on_b:?}");
+    assert_eq!(on_b[0]["label_id"], recorded["label_id"]);
+
+    // The same label through B is a repeat, whichever replica took the first.
+    let (_, again) = b
+        .feedback(&json!({"label": "spam", "comment": comment}))
+        .await;
+    assert_eq!(again["duplicate"], true, "{again}");
+    assert_eq!(again["label_id"], recorded["label_id"]);
+    // A relabel through B reverses it everywhere.
+    let (_, ham) = b
+        .feedback(&json!({"label": "ham", "comment": comment}))
+        .await;
+    assert_eq!(ham["previous"], "spam", "{ham}");
+    let back = within(Duration::from_secs(1), || async {
+        a.score(&comment).await["verdict"] == "approve"
+    })
+    .await;
+    assert!(
+        back.is_some(),
+        "replica A did not learn the relabel within 1 s"
+    );
+
+    // A replica started now reads the labels in force at start.
+    let c = replica(&url).await;
+    let on_c = listed(&c).await;
+    assert_eq!(on_c.len(), 1, "{on_c:?}");
+    assert_eq!(on_c[0]["label"], "ham");
+    assert_eq!(c.score(&comment).await["verdict"], "approve");
+    let rows = execute(&url, "SELECT seq FROM cg_labels ORDER BY seq").await;
+    assert_eq!(
+        rows.len(),
+        2,
+        "one spam label and one relabel, the repeat not written"
+    );
+    assert_eq!(ready(&c).await["labels"], "ok");
+}
+
+#[tokio::test]
+async fn replicas_writing_at_once_each_apply_every_label_once() {
+    let url = fresh_schema("cg_concurrent").await;
+    let (a, b) = (replica(&url).await, replica(&url).await);
+    let comment = |i: usize| {
+        json!({"content": format!("Cheap watches number {i} at replica-store.example, buy now"),
+               "author": format!("seller{i}")})
+    };
+    // 40 labels, half through each replica, 8 at a time.
+    let mut sends = Vec::new();
+    for i in 0..40 {
+        let app = if i % 2 == 0 { &a } else { &b };
+        sends.push(async move {
+            let (status, body) = app
+                .feedback(&json!({"label": "spam", "comment": comment(i)}))
+                .await;
+            assert_eq!(status, 200, "{body}");
+            // Every fourth relabelled as ham, and every fourth sent as spam again.
+            let again = match i % 4 {
+                0 => Some("ham"),
+                1 => Some("spam"),
+                _ => None,
+            };
+            if let Some(label) = again {
+                let (status, body) = app
+                    .feedback(&json!({"label": label, "comment": comment(i)}))
+                    .await;
+                assert_eq!(status, 200, "{body}");
+            }
+        });
+    }
+    let mut sends = sends.into_iter();
+    loop {
+        let batch: Vec<_> = sends.by_ref().take(8).collect();
+        if batch.is_empty() {
+            break;
+        }
+        futures_join(batch).await;
+    }
+    let probe = json!({"content": "Cheap watches at a store, buy now", "author": "probe"});
+    // Same labels applied once each on both (and on a replica that learned them at start):
+    // the same probability for a comment nobody labelled.
+    let converged = within(Duration::from_secs(2), || async {
+        ready(&a).await["labels_in_force"] == 40 && ready(&b).await["labels_in_force"] == 40
+    })
+    .await;
+    assert!(converged.is_some(), "both replicas hold the 40 labels");
+    let c = replica(&url).await;
+    let p = |v: Value| v["spam_probability"].as_f64().unwrap();
+    let (pa, pb, pc) = (
+        p(a.score(&probe).await),
+        p(b.score(&probe).await),
+        p(c.score(&probe).await),
+    );
+    assert!(
+        (pa - pb).abs() < 1e-9 && (pa - pc).abs() < 1e-9,
+        "{pa} {pb} {pc}"
+    );
+    let seqs: Vec<i64> = execute(&url, "SELECT seq FROM cg_labels ORDER BY seq")
+        .await
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        seqs.len(),
+        50,
+        "40 labels and 10 relabels to ham; the 10 repeats not written"
+    );
+}
+
+/// Runs the futures concurrently on this task.
+async fn futures_join<F: std::future::Future<Output = ()>>(futures: Vec<F>) {
+    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    std::future::poll_fn(|cx| {
+        pinned.retain_mut(|f| f.as_mut().poll(cx).is_pending());
+        if pinned.is_empty() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_schema_newer_than_this_build_is_refused_at_start() {
+    let url = fresh_schema("cg_newer").await;
+    drop(replica(&url).await);
+    execute(
+        &url,
+        "INSERT INTO cg_schema_version (version) VALUES (9999)",
+    )
+    .await;
+    let mut settings = commentguard::settings::Settings {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        database_url: Some(url),
+        ..Default::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    settings.data_dir = dir.path().to_path_buf();
+    let error = commentguard::startup::Application::build(settings)
+        .err()
+        .expect("a replica must not start on a newer schema");
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("schema is at version 9999, newer than this build knows"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn postgres_down_scoring_goes_on_corrections_get_503_and_all_resumes() {
+    let server = PostgresServer::start();
+    let app = replica(&server.url()).await;
+    let other = replica(&server.url()).await;
+    let first = json!({"content": "Get followers fast at growth-hack.example", "author": "gh"});
+    let (status, _) = app
+        .feedback(&json!({"label": "spam", "comment": first}))
+        .await;
+    assert_eq!(status, 200);
+
+    server.stop();
+    let degraded = within(Duration::from_secs(3), || async {
+        ready(&app).await["labels"] == "degraded"
+    })
+    .await;
+    assert!(degraded.is_some(), "/readyz says the labels are degraded");
+    // Scoring never waits on the database: pins and the model are in memory.
+    assert_eq!(app.score(&first).await["verdict"], "spam");
+    let second = json!({"content": "Thanks, the recipe worked for me too", "author": "Kim"});
+    assert_eq!(app.score(&second).await["verdict"], "approve");
+    let refused = app
+        .send(
+            Method::POST,
+            "/v1/feedback",
+            None,
+            Some(&json!({"label": "spam", "comment": second})),
+        )
+        .await;
+    assert_error(refused, 503, "label_store_unavailable", "database down").await;
+
+    server.start_again();
+    let back = within(Duration::from_secs(5), || async {
+        ready(&app).await["labels"] == "ok"
+    })
+    .await;
+    assert!(
+        back.is_some(),
+        "/readyz is ok again once the database is back"
+    );
+    let (status, body) = app
+        .feedback(&json!({"label": "spam", "comment": second}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // The other replica, whose follower lost its connection too, catches up after it.
+    let caught_up = within(Duration::from_secs(3), || async {
+        other.score(&second).await["verdict"] == "spam"
+    })
+    .await;
+    assert!(
+        caught_up.is_some(),
+        "the other replica learned the label after the outage"
+    );
+    for replica in [&app, &other] {
+        assert_eq!(
+            ready(replica).await["labels_in_force"],
+            2,
+            "each label applied once"
+        );
+    }
+    assert_eq!(
+        execute(&server.url(), "SELECT seq FROM cg_labels")
+            .await
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn migrate_store_copies_the_file_labels_once_however_often_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let file_app = spawn_app_with(move |s| s.data_dir = path).await;
+    let comments: Vec<Value> = (0..3)
+        .map(|i| json!({"content": format!("Visit pills-shop-{i}.example for deals"), "author": "rx"}))
+        .collect();
+    for comment in &comments {
+        let (status, _) = file_app
+            .feedback(&json!({"label": "spam", "comment": comment}))
+            .await;
+        assert_eq!(status, 200);
+    }
+    let (_, relabel) = file_app
+        .feedback(&json!({"label": "ham", "comment": comments[0]}))
+        .await;
+    assert_eq!(relabel["previous"], "spam");
+
+    let url = fresh_schema("cg_migrate").await;
+    let run = || {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_commentguard"))
+            .args(["migrate-store", "--to", "postgres"])
+            .env("COMMENTGUARD_DATA_DIR", dir.path())
+            .env("COMMENTGUARD_DATABASE_URL", &url)
+            .output()
+            .expect("run commentguard migrate-store");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice::<Value>(&output.stdout).expect("a JSON report")
+    };
+    assert_eq!(run(), json!({"read": 4, "copied": 4, "skipped": 0}));
+    assert_eq!(
+        run(),
+        json!({"read": 4, "copied": 0, "skipped": 4}),
+        "a re-run copies nothing"
+    );
+
+    let on_postgres = replica(&url).await;
+    let labels = listed(&on_postgres).await;
+    assert_eq!(labels.len(), 3, "{labels:?}");
+    assert_eq!(on_postgres.score(&comments[0]).await["verdict"], "approve");
+    assert_eq!(on_postgres.score(&comments[1]).await["verdict"], "spam");
+}
+
+#[tokio::test]
+async fn the_review_history_in_postgres_is_one_queue_for_every_replica() {
+    let url = fresh_schema("cg_review").await;
+    let (a, b) = (replica(&url).await, replica(&url).await);
+    let held = crate::review::held_comment("pg-queue");
+    let scored = a.score(&held).await;
+    assert_eq!(scored["verdict"], "hold", "{scored}");
+    let id = scored["verdict_id"].as_str().unwrap().to_owned();
+    // Written after the answer: B's queue shows it once the writer has.
+    let shown = within(Duration::from_secs(3), || async {
+        let (status, page) =
+            status_and_json(b.request(Method::GET, "/v1/review/queue?status=all").await).await;
+        assert_eq!(status, 200, "{page}");
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["verdict_id"] == id.as_str())
+    })
+    .await;
+    assert!(
+        shown.is_some(),
+        "replica B's queue lists the verdict A gave"
+    );
+    let (_, summary) = status_and_json(b.request(Method::GET, "/v1/review/summary").await).await;
+    assert_eq!(summary["review_store"], "postgres", "{summary}");
+}
