@@ -197,9 +197,15 @@ settings_table! {
         default: Described("unset: in-process cache"),
         doc: "Redis for the shared cache",
         parse: redis_url,
-        expects: "a redis:// or unix:// URL (TLS is not built in)",
+        expects: "a redis:// or unix:// URL, or comma-separated redis:// seed nodes of a cluster (TLS is not built in)",
         // The conventional name most hosting platforms set.
         aliases: ["REDIS_URL"],
+    },
+    redis_cluster: bool {
+        default: Value("false"),
+        doc: "`redis_url` is a Redis Cluster: one or more comma-separated seed node URLs",
+        parse: parsed,
+        expects: "`true` or `false`",
     },
     redis_timeout_ms: u64 {
         default: Value("25"),
@@ -453,6 +459,8 @@ pub struct Settings {
     pub deprecated_cache_capacity: Option<usize>,
     /// Redis for the verdict cache; `None` keeps verdicts in process.
     pub redis_url: Option<String>,
+    /// Whether `redis_url` names the seed nodes of a Redis Cluster.
+    pub redis_cluster: bool,
     /// Longest any Redis call may take before it counts as a miss.
     pub redis_timeout: std::time::Duration,
     /// Prefix of every Redis key, so several deployments can share one Redis.
@@ -501,6 +509,7 @@ impl Default for Settings {
             memory_budget_mb: crate::cache::DEFAULT_MEMORY_BUDGET_MB,
             deprecated_cache_capacity: None,
             redis_url: None,
+            redis_cluster: false,
             redis_timeout: std::time::Duration::from_millis(25),
             cache_prefix: "cg".to_owned(),
             signals: crate::signals::SignalPolicy::default(),
@@ -676,6 +685,7 @@ impl Values {
             memory_budget_mb: self.memory_budget_mb.unwrap_or(defaults.memory_budget_mb),
             deprecated_cache_capacity: self.cache_capacity,
             redis_url: self.redis_url,
+            redis_cluster: self.redis_cluster.unwrap_or(defaults.redis_cluster),
             redis_timeout: self
                 .redis_timeout_ms
                 .map_or(defaults.redis_timeout, Duration::from_millis),
@@ -769,7 +779,12 @@ fn off_or_count(v: &str) -> Option<Option<NonZeroU32>> {
 /// here rather than at the first connection: the client is built without TLS, to keep a TLS
 /// stack out of the binary; a TLS-terminating sidecar serves that case.
 fn redis_url(v: &str) -> Option<String> {
-    (v.starts_with("redis://") || v.starts_with("unix://") || v.starts_with("redis+unix://"))
+    // Several, comma-separated, are the seed nodes of a cluster (`redis_cluster`).
+    v.split(',')
+        .map(str::trim)
+        .all(|v| {
+            v.starts_with("redis://") || v.starts_with("unix://") || v.starts_with("redis+unix://")
+        })
         .then(|| v.to_owned())
 }
 
@@ -1011,7 +1026,13 @@ mod tests {
                 name: "TLS Redis URL, which the client is built without",
                 env: &[("COMMENTGUARD_REDIS_URL", "rediss://cache.internal:6380")],
                 file: None,
-                error: r#"COMMENTGUARD_REDIS_URL: expected a redis:// or unix:// URL (TLS is not built in), got "rediss://cache.internal:6380""#,
+                error: r#"COMMENTGUARD_REDIS_URL: expected a redis:// or unix:// URL, or comma-separated redis:// seed nodes of a cluster (TLS is not built in), got "rediss://cache.internal:6380""#,
+            },
+            Case {
+                name: "a cluster seed list with one TLS node",
+                env: &[("COMMENTGUARD_REDIS_URL", "redis://a:7000,rediss://b:7001")],
+                file: None,
+                error: r#"COMMENTGUARD_REDIS_URL: expected a redis:// or unix:// URL, or comma-separated redis:// seed nodes of a cluster (TLS is not built in), got "redis://a:7000,rediss://b:7001""#,
             },
             Case {
                 name: "zero retention",

@@ -50,7 +50,9 @@ async fn until_reason(app: &TestApp, comment: &Value, id: &str, limit: Duration)
     }
 }
 
-async fn labelled_template_is_recognised_spun(labeller: &TestApp, scorer: &TestApp) {
+/// A moderator labels the template spam on `labeller`; a spun variant at another site then
+/// gets `fuzzy.labelled_spam` on `scorer`, until a ham relabel forgets it.
+pub async fn labelled_template_is_recognised_spun(labeller: &TestApp, scorer: &TestApp) {
     let variant = json!({"content": VARIANTS[0], "site": "https://b.example", "author": "Kim"});
     let before = scorer.score(&variant).await;
     assert!(
@@ -105,7 +107,7 @@ async fn labelled_template_is_recognised_spun(labeller: &TestApp, scorer: &TestA
 }
 
 /// Four spun variants on four sites: the cross-site rule fires over near-duplicates.
-async fn spun_variants_count_across_sites(app: &TestApp) {
+pub async fn spun_variants_count_across_sites(app: &TestApp) {
     let mut last = Value::Null;
     for (i, text) in VARIANTS.iter().enumerate() {
         last = app

@@ -15,6 +15,7 @@ mod labels;
 mod openapi;
 mod ops;
 mod redis_cache;
+mod redis_cluster;
 mod redis_server;
 mod report;
 mod retrain;
