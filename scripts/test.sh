@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 missing=()
 # The integration tests start their own redis-server on a free port.
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# The Redis Cluster test creates its cluster with redis-cli (Debian's redis-tools).
+command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 # The Akismet tests drive the real PyPI and npm clients (tests/clients/setup.sh installs them
 # into target/); they need python3 with venv, node and npm.
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3 python3-venv)

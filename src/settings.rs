@@ -197,7 +197,7 @@ settings_table! {
         default: Described("unset: in-process cache"),
         doc: "Redis for the shared cache",
         parse: redis_url,
-        expects: "a redis:// or unix:// URL (TLS is not built in)",
+        expects: "a redis:// or unix:// URL, or comma-separated redis:// seed nodes of a cluster (TLS is not built in)",
         // The conventional name most hosting platforms set.
         aliases: ["REDIS_URL"],
     },
@@ -206,6 +206,12 @@ settings_table! {
         doc: "PostgreSQL for the labels every replica shares",
         parse: database_url,
         expects: "a postgres:// or postgresql:// URL (TLS is not built in)",
+    },
+    redis_cluster: bool {
+        default: Value("false"),
+        doc: "`redis_url` is a Redis Cluster: one or more comma-separated seed node URLs",
+        parse: parsed,
+        expects: "`true` or `false`",
     },
     redis_timeout_ms: u64 {
         default: Value("25"),
@@ -461,6 +467,8 @@ pub struct Settings {
     pub redis_url: Option<String>,
     /// PostgreSQL for the shared label store; `None` keeps labels in the data directory.
     pub database_url: Option<String>,
+    /// Whether `redis_url` names the seed nodes of a Redis Cluster.
+    pub redis_cluster: bool,
     /// Longest any Redis call may take before it counts as a miss.
     pub redis_timeout: std::time::Duration,
     /// Prefix of every Redis key, so several deployments can share one Redis.
@@ -510,6 +518,7 @@ impl Default for Settings {
             deprecated_cache_capacity: None,
             redis_url: None,
             database_url: None,
+            redis_cluster: false,
             redis_timeout: std::time::Duration::from_millis(25),
             cache_prefix: "cg".to_owned(),
             signals: crate::signals::SignalPolicy::default(),
@@ -686,6 +695,7 @@ impl Values {
             deprecated_cache_capacity: self.cache_capacity,
             redis_url: self.redis_url,
             database_url: self.database_url,
+            redis_cluster: self.redis_cluster.unwrap_or(defaults.redis_cluster),
             redis_timeout: self
                 .redis_timeout_ms
                 .map_or(defaults.redis_timeout, Duration::from_millis),
@@ -779,7 +789,12 @@ fn off_or_count(v: &str) -> Option<Option<NonZeroU32>> {
 /// here rather than at the first connection: the client is built without TLS, to keep a TLS
 /// stack out of the binary; a TLS-terminating sidecar serves that case.
 fn redis_url(v: &str) -> Option<String> {
-    (v.starts_with("redis://") || v.starts_with("unix://") || v.starts_with("redis+unix://"))
+    // Several, comma-separated, are the seed nodes of a cluster (`redis_cluster`).
+    v.split(',')
+        .map(str::trim)
+        .all(|v| {
+            v.starts_with("redis://") || v.starts_with("unix://") || v.starts_with("redis+unix://")
+        })
         .then(|| v.to_owned())
 }
 
@@ -1026,7 +1041,13 @@ mod tests {
                 name: "TLS Redis URL, which the client is built without",
                 env: &[("COMMENTGUARD_REDIS_URL", "rediss://cache.internal:6380")],
                 file: None,
-                error: r#"COMMENTGUARD_REDIS_URL: expected a redis:// or unix:// URL (TLS is not built in), got "rediss://cache.internal:6380""#,
+                error: r#"COMMENTGUARD_REDIS_URL: expected a redis:// or unix:// URL, or comma-separated redis:// seed nodes of a cluster (TLS is not built in), got "rediss://cache.internal:6380""#,
+            },
+            Case {
+                name: "a cluster seed list with one TLS node",
+                env: &[("COMMENTGUARD_REDIS_URL", "redis://a:7000,rediss://b:7001")],
+                file: None,
+                error: r#"COMMENTGUARD_REDIS_URL: expected a redis:// or unix:// URL, or comma-separated redis:// seed nodes of a cluster (TLS is not built in), got "redis://a:7000,rediss://b:7001""#,
             },
             Case {
                 name: "a database URL that is not PostgreSQL's",

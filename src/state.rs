@@ -265,6 +265,7 @@ fn open_cache(settings: &Settings, budget: MemoryBudget) -> anyhow::Result<Cache
         Some(url) => Cache::Redis(
             RedisCache::new(
                 url,
+                settings.redis_cluster,
                 &settings.cache_prefix,
                 settings.cache_ttl,
                 settings.redis_timeout,

@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster_async::ClusterConnection;
 use redis::AsyncCommands;
 use tokio::runtime::{Handle, Runtime};
 
@@ -49,6 +50,23 @@ end
 return {0, n, s, ip}
 "#;
 
+/// [`LOOKUP_SCRIPT`]'s counting of one content, alone (Redis Cluster: its two keys share the
+/// content's hash tag). KEYS: content count, content sites. ARGV: window seconds, site.
+const CONTENT_COUNT_SCRIPT: &str = r#"
+local n = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1], 'NX')
+if ARGV[2] ~= '' then redis.call('SADD', KEYS[2], ARGV[2]) end
+redis.call('EXPIRE', KEYS[2], ARGV[1], 'NX')
+return {n, redis.call('SCARD', KEYS[2])}
+"#;
+
+/// [`LOOKUP_SCRIPT`]'s IP counter, alone. KEYS: IP count. ARGV: flood window seconds.
+const IP_COUNT_SCRIPT: &str = r#"
+local n = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1], 'NX')
+return n
+"#;
+
 /// How often a replica re-reads the active model key besides pub/sub.
 pub const MODEL_RECHECK: Duration = Duration::from_secs(1);
 /// Consecutive failures that open the breaker.
@@ -67,8 +85,50 @@ pub enum RedisSetupError {
     Runtime(std::io::Error),
 }
 
+/// One Redis or a Redis Cluster, behind one connection type.
+#[derive(Clone)]
+enum Conn {
+    /// One node, reconnecting by itself.
+    Single(ConnectionManager),
+    /// A cluster: each command goes to the node of its keys' slot.
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
 struct Shared {
-    manager: ConnectionManager,
+    manager: Conn,
+    /// Redis Cluster: multi-slot look-ups and writes are split per slot.
+    cluster: bool,
     prefix: String,
     ttl: Duration,
     timeout: Duration,
@@ -107,14 +167,28 @@ impl std::fmt::Debug for RedisCache {
 }
 
 impl RedisCache {
-    /// Connects lazily to `url`: a Redis that is down now only makes the cache degraded.
+    /// Connects lazily to `url` (with `cluster`, a comma-separated list of seed nodes of a
+    /// Redis Cluster): a Redis that is down now only makes the cache degraded.
     pub fn new(
         url: &str,
+        cluster: bool,
         prefix: &str,
         ttl: Duration,
         timeout: Duration,
     ) -> Result<Self, RedisSetupError> {
-        let client = redis::Client::open(url).map_err(|e| RedisSetupError::Url(e.to_string()))?;
+        let urls: Vec<&str> = url
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .collect();
+        if urls.len() > 1 && !cluster {
+            return Err(RedisSetupError::Url(
+                "several URLs are the seed nodes of a Redis Cluster: set COMMENTGUARD_REDIS_CLUSTER=true".into(),
+            ));
+        }
+        let first = urls.first().copied().unwrap_or_default();
+        // Pub/sub goes to one node: a cluster forwards every message to all of them.
+        let client = redis::Client::open(first).map_err(|e| RedisSetupError::Url(e.to_string()))?;
         let pubsub_client = client.clone();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -122,19 +196,37 @@ impl RedisCache {
             .enable_all()
             .build()
             .map_err(RedisSetupError::Runtime)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout * 4))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(10))
-            .set_max_delay(Duration::from_millis(100));
-        let manager = {
+        let manager = if cluster {
+            let nodes = redis::cluster::ClusterClient::builder(urls)
+                .connection_timeout(timeout * 4)
+                .response_timeout(timeout)
+                .retries(1)
+                .build()
+                .map_err(|e| RedisSetupError::Url(e.to_string()))?;
             let _inside = runtime.enter();
-            ConnectionManager::new_lazy_with_config(client, config)
-                .map_err(|e| RedisSetupError::Url(e.to_string()))?
+            Conn::Cluster(
+                nodes.get_pending_async_connection_with_config(
+                    redis::cluster::ClusterConfig::new()
+                        .set_connection_timeout(timeout * 4)
+                        .set_response_timeout(timeout),
+                ),
+            )
+        } else {
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(timeout * 4))
+                .set_response_timeout(Some(timeout))
+                .set_number_of_retries(1)
+                .set_min_delay(Duration::from_millis(10))
+                .set_max_delay(Duration::from_millis(100));
+            let _inside = runtime.enter();
+            Conn::Single(
+                ConnectionManager::new_lazy_with_config(client, config)
+                    .map_err(|e| RedisSetupError::Url(e.to_string()))?,
+            )
         };
         let shared = Arc::new(Shared {
             manager,
+            cluster,
             prefix: prefix.to_string(),
             ttl,
             timeout,
@@ -164,7 +256,7 @@ impl RedisCache {
     }
 
     /// Runs `op` within the timeout; `None` on error, timeout or an open breaker.
-    async fn call<T, F>(&self, op: impl FnOnce(ConnectionManager) -> F) -> Option<T>
+    async fn call<T, F>(&self, op: impl FnOnce(Conn) -> F) -> Option<T>
     where
         F: std::future::Future<Output = redis::RedisResult<T>> + Send,
     {
@@ -235,7 +327,7 @@ impl RedisCache {
             (seen.fetch_max(generation, Ordering::SeqCst) < generation).then(|| version.to_owned())
         };
         self.handle.spawn(async move {
-            let read_key = |mut manager: ConnectionManager, key: String| async move {
+            let read_key = |mut manager: Conn, key: String| async move {
                 manager.get::<_, Option<String>>(&key).await.ok().flatten()
             };
             let connect = |client: redis::Client, channel: String| async move {
@@ -364,18 +456,35 @@ impl VerdictCache for RedisCache {
         let shared = self.shared.clone();
         // Not awaited: the answer does not wait for the write.
         self.handle.spawn(async move {
-            let mut pipe = redis::pipe();
             let ttl_ms = shared.ttl.as_millis().min(u64::MAX as u128) as u64;
-            for k in &keys {
-                pipe.cmd("SET")
-                    .arg(k)
-                    .arg(&value)
-                    .arg("PX")
-                    .arg(ttl_ms)
-                    .ignore();
-            }
-            let mut manager = shared.manager.clone();
-            match tokio::time::timeout(shared.timeout, pipe.query_async::<()>(&mut manager)).await {
+            let set = |k: &String| {
+                let mut cmd = redis::cmd("SET");
+                cmd.arg(k).arg(&value).arg("PX").arg(ttl_ms);
+                cmd
+            };
+            let written = if shared.cluster {
+                // Each key in its own slot: one command each, sent together.
+                let writes = keys.iter().map(|k| {
+                    let (cmd, mut manager) = (set(k), shared.manager.clone());
+                    async move { cmd.query_async::<()>(&mut manager).await }
+                });
+                tokio::time::timeout(shared.timeout, async {
+                    futures_util::future::join_all(writes)
+                        .await
+                        .into_iter()
+                        .collect::<redis::RedisResult<Vec<()>>>()
+                        .map(|_| ())
+                })
+                .await
+            } else {
+                let mut pipe = redis::pipe();
+                for k in &keys {
+                    pipe.add_command(set(k)).ignore();
+                }
+                let mut manager = shared.manager.clone();
+                tokio::time::timeout(shared.timeout, pipe.query_async::<()>(&mut manager)).await
+            };
+            match written {
                 Ok(Ok(())) => shared.failures.store(0, Ordering::Relaxed),
                 _ => shared.record_failure(),
             }
@@ -417,6 +526,9 @@ impl RedisCache {
         signals: &SignalKeys,
         window: Duration,
     ) -> Lookup {
+        if self.shared.cluster {
+            return self.lookup_per_slot(key, signals, window).await;
+        }
         let prefix = &self.shared.prefix;
         let mut cmd = redis::cmd("EVAL");
         let ip_key = signals.ip.as_ref().map(|ip| format!("{prefix}:ip:{ip}"));
@@ -426,8 +538,8 @@ impl RedisCache {
         cmd.arg(LOOKUP_SCRIPT)
             .arg(if ip_key.is_some() { 4 } else { 3 })
             .arg(verdict_key)
-            .arg(format!("{prefix}:fp:{}:n", signals.content))
-            .arg(format!("{prefix}:fp:{}:s", signals.content));
+            .arg(format!("{{{prefix}:fp:{}}}:n", signals.content))
+            .arg(format!("{{{prefix}:fp:{}}}:s", signals.content));
         if let Some(ip_key) = &ip_key {
             cmd.arg(ip_key);
         }
@@ -457,6 +569,70 @@ impl RedisCache {
                 ip_recent: int(reply.get(3)),
             })),
         }
+    }
+}
+
+impl RedisCache {
+    /// [`RedisCache::run_lookup_script`] on Redis Cluster, one slot per call: the verdict,
+    /// then on a miss the content counters and the IP counter (two calls, sent together).
+    async fn lookup_per_slot(
+        &self,
+        key: Option<&CacheKey>,
+        signals: &SignalKeys,
+        window: Duration,
+    ) -> Lookup {
+        if let Some(key) = key {
+            let verdict_key = self.key(key);
+            let found = self
+                .call(|mut m| async move { m.get::<_, Option<Vec<u8>>>(verdict_key).await })
+                .await;
+            match found {
+                None => return Lookup::Miss(None),
+                Some(Some(bytes)) => {
+                    if let Ok(verdict) = serde_json::from_slice(&bytes) {
+                        return Lookup::Hit(verdict);
+                    }
+                }
+                Some(None) => {}
+            }
+        }
+        let prefix = &self.shared.prefix;
+        let mut content = redis::cmd("EVAL");
+        content
+            .arg(CONTENT_COUNT_SCRIPT)
+            .arg(2)
+            .arg(format!("{{{prefix}:fp:{}}}:n", signals.content))
+            .arg(format!("{{{prefix}:fp:{}}}:s", signals.content))
+            .arg(window.as_secs().max(1))
+            .arg(signals.site.as_deref().unwrap_or(""));
+        let ip = signals.ip.as_ref().map(|ip| {
+            let mut cmd = redis::cmd("EVAL");
+            cmd.arg(IP_COUNT_SCRIPT)
+                .arg(1)
+                .arg(format!("{prefix}:ip:{ip}"))
+                .arg(FLOOD_WINDOW_SECS);
+            cmd
+        });
+        let counted = self
+            .call(move |m| async move {
+                let mut on_content = m.clone();
+                let content =
+                    async move { content.query_async::<(u64, u64)>(&mut on_content).await };
+                let ip = async move {
+                    match ip {
+                        Some(cmd) => cmd.query_async::<u64>(&mut m.clone()).await,
+                        None => Ok(0),
+                    }
+                };
+                let ((repeats, sites), ip_recent) = tokio::try_join!(content, ip)?;
+                Ok(SignalCounts {
+                    repeats,
+                    sites,
+                    ip_recent,
+                })
+            })
+            .await;
+        Lookup::Miss(counted)
     }
 }
 
@@ -515,12 +691,14 @@ fn unix_ms(at: time::OffsetDateTime) -> i64 {
 }
 
 impl RedisReview {
+    /// The history's keys share the hash tag `{PREFIX:rv}`: its pipelines and trim script
+    /// touch the index and entries together, which Redis Cluster allows within one slot.
     fn index_key(&self) -> String {
-        format!("{}:rv:idx", self.shared.prefix)
+        format!("{{{}:rv}}:idx", self.shared.prefix)
     }
 
     fn item_key(&self, verdict_id: &str) -> String {
-        format!("{}:rv:i:{verdict_id}", self.shared.prefix)
+        format!("{{{}:rv}}:i:{verdict_id}", self.shared.prefix)
     }
 
     /// Runs `pipe` within `timeout`; a failure counts towards the breaker.

@@ -107,7 +107,10 @@ impl Signature {
             words += 1;
             if let Some(prev) = previous {
                 // The bigram's hash: an ordered mix of its two words' hashes.
-                let shingle = xxh3_64(&[prev, word].map(u64::to_le_bytes).concat());
+                let mut pair = [0u8; 16];
+                pair[..8].copy_from_slice(&u64::to_le_bytes(prev));
+                pair[8..].copy_from_slice(&word.to_le_bytes());
+                let shingle = xxh3_64(&pair);
                 for (min, (a, b)) in mins.iter_mut().zip(COEFFICIENTS) {
                     let h = (a.wrapping_mul(shingle).wrapping_add(b) >> 32) as u32;
                     *min = (*min).min(h);
@@ -315,35 +318,35 @@ impl FuzzyIndex {
     /// The entries sharing a band with `signature` (unexpired at `now_ms`), compared by the
     /// full signature.
     pub fn neighbours(&self, signature: &Signature, now_ms: u64) -> Neighbours {
-        let mut seen: Vec<u64> = Vec::new();
+        // Sorted and deduplicated first: in a spam wave one template fills every band.
+        let mut candidates: Vec<u64> = signature
+            .band_keys()
+            .iter()
+            .filter_map(|key| self.buckets.get(key))
+            .flatten()
+            .copied()
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
         let mut found = Neighbours::default();
-        for key in signature.band_keys() {
-            let Some(bucket) = self.buckets.get(&key) else {
+        for id in candidates {
+            let Some(entry) = self.entries.get(&id) else {
                 continue;
             };
-            for &id in bucket {
-                if seen.contains(&id) {
-                    continue;
-                }
-                seen.push(id);
-                let Some(entry) = self.entries.get(&id) else {
-                    continue;
-                };
-                if self.expired(entry, now_ms) {
-                    continue;
-                }
-                let similarity = signature.similarity(&entry.signature);
-                if found.nearest.is_none_or(|n| similarity > n.similarity) {
-                    found.nearest = Some(Nearest {
-                        similarity,
-                        tag: entry.tag,
-                    });
-                }
-                if similarity >= MATCH_THRESHOLD {
-                    found.matches += 1;
-                    if !found.tags.contains(&entry.tag) {
-                        found.tags.push(entry.tag);
-                    }
+            if self.expired(entry, now_ms) {
+                continue;
+            }
+            let similarity = signature.similarity(&entry.signature);
+            if found.nearest.is_none_or(|n| similarity > n.similarity) {
+                found.nearest = Some(Nearest {
+                    similarity,
+                    tag: entry.tag,
+                });
+            }
+            if similarity >= MATCH_THRESHOLD {
+                found.matches += 1;
+                if !found.tags.contains(&entry.tag) {
+                    found.tags.push(entry.tag);
                 }
             }
         }

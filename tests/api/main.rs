@@ -18,6 +18,7 @@ mod ops;
 mod postgres;
 mod postgres_server;
 mod redis_cache;
+mod redis_cluster;
 mod redis_server;
 mod report;
 mod retrain;

@@ -259,7 +259,7 @@ async fn redis_history_is_shared_by_replicas_and_expires() {
         ids(&page) == [held.as_str()]
     })
     .await;
-    let key = format!("cg:rv:i:{held}");
+    let key = format!("{{cg:rv}}:i:{held}");
     assert_eq!(redis.command(&["EXISTS", &key]), ":1");
     let ttl: i64 = redis.command(&["PTTL", &key])[1..].parse().unwrap();
     assert!((1..=5000).contains(&ttl), "ttl {ttl}");
@@ -268,7 +268,7 @@ async fn redis_history_is_shared_by_replicas_and_expires() {
     tokio::time::sleep_until((answered + Duration::from_millis(5100)).into()).await;
     assert!(ids(&queue(&second, "status=all").await.1).is_empty());
     assert_eq!(redis.command(&["EXISTS", &key]), ":0");
-    assert_eq!(redis.command(&["ZCARD", "cg:rv:idx"]), ":0");
+    assert_eq!(redis.command(&["ZCARD", "{cg:rv}:idx"]), ":0");
 }
 
 #[tokio::test]
@@ -280,12 +280,12 @@ async fn redis_history_beyond_its_cap_deletes_the_oldest_entries_not_just_their_
         .unwrap()
         .as_millis();
     let fake: Vec<String> = (0..20_000).map(|n| format!("f{n:05}")).collect();
-    let mut zadd = vec!["ZADD".to_owned(), "cg:rv:idx".to_owned()];
+    let mut zadd = vec!["ZADD".to_owned(), "{cg:rv}:idx".to_owned()];
     let mut mset = vec!["MSET".to_owned()];
     for (n, id) in fake.iter().enumerate() {
         zadd.push((now_ms - 60_000 + n as u128).to_string());
         zadd.push(id.clone());
-        mset.push(format!("cg:rv:i:{id}"));
+        mset.push(format!("{{cg:rv}}:i:{id}"));
         mset.push("{}".to_owned());
     }
     fn args(v: &[String]) -> Vec<&str> {
@@ -297,12 +297,15 @@ async fn redis_history_beyond_its_cap_deletes_the_oldest_entries_not_just_their_
     let app = spawn_app_with(move |s| s.redis_url = Some(url)).await;
     let held = scored(&app, &held_comment("cap"), "hold").await;
     eventually("the oldest entry deleted", || async {
-        redis.command(&["EXISTS", "cg:rv:i:f00000"]) == ":0"
+        redis.command(&["EXISTS", "{cg:rv}:i:f00000"]) == ":0"
     })
     .await;
-    assert_eq!(redis.command(&["ZCARD", "cg:rv:idx"]), ":20000");
-    assert_eq!(redis.command(&["EXISTS", "cg:rv:i:f00001"]), ":1");
-    assert_eq!(redis.command(&["EXISTS", &format!("cg:rv:i:{held}")]), ":1");
+    assert_eq!(redis.command(&["ZCARD", "{cg:rv}:idx"]), ":20000");
+    assert_eq!(redis.command(&["EXISTS", "{cg:rv}:i:f00001"]), ":1");
+    assert_eq!(
+        redis.command(&["EXISTS", &format!("{{cg:rv}}:i:{held}")]),
+        ":1"
+    );
 }
 
 #[tokio::test]
