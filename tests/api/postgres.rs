@@ -364,3 +364,53 @@ async fn the_review_history_in_postgres_is_one_queue_for_every_replica() {
     let (_, summary) = status_and_json(b.request(Method::GET, "/v1/review/summary").await).await;
     assert_eq!(summary["review_store"], "postgres", "{summary}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_import_on_one_replica_is_seen_by_every_replica_and_a_second_adds_nothing() {
+    let url = fresh_schema("cg_import").await;
+    let (a, b) = (replica(&url).await, replica(&url).await);
+    let body = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/import/labelled.jsonl"
+    ))
+    .unwrap();
+    let import = |app: &TestApp| {
+        app.client
+            .post(format!(
+                "{}/v1/admin/import?format=jsonl&site=https%3A%2F%2Fblog.example.com",
+                app.address
+            ))
+            .header("content-type", "application/octet-stream")
+            .body(body.clone())
+            .send()
+    };
+    let (status, job) = status_and_json(import(&a).await.unwrap()).await;
+    assert_eq!(status, 202, "{job}");
+    let counts = &job;
+    let imported =
+        counts["imported_spam"].as_u64().unwrap() + counts["imported_ham"].as_u64().unwrap();
+    assert!(imported > 10, "{job}");
+
+    // The batch went into the shared log: B lists every label, with its origin.
+    let on_b = listed(&b).await;
+    assert_eq!(on_b.len() as u64, imported, "{on_b:?}");
+    assert!(
+        on_b.iter().all(|l| l["origin"] == "import:jsonl"),
+        "{on_b:?}"
+    );
+
+    // The same file through B adds nothing: the store decides repeats for every replica.
+    let (status, again) = status_and_json(import(&b).await.unwrap()).await;
+    assert_eq!(status, 202, "{again}");
+    let counts = &again;
+    assert_eq!(
+        (
+            &counts["imported_spam"],
+            &counts["imported_ham"],
+            counts["duplicates"].as_u64()
+        ),
+        (&json!(0), &json!(0), Some(imported)),
+        "{again}"
+    );
+    assert_eq!(listed(&a).await.len() as u64, imported);
+}
