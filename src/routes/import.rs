@@ -16,8 +16,8 @@ use crate::routes::auth::Caller;
 use crate::routes::body::BodyDeadline;
 use crate::routes::error::ApiError;
 use crate::routes::RouteTable;
-use crate::service::share_fingerprint;
 use crate::service::import::{import_into, ChannelReader, ImportFailure, ImportRequest};
+use crate::service::share_fingerprint;
 use crate::state::AppState;
 
 /// Largest upload accepted (compressed size, for a gzip file).

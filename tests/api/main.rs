@@ -22,3 +22,4 @@ mod retrain;
 mod review;
 mod score;
 mod shutdown;
+mod sites;
