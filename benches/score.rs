@@ -29,6 +29,44 @@ fn input() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("target/splits/youtube-all-test.jsonl"))
 }
 
+/// The site `COMMENTGUARD_BENCH_SITE_LABELS` labels at.
+const BENCH_SITE: &str = "https://bench.example";
+
+/// `COMMENTGUARD_BENCH_SITE_LABELS=N` teaches the scorer N labels of [`BENCH_SITE`] (the
+/// youtube-all and blog training splits, cycled) and scores every comment as that site's;
+/// `COMMENTGUARD_BENCH_SITE=URL` scores them as another site's instead (one without a
+/// layer, while the bench site has one). Unset, comments keep their own (absent) site.
+fn with_site_labels(scorer: &mut Scorer, mut comments: Vec<Comment>) -> Vec<Comment> {
+    let Some(n) = std::env::var_os("COMMENTGUARD_BENCH_SITE_LABELS") else {
+        return comments;
+    };
+    let n: usize = n
+        .to_str()
+        .and_then(|n| n.parse().ok())
+        .expect("COMMENTGUARD_BENCH_SITE_LABELS is a number");
+    let mut rows = Vec::new();
+    for split in ["youtube-all-train.jsonl", "blog-train.jsonl"] {
+        rows.extend(load_jsonl(&PathBuf::from("target/splits").join(split)).expect("split loads"));
+    }
+    let labelled: Vec<(Comment, commentguard::domain::Label)> = rows
+        .iter()
+        .cycle()
+        .take(n)
+        .map(|row| {
+            let mut comment = row.to_comment();
+            comment.site = Some(BENCH_SITE.into());
+            (comment, row.label)
+        })
+        .collect();
+    let items: Vec<_> = labelled.iter().map(|(c, l)| (c, *l, 1.0)).collect();
+    scorer.learn_many(&items);
+    let site = std::env::var("COMMENTGUARD_BENCH_SITE").unwrap_or_else(|_| BENCH_SITE.into());
+    for comment in &mut comments {
+        comment.site = Some(site.clone());
+    }
+    comments
+}
+
 fn bench_score(c: &mut Criterion) {
     let path = input();
     let comments: Vec<Comment> = load_jsonl(&path)
@@ -39,7 +77,8 @@ fn bench_score(c: &mut Criterion) {
     // COMMENTGUARD_BENCH_MODELS points at another models directory (e.g. a model trained with
     // other parameters); unset benchmarks the shipped model.
     let models = std::env::var_os("COMMENTGUARD_BENCH_MODELS").map(PathBuf::from);
-    let scorer = Scorer::load(models.as_deref(), Policy::default()).expect("model loads");
+    let mut scorer = Scorer::load(models.as_deref(), Policy::default()).expect("model loads");
+    let comments = with_site_labels(&mut scorer, comments);
     let now = OffsetDateTime::now_utc();
     // COMMENTGUARD_BENCH_DUMP=FILE writes what scoring computes for every comment instead of
     // timing it: diff the files of two builds to check a speed change kept the output.

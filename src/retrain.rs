@@ -31,7 +31,7 @@ use crate::domain::{Comment, Label};
 use crate::evaluation::{evaluate, EvalReport};
 use crate::labels::{included_labels, LabelBook};
 use crate::registry::{Registry, RegistryEntry, RegistryError};
-use crate::scoring::Scorer;
+use crate::scoring::{shared_weight, Scorer};
 
 /// Default share of the corpus held out for the gate.
 pub const DEFAULT_HOLDOUT: f64 = 0.2;
@@ -464,7 +464,9 @@ impl LabelSplit {
         let mut new = GroupBuilder::new(trainer);
         let mut holdout = GroupBuilder::new(trainer);
         ctx.labels.for_each_current(baseline.through, |record| {
-            let doc = (record.comment.clone(), record.label, baseline.weight);
+            // As online: a label of a site teaches the shared model a share of its weight.
+            let weight = shared_weight(&record.comment, baseline.weight);
+            let doc = (record.comment.clone(), record.label, weight);
             if in_holdout(&record.comment.content, share) {
                 holdout.push(doc);
             } else if record.seq <= baseline.trained_through {
@@ -703,14 +705,18 @@ pub fn follow(ctx: &RetrainContext<'_>, version: &str) -> Result<(), RegistryErr
 fn activate_locked(ctx: &RetrainContext<'_>, version: &str) -> Result<(), RegistryError> {
     let (model, manifest, entry) = ctx.registry.load(version)?;
     let live = ctx.labels.live().current();
-    let scorer: Scorer = live.with_model(model, manifest.version);
+    let mut scorer: Scorer = live
+        .with_model(model, manifest.version)
+        .without_site_layers();
     let through = included_labels(
         entry.labels_log.as_deref(),
         entry.labels_through,
         ctx.labels.log_id(),
     );
-    ctx.labels
-        .activate(scorer, through)
+    // The new model counts labels through `through` in its shared counts; their site
+    // layers are rebuilt here, and `activate` learns every later label into both.
+    learn_site_layers(ctx.labels, &mut scorer, through)
+        .and_then(|()| ctx.labels.activate(scorer, through))
         .map_err(|source| RegistryError::Io {
             path: ctx.registry.version_dir(version),
             source,
@@ -718,5 +724,39 @@ fn activate_locked(ctx: &RetrainContext<'_>, version: &str) -> Result<(), Regist
     // Recorded only once it serves, so `ACTIVE` never names a model that is not in service.
     ctx.registry.set_active(version)?;
     tracing::info!(version, labels_through = through, "model version activated");
+    Ok(())
+}
+
+/// Labels learned into their sites' layers per batch.
+const SITE_LAYER_BATCH: usize = 4096;
+
+/// Learns the labels in force through log position `through` into their sites' layers
+/// only (the shared model of a model trained on them counts them already). Only labelled
+/// comments with a site are held, a batch at a time.
+pub fn learn_site_layers(
+    labels: &LabelBook,
+    scorer: &mut Scorer,
+    through: u64,
+) -> std::io::Result<()> {
+    if through == 0 {
+        return Ok(());
+    }
+    let weight = labels.weight();
+    let mut batch: Vec<(Comment, Label)> = Vec::new();
+    let flush = |scorer: &mut Scorer, batch: &mut Vec<(Comment, Label)>| {
+        let items: Vec<(&Comment, Label, f32)> =
+            batch.iter().map(|(c, l)| (c, *l, weight)).collect();
+        scorer.learn_site_layers(&items);
+        batch.clear();
+    };
+    labels.for_each_current(through, |record| {
+        if record.comment.site.is_some() {
+            batch.push((record.comment.clone(), record.label));
+            if batch.len() == SITE_LAYER_BATCH {
+                flush(scorer, &mut batch);
+            }
+        }
+    })?;
+    flush(scorer, &mut batch);
     Ok(())
 }

@@ -12,9 +12,11 @@ use arc_swap::ArcSwap;
 use time::OffsetDateTime;
 
 use crate::classifier::{
-    author_fields, ArtifactError, Manifest, ModelArtifact, NbModel, TrainOptions, Trainer,
+    author_fields, ArtifactError, Manifest, ModelArtifact, NbModel, SiteLayer, SiteLayers,
+    TrainOptions, Trainer, SHARED_SHARE,
 };
 use crate::domain::{Assessment, Comment, Label, TokenWeight};
+use crate::keys::{normalize_site, site_hash};
 use crate::moderation::{decide_with, Context, Policy};
 use crate::rules::{RuleError, RuleHit, RuleInput, RuleSet};
 use crate::text::{normalize_content, NormalizedText};
@@ -51,6 +53,8 @@ pub struct Scorer {
     version: String,
     rules: RuleSet,
     policy: Policy,
+    /// Each site's own labels, counted again for that site (see `classifier::SiteLayer`).
+    sites: SiteLayers,
 }
 
 impl Scorer {
@@ -61,6 +65,7 @@ impl Scorer {
             version: version.into(),
             rules,
             policy,
+            sites: SiteLayers::new(),
         }
     }
 
@@ -98,9 +103,12 @@ impl Scorer {
         extra_hits: impl FnOnce(&NormalizedText) -> Vec<RuleHit>,
     ) -> Assessment {
         let text = normalize_content(&comment.content);
-        let (prediction, tokens) =
-            self.model
-                .assess_text(&text, author_fields(comment), EVIDENCE_TOKENS);
+        let (prediction, tokens) = self.model.assess_text_at(
+            &text,
+            author_fields(comment),
+            EVIDENCE_TOKENS,
+            self.site_layer(comment.site.as_deref()),
+        );
         let mut hits = self.rules.evaluate(&RuleInput {
             comment,
             text: &text,
@@ -131,32 +139,109 @@ impl Scorer {
         }
     }
 
-    /// The same rules and policy with another model.
+    /// The same rules, policy and site layers with another model. The layers stay as they
+    /// are: a caller that relearns labels onto the new model starts from
+    /// [`Scorer::without_site_layers`] instead, or they would count twice.
     pub fn with_model(&self, model: NbModel, version: impl Into<String>) -> Scorer {
-        Scorer::new(model, version, self.rules.clone(), self.policy)
+        Scorer {
+            sites: self.sites.clone(),
+            ..Scorer::new(model, version, self.rules.clone(), self.policy)
+        }
+    }
+
+    /// This scorer with no site layers, to rebuild them from the label log.
+    pub fn without_site_layers(mut self) -> Scorer {
+        self.sites = SiteLayers::new();
+        self
+    }
+
+    /// The layer of `site`, if it has one: nothing is hashed while no site has labels,
+    /// then one hash of the site and one map lookup, without allocating.
+    pub fn site_layer(&self, site: Option<&str>) -> Option<&SiteLayer> {
+        if self.sites.is_empty() {
+            return None;
+        }
+        self.sites.get(site_hash(site?))
+    }
+
+    /// Every site's layer (site, labels per class).
+    pub fn site_layers(&self) -> &SiteLayers {
+        &self.sites
+    }
+
+    /// How many labels each site with a layer has, by site.
+    pub fn site_labels(&self) -> Vec<SiteLabels> {
+        let mut out: Vec<SiteLabels> = self
+            .sites
+            .iter()
+            .map(|layer| {
+                let (spam, ham) = layer.label_counts();
+                SiteLabels {
+                    site: layer.name().to_owned(),
+                    spam,
+                    ham,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.site.cmp(&b.site));
+        out
     }
 
     /// Adds (`weight` > 0) or removes (`weight` < 0) one labelled comment in the model's
-    /// counts, as a moderator's label does.
+    /// counts, as a moderator's label does: in the shared model, and again in its site's
+    /// layer.
     pub fn learn(&mut self, comment: &Comment, label: Label, weight: f32) {
         let text = normalize_content(&comment.content);
         let features = self.model.features(&text, author_fields(comment));
-        self.model.learn(features.buckets(), label, weight);
+        let shared = shared_weight(comment, weight);
+        self.model.learn(features.buckets(), label, shared);
+        self.learn_site(comment, features.buckets(), label, weight);
     }
 
     /// [`Scorer::learn`] for many `(comment, label, weight)` in order, with the same
     /// result: features are extracted on two threads and counted in one batch, which is
     /// what replaying a long label log at start needs.
     pub fn learn_many(&mut self, items: &[(&Comment, Label, f32)]) {
+        let docs = self.extract_many(items);
+        self.model.learn_batch(
+            items
+                .iter()
+                .zip(&docs)
+                .map(|((c, _, _), d)| (d.buckets.as_slice(), d.label, shared_weight(c, d.weight))),
+        );
+        for ((comment, _, _), doc) in items.iter().zip(&docs) {
+            self.learn_site(comment, &doc.buckets, doc.label, doc.weight);
+        }
+    }
+
+    /// Learns labels into their sites' layers only: for labels a retrained shared model
+    /// already counts (at start, and when a retrained model is put in service).
+    pub fn learn_site_layers(&mut self, items: &[(&Comment, Label, f32)]) {
+        let docs = self.extract_many(items);
+        for ((comment, _, _), doc) in items.iter().zip(&docs) {
+            self.learn_site(comment, &doc.buckets, doc.label, doc.weight);
+        }
+    }
+
+    fn extract_many(
+        &self,
+        items: &[(&Comment, Label, f32)],
+    ) -> Vec<crate::classifier::ExtractedDoc> {
         let trainer = Trainer::new(TrainOptions {
             params: *self.model.params(),
             ..TrainOptions::default()
         });
-        let docs = trainer.extract_many(items);
-        self.model.learn_batch(
-            docs.iter()
-                .map(|d| (d.buckets.as_slice(), d.label, d.weight)),
-        );
+        trainer.extract_many(items)
+    }
+
+    /// Counts one labelled comment's buckets in its site's layer (none without a site).
+    fn learn_site(&mut self, comment: &Comment, buckets: &[u32], label: Label, weight: f32) {
+        let Some(site) = label_site(comment) else {
+            return;
+        };
+        let name = normalize_site(site).unwrap_or_else(|| site.trim().to_ascii_lowercase());
+        self.sites
+            .learn(site_hash(site), &name, buckets, label, weight);
     }
 
     /// Version of the loaded model.
@@ -178,6 +263,31 @@ impl Scorer {
     pub fn rules(&self) -> &RuleSet {
         &self.rules
     }
+}
+
+/// The site a label belongs to: the comment's, unless blank.
+fn label_site(comment: &Comment) -> Option<&str> {
+    comment.site.as_deref().filter(|s| !s.trim().is_empty())
+}
+
+/// The weight the shared model learns a label of `weight` at: [`SHARED_SHARE`] of it for a
+/// label of a site (whose own layer counts it again), all of it for a label without one.
+pub fn shared_weight(comment: &Comment, weight: f32) -> f32 {
+    match label_site(comment) {
+        Some(_) => weight * SHARED_SHARE,
+        None => weight,
+    }
+}
+
+/// One site's labels in its layer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SiteLabels {
+    /// The site's canonical URL.
+    pub site: String,
+    /// Spam labels in force.
+    pub spam: u64,
+    /// Ham labels in force.
+    pub ham: u64,
 }
 
 /// The scorer in service, swapped whole when it changes: requests load the current one
@@ -737,5 +847,76 @@ mod readable {
             }
         }
         assert!(a.tokens.len() <= 2 * EVIDENCE_TOKENS);
+    }
+}
+
+#[cfg(test)]
+mod per_site {
+    //! A site's own labels count for that site far more than for others.
+
+    use super::*;
+    use crate::domain::Verdict;
+
+    const TEMPLATE: &str = "Lovely photos of the lake, we walked there last summer with the kids.";
+
+    fn at(site: &str) -> Comment {
+        Comment {
+            content: TEMPLATE.into(),
+            site: Some(site.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn twenty_spam_labels_at_a_make_a_spam_at_a_and_move_b_less() {
+        let mut scorer = Scorer::load(None, Policy::default()).expect("shipped model loads");
+        let now = OffsetDateTime::now_utc();
+        let before = scorer.score_comment(&at("https://b.example"), now);
+        assert_ne!(
+            before.verdict,
+            Verdict::Spam,
+            "the template starts as not spam"
+        );
+        let labelled = at("https://A.example/");
+        for _ in 0..10 {
+            scorer.learn(&labelled, Label::Spam, 1.0);
+        }
+        // The batch path (replay at start) builds the same layer.
+        let rest = vec![(&labelled, Label::Spam, 1.0); 10];
+        scorer.learn_many(&rest);
+        let a = scorer.score_comment(&at("https://a.example"), now);
+        let b = scorer.score_comment(&at("https://b.example"), now);
+        assert_eq!(a.verdict, Verdict::Spam, "A's recheck: {a:?}");
+        let logit = |p: f64| (p / (1.0 - p)).ln();
+        let moved_a = logit(a.spam_probability) - logit(before.spam_probability);
+        let moved_b = logit(b.spam_probability) - logit(before.spam_probability);
+        assert!(
+            b.spam_probability < a.spam_probability && moved_b < moved_a / 2.0,
+            "log-odds: B moved {moved_b} to {}, A moved {moved_a} to {}",
+            b.spam_probability,
+            a.spam_probability
+        );
+        assert!(moved_b > 0.0, "the shared model learned too: {moved_b}");
+        let no_site = scorer.score_comment(&Comment::from_text(TEMPLATE, None), now);
+        assert_eq!(no_site.spam_probability, b.spam_probability);
+        assert_eq!(
+            scorer.site_labels(),
+            vec![SiteLabels {
+                site: "https://a.example".into(),
+                spam: 20,
+                ham: 0
+            }]
+        );
+    }
+
+    #[test]
+    fn a_new_model_keeps_the_layers_unless_asked_to_drop_them() {
+        let mut scorer = Scorer::load(None, Policy::default()).expect("shipped model loads");
+        scorer.learn(&at("https://a.example"), Label::Spam, 1.0);
+        let model = scorer.model().clone();
+        assert_eq!(scorer.with_model(model.clone(), "v").site_labels().len(), 1);
+        let fresh = scorer.with_model(model, "v").without_site_layers();
+        assert!(fresh.site_labels().is_empty());
+        assert!(fresh.site_layer(Some("https://a.example")).is_none());
     }
 }

@@ -178,6 +178,16 @@ pub fn build(settings: &Settings) -> anyhow::Result<(AppState, Startup)> {
         })?,
     };
     remember_labelled_spam(&labels, &cache).context("cannot read the label log")?;
+    // The active model counts labels through `labels_through` in its shared counts only;
+    // their site layers come from the log (later labels were replayed into both).
+    let mut layered = Ok(());
+    if labels_through > 0 {
+        // Before serving: no label can be written meanwhile.
+        labels.live().update(|scorer| {
+            layered = crate::retrain::learn_site_layers(&labels, scorer, labels_through);
+        });
+    }
+    layered.context("cannot rebuild the per-site layers from the label log")?;
     // Indexed now, so that the first request does not wait for it.
     crate::fuzzy::shipped_index();
     let metrics = Metrics::new();

@@ -9,6 +9,7 @@
 
 mod artifact;
 mod calibration;
+mod site;
 mod train;
 
 pub use artifact::{
@@ -16,6 +17,9 @@ pub use artifact::{
     MODEL_FILE,
 };
 pub use calibration::{Calibration, Evidence, DIMS};
+pub use site::{
+    SiteLayer, SiteLayers, MAX_LAYER_BUCKETS, MAX_SITES, MAX_SITE_BUCKETS, SHARED_SHARE, SITE_BOOST,
+};
 pub use train::{
     author_fields, extract_files, train_files, train_files_with, ExtractedDoc, TrainOptions,
     Trainer,
@@ -199,13 +203,28 @@ impl NbModel {
         author: AuthorFields<'_>,
         k: usize,
     ) -> (Prediction, Vec<TokenWeight>) {
+        self.assess_text_at(text, author, k, None)
+    }
+
+    /// [`NbModel::assess_text`] for a comment of a site with a [`SiteLayer`] (or `None`):
+    /// the layer's boosted counts join the shared ones for the buckets it holds.
+    pub fn assess_text_at(
+        &self,
+        text: &NormalizedText,
+        author: AuthorFields<'_>,
+        k: usize,
+        site: Option<&SiteLayer>,
+    ) -> (Prediction, Vec<TokenWeight>) {
         let table = self.log_ratio.as_slice();
         Features::extract_view(
             &self.params.features,
             text,
             author,
             |bucket| prefetch(table, bucket),
-            |view| self.assess(view, k),
+            |view| match site {
+                None => self.assess(view, k),
+                Some(layer) => self.assess_at(view, k, layer),
+            },
         )
     }
 
@@ -395,28 +414,73 @@ impl NbModel {
     /// the sums without them are a copy taken before that run, brought up to date with the
     /// few features after it: the probability without the name costs no second pass.
     pub fn assess(&self, features: FeatureView<'_>, k: usize) -> (Prediction, Vec<TokenWeight>) {
+        let table = self.log_ratio.as_slice();
+        self.assess_with(features, k, self.per_feature_offset(), |b| {
+            table[b as usize]
+        })
+    }
+
+    /// [`NbModel::assess`] for a comment of the site `layer` belongs to: each bucket the
+    /// layer holds is scored on `shared + SITE_BOOST × site` counts, and the per-feature
+    /// offset on the totals combined the same way (the vocabulary stays the shared one's).
+    /// Buckets the layer lacks cost one hash-map probe more than [`NbModel::assess`].
+    pub fn assess_at(
+        &self,
+        features: FeatureView<'_>,
+        k: usize,
+        layer: &SiteLayer,
+    ) -> (Prediction, Vec<TokenWeight>) {
+        let [s, h] = layer.boosted_totals();
+        let v = self.vocabulary.max(1) as f64 * self.params.alpha;
+        let offset = (self.totals[SPAM] + s + v).ln() - (self.totals[HAM] + h + v).ln();
+        self.assess_with(features, k, offset, |b| self.site_ratio(b, layer))
+    }
+
+    /// Log-ratio of `bucket` with the site's boosted counts added to the shared ones.
+    #[inline(always)]
+    fn site_ratio(&self, bucket: u32, layer: &SiteLayer) -> f32 {
+        let b = bucket as usize;
+        match layer.boosted(bucket) {
+            None => self.log_ratio[b],
+            Some([s, h]) => self
+                .ln
+                .ratio(self.counts[b][SPAM] + s, self.counts[b][HAM] + h),
+        }
+    }
+
+    /// The one pass of [`NbModel::assess`], with each bucket's log-ratio from `ratio` and
+    /// the per-feature offset `offset`.
+    #[inline(always)]
+    fn assess_with(
+        &self,
+        features: FeatureView<'_>,
+        k: usize,
+        offset: f64,
+        ratio: impl Fn(u32) -> f32 + Copy,
+    ) -> (Prediction, Vec<TokenWeight>) {
         let mut sum = EvidenceSum::new();
-        let mut strongest = Strongest::new(self, k);
+        let mut strongest = Strongest::with_offset(self, k, offset);
         let name = features.author_name();
-        self.sum_range(features, 0..name.start, &mut sum, &mut strongest);
+        Self::sum_range(features, 0..name.start, &mut sum, &mut strongest, ratio);
         if name.is_empty() {
-            self.sum_range(
+            Self::sum_range(
                 features,
                 name.start..features.len(),
                 &mut sum,
                 &mut strongest,
+                ratio,
             );
-            let prediction = self.prediction_of(&self.evidence_of(&sum), sum.counts.iter().sum());
+            let prediction =
+                self.prediction_of(&self.evidence_at(&sum, offset), sum.counts.iter().sum());
             return (prediction, strongest.tokens(features));
         }
         let mut without = sum.clone();
-        self.sum_range(features, name.clone(), &mut sum, &mut strongest);
+        Self::sum_range(features, name.clone(), &mut sum, &mut strongest, ratio);
         let tail = name.end..features.len();
         for (bucket, kind) in features.iter_range(tail.clone()) {
-            without.add_any(self.log_ratio[bucket as usize], kind);
+            without.add_any(ratio(bucket), kind);
         }
-        self.sum_range(features, tail, &mut sum, &mut strongest);
-        let offset = self.per_feature_offset();
+        Self::sum_range(features, tail, &mut sum, &mut strongest, ratio);
         let mut prediction =
             self.prediction_of(&self.evidence_at(&sum, offset), sum.counts.iter().sum());
         prediction.without_author_name = self.probability_of(&self.evidence_at(&without, offset));
@@ -430,11 +494,11 @@ impl NbModel {
     /// that can calls out to the sorted lists.
     #[inline(always)]
     fn sum_range(
-        &self,
         features: FeatureView<'_>,
         range: std::ops::Range<usize>,
         sum: &mut EvidenceSum,
         strongest: &mut Strongest,
+        ratio: impl Fn(u32) -> f32,
     ) {
         let (offset, trust) = (strongest.offset, strongest.trust);
         let (mut top_bar, mut bottom_bar) = (strongest.top.bar, strongest.bottom.bar);
@@ -443,7 +507,7 @@ impl NbModel {
         for (i, (bucket, kind)) in features.iter_range(range).enumerate() {
             let i = first + i;
             // Buckets come from masking with the model's own `bits`: indexing cannot fail.
-            let r = self.log_ratio[bucket as usize];
+            let r = ratio(bucket);
             // A feature never seen in training (NaN) adds nothing. Which features those are
             // follows no pattern a processor can predict, so nothing branches on it: an
             // unknown one adds +0.0 (which leaves every sum as it was, bit for bit; no sum
@@ -866,10 +930,14 @@ struct Strongest {
 
 impl Strongest {
     fn new(model: &NbModel, k: usize) -> Self {
+        Self::with_offset(model, k, model.per_feature_offset())
+    }
+
+    fn with_offset(model: &NbModel, k: usize, offset: f64) -> Self {
         let k = k.min(MAX_EVIDENCE_TOKENS);
         Strongest {
             k,
-            offset: model.per_feature_offset() as f32,
+            offset: offset as f32,
             trust: model.calibration.weights.map(|w| w as f32),
             top: Side::new(2 * k),
             bottom: Side::new(2 * k),

@@ -402,3 +402,82 @@ fn length_norm_table_equals_the_general_power() {
         }
     }
 }
+
+/// A comment's buckets under the shipped model, and the model.
+fn shipped_with(text: &str) -> (NbModel, NormalizedText, Vec<u32>) {
+    let (model, _) = crate::scoring::shipped_model().expect("shipped model loads");
+    let text = normalize_content(text);
+    let buckets = model
+        .features(&text, AuthorFields::default())
+        .buckets()
+        .to_vec();
+    (model, text, buckets)
+}
+
+fn probability_at(model: &NbModel, text: &NormalizedText, layer: Option<&SiteLayer>) -> f64 {
+    let (p, _) = model.assess_text_at(text, AuthorFields::default(), 3, layer);
+    p.probability.expect("the shipped model has an opinion")
+}
+
+#[test]
+fn a_site_layer_counts_its_labels_site_boost_times_more_for_its_site() {
+    let (shared, text, buckets) =
+        shipped_with("Lovely photos of the lake, we walked there last summer with the kids.");
+    let mut learned_once = shared.clone();
+    let mut learned_boosted = shared.clone();
+    let mut layers = SiteLayers::new();
+    for _ in 0..20 {
+        learned_once.learn(&buckets, Label::Spam, SHARED_SHARE);
+        learned_boosted.learn(&buckets, Label::Spam, SHARED_SHARE + SITE_BOOST);
+        layers.learn(7, "https://a.example", &buckets, Label::Spam, 1.0);
+    }
+    let layer = layers.get(7).expect("the site has a layer");
+    assert_eq!(layer.label_counts(), (20, 0));
+    let at_site = probability_at(&learned_once, &text, Some(layer));
+    let elsewhere = probability_at(&learned_once, &text, None);
+    let boosted = probability_at(&learned_boosted, &text, None);
+    // Only the vocabulary size differs (the layer's new buckets are not added to it).
+    assert!(
+        (at_site - boosted).abs() < 1e-4,
+        "layer {at_site} vs counting the labels {} times: {boosted}",
+        SHARED_SHARE + SITE_BOOST
+    );
+    assert!(
+        at_site > elsewhere + 0.05,
+        "at its site {at_site}, elsewhere {elsewhere}"
+    );
+    assert!(layers.get(8).is_none(), "another site has no layer");
+}
+
+#[test]
+fn taking_a_sites_labels_back_empties_its_layer() {
+    let (shared, text, buckets) = shipped_with("Thanks, this fixed my build on the old laptop.");
+    let mut layers = SiteLayers::new();
+    for weight in [1.0, 1.0, -1.0, -1.0] {
+        layers.learn(1, "https://a.example", &buckets, Label::Ham, weight);
+    }
+    let layer = layers.get(1).expect("the site keeps its (empty) layer");
+    assert_eq!(layer.label_counts(), (0, 0));
+    assert_eq!((layer.buckets(), layers.buckets()), (0, 0));
+    assert_eq!(
+        probability_at(&shared, &text, Some(layer)).to_bits(),
+        probability_at(&shared, &text, None).to_bits(),
+        "an empty layer changes nothing"
+    );
+    layers.learn(2, "https://b.example", &buckets, Label::Ham, -1.0);
+    assert!(
+        layers.get(2).is_none(),
+        "taking back a label makes no layer"
+    );
+}
+
+#[test]
+fn site_layers_are_bounded_in_sites() {
+    let mut layers = SiteLayers::new();
+    for site in 0..=MAX_SITES as u64 {
+        layers.learn(site, "s", &[1, 2], Label::Spam, 1.0);
+    }
+    assert!(layers.get(MAX_SITES as u64 - 1).is_some());
+    assert!(layers.get(MAX_SITES as u64).is_none(), "one site too many");
+    assert_eq!(layers.buckets(), 2 * MAX_SITES);
+}

@@ -85,14 +85,24 @@ pub async fn job(
     Ok(HttpResponse::Ok().json(job))
 }
 
-/// Handles `GET /v1/admin/models`: every version, newest first, exactly one active.
-#[utoipa::path(get, path = "/v1/admin/models", tag = "admin", responses((status = 200, description = "Every registered version, newest first; `active` is true for exactly one"), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
+/// Handles `GET /v1/admin/models`: every version, newest first, exactly one active; the
+/// active one lists, per site, the labels of its per-site layer.
+#[utoipa::path(get, path = "/v1/admin/models", tag = "admin", responses((status = 200, description = "Every registered version, newest first; `active` is true for exactly one, and it has `sites`: `[{site, spam, ham}]`, the labels each site's own layer holds over it"), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
 pub async fn models(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
+    let sites = state.labels.live().current().site_labels();
     let state = state.into_inner();
     let listed = blocking("registry", move || state.registry.list())
         .await?
         .map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+    let mut listed =
+        serde_json::to_value(listed).map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+    if let Some(active) = listed
+        .as_array_mut()
+        .and_then(|versions| versions.iter_mut().find(|v| v["active"] == json!(true)))
+    {
+        active["sites"] = json!(sites);
+    }
     Ok(HttpResponse::Ok().json(listed))
 }
 

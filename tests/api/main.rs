@@ -25,3 +25,4 @@ mod retrain;
 mod review;
 mod score;
 mod shutdown;
+mod sites;

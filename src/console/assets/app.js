@@ -455,7 +455,20 @@
       chart(s.verdicts_per_day || []),
       el('p', { class: 'muted' }, 'Counted by this process since it started (UTC days).')));
 
-    if (s.role === 'admin') box.appendChild(adminCard(versions));
+    if (s.role === 'admin') {
+      const active = Array.isArray(versions) ? versions.find((v) => v.active) : null;
+      if (active && active.sites && active.sites.length) box.appendChild(sitesCard(active.sites));
+      box.appendChild(adminCard(versions));
+    }
+  }
+
+  // Each site's own labels, which count for that site far more than for the others.
+  function sitesCard(sites) {
+    return el('div', { class: 'card wide', id: 'site-labels' },
+      el('h2', {}, 'Labels per site'),
+      el('dl', { class: 'facts' },
+        sites.map((x) => [el('dt', {}, x.site), el('dd', {}, x.spam + ' spam, ' + x.ham + ' ham')])),
+      el('p', { class: 'muted' }, 'Each site\'s own labels weigh twelve times more for that site than for the others.'));
   }
 
   function chart(days) {
