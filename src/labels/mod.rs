@@ -682,16 +682,7 @@ impl LabelBook {
         let wanted: Vec<(Fingerprint, Label)> = keyed.iter().map(|(f, c)| (*f, c.label)).collect();
         let appended = {
             let _writer = batch.writer.lock().map_err(poisoned)?;
-            let appended = store.append(keyed)?;
-            let new: Vec<LabelRecord> = appended
-                .iter()
-                .filter_map(|a| match a {
-                    Appended::New(record) => Some((**record).clone()),
-                    Appended::Duplicate { .. } => None,
-                })
-                .collect();
-            self.fold(&new)?;
-            appended
+            self.append_and_fold(store, keyed)?
         };
         let mut behind = false;
         let answers = appended
@@ -741,23 +732,32 @@ impl LabelBook {
         }
     }
 
+    /// Commits `corrections` in one transaction and applies what is new; the caller holds
+    /// the writer lock, so positions are applied in order.
+    fn append_and_fold(
+        &self,
+        store: &dyn SharedLabelLog,
+        corrections: Vec<(Fingerprint, Correction)>,
+    ) -> io::Result<Vec<Appended>> {
+        let appended = store.append(corrections)?;
+        let new: Vec<LabelRecord> = appended
+            .iter()
+            .filter_map(|a| match a {
+                Appended::New(record) => Some((**record).clone()),
+                Appended::Duplicate { .. } => None,
+            })
+            .collect();
+        self.fold(&new)?;
+        Ok(appended)
+    }
+
     /// Commits `waiting` in one go, applies what is new, then answers each.
     fn commit_batch(&self, store: &dyn SharedLabelLog, waiting: Vec<Waiting>) {
         let (corrections, answers): (Vec<_>, Vec<_>) = waiting
             .into_iter()
             .map(|w| ((w.fingerprint, w.correction), w.answer))
             .unzip();
-        let committed = store.append(corrections).and_then(|appended| {
-            let new: Vec<LabelRecord> = appended
-                .iter()
-                .filter_map(|a| match a {
-                    Appended::New(record) => Some((**record).clone()),
-                    Appended::Duplicate { .. } => None,
-                })
-                .collect();
-            self.fold(&new)?;
-            Ok(appended)
-        });
+        let committed = self.append_and_fold(store, corrections);
         match committed {
             Ok(appended) => {
                 for (answer, result) in answers.into_iter().zip(appended) {

@@ -391,7 +391,12 @@ async fn an_import_on_one_replica_is_seen_by_every_replica_and_a_second_adds_not
         counts["imported_spam"].as_u64().unwrap() + counts["imported_ham"].as_u64().unwrap();
     assert!(imported > 10, "{job}");
 
-    // The batch went into the shared log: B lists every label, with its origin.
+    // The batch went into the shared log: within a second B lists every label, with its
+    // origin.
+    within(Duration::from_secs(1), || async {
+        listed(&b).await.len() as u64 == imported
+    })
+    .await;
     let on_b = listed(&b).await;
     assert_eq!(on_b.len() as u64, imported, "{on_b:?}");
     assert!(
