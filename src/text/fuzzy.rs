@@ -36,31 +36,18 @@ pub const BUCKET_CAP: usize = 32;
 
 /// Seed of the word hash; fixed, as every stored signature depends on it.
 const WORD_SEED: u64 = 0x636f_6d6d_656e_7467;
+/// FNV-1a's 64-bit prime: the per-character step of the word hash.
+const WORD_PRIME: u64 = 0x0000_0100_0000_01B3;
+/// Odd multiplier that orders a bigram's two words ("a b" and "b a" differ).
+const PAIR_MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
+/// Lanes updated together: two SSE2 registers of i32.
+const LANES: usize = 8;
 
-/// Multiply-add coefficients of the [`HASHES`] hash functions, from a fixed splitmix64
-/// stream (the multipliers odd).
-const COEFFICIENTS: [(u64, u64); HASHES] = coefficients();
-
-const fn splitmix(state: u64) -> (u64, u64) {
-    let state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    (state, z ^ (z >> 31))
-}
-
-const fn coefficients() -> [(u64, u64); HASHES] {
-    let mut out = [(0u64, 0u64); HASHES];
-    let mut state = 0x6675_7a7a_7969_6e64;
-    let mut i = 0;
-    while i < HASHES {
-        let (s, a) = splitmix(state);
-        let (s, b) = splitmix(s);
-        state = s;
-        out[i] = (a | 1, b);
-        i += 1;
-    }
-    out
+/// The murmur3 64-bit finaliser: every input bit reaches every output bit.
+const fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 33)).wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    z = (z ^ (z >> 33)).wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    z ^ (z >> 33)
 }
 
 /// A text's MinHash signature.
@@ -75,50 +62,88 @@ impl std::fmt::Debug for Signature {
 
 /// Calls `each` with the hash of every word of `text` (lower-cased runs of letters and
 /// digits; apostrophes inside a word are dropped, so "I've" and "Ive" are one word), up to
-/// [`MAX_WORDS`].
+/// [`MAX_WORDS`]. The hash is built character by character, so no word is copied.
 fn for_each_word(text: &str, mut each: impl FnMut(u64)) {
-    let mut word = String::new();
+    let bytes = text.as_bytes();
+    let mut state = WORD_SEED;
+    let mut in_word = false;
     let mut words = 0;
-    let mut flush = |word: &mut String| {
-        if !word.is_empty() && words < MAX_WORDS {
-            each(xxh3_64_with_seed(word.as_bytes(), WORD_SEED));
+    let mut at = 0;
+    while at < bytes.len() {
+        let byte = bytes[at];
+        // An apostrophe neither starts nor ends a word; it only does not split one.
+        let splits = if byte.is_ascii() {
+            at += 1;
+            if byte.is_ascii_alphanumeric() {
+                state = (state ^ u64::from(byte.to_ascii_lowercase())).wrapping_mul(WORD_PRIME);
+                in_word = true;
+                false
+            } else {
+                byte != b'\''
+            }
+        } else {
+            let c = text[at..].chars().next().unwrap_or(char::REPLACEMENT_CHARACTER);
+            at += c.len_utf8();
+            if c.is_alphanumeric() {
+                for lower in c.to_lowercase() {
+                    state = (state ^ u64::from(lower)).wrapping_mul(WORD_PRIME);
+                }
+                in_word = true;
+                false
+            } else {
+                c != '\u{2019}'
+            }
+        };
+        if splits && in_word {
+            each(mix64(state));
             words += 1;
-        }
-        word.clear();
-    };
-    for c in text.chars() {
-        if c.is_alphanumeric() {
-            word.extend(c.to_lowercase());
-        } else if !matches!(c, '\'' | '\u{2019}') {
-            flush(&mut word);
+            if words == MAX_WORDS {
+                return;
+            }
+            state = WORD_SEED;
+            in_word = false;
         }
     }
-    flush(&mut word);
+    if in_word {
+        each(mix64(state));
+    }
+}
+
+/// Lowers `mins` to the minima of the [`HASHES`] values `low + i·step` (i = 0..HASHES,
+/// wrapping): Kirsch–Mitzenmacher double hashing, one shingle hash standing in for 64 hash
+/// functions. Compared as i32, as SSE2 has a signed compare and no unsigned one (any fixed
+/// order makes a MinHash); chunks of [`LANES`] with one scalar base each, so it vectorises.
+#[inline(always)]
+fn lower_minima(mins: &mut [i32; HASHES], low: i32, step: i32) {
+    let offsets: [i32; LANES] = std::array::from_fn(|lane| step.wrapping_mul(lane as i32));
+    let stride = step.wrapping_mul(LANES as i32);
+    let mut base = low;
+    for chunk in mins.chunks_exact_mut(LANES) {
+        for (min, offset) in chunk.iter_mut().zip(offsets) {
+            *min = (*min).min(base.wrapping_add(offset));
+        }
+        base = base.wrapping_add(stride);
+    }
 }
 
 impl Signature {
     /// The signature of `text` (plain text: strip markup first), or `None` for a text of
     /// fewer than [`MIN_WORDS`] words.
     pub fn of(text: &str) -> Option<Signature> {
-        let mut mins = [u32::MAX; HASHES];
+        let mut mins = [i32::MAX; HASHES];
         let mut previous = None;
         let mut words = 0usize;
         for_each_word(text, |word| {
             words += 1;
             if let Some(prev) = previous {
-                // The bigram's hash: an ordered mix of its two words' hashes.
-                let mut pair = [0u8; 16];
-                pair[..8].copy_from_slice(&u64::to_le_bytes(prev));
-                pair[8..].copy_from_slice(&word.to_le_bytes());
-                let shingle = xxh3_64(&pair);
-                for (min, (a, b)) in mins.iter_mut().zip(COEFFICIENTS) {
-                    let h = (a.wrapping_mul(shingle).wrapping_add(b) >> 32) as u32;
-                    *min = (*min).min(h);
-                }
+                // The bigram's hash: an ordered mix of its two words' hashes; its halves
+                // are the two hashes the 64 values are derived from (the step odd).
+                let shingle = mix64(u64::wrapping_mul(prev, PAIR_MULTIPLIER) ^ word);
+                lower_minima(&mut mins, shingle as i32, (shingle >> 32) as i32 | 1);
             }
             previous = Some(word);
         });
-        (words >= MIN_WORDS).then_some(Signature(mins))
+        (words >= MIN_WORDS).then(|| Signature(mins.map(|min| min as u32)))
     }
 
     /// Estimated Jaccard similarity of the two texts' bigram sets: the share of equal minima.
