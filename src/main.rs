@@ -123,6 +123,16 @@ enum Command {
         /// and held ones.
         #[arg(long)]
         label_all: bool,
+        /// Also print errors per window of each site's own comments.
+        #[arg(long)]
+        by_site: bool,
+        /// Per site, import the first share (0 to 1) of its comments as labelled history,
+        /// stream the rest, and print per-site F1 / FPR on the rest with and without it.
+        #[arg(long, value_name = "P")]
+        import_share: Option<f64>,
+        /// Site of the rows without a `site` field (default: the test file's name).
+        #[arg(long, value_name = "SITE")]
+        site: Option<String>,
     },
     /// Measure the fuzzy fingerprints: the share of a spam file's comments with a
     /// near-duplicate among its other comments, and the share of ham files' comments that
@@ -311,6 +321,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             label_weight,
             seed,
             label_all,
+            by_site,
+            import_share,
+            site,
         } => {
             let seed = match seed.as_str() {
                 "none" => None,
@@ -326,6 +339,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 label_weight,
                 seed,
                 label_all,
+                ReplaySites {
+                    by_site,
+                    import_share,
+                    site,
+                },
             )
         }
         Command::FuzzyEval { spam, ham } => {
@@ -510,6 +528,13 @@ fn run_keys(settings: &Settings, action: KeysAction) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The per-site options of `replay`.
+struct ReplaySites {
+    by_site: bool,
+    import_share: Option<f64>,
+    site: Option<String>,
+}
+
 fn run_replay(
     settings: &Settings,
     test: &std::path::Path,
@@ -518,7 +543,16 @@ fn run_replay(
     label_weight: Option<f32>,
     seed: Option<u64>,
     label_all: bool,
+    per_site: ReplaySites,
 ) -> Result<(), Failure> {
+    if per_site
+        .import_share
+        .is_some_and(|p| !(0.0..=1.0).contains(&p))
+    {
+        return Err(Failure::Usage(anyhow::anyhow!(
+            "--import-share must be between 0 and 1"
+        )));
+    }
     let scorer = match train {
         Some(train) => {
             let trainer = classifier::Trainer::default();
@@ -532,25 +566,40 @@ fn run_replay(
         }
         None => load_scorer(settings)?,
     };
-    let mut rows = corpus::load_jsonl(test).map_err(|e| Failure::Usage(anyhow::Error::new(e)))?;
+    let rows = corpus::load_jsonl(test).map_err(|e| Failure::Usage(anyhow::Error::new(e)))?;
+    let fallback = per_site.site.clone().unwrap_or_else(|| {
+        test.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "replay".into())
+    });
+    let sites =
+        replay::row_sites(test, &fallback).map_err(|e| Failure::Usage(anyhow::Error::new(e)))?;
+    let mut paired: Vec<_> = rows.into_iter().zip(sites).collect();
     if let Some(seed) = seed {
         use rand::seq::SliceRandom;
         use rand::SeedableRng;
-        rows.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+        paired.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
     }
+    let (rows, sites): (Vec<_>, Vec<_>) = paired.into_iter().unzip();
     let weight = label_weight.unwrap_or(settings.label_weight);
     let dir = std::env::temp_dir().join(format!(
         "commentguard-replay-{:016x}",
         rand::random::<u64>()
     ));
     std::fs::create_dir_all(&dir).context("cannot create a scratch label directory")?;
+    let moderator = replay::Moderator { weight, label_all };
+    if let Some(share) = per_site.import_share {
+        let result = replay::replay_import(scorer, &rows, &sites, &dir, moderator, share);
+        let _ = std::fs::remove_dir_all(&dir);
+        print_import(&result.context("replay failed")?, share);
+        return Ok(());
+    }
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
         "comments\terrors\terrors_frozen\theld\theld_frozen\tlabels_sent\tfuzzy_hits"
     );
-    let moderator = replay::Moderator { weight, label_all };
-    let result = replay::replay(scorer, &rows, &dir, moderator, every, |w| {
+    let result = replay::replay(scorer, &rows, &sites, &dir, moderator, every, |w| {
         let _ = writeln!(
             out,
             "{}-{}\t{}\t{}\t{}\t{}\t{}\t{}",
@@ -587,7 +636,33 @@ fn run_replay(
         100.0 * summary.fuzzy_spam_hits as f64 / spam.max(1) as f64,
         summary.fuzzy_ham_hits,
     );
+    if per_site.by_site {
+        let _ = writeln!(out, "site\tcomments\terrors\terrors_frozen");
+        for w in &summary.by_site {
+            let _ = writeln!(
+                out,
+                "{}\t{}-{}\t{}\t{}",
+                w.site, w.first, w.last, w.errors, w.errors_frozen
+            );
+        }
+    }
     Ok(())
+}
+
+/// Prints `replay --import-share`'s table: per site, F1 / FPR on the rest of its comments.
+fn print_import(sites: &[replay::SiteImport], share: f64) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "site\thistory\trest\tf1_without\tfpr_without\tf1_with\tfpr_with\t(import share {share})"
+    );
+    for s in sites {
+        let _ = writeln!(
+            out,
+            "{}\t{}\t{}\t{:.4}\t{:.4}\t{:.4}\t{:.4}",
+            s.site, s.history, s.rest, s.without.f1, s.without.fpr, s.with.f1, s.with.fpr
+        );
+    }
 }
 
 /// Parses `MIN-MAX` (e.g. `3-5`).

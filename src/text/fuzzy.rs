@@ -82,7 +82,10 @@ fn for_each_word(text: &str, mut each: impl FnMut(u64)) {
                 byte != b'\''
             }
         } else {
-            let c = text[at..].chars().next().unwrap_or(char::REPLACEMENT_CHARACTER);
+            let c = text[at..]
+                .chars()
+                .next()
+                .unwrap_or(char::REPLACEMENT_CHARACTER);
             at += c.len_utf8();
             if c.is_alphanumeric() {
                 for lower in c.to_lowercase() {
