@@ -338,8 +338,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 every,
                 label_weight,
                 seed,
-                label_all,
-                ReplaySites {
+                ReplayModes {
+                    label_all,
                     by_site,
                     import_share,
                     site,
@@ -528,8 +528,9 @@ fn run_keys(settings: &Settings, action: KeysAction) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The per-site options of `replay`.
-struct ReplaySites {
+/// How `replay` labels and what it reports beyond the windows.
+struct ReplayModes {
+    label_all: bool,
     by_site: bool,
     import_share: Option<f64>,
     site: Option<String>,
@@ -542,8 +543,7 @@ fn run_replay(
     every: usize,
     label_weight: Option<f32>,
     seed: Option<u64>,
-    label_all: bool,
-    per_site: ReplaySites,
+    per_site: ReplayModes,
 ) -> Result<(), Failure> {
     if per_site
         .import_share
@@ -587,7 +587,10 @@ fn run_replay(
         rand::random::<u64>()
     ));
     std::fs::create_dir_all(&dir).context("cannot create a scratch label directory")?;
-    let moderator = replay::Moderator { weight, label_all };
+    let moderator = replay::Moderator {
+        weight,
+        label_all: per_site.label_all,
+    };
     if let Some(share) = per_site.import_share {
         let result = replay::replay_import(scorer, &rows, &sites, &dir, moderator, share);
         let _ = std::fs::remove_dir_all(&dir);

@@ -501,14 +501,8 @@ mod tests {
     #[test]
     fn errors_are_counted_per_window_of_each_site() {
         // (sites, errors, frozen errors, every, windows (site, first, last, errors, frozen), why)
-        let cases: [(
-            &str,
-            &str,
-            &str,
-            usize,
-            &[(&str, usize, usize, usize, usize)],
-            &str,
-        ); 4] = [
+        type Expected = &'static [(&'static str, usize, usize, usize, usize)];
+        let cases: [(&str, &str, &str, usize, Expected, &str); 4] = [
             (
                 "aaa",
                 "x.x",
