@@ -4,7 +4,6 @@ use std::io;
 use std::sync::Arc;
 
 use deadpool_postgres::Pool;
-use time::OffsetDateTime;
 
 use super::{Database, DbError, LABELS_CHANNEL};
 use crate::domain::Label;
@@ -117,24 +116,6 @@ fn record_of(row: &tokio_postgres::Row) -> Result<LabelRecord, DbError> {
     let mut record: LabelRecord = serde_json::from_str(row.get::<_, &str>(1))?;
     record.seq = row.get::<_, i64>(0) as u64;
     Ok(record)
-}
-
-/// The record a correction becomes (its position is given at commit).
-fn record_of_correction(fingerprint: String, correction: Correction) -> LabelRecord {
-    LabelRecord {
-        seq: 0,
-        label_id: format!("{:032x}", rand::random::<u128>()),
-        fingerprint,
-        label: correction.label,
-        previous: None,
-        comment: correction.comment,
-        verdict_id: correction.verdict_id,
-        moderator: correction.moderator,
-        note: correction.note,
-        key_id: correction.key_id,
-        origin: correction.origin,
-        created_at: OffsetDateTime::now_utc(),
-    }
 }
 
 /// Commits `records` in one transaction, in order, each unless its comment already has its
@@ -264,7 +245,7 @@ impl SharedLabelLog for PgLabels {
     fn append(&self, corrections: Vec<(Fingerprint, Correction)>) -> io::Result<Vec<Appended>> {
         let records = corrections
             .into_iter()
-            .map(|(fingerprint, c)| record_of_correction(fingerprint.to_hex(), c))
+            .map(|(fingerprint, c)| LabelRecord::of_correction(0, fingerprint.to_hex(), None, c))
             .collect();
         self.database.run(move |pool| append(pool, records, false))
     }

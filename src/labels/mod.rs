@@ -279,6 +279,31 @@ fn learn_all(scorer: &mut Scorer, records: &[LabelRecord], weight: f32) {
     scorer.learn_many(&items);
 }
 
+impl LabelRecord {
+    /// The record `correction` becomes at position `seq`, with a fresh label id.
+    pub fn of_correction(
+        seq: u64,
+        fingerprint: String,
+        previous: Option<Label>,
+        correction: Correction,
+    ) -> LabelRecord {
+        LabelRecord {
+            seq,
+            label_id: format!("{:032x}", rand::random::<u128>()),
+            fingerprint,
+            label: correction.label,
+            previous,
+            comment: correction.comment,
+            verdict_id: correction.verdict_id,
+            moderator: correction.moderator,
+            note: correction.note,
+            key_id: correction.key_id,
+            origin: correction.origin,
+            created_at: OffsetDateTime::now_utc(),
+        }
+    }
+}
+
 /// The answer for a label a shared store appended (or found already in force), `wanted`
 /// being the label asked for.
 fn recorded_of(appended: Appended, fingerprint: Fingerprint, wanted: Label) -> Recorded {
@@ -542,20 +567,12 @@ impl LabelBook {
                 fingerprint: fingerprint.to_hex(),
             });
         }
-        let record = LabelRecord {
-            seq: log.last_seq() + 1,
-            label_id: format!("{:032x}", rand::random::<u128>()),
-            fingerprint: fingerprint.to_hex(),
-            label: correction.label,
-            previous: current.map(|p| p.label),
-            comment: correction.comment,
-            verdict_id: correction.verdict_id,
-            moderator: correction.moderator,
-            note: correction.note,
-            key_id: correction.key_id,
-            origin: correction.origin,
-            created_at: OffsetDateTime::now_utc(),
-        };
+        let record = LabelRecord::of_correction(
+            log.last_seq() + 1,
+            fingerprint.to_hex(),
+            current.map(|p| p.label),
+            correction,
+        );
         log.append(&record)?;
         // Durable from here: a crash now is repaired by the replay at start.
         self.index
@@ -623,20 +640,12 @@ impl LabelBook {
                     continue;
                 }
                 seq += 1;
-                let record = LabelRecord {
+                let record = LabelRecord::of_correction(
                     seq,
-                    label_id: format!("{:032x}", rand::random::<u128>()),
-                    fingerprint: fingerprint.to_hex(),
-                    label: correction.label,
-                    previous: current.map(|c| c.0),
-                    comment: correction.comment,
-                    verdict_id: correction.verdict_id,
-                    moderator: correction.moderator,
-                    note: correction.note,
-                    key_id: correction.key_id,
-                    origin: correction.origin,
-                    created_at: OffsetDateTime::now_utc(),
-                };
+                    fingerprint.to_hex(),
+                    current.map(|c| c.0),
+                    correction,
+                );
                 in_batch.insert(fingerprint, (record.label, record.label_id.clone(), seq));
                 answers.push(Recorded {
                     label_id: record.label_id.clone(),
