@@ -856,7 +856,7 @@ impl<E: Fn(&str) -> Option<String>> Sources<'_, E> {
             .ok_or_else(|| SettingsError::Invalid {
                 setting: var.to_owned(),
                 expected,
-                got: format!("{value:?}"),
+                got: format!("{:?}", without_passwords(&value)),
             })
     }
 
@@ -897,13 +897,54 @@ impl<E: Fn(&str) -> Option<String>> Sources<'_, E> {
     }
 }
 
-/// Renders a TOML scalar as the user wrote it, for error messages.
+/// `value` with every password replaced by `***`: the one in a URL's `user:password@` and
+/// any `password=…` (a query parameter or a libpq key), so that an error about a Redis or
+/// PostgreSQL setting never prints a credential into a log or a terminal.
+fn without_passwords(value: &str) -> String {
+    let urls: Vec<String> = value.split(',').map(url_without_password).collect();
+    let mut out = String::with_capacity(value.len());
+    let mut rest = urls.join(",");
+    while let Some(at) = rest.find("password=") {
+        let start = at + "password=".len();
+        let end = rest[start..]
+            .find(|c: char| c == '&' || c.is_whitespace())
+            .map_or(rest.len(), |n| start + n);
+        out.push_str(&rest[..start]);
+        out.push_str("***");
+        rest = rest[end..].to_owned();
+    }
+    out.push_str(&rest);
+    out
+}
+
+/// One URL with the password of its `user:password@` part replaced by `***`.
+fn url_without_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|n| n + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_owned();
+    };
+    let Some(colon) = authority[..at].find(':') else {
+        return url.to_owned();
+    };
+    format!(
+        "{}{}:***{}",
+        &url[..scheme_end],
+        &authority[..colon],
+        &rest[at..]
+    )
+}
+
+/// Renders a TOML scalar as the user wrote it (passwords left out), for error messages.
 struct Quoted<'a>(&'a toml::Value);
 
 impl fmt::Debug for Quoted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
-            toml::Value::String(s) => write!(f, "{s:?}"),
+            toml::Value::String(s) => write!(f, "{:?}", without_passwords(s)),
             toml::Value::Integer(i) => write!(f, "{i}"),
             toml::Value::Float(x) => write!(f, "{x}"),
             toml::Value::Boolean(b) => write!(f, "{b}"),
@@ -1054,6 +1095,24 @@ mod tests {
                 env: &[("COMMENTGUARD_DATABASE_URL", "mysql://db.internal/labels")],
                 file: None,
                 error: r#"COMMENTGUARD_DATABASE_URL: expected a postgres:// or postgresql:// URL (TLS is not built in), got "mysql://db.internal/labels""#,
+            },
+            Case {
+                name: "a URL's password is not echoed",
+                env: &[("COMMENTGUARD_DATABASE_URL", "mysql://cg:s3cret@db.internal/labels")],
+                file: None,
+                error: r#"COMMENTGUARD_DATABASE_URL: expected a postgres:// or postgresql:// URL (TLS is not built in), got "mysql://cg:***@db.internal/labels""#,
+            },
+            Case {
+                name: "nor a password parameter, nor one in a cluster seed",
+                env: &[("COMMENTGUARD_REDIS_URL", "redis://:pw1@a:7000,rediss://b:7001/?password=pw2&db=1")],
+                file: None,
+                error: r#"COMMENTGUARD_REDIS_URL: expected a redis:// or unix:// URL, or comma-separated redis:// seed nodes of a cluster (TLS is not built in), got "redis://:***@a:7000,rediss://b:7001/?password=***&db=1""#,
+            },
+            Case {
+                name: "nor a libpq password in the config file",
+                env: &[],
+                file: Some("database_url = \"host=db password=s3cret user=cg\""),
+                error: r#"config file: database_url: expected a postgres:// or postgresql:// URL (TLS is not built in), got "host=db password=*** user=cg""#,
             },
             Case {
                 name: "zero retention",

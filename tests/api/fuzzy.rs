@@ -141,7 +141,12 @@ pub async fn spun_variants_count_across_sites(app: &TestApp) {
 
 async fn app_on(redis: &RedisServer) -> TestApp {
     let url = redis.url();
-    spawn_app_with(move |s| s.redis_url = Some(url)).await
+    spawn_app_with(move |s| {
+        s.redis_url = Some(url);
+        // Sharing across replicas is under test, not a slow Redis (see redis_cache::app_on).
+        s.redis_timeout = Duration::from_millis(500);
+    })
+    .await
 }
 
 #[tokio::test]

@@ -14,6 +14,10 @@ async fn app_on(redis: &RedisServer, ttl: Duration) -> TestApp {
     spawn_app_with(move |s| {
         s.redis_url = Some(url);
         s.cache_ttl = ttl;
+        // These tests are about what replicas share, not about a slow Redis: the 25 ms
+        // default would count a call slowed by a loaded CI machine as a miss (and three in a
+        // row open the breaker). A killed Redis still fails at once (connection refused).
+        s.redis_timeout = Duration::from_millis(500);
     })
     .await
 }
