@@ -163,10 +163,13 @@ fn read_answer(stream: TcpStream) -> io::Result<Answer> {
 mod tests {
     use super::*;
 
+    /// Host, port and path prefix, or `None` when the URL is refused.
+    type Parsed = Option<(&'static str, u16, &'static str)>;
+
     #[test]
     fn service_urls_parse() {
-        // (url, Some((host, port, prefix)) or None, why)
-        let cases: [(&str, Option<(&str, u16, &str)>, &str); 5] = [
+        // (url, what it parses to, why)
+        let cases: [(&str, Parsed, &str); 5] = [
             (
                 "http://127.0.0.1:8080",
                 Some(("127.0.0.1", 8080, "")),

@@ -233,6 +233,9 @@ pub enum Lookup {
 }
 
 /// The cache the service runs with: Redis when configured, else in-process.
+// One per process, built at start and never moved on a hot path: boxing the larger variant
+// would only add an indirection to every look-up.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Cache {
     /// In-process, for a single replica without Redis.

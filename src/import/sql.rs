@@ -699,7 +699,6 @@ impl<'a> Lexer<'a> {
                 if let Some(out) = out.as_deref_mut() {
                     out.extend_from_slice(unescaped);
                 }
-                if next == b'\n' {}
                 self.pos += 2;
             } else if next == quote {
                 // A doubled quote stands for one.

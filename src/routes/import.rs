@@ -181,10 +181,13 @@ pub async fn import(
 mod tests {
     use super::*;
 
+    /// The site and the format a query parses to, or `None` when it is refused.
+    type Parsed = Option<(Option<&'static str>, Option<Format>)>;
+
     #[test]
     fn the_query_names_a_site_and_a_format() {
-        // (query, Ok((site, format)) or Err, why)
-        let cases: [(&str, Option<(Option<&str>, Option<Format>)>, &str); 5] = [
+        // (query, what it parses to, why)
+        let cases: [(&str, Parsed, &str); 5] = [
             ("", Some((None, None)), "both optional"),
             (
                 "site=https%3A%2F%2FBlog.example%2F&format=wxr",
