@@ -11,7 +11,8 @@ use anyhow::Context;
 
 use crate::akismet::UsageStats;
 use crate::cache::{
-    Cache, LocalCache, MemoryBudget, RedisCache, StoreMemory, REVIEW_MEMORY_PER_JSON_BYTE,
+    Cache, LocalCache, MemoryBudget, RedisCache, StoreMemory, MAX_KNOWN_SHARED,
+    REVIEW_MEMORY_PER_JSON_BYTE,
 };
 use crate::classifier::{parse_manifest, MANIFEST_FILE, MODEL_FILE};
 use crate::database::{Database, PgLabels, PgReview};
@@ -235,12 +236,16 @@ pub fn load_scorer(settings: &Settings) -> anyhow::Result<Scorer> {
     })
 }
 
-/// Fills the in-process fuzzy store with the fingerprints of the spam labels in force (in
-/// Redis they outlive the process).
+/// Shares the fingerprints of the spam labels in force with the fuzzy store: in process it
+/// starts empty, and Redis may have lost them (it keeps nothing on disk) or never had those
+/// imported while no service ran. Only the newest [`MAX_KNOWN_SHARED`] reach Redis, which
+/// keeps no more.
 fn remember_labelled_spam(labels: &LabelBook, cache: &Cache) -> std::io::Result<()> {
-    if !matches!(cache, Cache::Local(_)) {
-        return Ok(());
-    }
+    let keep = match cache {
+        Cache::Local(_) => usize::MAX,
+        Cache::Redis(_) => MAX_KNOWN_SHARED,
+    };
+    let mut signatures = std::collections::VecDeque::new();
     let mut after = 0;
     loop {
         let (page, next) = labels.export(after, 1000)?;
@@ -250,14 +255,21 @@ fn remember_labelled_spam(labels: &LabelBook, cache: &Cache) -> std::io::Result<
         {
             let canonical = crate::text::canonicalize(&record.comment.content);
             if let Some(signature) = crate::fuzzy::signature_of(&canonical) {
-                cache.remember_spam(&signature);
+                if signatures.len() == keep {
+                    signatures.pop_front();
+                }
+                signatures.push_back(signature);
             }
         }
         match next {
             Some(seq) => after = seq,
-            None => return Ok(()),
+            None => break,
         }
     }
+    if !signatures.is_empty() {
+        cache.share_labelled_spam(signatures.into());
+    }
+    Ok(())
 }
 
 /// The PostgreSQL label store when a database URL is set (connected and migrated).

@@ -285,6 +285,16 @@ impl Cache {
         }
     }
 
+    /// Shares the fingerprints of the spam labels in force at start: Redis keeps nothing on
+    /// disk, and labels imported while no service ran were never sent. In process they go
+    /// straight into the store; through Redis, in the background.
+    pub fn share_labelled_spam(&self, signatures: Vec<Signature>) {
+        match self {
+            Cache::Local(c) => signatures.iter().for_each(|s| c.fuzzy.remember_spam(s)),
+            Cache::Redis(r) => r.share_labelled_spam(signatures),
+        }
+    }
+
     /// Forgets it again when the comment is relabelled ham.
     pub fn forget_spam(&self, signature: &Signature) {
         match self {

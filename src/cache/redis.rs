@@ -980,6 +980,38 @@ redis.call('PEXPIRE', index, ttl)
 return 1
 "#;
 
+/// Fingerprints per pipeline when the labelled spam is shared at start.
+const SEED_BATCH: usize = 500;
+/// Longest one such pipeline may take.
+const SEED_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The keys of `signature`'s band buckets of `kind` (`k` labelled spam, `r` recent).
+fn band_bucket_keys(prefix: &str, kind: &str, signature: &Signature) -> Vec<String> {
+    signature
+        .band_keys()
+        .iter()
+        .map(|band| format!("{prefix}{kind}:{band:016x}"))
+        .collect()
+}
+
+/// The script call that remembers one labelled spam fingerprint as of `now` (ms).
+fn remember_spam_cmd(prefix: &str, signature: &Signature, now: u64) -> redis::Cmd {
+    let mut cmd = redis::cmd("EVAL");
+    let known = band_bucket_keys(prefix, "k", signature);
+    cmd.arg(FUZZY_REMEMBER_SCRIPT)
+        .arg(known.len() + 1)
+        .arg(known)
+        .arg(format!("{prefix}kidx"))
+        .arg(signature.to_bytes())
+        .arg(format!("{:016x}", signature.id()))
+        .arg(now)
+        .arg(KNOWN_SPAM_TTL.as_millis() as u64)
+        .arg(BUCKET_CAP)
+        .arg(MAX_KNOWN_SHARED)
+        .arg(prefix);
+    cmd
+}
+
 impl RedisCache {
     /// `{PREFIX:fz}:`, the start of every fuzzy key (one hash slot).
     fn fuzzy_prefix(&self) -> String {
@@ -987,12 +1019,7 @@ impl RedisCache {
     }
 
     fn band_bucket_keys(&self, kind: &str, signature: &Signature) -> Vec<String> {
-        let prefix = self.fuzzy_prefix();
-        signature
-            .band_keys()
-            .iter()
-            .map(|band| format!("{prefix}{kind}:{band:016x}"))
-            .collect()
+        band_bucket_keys(&self.fuzzy_prefix(), kind, signature)
     }
 
     /// See [`super::Cache::fuzzy_check`].
@@ -1037,20 +1064,38 @@ impl RedisCache {
 
     /// See [`super::Cache::remember_spam`]. Not awaited.
     pub fn remember_spam(&self, signature: &Signature) {
-        let mut cmd = redis::cmd("EVAL");
-        let known = self.band_bucket_keys("k", signature);
-        cmd.arg(FUZZY_REMEMBER_SCRIPT)
-            .arg(known.len() + 1)
-            .arg(known)
-            .arg(format!("{}kidx", self.fuzzy_prefix()))
-            .arg(signature.to_bytes())
-            .arg(format!("{:016x}", signature.id()))
-            .arg(now_ms())
-            .arg(KNOWN_SPAM_TTL.as_millis() as u64)
-            .arg(BUCKET_CAP)
-            .arg(MAX_KNOWN_SHARED)
-            .arg(self.fuzzy_prefix());
-        self.spawn_write(cmd);
+        self.spawn_write(remember_spam_cmd(&self.fuzzy_prefix(), signature, now_ms()));
+    }
+
+    /// See [`super::Cache::share_labelled_spam`]: in pipelines of [`SEED_BATCH`], one after
+    /// the other on the cache's runtime, not awaited. Start-up work, not a request's: a
+    /// failure is logged and stops the seeding but does not count towards the breaker.
+    pub fn share_labelled_spam(&self, signatures: Vec<Signature>) {
+        let (shared, prefix) = (self.shared.clone(), self.fuzzy_prefix());
+        self.handle.spawn(async move {
+            let mut manager = shared.manager.clone();
+            for batch in signatures.chunks(SEED_BATCH) {
+                let mut pipe = redis::pipe();
+                for signature in batch {
+                    pipe.add_command(remember_spam_cmd(&prefix, signature, now_ms()))
+                        .ignore();
+                }
+                let sent =
+                    tokio::time::timeout(SEED_TIMEOUT, pipe.query_async::<()>(&mut manager)).await;
+                if !matches!(sent, Ok(Ok(()))) {
+                    tracing::warn!(
+                        fingerprints = signatures.len(),
+                        "cannot share the labelled spam fingerprints through Redis; \
+                         new labels still are"
+                    );
+                    return;
+                }
+            }
+            tracing::info!(
+                fingerprints = signatures.len(),
+                "labelled spam fingerprints shared through Redis"
+            );
+        });
     }
 
     /// See [`super::Cache::forget_spam`]: the entry goes; its ids left in the buckets point

@@ -173,3 +173,66 @@ async fn spun_variants_count_across_sites_with_redis() {
 async fn spun_variants_count_across_sites_in_process() {
     spun_variants_count_across_sites(&spawn_app().await).await;
 }
+
+#[tokio::test]
+async fn labelled_spam_is_shared_again_after_redis_loses_it() {
+    let mut redis = RedisServer::start();
+    let first = app_on(&redis).await;
+    let (status, body) = first
+        .feedback(&json!({"label": "spam", "comment": {"content": TEMPLATE, "site": "https://a.example"}}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let variant = json!({"content": VARIANTS[1], "site": "https://b.example"});
+    let known = until_reason(
+        &first,
+        &variant,
+        "fuzzy.labelled_spam",
+        Duration::from_secs(3),
+    )
+    .await;
+    assert!(
+        reason_ids(&known).contains(&"fuzzy.labelled_spam".to_owned()),
+        "{known}"
+    );
+
+    // Redis keeps nothing on disk: after a restart the fingerprint is gone.
+    redis.restart();
+    let lost = until_reason(
+        &first,
+        &variant,
+        "fuzzy.labelled_spam",
+        Duration::from_millis(500),
+    )
+    .await;
+    assert!(
+        !reason_ids(&lost).iter().any(|r| r == "fuzzy.labelled_spam"),
+        "{lost}"
+    );
+
+    // A replica that starts over the same label log shares it again, for every replica.
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        first.settings.data_dir.join("labels.jsonl"),
+        copy.path().join("labels.jsonl"),
+    )
+    .expect("the label log is labels.jsonl");
+    let url = redis.url();
+    let dir = copy.path().to_path_buf();
+    let _second = spawn_app_with(move |s| {
+        s.redis_url = Some(url);
+        s.redis_timeout = Duration::from_millis(500);
+        s.data_dir = dir;
+    })
+    .await;
+    let shared = until_reason(
+        &first,
+        &variant,
+        "fuzzy.labelled_spam",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(
+        reason_ids(&shared).contains(&"fuzzy.labelled_spam".to_owned()),
+        "shared again at the other replica's start: {shared}"
+    );
+}
