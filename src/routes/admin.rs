@@ -50,6 +50,10 @@ pub async fn retrain(
     let span = tracing::info_span!("retrain", job_id = %job_id);
     let job = job_id.clone();
     let state = state.into_inner();
+    // Shared before the answer, so that any replica knows the id it gives.
+    let sharing = state.clone();
+    let shared_job = job.clone();
+    blocking("jobs", move || sharing.jobs.share(&shared_job)).await?;
     // Training runs on the blocking pool: scoring never waits for it.
     actix_web::rt::task::spawn_blocking(move || {
         span.in_scope(|| run_job(&state.retrain_context(), &state.jobs, &job, &retrain));
@@ -81,8 +85,16 @@ pub async fn job(
     if let Some(job) = state.jobs.get(&path) {
         return Ok(HttpResponse::Ok().json(job));
     }
-    let job = state.imports.get(&path).ok_or(ApiError::UnknownJob)?;
-    Ok(HttpResponse::Ok().json(job))
+    if let Some(job) = state.imports.get(&path) {
+        return Ok(HttpResponse::Ok().json(job));
+    }
+    // Another replica's job, when jobs are shared through the database.
+    let job_id = path.into_inner();
+    let state = state.into_inner();
+    let shared = blocking("jobs", move || state.jobs.get_shared(&job_id))
+        .await?
+        .map_err(ApiError::StoreUnavailable)?;
+    Ok(HttpResponse::Ok().json(shared.ok_or(ApiError::UnknownJob)?))
 }
 
 /// Handles `GET /v1/admin/models`: every version, newest first, exactly one active; the
@@ -94,7 +106,10 @@ pub async fn models(caller: Caller, state: web::Data<AppState>) -> Result<HttpRe
     let state = state.into_inner();
     let listed = blocking("registry", move || state.registry.list())
         .await?
-        .map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+        .map_err(|e| match e {
+            RegistryError::Store(e) => ApiError::StoreUnavailable(e),
+            e => ApiError::Internal(anyhow::Error::new(e)),
+        })?;
     let mut listed =
         serde_json::to_value(listed).map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
     if let Some(active) = listed
@@ -129,6 +144,7 @@ pub async fn activate(
     .map_err(|e| match e {
         RegistryError::UnknownVersion(_) => ApiError::UnknownVersion,
         RegistryError::Corrupt { .. } => ApiError::ModelCorrupt(e.to_string()),
+        RegistryError::Store(e) => ApiError::StoreUnavailable(e),
         e => ApiError::Internal(anyhow::Error::new(e)),
     })?;
     tracing::info!(version = %version, key_id = principal.key_id.as_deref(), "model version activated by request");
