@@ -75,7 +75,7 @@ pub async fn retrain(
 }
 
 /// Handles `GET /v1/admin/jobs/{job_id}`.
-#[utoipa::path(get, path = "/v1/admin/jobs/{job_id}", tag = "admin", params(("job_id" = String, Path, description = "From the retrain or import answer")), responses((status = 200, description = "A retrain: state, progress, timings, both models' holdout figures, the gate's reasoning, the new version. An import (`kind: import`): state, records read, imported as spam / ham, duplicates, skipped by reason, committed, the error"), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/admin/jobs/{job_id}", tag = "admin", params(("job_id" = String, Path, description = "From the retrain or import answer")), responses((status = 200, description = "A retrain: state, progress, timings, both models' holdout figures, the gate's reasoning, the new version. An import (`kind: import`): state, records read, imported as spam / ham, duplicates, skipped by reason, committed, the error"), (status = 503, description = "`store_unavailable`: the database holding the registry and jobs is down", body = crate::routes::error::ErrorBody), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
 pub async fn job(
     caller: Caller,
     path: web::Path<String>,
@@ -99,7 +99,7 @@ pub async fn job(
 
 /// Handles `GET /v1/admin/models`: every version, newest first, exactly one active; the
 /// active one lists, per site, the labels of its per-site layer.
-#[utoipa::path(get, path = "/v1/admin/models", tag = "admin", responses((status = 200, description = "Every registered version, newest first; `active` is true for exactly one, and it has `sites`: `[{site, spam, ham}]`, the labels each site's own layer holds over it"), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/admin/models", tag = "admin", responses((status = 200, description = "Every registered version, newest first; `active` is true for exactly one, and it has `sites`: `[{site, spam, ham}]`, the labels each site's own layer holds over it"), (status = 503, description = "`store_unavailable`: the database holding the registry and jobs is down", body = crate::routes::error::ErrorBody), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
 pub async fn models(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
     let sites = state.labels.live().current().site_labels();
@@ -122,7 +122,7 @@ pub async fn models(caller: Caller, state: web::Data<AppState>) -> Result<HttpRe
 }
 
 /// Handles `POST /v1/admin/models/{version}/activate`: roll back or forward.
-#[utoipa::path(post, path = "/v1/admin/models/{version}/activate", tag = "admin", params(("version" = String, Path, description = "A listed version")), responses((status = 200, description = "`{\"version\", \"active\": true}`"), (status = 422, description = "`model_corrupt`"), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
+#[utoipa::path(post, path = "/v1/admin/models/{version}/activate", tag = "admin", params(("version" = String, Path, description = "A listed version")), responses((status = 200, description = "`{\"version\", \"active\": true}`"), (status = 422, description = "`model_corrupt`"), (status = 503, description = "`store_unavailable`: the database holding the registry and jobs is down", body = crate::routes::error::ErrorBody), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
 pub async fn activate(
     caller: Caller,
     path: web::Path<String>,

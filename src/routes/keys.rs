@@ -17,7 +17,7 @@ pub fn routes(table: &mut RouteTable) {
 }
 
 /// Handles `GET /v1/admin/keys`.
-#[utoipa::path(get, path = "/v1/admin/keys", tag = "admin", responses((status = 200, description = "Key ids, roles and sites (never the keys)"), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/admin/keys", tag = "admin", responses((status = 200, description = "Key ids, roles and sites (never the keys)"), (status = 503, description = "`store_unavailable`: the database holding the keys is down", body = crate::routes::error::ErrorBody), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
 pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
     let store = state.keys.store().clone();
