@@ -9,6 +9,10 @@
 //! the `keys` commands. The running service re-reads it when it changes, checked at most
 //! once per [`RELOAD_INTERVAL`], so a key created or revoked while it runs takes effect
 //! within that interval without a restart.
+//!
+//! With a database, keys live there instead ([`SharedKeys`]): every replica keeps the table
+//! it last loaded in memory and a background task refreshes it, so checking a key never
+//! waits on the database and keys keep working while it is down.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -138,6 +142,92 @@ pub enum KeyError {
     /// A site key needs a site, other roles must not have one.
     #[error("{0}")]
     InvalidSite(String),
+    /// The shared key store (the database) failed.
+    #[error("key store: {0}")]
+    Store(std::io::Error),
+}
+
+/// Keys kept in a store every replica shares (PostgreSQL), instead of the data directory.
+pub trait SharedKeys: Send + Sync + std::fmt::Debug {
+    /// Every key ever created, revoked ones included.
+    fn read(&self) -> std::io::Result<Vec<KeyRecord>>;
+    /// Stores a new key; `false` (and nothing written) if its id or hash is taken.
+    fn insert(&self, record: &KeyRecord) -> std::io::Result<bool>;
+    /// Revokes key `id` (an earlier revocation's time is kept); `None` if no key has it.
+    fn revoke(&self, id: &str) -> std::io::Result<Option<KeyRecord>>;
+    /// Calls `on_change` from a background task with every key, soon after each change
+    /// (and once at the start); stops when it answers false.
+    fn watch(&self, on_change: Box<dyn Fn(Vec<KeyRecord>) -> bool + Send + Sync>);
+}
+
+/// Where the `keys` commands read and write: the key file, or the shared store.
+#[derive(Debug, Clone)]
+pub enum KeyStore {
+    /// `keys.json` in a data directory.
+    File(KeyFile),
+    /// The database every replica shares.
+    Shared(Arc<dyn SharedKeys>),
+}
+
+impl KeyStore {
+    /// Every key ever created, revoked ones included.
+    pub fn read(&self) -> Result<Vec<KeyRecord>, KeyError> {
+        match self {
+            KeyStore::File(file) => file.read(),
+            KeyStore::Shared(store) => store.read().map_err(KeyError::Store),
+        }
+    }
+
+    /// Creates a key; returns its record and the key itself (shown once, never stored).
+    pub fn create(&self, role: Role, site: Option<&str>) -> Result<(KeyRecord, String), KeyError> {
+        let store = match self {
+            KeyStore::File(file) => return file.create(role, site),
+            KeyStore::Shared(store) => store,
+        };
+        let site = validated_site(role, site)?;
+        loop {
+            let key = new_key();
+            let record = KeyRecord {
+                id: new_key_id(&[]),
+                sha256: hash_key(&key),
+                role,
+                site: site.clone(),
+                created_at: OffsetDateTime::now_utc(),
+                revoked_at: None,
+            };
+            // Refused only when the random id (or key) is taken: draw again.
+            if store.insert(&record).map_err(KeyError::Store)? {
+                return Ok((record, key));
+            }
+        }
+    }
+
+    /// Revokes the key with public id `id`; revoking twice is not an error.
+    pub fn revoke(&self, id: &str) -> Result<KeyRecord, KeyError> {
+        match self {
+            KeyStore::File(file) => file.revoke(id),
+            KeyStore::Shared(store) => store
+                .revoke(id)
+                .map_err(KeyError::Store)?
+                .ok_or_else(|| KeyError::UnknownId(id.to_owned())),
+        }
+    }
+}
+
+/// The site a key of `role` is limited to, checked and normalised.
+fn validated_site(role: Role, site: Option<&str>) -> Result<Option<String>, KeyError> {
+    match (role, site.map(str::trim).filter(|s| !s.is_empty())) {
+        (Role::Site, None) => Err(KeyError::InvalidSite(
+            "a site key needs --site (the blog URL it scores for)".into(),
+        )),
+        (Role::Site, Some(site)) => Ok(Some(normalize_site(site).ok_or_else(|| {
+            KeyError::InvalidSite(format!("--site must be an http(s) URL, got {site:?}"))
+        })?)),
+        (_, Some(_)) => Err(KeyError::InvalidSite(
+            "only site keys are limited to a site; drop --site".into(),
+        )),
+        (_, None) => Ok(None),
+    }
 }
 
 /// What checking a presented key found.
@@ -212,22 +302,7 @@ impl KeyFile {
 
     /// Creates a key; returns its record and the key itself (shown once, never stored).
     pub fn create(&self, role: Role, site: Option<&str>) -> Result<(KeyRecord, String), KeyError> {
-        let site = match (role, site.map(str::trim).filter(|s| !s.is_empty())) {
-            (Role::Site, None) => {
-                return Err(KeyError::InvalidSite(
-                    "a site key needs --site (the blog URL it scores for)".into(),
-                ))
-            }
-            (Role::Site, Some(site)) => Some(normalize_site(site).ok_or_else(|| {
-                KeyError::InvalidSite(format!("--site must be an http(s) URL, got {site:?}"))
-            })?),
-            (_, Some(_)) => {
-                return Err(KeyError::InvalidSite(
-                    "only site keys are limited to a site; drop --site".into(),
-                ))
-            }
-            (_, None) => None,
-        };
+        let site = validated_site(role, site)?;
         let _lock = self.lock()?;
         let mut records = self.read()?;
         let key = new_key();
@@ -314,11 +389,20 @@ impl KeyFile {
     }
 }
 
-/// The keys the running service checks requests against, re-read when the file changes.
+/// The keys the running service checks requests against: re-read when the key file
+/// changes, or refreshed in the background from the shared store.
 #[derive(Debug)]
 pub struct Keyring {
+    /// The key file to re-read; `None` when a background task refreshes `keys`.
+    file: Option<FileWatch>,
+    keys: Arc<ArcSwap<KeySet>>,
+    store: KeyStore,
+}
+
+/// The key file the keyring re-reads, and when it last looked.
+#[derive(Debug)]
+struct FileWatch {
     file: KeyFile,
-    keys: ArcSwap<KeySet>,
     stamp: Mutex<Option<(SystemTime, u64)>>,
     /// Milliseconds since `epoch` of the last check of the file.
     last_check_ms: AtomicU64,
@@ -332,12 +416,43 @@ impl Keyring {
         let stamp = file.stamp();
         let records = file.read()?;
         Ok(Keyring {
-            keys: ArcSwap::from_pointee(KeySet::from_records(&records, false)),
-            file,
-            stamp: Mutex::new(stamp),
-            last_check_ms: AtomicU64::new(0),
-            epoch: Instant::now(),
+            keys: Arc::new(ArcSwap::from_pointee(KeySet::from_records(&records, false))),
+            store: KeyStore::File(file.clone()),
+            file: Some(FileWatch {
+                file,
+                stamp: Mutex::new(stamp),
+                last_check_ms: AtomicU64::new(0),
+                epoch: Instant::now(),
+            }),
         })
+    }
+
+    /// Loads the keys of the shared store and keeps them fresh from it in the background
+    /// (until the keyring is dropped); fails if the store cannot be read now.
+    pub fn load_shared(store: Arc<dyn SharedKeys>) -> Result<Keyring, KeyError> {
+        let records = store.read().map_err(KeyError::Store)?;
+        let shared = KeyStore::Shared(store.clone());
+        let keys = Arc::new(ArcSwap::from_pointee(KeySet::from_records(&records, false)));
+        let follower = Arc::downgrade(&keys);
+        store.watch(Box::new(move |records| {
+            let Some(keys) = follower.upgrade() else {
+                return false;
+            };
+            let set = KeySet::from_records(&records, keys.load().closed);
+            tracing::info!(keys = set.by_hash.len(), "keys reloaded from the database");
+            keys.store(Arc::new(set));
+            true
+        }));
+        Ok(Keyring {
+            file: None,
+            keys,
+            store: shared,
+        })
+    }
+
+    /// Where the keys are kept, to list them.
+    pub fn store(&self) -> &KeyStore {
+        &self.store
     }
 
     /// Whether no key was ever created (open local mode).
@@ -359,30 +474,33 @@ impl Keyring {
         }
     }
 
-    /// Re-reads the file if it changed, at most once per [`RELOAD_INTERVAL`]. A file that
-    /// became unreadable or corrupt keeps the last good keys (and says so in the log).
+    /// Re-reads the key file if it changed, at most once per [`RELOAD_INTERVAL`]. A file
+    /// that became unreadable or corrupt keeps the last good keys (and says so in the log).
     fn refresh(&self) {
-        let now_ms = self.epoch.elapsed().as_millis() as u64;
-        let last = self.last_check_ms.load(Ordering::Relaxed);
+        let Some(watch) = &self.file else {
+            return;
+        };
+        let now_ms = watch.epoch.elapsed().as_millis() as u64;
+        let last = watch.last_check_ms.load(Ordering::Relaxed);
         if now_ms.saturating_sub(last) < RELOAD_INTERVAL.as_millis() as u64 && last != 0 {
             return;
         }
         // One thread checks; the others go on with the keys they have.
-        if self
+        if watch
             .last_check_ms
             .compare_exchange(last, now_ms.max(1), Ordering::Relaxed, Ordering::Relaxed)
             .is_err()
         {
             return;
         }
-        let stamp = self.file.stamp();
-        let Ok(mut seen) = self.stamp.lock() else {
+        let stamp = watch.file.stamp();
+        let Ok(mut seen) = watch.stamp.lock() else {
             return;
         };
         if *seen == stamp {
             return;
         }
-        match self.file.read() {
+        match watch.file.read() {
             Ok(records) => {
                 let set = KeySet::from_records(&records, self.keys.load().closed);
                 tracing::info!(keys = set.by_hash.len(), "key file reloaded");

@@ -94,7 +94,8 @@ enum Command {
         #[command(flatten)]
         features: FeatureArgs,
     },
-    /// Create, list or revoke API keys (kept hashed in the data directory).
+    /// Create, list or revoke API keys (kept hashed in the data directory, or in
+    /// PostgreSQL when COMMENTGUARD_DATABASE_URL is set).
     Keys {
         #[command(subcommand)]
         action: KeysAction,
@@ -171,8 +172,9 @@ enum Command {
         #[arg(long, conflicts_with = "url")]
         check: bool,
     },
-    /// Copy the labels of the file store (the data directory) into the store
-    /// COMMENTGUARD_DATABASE_URL names; labels already copied are skipped, so it can be re-run.
+    /// Copy the labels, keys and models of the file store (the data directory) into the
+    /// store COMMENTGUARD_DATABASE_URL names; what is already there is skipped, so it can be
+    /// re-run.
     MigrateStore {
         /// The store to copy into.
         #[arg(long, value_enum)]
@@ -395,18 +397,34 @@ fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-/// `migrate-store --to postgres`: prints what was copied as JSON.
+/// `migrate-store --to postgres`: copies labels, keys and models; prints what was copied
+/// as JSON.
 fn migrate_store(settings: &Settings) -> Result<(), Failure> {
+    use commentguard::database::{
+        copy_file_keys, copy_file_labels, copy_file_models, Database, PgKeys, PgLabels, PgModels,
+    };
     let url = settings.database_url.as_deref().ok_or_else(|| {
         Failure::Usage(anyhow::anyhow!(
             "set COMMENTGUARD_DATABASE_URL to the PostgreSQL database to copy into"
         ))
     })?;
-    let store = commentguard::database::PgLabels::new(commentguard::database::Database::open(url)?)
-        .context("cannot read the label log's id in PostgreSQL")?;
-    let copied = commentguard::database::copy_file_labels(&settings.data_dir, &store)
+    let database = Database::open(url)?;
+    let store =
+        PgLabels::new(database.clone()).context("cannot read the label log's id in PostgreSQL")?;
+    let labels = copy_file_labels(&settings.data_dir, &store)
         .with_context(|| format!("cannot copy the labels in {}", settings.data_dir.display()))?;
-    print_json(&copied, false)
+    let keys = copy_file_keys(&settings.data_dir, &PgKeys::new(database.clone()))
+        .with_context(|| format!("cannot copy the keys in {}", settings.data_dir.display()))?;
+    let registry = settings
+        .registry_dir
+        .clone()
+        .unwrap_or_else(|| settings.data_dir.join(commentguard::registry::REGISTRY_DIR));
+    let models = copy_file_models(&registry, &PgModels::new(database))
+        .with_context(|| format!("cannot copy the models in {}", registry.display()))?;
+    print_json(
+        &serde_json::json!({ "labels": labels, "keys": keys, "models": models }),
+        false,
+    )
 }
 
 fn run_eval(
@@ -460,7 +478,19 @@ fn run_eval(
 }
 
 fn run_keys(settings: &Settings, action: KeysAction) -> Result<(), Failure> {
-    let file = keys::KeyFile::in_dir(&settings.data_dir);
+    // With a database, keys live there (every replica reads them); else in the data dir.
+    let (file, place) = match settings.database_url.as_deref() {
+        Some(url) => (
+            keys::KeyStore::Shared(std::sync::Arc::new(commentguard::database::PgKeys::new(
+                commentguard::database::Database::open(url)?,
+            ))),
+            "PostgreSQL".to_owned(),
+        ),
+        None => (
+            keys::KeyStore::File(keys::KeyFile::in_dir(&settings.data_dir)),
+            settings.data_dir.display().to_string(),
+        ),
+    };
     let usage = |e: keys::KeyError| match e {
         keys::KeyError::UnknownId(_) | keys::KeyError::InvalidSite(_) => {
             Failure::Usage(anyhow::Error::new(e))
@@ -481,22 +511,17 @@ fn run_keys(settings: &Settings, action: KeysAction) -> Result<(), Failure> {
                 .filter(|r| r.revoked_at.is_none())
                 .count();
             if if_none && active > 0 {
-                writeln!(
-                    out,
-                    "{active} active key(s) exist in {}; none created",
-                    settings.data_dir.display()
-                )
-                .context("cannot write to stdout")?;
+                writeln!(out, "{active} active key(s) exist in {place}; none created")
+                    .context("cannot write to stdout")?;
                 return Ok(());
             }
             let (record, key) = file.create(role, site.as_deref()).map_err(usage)?;
             writeln!(
                 out,
-                "created {} key {}{} in {}",
+                "created {} key {}{} in {place}",
                 record.role,
                 record.id,
                 record.site.map(|s| format!(" for {s}")).unwrap_or_default(),
-                settings.data_dir.display()
             )
             .and_then(|()| writeln!(out, "{key}"))
             .context("cannot write to stdout")?;

@@ -7,10 +7,15 @@
 //! at the first start, so it can be listed and rolled back to like any other. A version
 //! whose files fail to load (corrupt, truncated, hash mismatch) is never activated: at
 //! start the newest version that does load serves instead, with an error in the log.
+//!
+//! With a database ([`SharedModels`]), the database is the registry every replica shares:
+//! entries, manifests, artifacts and the active pointer live there, and the version
+//! directories become a local cache of the artifacts, filled on first load.
 
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -93,12 +98,46 @@ pub enum RegistryError {
         /// The parser's message.
         message: String,
     },
+    /// The shared registry (the database) failed.
+    #[error("model registry store: {0}")]
+    Store(std::io::Error),
 }
 
-/// The registry in a data directory.
+/// A model version as the shared store keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredModel {
+    /// Its registry entry.
+    pub entry: RegistryEntry,
+    /// The manifest file's bytes.
+    pub manifest: Vec<u8>,
+    /// The artifact file's bytes.
+    pub artifact: Vec<u8>,
+}
+
+/// The registry kept in a store every replica shares (PostgreSQL).
+pub trait SharedModels: Send + Sync + std::fmt::Debug {
+    /// Every registered version's entry.
+    fn entries(&self) -> std::io::Result<Vec<RegistryEntry>>;
+    /// Whether a version of this name is stored.
+    fn contains(&self, version: &str) -> std::io::Result<bool>;
+    /// Stores a version unless one of its name is stored; answers whether it was written.
+    fn put(&self, model: &StoredModel) -> std::io::Result<bool>;
+    /// A version's entry, manifest and artifact; `None` if it is not registered.
+    fn fetch(&self, version: &str) -> std::io::Result<Option<StoredModel>>;
+    /// The active version, if one was ever activated.
+    fn active(&self) -> std::io::Result<Option<String>>;
+    /// Makes a registered version active; `false` if it is not registered.
+    fn set_active(&self, version: &str) -> std::io::Result<bool>;
+    /// Deletes a version unless it is the active one; answers whether it was deleted.
+    fn delete(&self, version: &str) -> std::io::Result<bool>;
+}
+
+/// The registry in a data directory, or in the shared store with the data directory as
+/// its artifact cache.
 #[derive(Debug, Clone)]
 pub struct Registry {
     root: PathBuf,
+    shared: Option<Arc<dyn SharedModels>>,
 }
 
 impl Registry {
@@ -109,7 +148,20 @@ impl Registry {
 
     /// A registry at `root` (several replicas may share one).
     pub fn at(root: PathBuf) -> Self {
-        Registry { root }
+        Registry { root, shared: None }
+    }
+
+    /// The registry in `shared`, caching artifacts under `root`.
+    pub fn shared(root: PathBuf, shared: Arc<dyn SharedModels>) -> Self {
+        Registry {
+            root,
+            shared: Some(shared),
+        }
+    }
+
+    /// Whether the registry is the shared store (so other replicas write it too).
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
     }
 
     /// Directory of one version. Version ids come from requests and from other replicas
@@ -133,6 +185,40 @@ impl Registry {
     /// Registers a model already written to `staged` (a directory holding the artifact and
     /// manifest) under its version, with `entry`. Registering a version twice keeps the first.
     pub fn register(&self, staged: &Path, entry: &RegistryEntry) -> Result<(), RegistryError> {
+        self.register_locally(staged, entry)?;
+        match &self.shared {
+            Some(shared) => self.upload(shared.as_ref(), entry),
+            None => Ok(()),
+        }
+    }
+
+    /// Puts a version registered in the local directory into the shared store, unless a
+    /// version of its name is there (the first registration wins, as in a directory).
+    fn upload(
+        &self,
+        shared: &dyn SharedModels,
+        entry: &RegistryEntry,
+    ) -> Result<(), RegistryError> {
+        // Every start registers the configured model: a few MB not sent again each time.
+        if shared
+            .contains(&entry.version)
+            .map_err(RegistryError::Store)?
+        {
+            return Ok(());
+        }
+        let dir = self.version_dir(&entry.version);
+        let read = |name: &str| fs::read(dir.join(name)).map_err(Self::io(&dir));
+        let model = StoredModel {
+            entry: entry.clone(),
+            manifest: read(MANIFEST_FILE)?,
+            artifact: read(MODEL_FILE)?,
+        };
+        shared.put(&model).map_err(RegistryError::Store)?;
+        Ok(())
+    }
+
+    /// [`Registry::register`] in the local directory only.
+    fn register_locally(&self, staged: &Path, entry: &RegistryEntry) -> Result<(), RegistryError> {
         let dir = self.version_dir(&entry.version);
         if dir.join(ENTRY_FILE).exists() {
             return Ok(());
@@ -165,13 +251,27 @@ impl Registry {
         manifest: &[u8],
         entry: &RegistryEntry,
     ) -> Result<(), RegistryError> {
+        self.cache_bytes(model, manifest, entry)?;
+        match &self.shared {
+            Some(shared) => self.upload(shared.as_ref(), entry),
+            None => Ok(()),
+        }
+    }
+
+    /// Registers the bytes of a version in the local directory only.
+    fn cache_bytes(
+        &self,
+        model: &[u8],
+        manifest: &[u8],
+        entry: &RegistryEntry,
+    ) -> Result<(), RegistryError> {
         if self.version_dir(&entry.version).join(ENTRY_FILE).exists() {
             return Ok(());
         }
         let staged = self.staging_dir()?;
         write_atomically(&staged.join(MODEL_FILE), model)?;
         write_atomically(&staged.join(MANIFEST_FILE), manifest)?;
-        self.register(&staged, entry)
+        self.register_locally(&staged, entry)
     }
 
     /// A fresh empty directory inside the registry to write a model into before registering.
@@ -185,6 +285,9 @@ impl Registry {
 
     /// The active version, if one was ever activated.
     pub fn active(&self) -> Result<Option<String>, RegistryError> {
+        if let Some(shared) = &self.shared {
+            return shared.active().map_err(RegistryError::Store);
+        }
         let path = self.root.join(ACTIVE_FILE);
         match fs::read_to_string(&path) {
             Ok(text) => Ok(Some(text.trim().to_owned()).filter(|v| !v.is_empty())),
@@ -195,6 +298,14 @@ impl Registry {
 
     /// Makes `version` the active one (it must be registered).
     pub fn set_active(&self, version: &str) -> Result<(), RegistryError> {
+        if let Some(shared) = &self.shared {
+            let known = is_version_id(version)
+                && shared.set_active(version).map_err(RegistryError::Store)?;
+            return match known {
+                true => Ok(()),
+                false => Err(RegistryError::UnknownVersion(version.to_owned())),
+            };
+        }
         if !is_version_id(version) || !self.version_dir(version).join(ENTRY_FILE).exists() {
             return Err(RegistryError::UnknownVersion(version.to_owned()));
         }
@@ -203,6 +314,7 @@ impl Registry {
 
     /// Loads a version's model, manifest and entry.
     pub fn load(&self, version: &str) -> Result<(NbModel, Manifest, RegistryEntry), RegistryError> {
+        self.fetch_into_cache(version)?;
         let dir = self.version_dir(version);
         let entry = self.entry(version)?;
         let (model, manifest) =
@@ -220,6 +332,28 @@ impl Registry {
             });
         }
         Ok((model, manifest, entry))
+    }
+
+    /// With the shared store, copies a version not yet cached here into the local
+    /// directory (where it is loaded and checked like any other).
+    fn fetch_into_cache(&self, version: &str) -> Result<(), RegistryError> {
+        let Some(shared) = &self.shared else {
+            return Ok(());
+        };
+        if !is_version_id(version) {
+            return Err(RegistryError::UnknownVersion(version.to_owned()));
+        }
+        if self.version_dir(version).join(ENTRY_FILE).exists() {
+            return Ok(());
+        }
+        let stored = shared
+            .fetch(version)
+            .map_err(RegistryError::Store)?
+            .ok_or_else(|| RegistryError::UnknownVersion(version.to_owned()))?;
+        if stored.entry.version != version {
+            return Err(RegistryError::UnknownVersion(version.to_owned()));
+        }
+        self.cache_bytes(&stored.artifact, &stored.manifest, &stored.entry)
     }
 
     fn entry(&self, version: &str) -> Result<RegistryEntry, RegistryError> {
@@ -243,6 +377,21 @@ impl Registry {
     /// Every registered version, newest first.
     pub fn list(&self) -> Result<Vec<ListedVersion>, RegistryError> {
         let active = self.active()?;
+        let entries = match &self.shared {
+            Some(shared) => shared.entries().map_err(RegistryError::Store)?,
+            None => self.local_entries()?,
+        };
+        Ok(newest_first(entries)
+            .into_iter()
+            .map(|entry| ListedVersion {
+                active: active.as_deref() == Some(entry.version.as_str()),
+                entry,
+            })
+            .collect())
+    }
+
+    /// The entries of the versions in the local directory.
+    fn local_entries(&self) -> Result<Vec<RegistryEntry>, RegistryError> {
         let mut entries = Vec::new();
         let dir = match fs::read_dir(&self.root) {
             Ok(dir) => dir,
@@ -259,18 +408,7 @@ impl Registry {
                 Err(e) => tracing::error!(error = %e, "unreadable registry entry skipped"),
             }
         }
-        entries.sort_by(|a, b| {
-            b.created_at
-                .cmp(&a.created_at)
-                .then(b.version.cmp(&a.version))
-        });
-        Ok(entries
-            .into_iter()
-            .map(|entry| ListedVersion {
-                active: active.as_deref() == Some(entry.version.as_str()),
-                entry,
-            })
-            .collect())
+        Ok(entries)
     }
 
     /// Deletes the oldest versions beyond `keep`, never the active one; returns those removed.
@@ -283,8 +421,22 @@ impl Registry {
                 kept += 1;
                 continue;
             }
+            if let Some(shared) = &self.shared {
+                // Another replica may have made it active since it was listed.
+                if !shared
+                    .delete(&version.entry.version)
+                    .map_err(RegistryError::Store)?
+                {
+                    continue;
+                }
+            }
             let dir = self.version_dir(&version.entry.version);
-            fs::remove_dir_all(&dir).map_err(Self::io(&dir))?;
+            match fs::remove_dir_all(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound || self.shared.is_none() => {
+                    return Err(Self::io(&dir)(e))
+                }
+                _ => {}
+            }
             removed.push(version.entry.version);
         }
         if !removed.is_empty() {
@@ -322,6 +474,16 @@ impl Registry {
         }
         Ok(None)
     }
+}
+
+/// Entries sorted newest first (ties by version, descending).
+fn newest_first(mut entries: Vec<RegistryEntry>) -> Vec<RegistryEntry> {
+    entries.sort_by(|a, b| {
+        b.created_at
+            .cmp(&a.created_at)
+            .then(b.version.cmp(&a.version))
+    });
+    entries
 }
 
 /// Whether `version` can be a version id: 1-64 characters of `[A-Za-z0-9_-]`.

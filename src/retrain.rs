@@ -132,14 +132,62 @@ pub struct StageTiming {
     pub secs: f64,
 }
 
+/// Where job records are shared with other replicas (PostgreSQL), so that any replica
+/// answers `GET /v1/admin/jobs/{id}` for a job another one runs.
+pub trait SharedJobs: Send + Sync + std::fmt::Debug {
+    /// Stores a job's record, replacing the one stored before.
+    fn put(&self, job_id: &str, record: &serde_json::Value) -> std::io::Result<()>;
+    /// A job's record as last stored, by whichever replica runs it.
+    fn get(&self, job_id: &str) -> std::io::Result<Option<serde_json::Value>>;
+}
+
+/// Writes `record` to the shared store, if any. A failure costs other replicas a view of
+/// the job, not the job: it is logged, not returned.
+pub fn share_job(shared: Option<&Arc<dyn SharedJobs>>, job_id: &str, record: &impl Serialize) {
+    let Some(shared) = shared else {
+        return;
+    };
+    let written = serde_json::to_value(record)
+        .map_err(std::io::Error::other)
+        .and_then(|json| shared.put(job_id, &json));
+    if let Err(e) = written {
+        tracing::warn!(job_id, error = %e, "cannot share the job's state in the database");
+    }
+}
+
 /// Jobs of this process: at most one runs at a time.
 #[derive(Debug, Default)]
 pub struct Jobs {
     records: Mutex<HashMap<String, JobRecord>>,
     running: AtomicBool,
+    shared: Option<Arc<dyn SharedJobs>>,
 }
 
 impl Jobs {
+    /// Jobs whose records are also written to `shared` for the other replicas.
+    pub fn shared(shared: Arc<dyn SharedJobs>) -> Self {
+        Jobs {
+            shared: Some(shared),
+            ..Jobs::default()
+        }
+    }
+
+    /// A job's record as shared by whichever replica runs it (`None` without a shared
+    /// store). Blocks: call it off the async runtime.
+    pub fn get_shared(&self, job_id: &str) -> std::io::Result<Option<serde_json::Value>> {
+        match &self.shared {
+            Some(shared) => shared.get(job_id),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes a job's current record to the shared store. Blocks.
+    pub fn share(&self, job_id: &str) {
+        if let Some(record) = self.get(job_id) {
+            share_job(self.shared.as_ref(), job_id, &record);
+        }
+    }
+
     /// Accepts a job unless one is running; returns its id.
     pub fn try_start(&self, request: &RetrainRequest, current_version: &str) -> Option<String> {
         if self.running.swap(true, Ordering::AcqRel) {
@@ -175,9 +223,14 @@ impl Jobs {
         self.lock().get(job_id).cloned()
     }
 
+    /// Changes a job's record, and shares the new one. Blocks (the shared store).
     fn update(&self, job_id: &str, change: impl FnOnce(&mut JobRecord)) {
-        if let Some(record) = self.lock().get_mut(job_id) {
+        let changed = self.lock().get_mut(job_id).map(|record| {
             change(record);
+            record.clone()
+        });
+        if let Some(record) = changed {
+            share_job(self.shared.as_ref(), job_id, &record);
         }
     }
 
@@ -688,21 +741,43 @@ fn build(trainer: &Trainer, groups: &[&Group]) -> NbModel {
 /// other replicas.
 pub fn activate(ctx: &RetrainContext<'_>, version: &str) -> Result<(), RegistryError> {
     let _guard = ctx.activation.lock().unwrap_or_else(|p| p.into_inner());
-    activate_locked(ctx, version)?;
+    activate_locked(ctx, version, true)?;
     ctx.cache.announce_model(version);
     Ok(())
 }
 
 /// Follows another replica's announcement: activates `version` unless it already serves.
+/// A shared registry's pointer is the other replica's to write: following a promotion
+/// must not undo a rollback made meanwhile.
 pub fn follow(ctx: &RetrainContext<'_>, version: &str) -> Result<(), RegistryError> {
     let _guard = ctx.activation.lock().unwrap_or_else(|p| p.into_inner());
     if ctx.labels.live().current().model_version() == version {
         return Ok(());
     }
-    activate_locked(ctx, version)
+    activate_locked(ctx, version, !ctx.registry.is_shared())
 }
 
-fn activate_locked(ctx: &RetrainContext<'_>, version: &str) -> Result<(), RegistryError> {
+/// Serves the shared registry's active version if another replica changed it; answers the
+/// version now served when it changed. The pointer is read under the activation lock, so a
+/// promotion of this replica's own is never mistaken for a change to undo.
+pub fn follow_active(ctx: &RetrainContext<'_>) -> Result<Option<String>, RegistryError> {
+    let _guard = ctx.activation.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(active) = ctx.registry.active()? else {
+        return Ok(None);
+    };
+    if ctx.labels.live().current().model_version() == active {
+        return Ok(None);
+    }
+    activate_locked(ctx, &active, false)?;
+    Ok(Some(active))
+}
+
+/// Loads `version` and serves it; `record` also makes it the registry's active version.
+fn activate_locked(
+    ctx: &RetrainContext<'_>,
+    version: &str,
+    record: bool,
+) -> Result<(), RegistryError> {
     let (model, manifest, entry) = ctx.registry.load(version)?;
     let live = ctx.labels.live().current();
     let mut scorer: Scorer = live
@@ -722,7 +797,9 @@ fn activate_locked(ctx: &RetrainContext<'_>, version: &str) -> Result<(), Regist
             source,
         })?;
     // Recorded only once it serves, so `ACTIVE` never names a model that is not in service.
-    ctx.registry.set_active(version)?;
+    if record {
+        ctx.registry.set_active(version)?;
+    }
     tracing::info!(version, labels_through = through, "model version activated");
     Ok(())
 }

@@ -202,8 +202,8 @@ settings_table! {
         aliases: ["REDIS_URL"],
     },
     database_url: String {
-        default: Described("unset: labels in the data directory"),
-        doc: "PostgreSQL for the labels every replica shares",
+        default: Described("unset: labels, keys and models in the data directory"),
+        doc: "PostgreSQL for what every replica shares: labels, keys, models, jobs",
         parse: database_url,
         expects: "a postgres:// or postgresql:// URL (TLS is not built in)",
     },
@@ -465,7 +465,8 @@ pub struct Settings {
     pub deprecated_cache_capacity: Option<usize>,
     /// Redis for the verdict cache; `None` keeps verdicts in process.
     pub redis_url: Option<String>,
-    /// PostgreSQL for the shared label store; `None` keeps labels in the data directory.
+    /// PostgreSQL for what replicas share (labels, keys, models, jobs); `None` keeps them in
+    /// the data directory.
     pub database_url: Option<String>,
     /// Whether `redis_url` names the seed nodes of a Redis Cluster.
     pub redis_cluster: bool,

@@ -26,7 +26,7 @@ use tracing::Instrument;
 
 use crate::cache::Cache;
 use crate::ratelimit::{self, Subject, TrustedProxies};
-use crate::retrain::follow;
+use crate::retrain::{follow, follow_active};
 use crate::routes::auth::{presented_key, Caller};
 use crate::routes::body::BodyDeadline;
 use crate::routes::openapi::ApiDocument;
@@ -321,6 +321,9 @@ fn max_connections_per_worker(open_files: Option<u64>, workers: usize) -> usize 
 /// new model leads (announces it) instead. The watcher holds the state weakly: the state
 /// owns the cache that runs the watcher.
 pub fn follow_other_replicas(state: &web::Data<AppState>, newly_configured: bool) {
+    if state.registry.is_shared() {
+        poll_active_model(Arc::downgrade(&state.clone().into_inner()));
+    }
     let Cache::Redis(redis) = &*state.cache else {
         return;
     };
@@ -340,6 +343,58 @@ pub fn follow_other_replicas(state: &web::Data<AppState>, newly_configured: bool
             Err(e) => tracing::error!(version, error = %e, "cannot follow another replica's model"),
         });
     });
+}
+
+/// How often a replica on a shared registry (PostgreSQL) reads the active pointer: the
+/// database is the truth, and this is how a promotion or rollback on another replica
+/// reaches this one without Redis (with Redis, its announcement usually comes first).
+const ACTIVE_MODEL_POLL: Duration = Duration::from_millis(500);
+
+/// Follows the shared registry's active pointer from a thread of its own (loading a model
+/// blocks), until the state is gone.
+fn poll_active_model(follower: std::sync::Weak<AppState>) {
+    let spawned = std::thread::Builder::new()
+        .name("model-follower".into())
+        .spawn(move || {
+            // A version that failed to load is not retried until the pointer moves on.
+            let mut failed: Option<String> = None;
+            loop {
+                std::thread::sleep(ACTIVE_MODEL_POLL);
+                let Some(state) = follower.upgrade() else {
+                    return;
+                };
+                // Unlocked first: the usual answer (no change) takes no lock.
+                let active = match state.registry.active() {
+                    Ok(Some(active)) => active,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "cannot read the active model version");
+                        continue;
+                    }
+                };
+                if active == state.model_version() || failed.as_ref() == Some(&active) {
+                    continue;
+                }
+                match follow_active(&state.retrain_context()) {
+                    Ok(Some(version)) => {
+                        tracing::info!(version, "following the model version another replica activated");
+                        state.metrics.model_in_use(&version);
+                        failed = None;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::error!(version = active, error = %e, "cannot follow another replica's model");
+                        // The database's failures pass; a version that does not load stays so.
+                        if !matches!(e, crate::registry::RegistryError::Store(_)) {
+                            failed = Some(active);
+                        }
+                    }
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start following the shared model registry");
+    }
 }
 
 /// The one middleware: gives the request an id (and every line logged while serving it

@@ -15,8 +15,8 @@ use crate::cache::{
     REVIEW_MEMORY_PER_JSON_BYTE,
 };
 use crate::classifier::{parse_manifest, MANIFEST_FILE, MODEL_FILE};
-use crate::database::{Database, PgLabels, PgReview};
-use crate::keys::Keyring;
+use crate::database::{Database, PgJobs, PgKeys, PgLabels, PgModels, PgReview};
+use crate::keys::{KeyFile, Keyring};
 use crate::labels::{included_labels, log_id, LabelBook, ReplayReport, SharedLabelLog};
 use crate::metrics::Metrics;
 use crate::ratelimit::{RateLimiters, TrustedProxies};
@@ -138,13 +138,27 @@ pub fn build(settings: &Settings) -> anyhow::Result<(AppState, Startup)> {
     let cache = open_cache(settings, budget)?;
     let database = open_database(settings)?;
     let (review, review_memory) = open_review(settings, &cache, database.as_ref(), budget)?;
-    let keys = open_keys(settings)?;
-    let registry = Registry::at(
-        settings
-            .registry_dir
-            .clone()
-            .unwrap_or_else(|| settings.data_dir.join(REGISTRY_DIR)),
-    );
+    let keys = open_keys(settings, database.as_ref())?;
+    let registry_root = settings
+        .registry_dir
+        .clone()
+        .unwrap_or_else(|| settings.data_dir.join(REGISTRY_DIR));
+    let registry = match &database {
+        Some(database) => {
+            Registry::shared(registry_root, Arc::new(PgModels::new(database.clone())))
+        }
+        None => Registry::at(registry_root),
+    };
+    let (jobs, imports) = match &database {
+        Some(database) => {
+            let shared = Arc::new(PgJobs::new(database.clone()));
+            (
+                Jobs::shared(shared.clone()),
+                crate::service::import::ImportJobs::shared(shared),
+            )
+        }
+        None => Default::default(),
+    };
     let shared_labels = match &database {
         Some(database) => Some(Arc::new(
             PgLabels::new(database.clone())
@@ -204,8 +218,8 @@ pub fn build(settings: &Settings) -> anyhow::Result<(AppState, Startup)> {
         akismet_usage: UsageStats::default(),
         akismet_hold_is_spam: settings.akismet_hold_is_spam,
         registry,
-        jobs: Jobs::default(),
-        imports: Default::default(),
+        jobs,
+        imports,
         activation: Mutex::new(()),
         gate: settings.gate,
         keep_versions: settings.keep_versions,
@@ -336,10 +350,26 @@ fn open_review(
     })
 }
 
-/// The keyring; with no key at all, only a loopback address may be served (open local
+/// The keyring (in PostgreSQL when there is a database); with no key at all, only a loopback address may be served (open local
 /// mode), since every endpoint would be open to whoever reaches it.
-fn open_keys(settings: &Settings) -> anyhow::Result<Keyring> {
-    let keys = Keyring::load(&settings.data_dir).context("cannot load the API keys")?;
+fn open_keys(settings: &Settings, database: Option<&Arc<Database>>) -> anyhow::Result<Keyring> {
+    let keys = match database {
+        Some(database) => {
+            let file_keys = KeyFile::in_dir(&settings.data_dir)
+                .read()
+                .unwrap_or_default();
+            if !file_keys.is_empty() {
+                tracing::warn!(
+                    keys = file_keys.len(),
+                    "keys.json in the data directory is not used: keys live in PostgreSQL \
+                     (`commentguard migrate-store --to postgres` copies them there)"
+                );
+            }
+            Keyring::load_shared(Arc::new(PgKeys::new(database.clone())))
+                .context("cannot load the API keys from PostgreSQL")?
+        }
+        None => Keyring::load(&settings.data_dir).context("cannot load the API keys")?,
+    };
     if keys.is_open() {
         if !settings.bind.ip().is_loopback() {
             anyhow::bail!(

@@ -7,6 +7,7 @@ use tokio_postgres::Client;
 pub const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("migrations/0001_labels.sql")),
     (2, include_str!("migrations/0002_review.sql")),
+    (3, include_str!("migrations/0003_keys_models_jobs.sql")),
 ];
 
 /// Key of the session advisory lock held while migrating.

@@ -1,5 +1,6 @@
-//! PostgreSQL: the label store that replicas share (`COMMENTGUARD_DATABASE_URL`). The only
-//! module that imports `tokio_postgres`.
+//! PostgreSQL: the label store that replicas share (`COMMENTGUARD_DATABASE_URL`), and with
+//! it the API keys, the model registry, the review history and the jobs. The only module
+//! that imports `tokio_postgres`.
 //!
 //! The store runs on its own small runtime, so that its connections and its follower live
 //! as long as the store whatever runtime (actix's workers, a test's) calls it; callers
@@ -11,12 +12,18 @@
 //! applied" is one range read. Each commit notifies `cg_labels`; each replica listens, and
 //! after every (re)connect reads what it missed.
 
+mod jobs;
+mod keys;
 mod labels;
 mod migrate;
+mod models;
 mod review;
 
+pub use jobs::PgJobs;
+pub use keys::{copy_file_keys, KeyCopyReport, PgKeys};
 pub use labels::{copy_file_labels, CopyReport, PgLabels};
 pub use migrate::{known_version, MigrateError, MIGRATIONS};
+pub use models::{copy_file_models, ModelCopyReport, PgModels};
 pub use review::PgReview;
 
 use std::future::Future;
@@ -56,7 +63,7 @@ pub enum DbError {
     #[error("{0}")]
     Pool(#[from] deadpool_postgres::PoolError),
     /// A stored record could not be encoded or decoded.
-    #[error("label record: {0}")]
+    #[error("stored record: {0}")]
     Record(#[from] serde_json::Error),
 }
 

@@ -50,6 +50,10 @@ pub async fn retrain(
     let span = tracing::info_span!("retrain", job_id = %job_id);
     let job = job_id.clone();
     let state = state.into_inner();
+    // Shared before the answer, so that any replica knows the id it gives.
+    let sharing = state.clone();
+    let shared_job = job.clone();
+    blocking("jobs", move || sharing.jobs.share(&shared_job)).await?;
     // Training runs on the blocking pool: scoring never waits for it.
     actix_web::rt::task::spawn_blocking(move || {
         span.in_scope(|| run_job(&state.retrain_context(), &state.jobs, &job, &retrain));
@@ -71,7 +75,7 @@ pub async fn retrain(
 }
 
 /// Handles `GET /v1/admin/jobs/{job_id}`.
-#[utoipa::path(get, path = "/v1/admin/jobs/{job_id}", tag = "admin", params(("job_id" = String, Path, description = "From the retrain or import answer")), responses((status = 200, description = "A retrain: state, progress, timings, both models' holdout figures, the gate's reasoning, the new version. An import (`kind: import`): state, records read, imported as spam / ham, duplicates, skipped by reason, committed, the error"), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/admin/jobs/{job_id}", tag = "admin", params(("job_id" = String, Path, description = "From the retrain or import answer")), responses((status = 200, description = "A retrain: state, progress, timings, both models' holdout figures, the gate's reasoning, the new version. An import (`kind: import`): state, records read, imported as spam / ham, duplicates, skipped by reason, committed, the error"), (status = 503, description = "`store_unavailable`: the database holding the registry and jobs is down", body = crate::routes::error::ErrorBody), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
 pub async fn job(
     caller: Caller,
     path: web::Path<String>,
@@ -81,20 +85,31 @@ pub async fn job(
     if let Some(job) = state.jobs.get(&path) {
         return Ok(HttpResponse::Ok().json(job));
     }
-    let job = state.imports.get(&path).ok_or(ApiError::UnknownJob)?;
-    Ok(HttpResponse::Ok().json(job))
+    if let Some(job) = state.imports.get(&path) {
+        return Ok(HttpResponse::Ok().json(job));
+    }
+    // Another replica's job, when jobs are shared through the database.
+    let job_id = path.into_inner();
+    let state = state.into_inner();
+    let shared = blocking("jobs", move || state.jobs.get_shared(&job_id))
+        .await?
+        .map_err(ApiError::StoreUnavailable)?;
+    Ok(HttpResponse::Ok().json(shared.ok_or(ApiError::UnknownJob)?))
 }
 
 /// Handles `GET /v1/admin/models`: every version, newest first, exactly one active; the
 /// active one lists, per site, the labels of its per-site layer.
-#[utoipa::path(get, path = "/v1/admin/models", tag = "admin", responses((status = 200, description = "Every registered version, newest first; `active` is true for exactly one, and it has `sites`: `[{site, spam, ham}]`, the labels each site's own layer holds over it"), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/admin/models", tag = "admin", responses((status = 200, description = "Every registered version, newest first; `active` is true for exactly one, and it has `sites`: `[{site, spam, ham}]`, the labels each site's own layer holds over it"), (status = 503, description = "`store_unavailable`: the database holding the registry and jobs is down", body = crate::routes::error::ErrorBody), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
 pub async fn models(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
     let sites = state.labels.live().current().site_labels();
     let state = state.into_inner();
     let listed = blocking("registry", move || state.registry.list())
         .await?
-        .map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+        .map_err(|e| match e {
+            RegistryError::Store(e) => ApiError::StoreUnavailable(e),
+            e => ApiError::Internal(anyhow::Error::new(e)),
+        })?;
     let mut listed =
         serde_json::to_value(listed).map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
     if let Some(active) = listed
@@ -107,7 +122,7 @@ pub async fn models(caller: Caller, state: web::Data<AppState>) -> Result<HttpRe
 }
 
 /// Handles `POST /v1/admin/models/{version}/activate`: roll back or forward.
-#[utoipa::path(post, path = "/v1/admin/models/{version}/activate", tag = "admin", params(("version" = String, Path, description = "A listed version")), responses((status = 200, description = "`{\"version\", \"active\": true}`"), (status = 422, description = "`model_corrupt`"), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
+#[utoipa::path(post, path = "/v1/admin/models/{version}/activate", tag = "admin", params(("version" = String, Path, description = "A listed version")), responses((status = 200, description = "`{\"version\", \"active\": true}`"), (status = 422, description = "`model_corrupt`"), (status = 503, description = "`store_unavailable`: the database holding the registry and jobs is down", body = crate::routes::error::ErrorBody), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
 pub async fn activate(
     caller: Caller,
     path: web::Path<String>,
@@ -129,6 +144,7 @@ pub async fn activate(
     .map_err(|e| match e {
         RegistryError::UnknownVersion(_) => ApiError::UnknownVersion,
         RegistryError::Corrupt { .. } => ApiError::ModelCorrupt(e.to_string()),
+        RegistryError::Store(e) => ApiError::StoreUnavailable(e),
         e => ApiError::Internal(anyhow::Error::new(e)),
     })?;
     tracing::info!(version = %version, key_id = principal.key_id.as_deref(), "model version activated by request");

@@ -101,6 +101,9 @@ pub enum ApiError {
     /// what was stored.
     #[error("the review history is unavailable, retry later ({0})")]
     HistoryUnavailable(String),
+    /// The shared store of models or jobs (the database) cannot be read or written.
+    #[error("the database is unavailable, retry later")]
+    StoreUnavailable(std::io::Error),
     /// The caller's key (or IP) has used up its rate limit.
     #[error("rate limit exceeded; retry after {retry_after} s")]
     RateLimited {
@@ -139,6 +142,7 @@ impl ApiError {
             ApiError::ModelCorrupt(_) => "model_corrupt",
             ApiError::LabelStoreUnavailable(_) => "label_store_unavailable",
             ApiError::HistoryUnavailable(_) => "review_history_unavailable",
+            ApiError::StoreUnavailable(_) => "store_unavailable",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Internal(_) => "internal_error",
         }
@@ -179,9 +183,9 @@ impl ResponseError for ApiError {
             ApiError::ModelCorrupt(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::MissingKey | ApiError::InvalidKey => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::LabelStoreUnavailable(_) | ApiError::HistoryUnavailable(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::LabelStoreUnavailable(_)
+            | ApiError::HistoryUnavailable(_)
+            | ApiError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. }
@@ -223,7 +227,9 @@ impl ResponseError for ApiError {
                 response
                     .insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
             }
-            ApiError::LabelStoreUnavailable(_) | ApiError::HistoryUnavailable(_) => {
+            ApiError::LabelStoreUnavailable(_)
+            | ApiError::HistoryUnavailable(_)
+            | ApiError::StoreUnavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
             }
             ApiError::RateLimited { retry_after } => {

@@ -94,6 +94,7 @@ pub async fn import(
     let parsed = actix_web::rt::task::spawn_blocking(move || {
         let _entered = span.enter();
         let state = worker_state;
+        state.imports.share(&job);
         let outcome = import_into(
             &state.labels,
             ChannelReader::new(received),
@@ -105,7 +106,8 @@ pub async fn import(
                         bytes_received: j.counts.bytes_received,
                         ..counts.clone()
                     }
-                })
+                });
+                state.imports.share_now_and_then(&job);
             },
             &mut |recorded, content| {
                 state.metrics.label_recorded(match recorded.label {

@@ -4,7 +4,7 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use crate::keys::{KeyFile, Role};
+use crate::keys::{KeyError, Role};
 use crate::routes::auth::Caller;
 use crate::routes::error::ApiError;
 use crate::routes::RouteTable;
@@ -17,13 +17,16 @@ pub fn routes(table: &mut RouteTable) {
 }
 
 /// Handles `GET /v1/admin/keys`.
-#[utoipa::path(get, path = "/v1/admin/keys", tag = "admin", responses((status = 200, description = "Key ids, roles and sites (never the keys)"), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/admin/keys", tag = "admin", responses((status = 200, description = "Key ids, roles and sites (never the keys)"), (status = 503, description = "`store_unavailable`: the database holding the keys is down", body = crate::routes::error::ErrorBody), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
 pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
-    let file = KeyFile::in_dir(&state.data_dir);
-    let records = blocking("key file", move || file.read())
+    let store = state.keys.store().clone();
+    let records = blocking("key store", move || store.read())
         .await?
-        .map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+        .map_err(|e| match e {
+            KeyError::Store(e) => ApiError::StoreUnavailable(e),
+            e => ApiError::Internal(anyhow::Error::new(e)),
+        })?;
     let keys: Vec<_> = records
         .iter()
         .map(|r| {

@@ -15,8 +15,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -24,7 +24,10 @@ use time::OffsetDateTime;
 use crate::domain::Label;
 use crate::import::{self, BadInput, Format, Record, SkipReason, Stop};
 use crate::labels::{Correction, LabelBook, Recorded};
-use crate::retrain::JobState;
+use crate::retrain::{share_job, JobState, SharedJobs};
+
+/// Least time between two writes of a running import's counts to the shared store.
+const SHARE_EVERY: Duration = Duration::from_secs(1);
 
 /// Records per committed batch.
 pub const BATCH: usize = 1000;
@@ -216,9 +219,44 @@ pub struct ImportJob {
 pub struct ImportJobs {
     records: Mutex<HashMap<String, (ImportJob, Option<Instant>)>>,
     running: AtomicBool,
+    shared: Option<Arc<dyn SharedJobs>>,
+    /// When the running job's record was last written to `shared`.
+    shared_at: Mutex<Option<Instant>>,
 }
 
 impl ImportJobs {
+    /// Import jobs whose records are also written to `shared` for the other replicas.
+    pub fn shared(shared: Arc<dyn SharedJobs>) -> Self {
+        ImportJobs {
+            shared: Some(shared),
+            ..ImportJobs::default()
+        }
+    }
+
+    /// Writes a job's record to the shared store, if any. Blocks: call it off the async
+    /// runtime.
+    pub fn share(&self, job_id: &str) {
+        if self.shared.is_none() {
+            return;
+        }
+        if let Some(job) = self.get(job_id) {
+            *self.shared_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+            share_job(self.shared.as_ref(), job_id, &job);
+        }
+    }
+
+    /// Like [`ImportJobs::share`], at most once per [`SHARE_EVERY`] (for progress).
+    pub fn share_now_and_then(&self, job_id: &str) {
+        let due = self
+            .shared_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none_or(|at| at.elapsed() >= SHARE_EVERY);
+        if due {
+            self.share(job_id);
+        }
+    }
+
     /// Accepts a job unless one is running; returns its id.
     pub fn try_start(
         &self,
@@ -274,6 +312,8 @@ impl ImportJobs {
             };
             job.error = failure.map(failure_detail);
         }
+        // Shared before the slot is freed, so the final record is never overwritten.
+        self.share(job_id);
         self.running.store(false, Ordering::Release);
     }
 

@@ -17,6 +17,7 @@ mod openapi;
 mod ops;
 mod postgres;
 mod postgres_server;
+mod postgres_shared;
 mod redis_cache;
 mod redis_cluster;
 mod redis_server;

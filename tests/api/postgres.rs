@@ -323,9 +323,12 @@ async fn migrate_store_copies_the_file_labels_once_however_often_it_runs() {
         );
         serde_json::from_slice::<Value>(&output.stdout).expect("a JSON report")
     };
-    assert_eq!(run(), json!({"read": 4, "copied": 4, "skipped": 0}));
     assert_eq!(
-        run(),
+        run()["labels"],
+        json!({"read": 4, "copied": 4, "skipped": 0})
+    );
+    assert_eq!(
+        run()["labels"],
         json!({"read": 4, "copied": 0, "skipped": 4}),
         "a re-run copies nothing"
     );

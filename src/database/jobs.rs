@@ -1,0 +1,54 @@
+//! Retraining and import jobs in PostgreSQL, behind [`SharedJobs`]: each job's record as
+//! JSON, written by the replica that runs it, readable by every replica.
+
+use std::io;
+use std::sync::Arc;
+
+use super::Database;
+use crate::retrain::SharedJobs;
+
+/// The jobs of one database.
+#[derive(Debug, Clone)]
+pub struct PgJobs {
+    database: Arc<Database>,
+}
+
+impl PgJobs {
+    /// The jobs of `database` (already migrated by [`Database::open`]).
+    pub fn new(database: Arc<Database>) -> PgJobs {
+        PgJobs { database }
+    }
+}
+
+impl SharedJobs for PgJobs {
+    fn put(&self, job_id: &str, record: &serde_json::Value) -> io::Result<()> {
+        let job_id = job_id.to_owned();
+        let record = record.to_string();
+        self.database.run(move |pool| async move {
+            let client = pool.get().await?;
+            client
+                .execute(
+                    "INSERT INTO cg_jobs (job_id, record) VALUES ($1, $2)
+                     ON CONFLICT (job_id) DO UPDATE SET record = excluded.record,
+                         updated_at = now()",
+                    &[&job_id, &record],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn get(&self, job_id: &str) -> io::Result<Option<serde_json::Value>> {
+        let job_id = job_id.to_owned();
+        self.database.run(move |pool| async move {
+            let client = pool.get().await?;
+            let row = client
+                .query_opt("SELECT record FROM cg_jobs WHERE job_id = $1", &[&job_id])
+                .await?;
+            Ok(match row {
+                Some(row) => Some(serde_json::from_str(row.get::<_, &str>(0))?),
+                None => None,
+            })
+        })
+    }
+}
