@@ -132,13 +132,54 @@ pub struct StageTiming {
     pub secs: f64,
 }
 
+/// How often a replica tells the shared store that the jobs it runs are alive.
+pub const JOB_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(5);
+/// A shared job still queued or running whose record nobody has written or touched for this
+/// long is reported failed: the replica running it was killed or lost its database before
+/// it could say so (six missed heartbeats).
+pub const JOB_ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Where job records are shared with other replicas (PostgreSQL), so that any replica
 /// answers `GET /v1/admin/jobs/{id}` for a job another one runs.
 pub trait SharedJobs: Send + Sync + std::fmt::Debug {
     /// Stores a job's record, replacing the one stored before.
     fn put(&self, job_id: &str, record: &serde_json::Value) -> std::io::Result<()>;
-    /// A job's record as last stored, by whichever replica runs it.
-    fn get(&self, job_id: &str) -> std::io::Result<Option<serde_json::Value>>;
+    /// A job's record as last stored, by whichever replica runs it, and how long ago it
+    /// was last written or touched.
+    fn get(
+        &self,
+        job_id: &str,
+    ) -> std::io::Result<Option<(serde_json::Value, std::time::Duration)>>;
+    /// Marks `job_ids` as alive: their replica still runs them.
+    fn touch(&self, job_ids: &[String]) -> std::io::Result<()>;
+}
+
+/// `record` as shared, or marked failed when it was left unfinished and untouched for
+/// [`JOB_ABANDONED_AFTER`]: its replica stopped without saying so, and no one else will.
+pub fn unless_abandoned(
+    mut record: serde_json::Value,
+    quiet: std::time::Duration,
+) -> serde_json::Value {
+    let unfinished = matches!(
+        record.get("state").and_then(serde_json::Value::as_str),
+        Some("queued" | "running")
+    );
+    if !unfinished || quiet < JOB_ABANDONED_AFTER {
+        return record;
+    }
+    let message = format!(
+        "abandoned: the replica running this job stopped answering {} s ago",
+        quiet.as_secs()
+    );
+    record["state"] = "failed".into();
+    record["abandoned"] = true.into();
+    // An import's error is an object with a code, a retrain's a sentence.
+    record["error"] = if record.get("kind").and_then(serde_json::Value::as_str) == Some("import") {
+        serde_json::json!({ "code": "job_abandoned", "message": message })
+    } else {
+        message.into()
+    };
+    record
 }
 
 /// Writes `record` to the shared store, if any. A failure costs other replicas a view of
@@ -176,8 +217,31 @@ impl Jobs {
     /// store). Blocks: call it off the async runtime.
     pub fn get_shared(&self, job_id: &str) -> std::io::Result<Option<serde_json::Value>> {
         match &self.shared {
-            Some(shared) => shared.get(job_id),
+            Some(shared) => Ok(shared
+                .get(job_id)?
+                .map(|(record, quiet)| unless_abandoned(record, quiet))),
             None => Ok(None),
+        }
+    }
+
+    /// Whether job records are shared with other replicas.
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
+    }
+
+    /// The id of the job this replica is running, if any.
+    pub fn running_id(&self) -> Option<String> {
+        self.lock()
+            .values()
+            .find(|r| matches!(r.state, JobState::Queued | JobState::Running))
+            .map(|r| r.job_id.clone())
+    }
+
+    /// Tells the shared store `job_ids` are alive (see [`JOB_HEARTBEAT`]). Blocks.
+    pub fn touch_shared(&self, job_ids: &[String]) -> std::io::Result<()> {
+        match &self.shared {
+            Some(shared) if !job_ids.is_empty() => shared.touch(job_ids),
+            _ => Ok(()),
         }
     }
 
@@ -836,4 +900,64 @@ pub fn learn_site_layers(
     })?;
     flush(scorer, &mut batch);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::time::Duration;
+
+    #[test]
+    fn shared_jobs_left_unfinished_and_untouched_are_reported_abandoned() {
+        let quiet = JOB_ABANDONED_AFTER + Duration::from_secs(1);
+        // (record, untouched for, state reported, why)
+        let cases = [
+            (
+                json!({"state": "running"}),
+                quiet,
+                "failed",
+                "running and silent: its replica died",
+            ),
+            (
+                json!({"state": "queued"}),
+                quiet,
+                "failed",
+                "queued and silent, the same",
+            ),
+            (
+                json!({"state": "running"}),
+                Duration::from_secs(5),
+                "running",
+                "touched lately",
+            ),
+            (
+                json!({"state": "succeeded"}),
+                quiet * 100,
+                "succeeded",
+                "finished jobs stay as they ended",
+            ),
+            (
+                json!({"state": "rejected"}),
+                quiet,
+                "rejected",
+                "so do rejected ones",
+            ),
+        ];
+        for (record, untouched, want, why) in cases {
+            let got = unless_abandoned(record, untouched);
+            assert_eq!(got["state"], want, "{why}");
+            assert_eq!(got["abandoned"] == true, want == "failed", "{why}");
+        }
+        let import = unless_abandoned(json!({"kind": "import", "state": "running"}), quiet);
+        assert_eq!(
+            import["error"]["code"], "job_abandoned",
+            "an import's error has a code"
+        );
+        let retrain = unless_abandoned(json!({"state": "running"}), quiet);
+        assert!(
+            retrain["error"].as_str().unwrap().starts_with("abandoned"),
+            "a sentence"
+        );
+    }
 }

@@ -26,7 +26,7 @@ use tracing::Instrument;
 
 use crate::cache::Cache;
 use crate::ratelimit::{self, Subject, TrustedProxies};
-use crate::retrain::{follow, follow_active};
+use crate::retrain::{follow, follow_active, JOB_HEARTBEAT};
 use crate::routes::auth::{presented_key, Caller};
 use crate::routes::body::BodyDeadline;
 use crate::routes::openapi::ApiDocument;
@@ -324,6 +324,9 @@ pub fn follow_other_replicas(state: &web::Data<AppState>, newly_configured: bool
     if state.registry.is_shared() {
         poll_active_model(Arc::downgrade(&state.clone().into_inner()));
     }
+    if state.jobs.is_shared() {
+        beat_for_running_jobs(Arc::downgrade(&state.clone().into_inner()));
+    }
     let Cache::Redis(redis) = &*state.cache else {
         return;
     };
@@ -343,6 +346,32 @@ pub fn follow_other_replicas(state: &web::Data<AppState>, newly_configured: bool
             Err(e) => tracing::error!(version, error = %e, "cannot follow another replica's model"),
         });
     });
+}
+
+/// Touches the shared records of the jobs this replica runs every [`JOB_HEARTBEAT`], from a
+/// thread of its own (the store blocks), until the state is gone: a job whose replica dies
+/// stops being touched, and other replicas report it failed.
+fn beat_for_running_jobs(follower: std::sync::Weak<AppState>) {
+    let spawned = std::thread::Builder::new()
+        .name("job-heartbeat".into())
+        .spawn(move || loop {
+            std::thread::sleep(JOB_HEARTBEAT);
+            let Some(state) = follower.upgrade() else {
+                return;
+            };
+            let running: Vec<String> = state
+                .jobs
+                .running_id()
+                .into_iter()
+                .chain(state.imports.running_id())
+                .collect();
+            if let Err(e) = state.jobs.touch_shared(&running) {
+                tracing::debug!(error = %e, "cannot mark the running jobs alive");
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the job heartbeat");
+    }
 }
 
 /// How often a replica on a shared registry (PostgreSQL) reads the active pointer: the

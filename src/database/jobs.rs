@@ -3,6 +3,7 @@
 
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::Database;
 use crate::retrain::SharedJobs;
@@ -38,17 +39,39 @@ impl SharedJobs for PgJobs {
         })
     }
 
-    fn get(&self, job_id: &str) -> io::Result<Option<serde_json::Value>> {
+    fn get(&self, job_id: &str) -> io::Result<Option<(serde_json::Value, Duration)>> {
         let job_id = job_id.to_owned();
         self.database.run(move |pool| async move {
             let client = pool.get().await?;
+            // The age by the database's clock, the one that stamped `updated_at`.
             let row = client
-                .query_opt("SELECT record FROM cg_jobs WHERE job_id = $1", &[&job_id])
+                .query_opt(
+                    "SELECT record, EXTRACT(EPOCH FROM now() - updated_at)::float8
+                     FROM cg_jobs WHERE job_id = $1",
+                    &[&job_id],
+                )
                 .await?;
             Ok(match row {
-                Some(row) => Some(serde_json::from_str(row.get::<_, &str>(0))?),
+                Some(row) => Some((
+                    serde_json::from_str(row.get::<_, &str>(0))?,
+                    Duration::from_secs_f64(row.get::<_, f64>(1).max(0.0)),
+                )),
                 None => None,
             })
+        })
+    }
+
+    fn touch(&self, job_ids: &[String]) -> io::Result<()> {
+        let job_ids = job_ids.to_vec();
+        self.database.run(move |pool| async move {
+            let client = pool.get().await?;
+            client
+                .execute(
+                    "UPDATE cg_jobs SET updated_at = now() WHERE job_id = ANY($1)",
+                    &[&job_ids],
+                )
+                .await?;
+            Ok(())
         })
     }
 }

@@ -285,6 +285,14 @@ impl ImportJobs {
         Some(job_id)
     }
 
+    /// The id of the job this replica is running, if any.
+    pub fn running_id(&self) -> Option<String> {
+        self.lock()
+            .values()
+            .find(|(job, _)| job.state == JobState::Running)
+            .map(|(job, _)| job.job_id.clone())
+    }
+
     /// A job's record.
     pub fn get(&self, job_id: &str) -> Option<ImportJob> {
         self.lock().get(job_id).map(|(job, _)| job.clone())

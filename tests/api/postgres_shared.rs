@@ -455,3 +455,94 @@ async fn an_import_job_is_answered_by_every_replica() {
     assert_eq!(get(&b, &path, None).await, job);
     assert_eq!(get(&a, &path, None).await, job);
 }
+
+#[tokio::test]
+async fn a_job_whose_replica_died_is_reported_failed_by_the_others() {
+    let url = fresh_schema("cg_dead_jobs").await;
+    let a = replica(&url).await;
+    // Records as a replica writes them, one killed a minute ago mid-job, one alive.
+    execute(
+        &url,
+        r#"INSERT INTO cg_jobs (job_id, record, updated_at) VALUES
+           ('job-dead', '{"job_id":"job-dead","state":"running","stage":"training"}', now() - interval '1 minute'),
+           ('import-dead', '{"job_id":"import-dead","kind":"import","state":"running"}', now() - interval '1 minute'),
+           ('job-alive', '{"job_id":"job-alive","state":"running","stage":"training"}', now() - interval '5 seconds'),
+           ('job-done', '{"job_id":"job-done","state":"succeeded"}', now() - interval '1 day')"#,
+    )
+    .await;
+    let dead = get(&a, "/v1/admin/jobs/job-dead", None).await;
+    assert_eq!(
+        (&dead["state"], &dead["abandoned"]),
+        (&json!("failed"), &json!(true)),
+        "{dead}"
+    );
+    assert!(
+        dead["error"].as_str().unwrap().starts_with("abandoned"),
+        "{dead}"
+    );
+    let import = get(&a, "/v1/admin/jobs/import-dead", None).await;
+    assert_eq!(import["state"], "failed", "{import}");
+    assert_eq!(import["error"]["code"], "job_abandoned", "{import}");
+    assert_eq!(
+        get(&a, "/v1/admin/jobs/job-alive", None).await["state"],
+        "running"
+    );
+    assert_eq!(
+        get(&a, "/v1/admin/jobs/job-done", None).await["state"],
+        "succeeded"
+    );
+}
+
+#[tokio::test]
+async fn a_replica_keeps_its_running_job_alive() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let url = fresh_schema("cg_job_heartbeat").await;
+    let a = replica(&url).await;
+    // An import whose upload pauses (under the 10 s stall limit): the job runs, and nothing
+    // but the heartbeat writes its record meanwhile.
+    let mut upload = tokio::net::TcpStream::connect(("127.0.0.1", a.port))
+        .await
+        .unwrap();
+    let line = "{\"text\": \"Thanks, the second step fixed it.\", \"label\": \"ham\"}\n";
+    let head = "POST /v1/admin/import?format=jsonl&site=https://a.example HTTP/1.1\r\nHost: a\r\n\
+                Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let chunk = format!("{head}{:x}\r\n{line}\r\n", line.len());
+    upload.write_all(chunk.as_bytes()).await.unwrap();
+    within(Duration::from_secs(3), || async {
+        !execute(&url, "SELECT 1 FROM cg_jobs").await.is_empty()
+    })
+    .await
+    .expect("the import job is shared at its start");
+    // Let any progress write pass, then backdate the record as if its replica had died.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    execute(
+        &url,
+        "UPDATE cg_jobs SET updated_at = now() - interval '1 minute'",
+    )
+    .await;
+    let touched = within(Duration::from_secs(7), || async {
+        let age: f64 = execute(
+            &url,
+            "SELECT EXTRACT(EPOCH FROM now() - updated_at)::float8 FROM cg_jobs",
+        )
+        .await[0]
+            .get(0);
+        age < 10.0
+    })
+    .await;
+    assert!(
+        touched.is_some(),
+        "the running job is touched within a heartbeat"
+    );
+    upload.write_all(b"0\r\n\r\n").await.unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&answer).contains("\"state\"") {
+        let n = upload.read(&mut buf).await.unwrap();
+        assert!(n > 0, "answered: {}", String::from_utf8_lossy(&answer));
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+    assert!(answer.contains("\"state\":\"succeeded\""), "{answer}");
+}
