@@ -172,7 +172,7 @@ pub async fn import(
         None => Ok(HttpResponse::Accepted().json(job)),
         Some(ImportFailure::Store(e)) => Err(ApiError::LabelStoreUnavailable(e)),
         Some(ImportFailure::Input(bad)) => Err(ApiError::BadImport {
-            bad,
+            bad: *bad,
             job_id,
             committed: job.counts.committed,
         }),

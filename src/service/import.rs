@@ -58,7 +58,7 @@ pub struct ImportCounts {
 #[derive(Debug)]
 pub enum ImportFailure {
     /// The file is bad at a position.
-    Input(BadInput),
+    Input(Box<BadInput>),
     /// The label store could not write; the batches before stay committed.
     Store(io::Error),
 }
@@ -98,7 +98,7 @@ pub fn import_into(
     let mut counts = ImportCounts::default();
     let opened = match import::open(input, request.format) {
         Ok(opened) => opened,
-        Err(e) => return Err((counts, ImportFailure::Input(e))),
+        Err(e) => return Err((counts, ImportFailure::Input(Box::new(e)))),
     };
     let format = opened.format;
     on_format(format);
@@ -154,7 +154,7 @@ pub fn import_into(
     let result = result.and_then(|()| commit(&mut batch, &mut counts));
     match result {
         Ok(()) => Ok(counts),
-        Err(Stop::Input(e)) => Err((counts, ImportFailure::Input(e))),
+        Err(Stop::Input(e)) => Err((counts, ImportFailure::Input(Box::new(e)))),
         Err(Stop::Sink(e)) => {
             let error = store_error.unwrap_or_else(|| io::Error::other(e.to_string()));
             Err((counts, ImportFailure::Store(error)))
@@ -333,7 +333,7 @@ impl ImportJobs {
 /// A failure as the job shows it.
 pub fn failure_detail(failure: &ImportFailure) -> BadInput {
     match failure {
-        ImportFailure::Input(e) => e.clone(),
+        ImportFailure::Input(e) => (**e).clone(),
         ImportFailure::Store(e) => BadInput {
             code: "label_store_unavailable",
             message: format!("the label store cannot write: {e}"),
