@@ -13,14 +13,17 @@
 
 mod log;
 mod memory;
+mod stages;
 
 pub use log::{LabelLog, RecordHead, ReplayReport, LABELS_FILE};
 pub use memory::{MemoryKeys, SpamMemory, DOMAIN_WEIGHT};
+pub use stages::{Stage, StageClock, StageTotal};
 
 use std::collections::HashMap;
 use std::io;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -400,6 +403,8 @@ pub struct LabelBook {
     index: RwLock<Index>,
     live: Arc<LiveScorer>,
     weight: f32,
+    /// Where the time on labels went (for `/metrics`).
+    stages: StageClock,
 }
 
 /// A lock was poisoned by a panic in another thread.
@@ -456,6 +461,7 @@ impl LabelBook {
                 index: RwLock::new(index),
                 live: Arc::new(LiveScorer::new(scorer)),
                 weight,
+                stages: StageClock::default(),
             },
             report,
         ))
@@ -519,6 +525,7 @@ impl LabelBook {
             index: RwLock::new(index),
             live: Arc::new(LiveScorer::new(scorer)),
             weight,
+            stages: StageClock::default(),
         })
     }
 
@@ -573,14 +580,11 @@ impl LabelBook {
             current.map(|p| p.label),
             correction,
         );
+        let started = Instant::now();
         log.append(&record)?;
+        self.stages.add(Stage::Commit, started.elapsed(), 1);
         // Durable from here: a crash now is repaired by the replay at start.
-        self.index
-            .write()
-            .map_err(poisoned)?
-            .apply(fingerprint, &record);
-        self.live
-            .update(|scorer| learn(scorer, &record, self.weight));
+        self.apply_all(std::slice::from_ref(&record), Stage::ApplyOwn)?;
         Ok(Recorded {
             label_id: record.label_id,
             seq: record.seq,
@@ -663,7 +667,9 @@ impl LabelBook {
         }
         let (fingerprints, records): (Vec<Fingerprint>, Vec<LabelRecord>) =
             records.into_iter().unzip();
+        let started = Instant::now();
         log.append_many(&records)?;
+        self.stages.add(Stage::Commit, started.elapsed(), records.len());
         // Durable from here: a crash now is repaired by the replay at start.
         {
             let mut index = self.index.write().map_err(poisoned)?;
@@ -671,8 +677,7 @@ impl LabelBook {
                 index.apply(*fingerprint, record);
             }
         }
-        self.live
-            .update(|scorer| learn_all(scorer, &records, self.weight));
+        self.learn_live(records, Stage::ApplyOwn, Instant::now());
         Ok(answers)
     }
 
@@ -748,7 +753,9 @@ impl LabelBook {
         store: &dyn SharedLabelLog,
         corrections: Vec<(Fingerprint, Correction)>,
     ) -> io::Result<Vec<Appended>> {
+        let (started, count) = (Instant::now(), corrections.len());
         let appended = store.append(corrections)?;
+        self.stages.add(Stage::Commit, started.elapsed(), count);
         let new: Vec<LabelRecord> = appended
             .iter()
             .filter_map(|a| match a {
@@ -801,7 +808,7 @@ impl LabelBook {
         // Every earlier position is committed or was never (a rolled-back writer's gap):
         // writers commit in position order.
         let start = records.partition_point(|r| r.seq <= *folded);
-        self.apply_all(&records[start..])?;
+        self.apply_all(&records[start..], Stage::ApplyOwn)?;
         *folded = last.seq;
         Ok(())
     }
@@ -826,6 +833,7 @@ impl LabelBook {
     ) -> io::Result<usize> {
         let mut applied = 0;
         loop {
+            let started = Instant::now();
             let mut page = store.read_from(*folded + 1, REPLAY_BATCH)?;
             if let Some(until) = until {
                 page.retain(|r| r.seq <= until);
@@ -833,14 +841,17 @@ impl LabelBook {
             let Some(last) = page.last().map(|r| r.seq) else {
                 return Ok(applied);
             };
-            self.apply_all(&page)?;
+            self.stages.add(Stage::Read, started.elapsed(), page.len());
+            self.apply_all(&page, Stage::ApplyFollowed)?;
             applied += page.len();
             *folded = last;
         }
     }
 
-    /// Pins, remembers and learns `records` (in order) in one swap of the live model.
-    fn apply_all(&self, records: &[LabelRecord]) -> io::Result<()> {
+    /// Pins, remembers and learns `records` (in order) in one swap of the live model; the
+    /// time counts as `stage`.
+    fn apply_all(&self, records: &[LabelRecord], stage: Stage) -> io::Result<()> {
+        let started = Instant::now();
         {
             let mut index = self.index.write().map_err(poisoned)?;
             for record in records {
@@ -849,9 +860,28 @@ impl LabelBook {
                 }
             }
         }
-        self.live
-            .update(|scorer| learn_all(scorer, records, self.weight));
+        self.learn_live(records.to_vec(), stage, started);
         Ok(())
+    }
+
+    /// Learns `records` (in order) into the live model; the time since `started` counts as
+    /// `stage`.
+    fn learn_live(&self, records: Vec<LabelRecord>, stage: Stage, started: Instant) {
+        if records.is_empty() {
+            return;
+        }
+        let count = records.len();
+        let weight = self.weight;
+        let cost = self
+            .live
+            .apply(Arc::new(move |scorer| learn_all(scorer, &records, weight)));
+        self.stages.add_update(cost, count);
+        self.stages.add(stage, started.elapsed(), count);
+    }
+
+    /// Where the time on labels went since start, stage by stage.
+    pub fn stage_totals(&self) -> Vec<StageTotal> {
+        self.stages.totals()
     }
 
     /// Whether the label store can take corrections now: `ok`, or `degraded` while a shared
