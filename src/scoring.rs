@@ -1022,7 +1022,9 @@ mod live_updates {
         Comment {
             content: format!("cheap replica watches number {i} at watch-deals.example"),
             author: Some(format!("seller {}", i % 3)),
-            site: (i % 2 == 0).then(|| "https://blog.example".to_owned()),
+            site: i
+                .is_multiple_of(2)
+                .then(|| "https://blog.example".to_owned()),
             ..Default::default()
         }
     }
@@ -1100,6 +1102,14 @@ mod live_updates {
         live.replace(shipped);
         assert!(live.apply(learning(3, 4)).copied);
         let (spam, _) = live.current().model().doc_counts();
-        assert_eq!(spam, Scorer::load(None, Policy::default()).unwrap().model().doc_counts().0 + 1);
+        assert_eq!(
+            spam,
+            Scorer::load(None, Policy::default())
+                .unwrap()
+                .model()
+                .doc_counts()
+                .0
+                + 1
+        );
     }
 }

@@ -172,10 +172,20 @@ async fn append(
         .query(&known, &[&fingerprints, &ids, &skip_known_id])
         .await?
     {
-        let (label_id, at) = (row.get::<_, String>(2), At::Stored(row.get::<_, i64>(3) as u64));
+        let (label_id, at) = (
+            row.get::<_, String>(2),
+            At::Stored(row.get::<_, i64>(3) as u64),
+        );
         if row.get::<_, bool>(4) {
             let label = parse_label(row.get(1));
-            heads.insert(row.get(0), Head { label, label_id, at });
+            heads.insert(
+                row.get(0),
+                Head {
+                    label,
+                    label_id,
+                    at,
+                },
+            );
         } else {
             stored_ids.insert(label_id, at);
         }
@@ -308,7 +318,10 @@ async fn insert(
     let seqs: HashMap<&str, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     let mut before = 0;
     for record in new.iter_mut() {
-        let seq = seqs.get(record.label_id.as_str()).copied().unwrap_or_default() as u64;
+        let seq = seqs
+            .get(record.label_id.as_str())
+            .copied()
+            .unwrap_or_default() as u64;
         // Replicas apply labels in position order: the batch's order must be that order.
         if seq <= before {
             return Err(DbError::Order);

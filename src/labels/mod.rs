@@ -669,7 +669,8 @@ impl LabelBook {
             records.into_iter().unzip();
         let started = Instant::now();
         log.append_many(&records)?;
-        self.stages.add(Stage::Commit, started.elapsed(), records.len());
+        self.stages
+            .add(Stage::Commit, started.elapsed(), records.len());
         // Durable from here: a crash now is repaired by the replay at start.
         {
             let mut index = self.index.write().map_err(poisoned)?;

@@ -133,7 +133,13 @@ mod tests {
         assert_eq!((copy.micros, copy.batches, copy.labels), (70, 1, 3));
         let spare = of("prepare_spare");
         assert_eq!((spare.micros, spare.batches, spare.labels), (140, 2, 4));
-        assert_eq!(of("read"), StageTotal { stage: "read", ..Default::default() });
+        assert_eq!(
+            of("read"),
+            StageTotal {
+                stage: "read",
+                ..Default::default()
+            }
+        );
         assert_eq!(totals.len(), Stage::ALL.len());
     }
 }

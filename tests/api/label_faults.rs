@@ -62,7 +62,10 @@ impl BinaryReplica {
             if ready.is_ok_and(|r| r.status() == 200) {
                 return replica;
             }
-            assert!(Instant::now() < deadline, "the binary replica did not start");
+            assert!(
+                Instant::now() < deadline,
+                "the binary replica did not start"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -98,7 +101,12 @@ struct Outcomes {
 }
 
 /// Sends spam labels for unique comments to `address` until `stop`.
-async fn writer(address: String, tag: String, outcomes: Arc<Mutex<Outcomes>>, stop: Arc<AtomicBool>) {
+async fn writer(
+    address: String,
+    tag: String,
+    outcomes: Arc<Mutex<Outcomes>>,
+    stop: Arc<AtomicBool>,
+) {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -205,10 +213,12 @@ async fn no_acknowledged_label_is_lost_to_a_postgres_restart_or_a_killed_replica
         w.await.unwrap();
     }
 
-    let seen = outcomes.lock().unwrap();
+    let seen = std::mem::take(&mut *outcomes.lock().unwrap());
     assert!(seen.unexpected.is_empty(), "{:?}", seen.unexpected);
     assert!(
-        seen.unanswered.iter().all(|address| address == &killed.address),
+        seen.unanswered
+            .iter()
+            .all(|address| address == &killed.address),
         "a surviving replica left requests unanswered: {:?}",
         seen.unanswered
     );
@@ -220,19 +230,28 @@ async fn no_acknowledged_label_is_lost_to_a_postgres_restart_or_a_killed_replica
         .iter()
         .filter(|id| !stored.contains(*id))
         .collect();
-    assert!(missing.is_empty(), "acknowledged but not stored: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "acknowledged but not stored: {missing:?}"
+    );
     let fingerprints: std::collections::HashSet<String> = rows.iter().map(|r| r.get(1)).collect();
     assert_eq!(fingerprints.len(), rows.len(), "a comment stored twice");
     let last: i64 = rows.iter().map(|r| r.get::<_, i64>(2)).max().unwrap();
 
     // Each surviving replica, and one started now, learns every stored label exactly once.
     let late = replica(&url).await;
-    for (name, address) in [("A", &a.address), ("B", &b.address), ("late", &late.address)] {
+    for (name, address) in [
+        ("A", &a.address),
+        ("B", &b.address),
+        ("late", &late.address),
+    ] {
         let start = Instant::now();
         let want = json!({"spam": base + rows.len() as u64});
         loop {
             let ready = readiness(address).await;
-            if ready["labels_applied_through"] == last && ready["model_documents"]["spam"] == want["spam"] {
+            if ready["labels_applied_through"] == last
+                && ready["model_documents"]["spam"] == want["spam"]
+            {
                 assert_eq!(ready["labels"], "ok", "{name}: {ready}");
                 break;
             }
