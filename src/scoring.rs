@@ -204,13 +204,24 @@ impl Scorer {
     /// what replaying a long label log at start needs.
     pub fn learn_many(&mut self, items: &[(&Comment, Label, f32)]) {
         let docs = self.extract_many(items);
+        self.learn_extracted(items, &docs);
+    }
+
+    /// [`Scorer::learn_many`] with the features of `items` already extracted, by
+    /// [`Scorer::extract_many`] of a scorer whose model has the same parameters: a change
+    /// made on two copies extracts once.
+    pub fn learn_extracted(
+        &mut self,
+        items: &[(&Comment, Label, f32)],
+        docs: &[crate::classifier::ExtractedDoc],
+    ) {
         self.model.learn_batch(
             items
                 .iter()
-                .zip(&docs)
+                .zip(docs)
                 .map(|((c, _, _), d)| (d.buckets.as_slice(), d.label, shared_weight(c, d.weight))),
         );
-        for ((comment, _, _), doc) in items.iter().zip(&docs) {
+        for ((comment, _, _), doc) in items.iter().zip(docs) {
             self.learn_site(comment, &doc.buckets, doc.label, doc.weight);
         }
     }
@@ -224,7 +235,8 @@ impl Scorer {
         }
     }
 
-    fn extract_many(
+    /// The features of `items` as this scorer's model counts them, in order.
+    pub fn extract_many(
         &self,
         items: &[(&Comment, Label, f32)],
     ) -> Vec<crate::classifier::ExtractedDoc> {

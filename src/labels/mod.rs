@@ -22,13 +22,14 @@ pub use stages::{Stage, StageClock, StageTotal};
 use std::collections::HashMap;
 use std::io;
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use xxhash_rust::xxh3::Xxh3;
 
+use crate::classifier::{ExtractedDoc, NbParams};
 use crate::domain::{Assessment, Comment, Label, Reason, Verdict};
 use crate::rules::RuleHit;
 use crate::scoring::{LiveScorer, Scorer};
@@ -272,6 +273,12 @@ const REPLAY_BATCH: usize = 2048;
 
 /// [`learn`] for records in order, in one batch.
 fn learn_all(scorer: &mut Scorer, records: &[LabelRecord], weight: f32) {
+    scorer.learn_many(&learn_items(records, weight));
+}
+
+/// What [`learn_all`] gives the scorer: per record, the replaced label reversed, then the
+/// new one.
+fn learn_items(records: &[LabelRecord], weight: f32) -> Vec<(&Comment, Label, f32)> {
     let mut items = Vec::with_capacity(records.len() * 2);
     for record in records {
         if let Some(previous) = record.previous {
@@ -279,7 +286,28 @@ fn learn_all(scorer: &mut Scorer, records: &[LabelRecord], weight: f32) {
         }
         items.push((&record.comment, record.label, weight));
     }
-    scorer.learn_many(&items);
+    items
+}
+
+/// Features extracted by the first run of a live change, for its second (on the spare),
+/// with the model parameters they were extracted for.
+type Extracted = OnceLock<(NbParams, Vec<ExtractedDoc>)>;
+
+/// [`learn_all`] as a live change that runs twice: the features are extracted on the
+/// first run and counted again on the second, the costlier half done once.
+fn learn_all_once(scorer: &mut Scorer, records: &[LabelRecord], weight: f32, cache: &Extracted) {
+    let items = learn_items(records, weight);
+    let params = *scorer.model().params();
+    match cache.get() {
+        Some((extracted_for, docs)) if *extracted_for == params => {
+            scorer.learn_extracted(&items, docs)
+        }
+        Some(_) => scorer.learn_many(&items),
+        None => {
+            let (_, docs) = cache.get_or_init(|| (params, scorer.extract_many(&items)));
+            scorer.learn_extracted(&items, docs);
+        }
+    }
 }
 
 impl LabelRecord {
@@ -873,9 +901,10 @@ impl LabelBook {
         }
         let count = records.len();
         let weight = self.weight;
-        let cost = self
-            .live
-            .apply(Arc::new(move |scorer| learn_all(scorer, &records, weight)));
+        let extracted = Extracted::new();
+        let cost = self.live.apply(Arc::new(move |scorer| {
+            learn_all_once(scorer, &records, weight, &extracted)
+        }));
         self.stages.add_update(cost, count);
         self.stages.add(stage, started.elapsed(), count);
     }
@@ -1171,6 +1200,41 @@ mod tests {
     }
 
     const PROBE: &str = "my grandmother knits lovely woollen scarves every winter";
+
+    #[test]
+    fn a_live_change_extracts_once_and_counts_as_learning_in_one_go_does() {
+        let record = |seq, text: &str, label, previous| {
+            let c = correction(text, label);
+            let fingerprint = Fingerprint::of(&c.comment).to_hex();
+            LabelRecord::of_correction(seq, fingerprint, previous, c)
+        };
+        let records = vec![
+            record(1, "cheap pills at pills.example", Label::Spam, None),
+            record(2, PROBE, Label::Spam, None),
+            record(3, PROBE, Label::Ham, Some(Label::Spam)),
+        ];
+        let mut reference = scorer();
+        learn_all(&mut reference, &records, 2.0);
+        let cache = Extracted::new();
+        let (mut first, mut second) = (scorer(), scorer());
+        learn_all_once(&mut first, &records, 2.0, &cache);
+        assert!(cache.get().is_some(), "the first run keeps its features");
+        learn_all_once(&mut second, &records, 2.0, &cache);
+        let now = OffsetDateTime::now_utc();
+        let p = |s: &Scorer| {
+            s.score_comment(&correction(PROBE, Label::Ham).comment, now)
+                .spam_probability
+                .to_bits()
+        };
+        for (copy, which) in [(&first, "first"), (&second, "second")] {
+            assert_eq!(
+                copy.model().doc_counts(),
+                reference.model().doc_counts(),
+                "{which}"
+            );
+            assert_eq!(p(copy), p(&reference), "{which}");
+        }
+    }
 
     /// A shared store in memory: positions given in commit order, with a gap after each
     /// label when `gaps` (a writer that rolled back after drawing a position).
