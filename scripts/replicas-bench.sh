@@ -16,8 +16,12 @@
 #      empty database, so that neither model has learned the labels above; no Redis, so the
 #      cache is in process for both), wrk score requests with every body unique,
 #      interleaved A/B/A/B/A/B; the median req/s of each and their ratio.
-# PostgreSQL: a fresh database on PG_HOST:PG_PORT (127.0.0.1:5432, user postgres, trust
-# auth), dropped at the end. Needs wrk, redis-server, psql and python3.
+# PostgreSQL: a cluster of the script's own (initdb + pg_ctl in a temporary directory on a
+# free port, fsync on; as the `postgres` user when run as root), so that no other user of a
+# shared server weighs on the figures and its processes are counted apart; with PG_PORT set,
+# fresh databases on PG_HOST:PG_PORT instead (user postgres, trust auth; its CPU is then
+# every postgres process on the machine), dropped at the end. Needs wrk, redis-server, psql,
+# python3 and, for the own cluster, PostgreSQL's server binaries.
 # BIN=path benchmarks another build instead of building this one; SCORING=0 skips part 3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +29,8 @@ DURATION="${DURATION:-10s}"
 RUNS="${RUNS:-3}"
 CONNECTIONS="${CONNECTIONS:-16}"
 PG_HOST="${PG_HOST:-127.0.0.1}"
-PG_PORT="${PG_PORT:-5432}"
+PG_PORT="${PG_PORT:-}"
+PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}"
 for tool in wrk redis-server psql python3; do
   command -v "$tool" >/dev/null || { echo "$tool missing (Debian packages wrk, redis-server, postgresql-client, python3)" >&2; exit 1; }
 done
@@ -46,6 +51,21 @@ with open("target/bench-bodies.txt", "w") as out:
 PY
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+WORK=$(mktemp -d)
+chmod 755 "$WORK"
+as_pg=()
+[ "$(id -u)" -ne 0 ] || as_pg=(runuser -u postgres --)
+PGDATA=""
+if [ -z "$PG_PORT" ]; then
+  [ -x "$PG_BIN/initdb" ] || { echo "PostgreSQL's initdb missing (Debian package postgresql), or set PG_PORT" >&2; exit 1; }
+  PGDATA="$WORK/pgdata"
+  mkdir -p "$PGDATA"
+  [ ${#as_pg[@]} -eq 0 ] || chown postgres:postgres "$PGDATA"
+  PG_PORT=$(free_port)
+  "${as_pg[@]}" "$PG_BIN/initdb" -D "$PGDATA" -U postgres --auth=trust >/dev/null
+  "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA" start -w -l "$PGDATA/server.log" \
+    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $PGDATA" >/dev/null
+fi
 DB="cg_bench_$$"
 PSQL=(psql -qtA -h "$PG_HOST" -p "$PG_PORT" -U postgres)
 "${PSQL[@]}" -d postgres -c "CREATE DATABASE $DB"
@@ -54,12 +74,14 @@ DB_URL="postgres://postgres@$PG_HOST:$PG_PORT/$DB"
 REDIS_PORT=$(free_port)
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
 PIDS=($!)
-WORK=$(mktemp -d)
 cleanup() {
   kill "${PIDS[@]}" 2>/dev/null || true
   wait 2>/dev/null || true
   "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $DB" || true
   "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS ${DB}_scoring" || true
+  if [ -n "$PGDATA" ]; then
+    "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA" stop -m fast -w >/dev/null 2>&1 || true
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -88,9 +110,11 @@ done
 
 # CPU seconds by process group (/proc) and the replicas' label stages (/metrics), to a file.
 snapshot() {
-  python3 - "$1" "${REPLICA_PIDS[*]}" "${PORTS[@]}" <<'PY'
+  python3 - "$1" "${REPLICA_PIDS[*]}" "$PGDATA" "${PORTS[@]}" <<'PY'
 import json, os, re, sys, urllib.request
-out, replica_pids, ports = sys.argv[1], set(sys.argv[2].split()), sys.argv[3:]
+out, replica_pids, pgdata, ports = sys.argv[1], set(sys.argv[2].split()), sys.argv[3], sys.argv[4:]
+# The own cluster's processes: its postmaster and the postmaster's children.
+postmaster = open(f"{pgdata}/postmaster.pid").readline().strip() if pgdata else None
 tick = os.sysconf("SC_CLK_TCK")
 cpu = {"replicas": 0.0, "postgres": 0.0, "redis": 0.0}
 for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -101,7 +125,8 @@ for pid in filter(str.isdigit, os.listdir("/proc")):
     comm = stat[stat.index("(") + 1:stat.rindex(")")]
     fields = stat[stat.rindex(")") + 2:].split()
     seconds = (int(fields[11]) + int(fields[12])) / tick
-    group = ("replicas" if pid in replica_pids else "postgres" if comm == "postgres"
+    ours = pid == postmaster or fields[1] == postmaster if postmaster else comm == "postgres"
+    group = ("replicas" if pid in replica_pids else "postgres" if ours
              else "redis" if comm.startswith("redis-server") else None)
     if group:
         cpu[group] += seconds
