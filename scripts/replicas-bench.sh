@@ -3,22 +3,34 @@
 #   1. propagation: 200 labels, each sent to one of three replicas in turn; for each, the
 #      time from its 200 until both other replicas score the comment with the moderator's
 #      label (polled back to back); p50, p99 and max;
-#   2. sustained corrections: wrk against all three replicas at once for DURATION
-#      (CONNECTIONS per replica), each request a new spam label; labels/s acknowledged
-#      (2xx) summed, and the rows PostgreSQL holds compared with that sum (none lost);
+#   2. sustained corrections, RUNS times: wrk against all three replicas at once for
+#      DURATION (CONNECTIONS per replica), each request a new spam label; labels/s
+#      acknowledged (2xx) summed, and the rows PostgreSQL holds compared with that sum (none
+#      lost). Then where the time went: per stage of the replicas (from their
+#      `commentguard_label_stage_*` series: the commit to PostgreSQL, reading and applying
+#      other replicas' labels, applying their own, and within applying, preparing the
+#      scorer to change), and CPU seconds per process group (/proc: the replicas,
+#      PostgreSQL, Redis, and the whole machine, whose rest is wrk and anything else that
+#      runs meanwhile) with the load average;
 #   3. scoring: one replica with the file store and one with the PostgreSQL store (a second,
 #      empty database, so that neither model has learned the labels above; no Redis, so the
 #      cache is in process for both), wrk score requests with every body unique,
 #      interleaved A/B/A/B/A/B; the median req/s of each and their ratio.
-# PostgreSQL: a fresh database on PG_HOST:PG_PORT (127.0.0.1:5432, user postgres, trust
-# auth), dropped at the end. Needs wrk, redis-server, psql and python3.
-# BIN=path benchmarks another build instead of building this one.
+# PostgreSQL: a cluster of the script's own (initdb + pg_ctl in a temporary directory on a
+# free port, fsync on; as the `postgres` user when run as root), so that no other user of a
+# shared server weighs on the figures and its processes are counted apart; with PG_PORT set,
+# fresh databases on PG_HOST:PG_PORT instead (user postgres, trust auth; its CPU is then
+# every postgres process on the machine), dropped at the end. Needs wrk, redis-server, psql,
+# python3 and, for the own cluster, PostgreSQL's server binaries.
+# BIN=path benchmarks another build instead of building this one; SCORING=0 skips part 3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${DURATION:-10s}"
+RUNS="${RUNS:-3}"
 CONNECTIONS="${CONNECTIONS:-16}"
 PG_HOST="${PG_HOST:-127.0.0.1}"
-PG_PORT="${PG_PORT:-5432}"
+PG_PORT="${PG_PORT:-}"
+PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}"
 for tool in wrk redis-server psql python3; do
   command -v "$tool" >/dev/null || { echo "$tool missing (Debian packages wrk, redis-server, postgresql-client, python3)" >&2; exit 1; }
 done
@@ -39,6 +51,21 @@ with open("target/bench-bodies.txt", "w") as out:
 PY
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+WORK=$(mktemp -d)
+chmod 755 "$WORK"
+as_pg=()
+[ "$(id -u)" -ne 0 ] || as_pg=(runuser -u postgres --)
+PGDATA=""
+if [ -z "$PG_PORT" ]; then
+  [ -x "$PG_BIN/initdb" ] || { echo "PostgreSQL's initdb missing (Debian package postgresql), or set PG_PORT" >&2; exit 1; }
+  PGDATA="$WORK/pgdata"
+  mkdir -p "$PGDATA"
+  [ ${#as_pg[@]} -eq 0 ] || chown postgres:postgres "$PGDATA"
+  PG_PORT=$(free_port)
+  "${as_pg[@]}" "$PG_BIN/initdb" -D "$PGDATA" -U postgres --auth=trust >/dev/null
+  "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA" start -w -l "$PGDATA/server.log" \
+    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $PGDATA" >/dev/null
+fi
 DB="cg_bench_$$"
 PSQL=(psql -qtA -h "$PG_HOST" -p "$PG_PORT" -U postgres)
 "${PSQL[@]}" -d postgres -c "CREATE DATABASE $DB"
@@ -47,12 +74,14 @@ DB_URL="postgres://postgres@$PG_HOST:$PG_PORT/$DB"
 REDIS_PORT=$(free_port)
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
 PIDS=($!)
-WORK=$(mktemp -d)
 cleanup() {
   kill "${PIDS[@]}" 2>/dev/null || true
   wait 2>/dev/null || true
   "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $DB" || true
   "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS ${DB}_scoring" || true
+  if [ -n "$PGDATA" ]; then
+    "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA" stop -m fast -w >/dev/null 2>&1 || true
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -71,11 +100,48 @@ start() { # name, port, then extra VAR=value settings
 }
 
 PORTS=()
+REPLICA_PIDS=()
 for i in 1 2 3; do
   port=$(free_port); PORTS+=("$port")
   start "replica$i" "$port" COMMENTGUARD_DATABASE_URL="$DB_URL" \
     COMMENTGUARD_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+  REPLICA_PIDS+=("${PIDS[-1]}")
 done
+
+# CPU seconds by process group (/proc) and the replicas' label stages (/metrics), to a file.
+snapshot() {
+  python3 - "$1" "${REPLICA_PIDS[*]}" "$PGDATA" "${PORTS[@]}" <<'PY'
+import json, os, re, sys, urllib.request
+out, replica_pids, pgdata, ports = sys.argv[1], set(sys.argv[2].split()), sys.argv[3], sys.argv[4:]
+# The own cluster's processes: its postmaster and the postmaster's children.
+postmaster = open(f"{pgdata}/postmaster.pid").readline().strip() if pgdata else None
+tick = os.sysconf("SC_CLK_TCK")
+cpu = {"replicas": 0.0, "postgres": 0.0, "redis": 0.0}
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        continue
+    comm = stat[stat.index("(") + 1:stat.rindex(")")]
+    fields = stat[stat.rindex(")") + 2:].split()
+    seconds = (int(fields[11]) + int(fields[12])) / tick
+    ours = pid == postmaster or fields[1] == postmaster if postmaster else comm == "postgres"
+    group = ("replicas" if pid in replica_pids else "postgres" if ours
+             else "redis" if comm.startswith("redis-server") else None)
+    if group:
+        cpu[group] += seconds
+machine = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+cpu["machine"] = (sum(machine) - machine[3] - machine[4]) / tick
+stages = {}
+for port in ports:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
+    for m in re.finditer(r'commentguard_label_stage_(\w+)_total\{stage="(\w+)"\} (\d+)', text):
+        stages.setdefault(m.group(2), {}).setdefault(m.group(1), 0)
+        stages[m.group(2)][m.group(1)] += int(m.group(3))
+json.dump({"cpu": cpu, "stages": stages, "load": open("/proc/loadavg").read().split()[:3]},
+          open(out, "w"))
+PY
+}
 
 echo "== propagation: 200 labels, each to one replica, until both others pin it"
 python3 - "${PORTS[@]}" <<'PY'
@@ -110,18 +176,21 @@ pick = lambda q: delays[min(len(delays) - 1, int(q * len(delays)))]
 print(f"labels=200 p50_ms={pick(0.50):.1f} p99_ms={pick(0.99):.1f} max_ms={delays[-1]:.1f}")
 PY
 
-echo "== sustained corrections: wrk on all three replicas for $DURATION, $CONNECTIONS connections each"
+for run in $(seq "$RUNS"); do
+echo "== sustained corrections, run $run of $RUNS: wrk on all three replicas for $DURATION, $CONNECTIONS connections each"
 before=$("${PSQL[@]}" -d "$DB" -c "SELECT count(*) FROM cg_labels")
+snapshot "$WORK/before.json"
 for i in 0 1 2; do
-  MODE=feedback PREFIX="r$i-$$" BODIES=target/bench-bodies.txt \
+  MODE=feedback PREFIX="r$i-$run-$$" BODIES=target/bench-bodies.txt \
     wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -s scripts/load-bench.lua "http://127.0.0.1:${PORTS[$i]}" \
     >"$WORK/wrk$i.txt" &
+  WRK_PIDS[$i]=$!
 done
-wait_wrk() { while pgrep -f "wrk -t1 -c$CONNECTIONS" >/dev/null; do sleep 0.5; done; }
-wait_wrk
+wait "${WRK_PIDS[@]}"
+snapshot "$WORK/after.json"
 after=$("${PSQL[@]}" -d "$DB" -c "SELECT count(*) FROM cg_labels")
 python3 - "$WORK" "$((after - before))" <<'PY'
-import re, sys
+import json, re, sys
 work, rows = sys.argv[1], int(sys.argv[2])
 total_rate, acked = 0.0, 0
 for i in range(3):
@@ -134,8 +203,25 @@ for i in range(3):
     print(f"replica{i+1} req/s={rate} p50_us={m.group(2)} p99_us={m.group(3)} non2xx={non2xx}")
 print(f"acknowledged_labels_per_s={total_rate:.0f} acknowledged={acked} rows_in_postgres={rows}"
       f" lost={max(0, acked - rows)}")
+before, after = (json.load(open(f"{work}/{n}.json")) for n in ("before", "after"))
+print("stage (3 replicas summed)  batches  labels/batch  ms/batch  us/label")
+order = ["commit", "apply_own", "read", "apply_followed", "prepare_spare", "prepare_copy"]
+for stage, now in sorted(after["stages"].items(), key=lambda s: order.index(s[0]) if s[0] in order else 99):
+    was = before["stages"].get(stage, {})
+    d = {k: now[k] - was.get(k, 0) for k in now}
+    if d["batches"]:
+        print(f"  {stage:<24} {d['batches']:>7}  {d['labels'] / d['batches']:>12.1f}"
+              f"  {d['microseconds'] / d['batches'] / 1000:>8.2f}  {d['microseconds'] / max(d['labels'], 1):>8.0f}")
+cpu = {k: after["cpu"][k] - before["cpu"][k] for k in after["cpu"]}
+others = cpu["machine"] - sum(v for k, v in cpu.items() if k != "machine")
+print("cpu_s " + " ".join(f"{k}={v:.1f}" for k, v in cpu.items()) + f" rest={others:.1f}"
+      f" cpu_ms_per_label: replicas={cpu['replicas'] * 1000 / max(acked, 1):.2f}"
+      f" postgres={cpu['postgres'] * 1000 / max(acked, 1):.2f}"
+      f" load_avg={'/'.join(after['load'])}")
 PY
+done
 
+[ "${SCORING:-1}" = 1 ] || exit 0
 echo "== scoring: file store vs PostgreSQL store, one replica each, no Redis, interleaved"
 FILE_PORT=$(free_port); PG_PORT_APP=$(free_port)
 start file "$FILE_PORT"

@@ -31,6 +31,9 @@
 //! | `memory_used_bytes` | gauge | `store` |
 //! | `connections_refused_total` | counter | |
 //! | `open_connections` | gauge | |
+//! | `label_stage_microseconds_total` | counter | `stage` (see [`crate::labels::Stage`]) |
+//! | `label_stage_batches_total` | counter | `stage` |
+//! | `label_stage_labels_total` | counter | `stage` |
 //!
 //! Besides the series, [`Metrics`] keeps verdicts per UTC day ([`DailyVerdicts`], the same
 //! count as `verdicts_total`, cached ones included) for the moderator console's chart: in
@@ -87,6 +90,13 @@ pub const MEMORY_USED: &str = "commentguard_memory_used_bytes";
 pub const CONNECTIONS_REFUSED: &str = "commentguard_connections_refused_total";
 /// Connections open now (those refused at accept included until they close).
 pub const OPEN_CONNECTIONS: &str = "commentguard_open_connections";
+
+/// Time spent on labels since start, by stage, in microseconds.
+pub const LABEL_STAGE_MICROS: &str = "commentguard_label_stage_microseconds_total";
+/// Batches of labels each stage handled.
+pub const LABEL_STAGE_BATCHES: &str = "commentguard_label_stage_batches_total";
+/// Labels each stage handled.
+pub const LABEL_STAGE_LABELS: &str = "commentguard_label_stage_labels_total";
 
 /// Days of verdict counts kept for the console's chart.
 pub const KEEP_DAYS: usize = 62;
@@ -269,6 +279,25 @@ impl Metrics {
     }
 }
 
+// The label stages, set at every scrape from the label book's own totals.
+impl Metrics {
+    /// Sets the `label_stage_*` counters to `totals`.
+    pub fn label_stages(&self, totals: &[crate::labels::StageTotal]) {
+        for total in totals {
+            for (name, value) in [
+                (LABEL_STAGE_MICROS, total.micros),
+                (LABEL_STAGE_BATCHES, total.batches),
+                (LABEL_STAGE_LABELS, total.labels),
+            ] {
+                let key = Key::from_parts(name, vec![Label::new("stage", total.stage)]);
+                self.recorder
+                    .register_counter(&key, &METADATA)
+                    .absolute(value);
+            }
+        }
+    }
+}
+
 // The memory series, apart from `Metrics::new`: set at every scrape from the stores.
 impl Metrics {
     /// Sets `memory_budget_bytes` and `memory_used_bytes` for each in-process store (none
@@ -356,7 +385,7 @@ enum Kind {
 }
 
 /// Every series: name, kind and help text. Histograms are in seconds.
-const DESCRIPTIONS: [(&str, Kind, &str); 14] = [
+const DESCRIPTIONS: [(&str, Kind, &str); 17] = [
     (
         HTTP_REQUESTS,
         Kind::Counter,
@@ -418,6 +447,21 @@ const DESCRIPTIONS: [(&str, Kind, &str); 14] = [
         REVIEW_HISTORY_ERRORS,
         Kind::Counter,
         "Verdicts that could not be written to the review history",
+    ),
+    (
+        LABEL_STAGE_MICROS,
+        Kind::Counter,
+        "Time spent on labels since start, by stage, in microseconds",
+    ),
+    (
+        LABEL_STAGE_BATCHES,
+        Kind::Counter,
+        "Batches of labels each stage handled",
+    ),
+    (
+        LABEL_STAGE_LABELS,
+        Kind::Counter,
+        "Labels each stage handled",
     ),
 ];
 

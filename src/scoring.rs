@@ -6,6 +6,7 @@
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 
@@ -203,13 +204,24 @@ impl Scorer {
     /// what replaying a long label log at start needs.
     pub fn learn_many(&mut self, items: &[(&Comment, Label, f32)]) {
         let docs = self.extract_many(items);
+        self.learn_extracted(items, &docs);
+    }
+
+    /// [`Scorer::learn_many`] with the features of `items` already extracted, by
+    /// [`Scorer::extract_many`] of a scorer whose model has the same parameters: a change
+    /// made on two copies extracts once.
+    pub fn learn_extracted(
+        &mut self,
+        items: &[(&Comment, Label, f32)],
+        docs: &[crate::classifier::ExtractedDoc],
+    ) {
         self.model.learn_batch(
             items
                 .iter()
-                .zip(&docs)
+                .zip(docs)
                 .map(|((c, _, _), d)| (d.buckets.as_slice(), d.label, shared_weight(c, d.weight))),
         );
-        for ((comment, _, _), doc) in items.iter().zip(&docs) {
+        for ((comment, _, _), doc) in items.iter().zip(docs) {
             self.learn_site(comment, &doc.buckets, doc.label, doc.weight);
         }
     }
@@ -223,7 +235,8 @@ impl Scorer {
         }
     }
 
-    fn extract_many(
+    /// The features of `items` as this scorer's model counts them, in order.
+    pub fn extract_many(
         &self,
         items: &[(&Comment, Label, f32)],
     ) -> Vec<crate::classifier::ExtractedDoc> {
@@ -292,19 +305,60 @@ pub struct SiteLabels {
 
 /// The scorer in service, swapped whole when it changes: requests load the current one
 /// without waiting, and a request keeps the scorer it started with to the end.
+///
+/// A change is made on another copy than the one requests read. Copying the whole scorer
+/// for each change (12 MB of counts and log-ratios for a model of 2^20 buckets) cost more
+/// than learning the labels it carried, on the replica that took them and again on every
+/// replica that follows it; so [`LiveScorer::apply`] keeps the scorer it took out of
+/// service as a spare, and the next change first brings the spare up to date with the one
+/// change it lacks, then makes its own: each change runs twice, and nothing is copied whole
+/// while no request still holds the spare.
 #[derive(Debug)]
 pub struct LiveScorer {
     current: ArcSwap<Scorer>,
-    /// Serialises updates, so two concurrent ones cannot both start from the same copy.
-    update: Mutex<()>,
+    /// Serialises updates, so two concurrent ones cannot both start from the same copy,
+    /// and keeps the spare.
+    spare: Mutex<Option<Spare>>,
 }
+
+/// A change a scorer can be given twice (on the copy in service and on the spare), with the
+/// same result each time.
+pub type Change = Arc<dyn Fn(&mut Scorer) + Send + Sync>;
+
+/// The scorer taken out of service by the last change, and that change, which it lacks.
+struct Spare {
+    scorer: Arc<Scorer>,
+    behind: Change,
+}
+
+impl std::fmt::Debug for Spare {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spare").finish_non_exhaustive()
+    }
+}
+
+/// What one [`LiveScorer::apply`] cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct UpdateCost {
+    /// Whether the whole scorer was copied (no free spare, e.g. a request still held it).
+    pub copied: bool,
+    /// Getting a scorer to change: the whole copy, or bringing the spare up to date.
+    pub prepare: Duration,
+    /// Making the change itself.
+    pub change: Duration,
+}
+
+/// How long an update waits for the requests still holding the spare before it copies the
+/// scorer in service instead: a request holds its scorer for one verdict, a cache round
+/// trip included.
+const SPARE_WAIT: Duration = Duration::from_millis(2);
 
 impl LiveScorer {
     /// Starts serving `scorer`.
     pub fn new(scorer: Scorer) -> Self {
         LiveScorer {
             current: ArcSwap::from_pointee(scorer),
-            update: Mutex::new(()),
+            spare: Mutex::new(None),
         }
     }
 
@@ -313,20 +367,68 @@ impl LiveScorer {
         self.current.load_full()
     }
 
-    /// Applies `change` to a copy of the current scorer and swaps the copy in.
+    /// Applies `change` to a copy of the current scorer and swaps the copy in: for a change
+    /// made once (it is not kept to be replayed, so the next update copies the scorer).
     pub fn update(&self, change: impl FnOnce(&mut Scorer)) {
         // A poisoned lock only means an earlier update panicked before swapping; the
         // current scorer is still whole.
-        let _guard = self.update.lock().unwrap_or_else(|p| p.into_inner());
+        let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());
+        *spare = None;
         let mut next = Scorer::clone(&self.current.load());
         change(&mut next);
         self.current.store(Arc::new(next));
     }
 
+    /// Applies `change` (which must give the same result however often it runs on the same
+    /// scorer) and puts the result in service; see the type's docs. Answers what it cost.
+    pub fn apply(&self, change: Change) -> UpdateCost {
+        let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());
+        let started = Instant::now();
+        // Taken out first: if a change panics, the next update starts from a copy.
+        let (mut next, copied) = match spare.take().and_then(|s| sole_owner(s, SPARE_WAIT)) {
+            Some((mut scorer, behind)) => {
+                behind(&mut scorer);
+                (scorer, false)
+            }
+            None => (Scorer::clone(&self.current.load()), true),
+        };
+        let prepared = Instant::now();
+        change(&mut next);
+        let cost = UpdateCost {
+            copied,
+            prepare: prepared - started,
+            change: prepared.elapsed(),
+        };
+        let previous = self.current.swap(Arc::new(next));
+        *spare = Some(Spare {
+            scorer: previous,
+            behind: change,
+        });
+        cost
+    }
+
     /// Replaces the scorer in service.
     pub fn replace(&self, scorer: Scorer) {
-        let _guard = self.update.lock().unwrap_or_else(|p| p.into_inner());
+        let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());
+        *spare = None;
         self.current.store(Arc::new(scorer));
+    }
+}
+
+/// The spare's scorer, once no request holds it any more (waiting at most `wait`), with the
+/// change it lacks.
+fn sole_owner(spare: Spare, wait: Duration) -> Option<(Scorer, Change)> {
+    let Spare { mut scorer, behind } = spare;
+    let started = Instant::now();
+    loop {
+        match Arc::try_unwrap(scorer) {
+            Ok(scorer) => return Some((scorer, behind)),
+            Err(_) if started.elapsed() >= wait => return None,
+            Err(shared) => {
+                scorer = shared;
+                std::thread::sleep(Duration::from_micros(50));
+            }
+        }
     }
 }
 
@@ -918,5 +1020,108 @@ mod per_site {
         let fresh = scorer.with_model(model, "v").without_site_layers();
         assert!(fresh.site_labels().is_empty());
         assert!(fresh.site_layer(Some("https://a.example")).is_none());
+    }
+}
+
+#[cfg(test)]
+mod live_updates {
+    //! Changes made on the spare give the scorer that making them once on one copy gives,
+    //! and a scorer a request still holds never changes under it.
+
+    use super::*;
+
+    fn spam(i: usize) -> Comment {
+        Comment {
+            content: format!("cheap replica watches number {i} at watch-deals.example"),
+            author: Some(format!("seller {}", i % 3)),
+            site: i
+                .is_multiple_of(2)
+                .then(|| "https://blog.example".to_owned()),
+            ..Default::default()
+        }
+    }
+
+    fn learning(from: usize, to: usize) -> Change {
+        Arc::new(move |scorer: &mut Scorer| {
+            let comments: Vec<Comment> = (from..to).map(spam).collect();
+            let items: Vec<(&Comment, Label, f32)> =
+                comments.iter().map(|c| (c, Label::Spam, 2.0)).collect();
+            scorer.learn_many(&items);
+        })
+    }
+
+    fn probability(scorer: &Scorer) -> f64 {
+        let probe = Comment {
+            content: "cheap watches at watch-deals.example".into(),
+            author: Some("seller 1".into()),
+            site: Some("https://blog.example".into()),
+            ..Default::default()
+        };
+        scorer
+            .score_comment(&probe, OffsetDateTime::now_utc())
+            .spam_probability
+    }
+
+    #[test]
+    fn changes_on_the_spare_equal_changes_made_once_and_copy_nothing() {
+        let shipped = Scorer::load(None, Policy::default()).expect("shipped model loads");
+        let mut reference = shipped.clone();
+        let live = LiveScorer::new(shipped);
+        let mut copies = Vec::new();
+        for step in 0..6 {
+            let change = learning(step * 3, step * 3 + 3);
+            change(&mut reference);
+            copies.push(live.apply(change).copied);
+        }
+        // Only the first change has no spare to work on.
+        assert_eq!(copies, [true, false, false, false, false, false]);
+        let current = live.current();
+        assert_eq!(current.model().doc_counts(), reference.model().doc_counts());
+        assert_eq!(
+            probability(&current).to_bits(),
+            probability(&reference).to_bits()
+        );
+        assert_eq!(current.site_labels(), reference.site_labels());
+    }
+
+    #[test]
+    fn a_held_scorer_never_changes_and_its_update_copies_instead() {
+        let live = LiveScorer::new(Scorer::load(None, Policy::default()).expect("loads"));
+        let before = live.current();
+        live.apply(learning(0, 4));
+        // `before` is now the spare, and a request still holds it.
+        let held_docs = before.model().doc_counts();
+        let held_p = probability(&before);
+        let cost = live.apply(learning(4, 8));
+        assert!(cost.copied, "the held spare must not be changed");
+        assert_eq!(before.model().doc_counts(), held_docs);
+        assert_eq!(probability(&before).to_bits(), held_p.to_bits());
+        drop(before);
+        // The scorer the copy replaced becomes the spare again.
+        assert!(!live.apply(learning(8, 9)).copied);
+        let (spam, _) = live.current().model().doc_counts();
+        assert_eq!(spam, held_docs.0 + 9);
+    }
+
+    #[test]
+    fn a_one_off_update_or_a_replacement_drops_the_spare() {
+        let shipped = Scorer::load(None, Policy::default()).expect("loads");
+        let live = LiveScorer::new(shipped.clone());
+        live.apply(learning(0, 2));
+        live.update(|scorer| scorer.learn(&spam(50), Label::Ham, 1.0));
+        // The spare would lack the one-off change: the next change starts from a copy.
+        assert!(live.apply(learning(2, 3)).copied);
+        live.replace(shipped);
+        assert!(live.apply(learning(3, 4)).copied);
+        let (spam, _) = live.current().model().doc_counts();
+        assert_eq!(
+            spam,
+            Scorer::load(None, Policy::default())
+                .unwrap()
+                .model()
+                .doc_counts()
+                .0
+                + 1
+        );
     }
 }

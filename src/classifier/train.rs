@@ -58,6 +58,9 @@ pub fn author_fields(comment: &Comment) -> AuthorFields<'_> {
     }
 }
 
+/// Below this many documents [`Trainer::extract_many`] works on the calling thread.
+const INLINE_EXTRACTION: usize = 8;
+
 impl Trainer {
     /// A trainer with these options.
     pub fn new(options: TrainOptions) -> Self {
@@ -87,7 +90,8 @@ impl Trainer {
     }
 
     /// [`Trainer::extract_comment`] for many documents, in order, on two threads (what the
-    /// service's machine has): training and replaying labels spend most of their time here.
+    /// service's machine has; one for a handful, see `INLINE_EXTRACTION`): training and
+    /// replaying labels spend most of their time here.
     pub fn extract_many<C: Borrow<Comment> + Sync>(
         &self,
         docs: &[(C, Label, f32)],
@@ -97,6 +101,10 @@ impl Trainer {
                 .map(|(c, l, w)| self.extract_comment(c.borrow(), *l, *w))
                 .collect()
         };
+        // A few labels learnt online take less time than starting a thread.
+        if docs.len() < INLINE_EXTRACTION {
+            return extract(docs);
+        }
         let (first, second) = docs.split_at(docs.len() / 2);
         std::thread::scope(|scope| {
             let other = scope.spawn(|| extract(second));

@@ -1,5 +1,6 @@
 //! The label log in PostgreSQL, behind [`SharedLabelLog`].
 
+use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
 
@@ -118,9 +119,33 @@ fn record_of(row: &tokio_postgres::Row) -> Result<LabelRecord, DbError> {
     Ok(record)
 }
 
+/// The label in force for a comment while a batch is decided: stored, or new in the batch.
+struct Head {
+    label: Option<Label>,
+    label_id: String,
+    at: At,
+}
+
+/// Where a label is: stored at a position, or the batch's `n`th new record.
+#[derive(Clone, Copy)]
+enum At {
+    Stored(u64),
+    Batch(usize),
+}
+
+/// One answer of [`append`] before the new records have their positions.
+enum Pending {
+    /// A repeat of the label at `at`, whose id is `label_id`.
+    Repeat { label_id: String, at: At },
+    /// A new record, the next of the batch's new ones.
+    New,
+}
+
 /// Commits `records` in one transaction, in order, each unless its comment already has its
 /// label, or (with `skip_known_id`, for copies) a label with its id is already stored; the
-/// relabel is decided here. One notification for the lot.
+/// relabel is decided here. Four statements whatever the batch's size (under the lock, so
+/// every round trip counts for every replica): the lock, one read of the comments' labels
+/// in force, one insert of the new records with their heads, and one notification.
 async fn append(
     pool: Pool,
     records: Vec<LabelRecord>,
@@ -130,95 +155,181 @@ async fn append(
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
         .await?;
-    let mut answers = Vec::with_capacity(records.len());
-    for record in records {
-        answers.push(append_one(&tx, record, skip_known_id).await?);
-    }
-    if let Some(last) = answers.iter().rev().find_map(|a| match a {
-        Appended::New(record) => Some(record.seq),
-        Appended::Duplicate { .. } => None,
-    }) {
-        tx.execute(
-            "SELECT pg_notify($1, $2)",
-            &[&LABELS_CHANNEL, &last.to_string()],
+    let fingerprints: Vec<&str> = records.iter().map(|r| r.fingerprint.as_str()).collect();
+    let ids: Vec<&str> = records.iter().map(|r| r.label_id.as_str()).collect();
+    let known = tx
+        .prepare_cached(
+            "SELECT fingerprint, label, label_id, seq, true FROM cg_label_heads
+             WHERE fingerprint = ANY($1)
+             UNION ALL
+             SELECT fingerprint, label, label_id, seq, false FROM cg_labels
+             WHERE $3 AND label_id = ANY($2)",
         )
         .await?;
+    let mut heads: HashMap<String, Head> = HashMap::new();
+    let mut stored_ids: HashMap<String, At> = HashMap::new();
+    for row in tx
+        .query(&known, &[&fingerprints, &ids, &skip_known_id])
+        .await?
+    {
+        let (label_id, at) = (
+            row.get::<_, String>(2),
+            At::Stored(row.get::<_, i64>(3) as u64),
+        );
+        if row.get::<_, bool>(4) {
+            let label = parse_label(row.get(1));
+            heads.insert(
+                row.get(0),
+                Head {
+                    label,
+                    label_id,
+                    at,
+                },
+            );
+        } else {
+            stored_ids.insert(label_id, at);
+        }
+    }
+    // Decided in order, as one insert after the other would.
+    let mut new: Vec<LabelRecord> = Vec::new();
+    let mut pending = Vec::with_capacity(records.len());
+    for mut record in records {
+        if let Some(&at) = stored_ids.get(&record.label_id) {
+            let label_id = record.label_id;
+            pending.push(Pending::Repeat { label_id, at });
+            continue;
+        }
+        let head = heads.get(&record.fingerprint);
+        if let Some(head) = head.filter(|h| h.label == Some(record.label)) {
+            let (label_id, at) = (head.label_id.clone(), head.at);
+            pending.push(Pending::Repeat { label_id, at });
+            continue;
+        }
+        record.previous = head.and_then(|h| h.label);
+        let at = At::Batch(new.len());
+        heads.insert(
+            record.fingerprint.clone(),
+            Head {
+                label: Some(record.label),
+                label_id: record.label_id.clone(),
+                at,
+            },
+        );
+        if skip_known_id {
+            stored_ids.insert(record.label_id.clone(), at);
+        }
+        pending.push(Pending::New);
+        new.push(record);
+    }
+    if !new.is_empty() {
+        insert(&tx, &mut new).await?;
+        let last = new[new.len() - 1].seq.to_string();
+        tx.execute("SELECT pg_notify($1, $2)", &[&LABELS_CHANNEL, &last])
+            .await?;
     }
     tx.commit().await?;
     // Acknowledged only from here: the labels are committed.
+    let seq_at = |at: At| match at {
+        At::Stored(seq) => seq,
+        At::Batch(n) => new[n].seq,
+    };
+    let mut answers: Vec<Appended> = pending
+        .iter()
+        .map(|p| match p {
+            Pending::Repeat { label_id, at } => Appended::Duplicate {
+                label_id: label_id.clone(),
+                seq: seq_at(*at),
+            },
+            // Filled in below, without a copy of the record.
+            Pending::New => Appended::Duplicate {
+                label_id: String::new(),
+                seq: 0,
+            },
+        })
+        .collect();
+    let mut records = new.into_iter();
+    for (answer, p) in answers.iter_mut().zip(&pending) {
+        if let Pending::New = p {
+            if let Some(record) = records.next() {
+                *answer = Appended::New(Box::new(record));
+            }
+        }
+    }
     Ok(answers)
 }
 
-/// One record of [`append`], inside its transaction.
-async fn append_one(
+/// Inserts `new` (in order: their positions follow it) with their heads, one statement,
+/// and gives each record its position.
+async fn insert(
     tx: &deadpool_postgres::Transaction<'_>,
-    mut record: LabelRecord,
-    skip_known_id: bool,
-) -> Result<Appended, DbError> {
-    let site = record
-        .comment
-        .site
-        .as_deref()
-        .and_then(normalize_site)
-        .unwrap_or_default();
-    if skip_known_id {
-        let known = tx
-            .query_opt(
-                "SELECT seq FROM cg_labels WHERE label_id = $1",
-                &[&record.label_id],
-            )
-            .await?;
-        if let Some(row) = known {
-            return Ok(Appended::Duplicate {
-                label_id: record.label_id,
-                seq: row.get::<_, i64>(0) as u64,
-            });
-        }
+    new: &mut [LabelRecord],
+) -> Result<(), DbError> {
+    let mut columns: [Vec<String>; 4] = Default::default();
+    let mut previous: Vec<Option<&str>> = Vec::with_capacity(new.len());
+    for record in new.iter() {
+        let site = record
+            .comment
+            .site
+            .as_deref()
+            .and_then(normalize_site)
+            .unwrap_or_default();
+        columns[0].push(record.label_id.clone());
+        columns[1].push(record.fingerprint.clone());
+        columns[2].push(site);
+        columns[3].push(serde_json::to_string(record)?);
+        previous.push(record.previous.map(label_text));
     }
-    let head = tx
-        .query_opt(
-            "SELECT label, label_id, seq FROM cg_label_heads WHERE fingerprint = $1",
-            &[&record.fingerprint],
-        )
-        .await?;
-    let previous = head.as_ref().and_then(|row| parse_label(row.get(0)));
-    if let Some(row) = head.filter(|_| previous == Some(record.label)) {
-        return Ok(Appended::Duplicate {
-            label_id: row.get(1),
-            seq: row.get::<_, i64>(2) as u64,
-        });
-    }
-    record.previous = previous;
-    let json = serde_json::to_string(&record)?;
-    let insert = tx
+    let labels: Vec<&str> = new.iter().map(|r| label_text(r.label)).collect();
+    // Positions are drawn as the sorted rows reach the insert: in batch order. Of several
+    // labels for one comment in the batch, the last is the head.
+    let statement = tx
         .prepare_cached(
             "WITH written AS (
                  INSERT INTO cg_labels (label_id, fingerprint, site, label, previous, record)
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq)
-             INSERT INTO cg_label_heads (fingerprint, site, seq, label, label_id)
-             SELECT $2, $3, seq, $4, $1 FROM written
-             ON CONFLICT (fingerprint) DO UPDATE SET site = excluded.site,
-                 seq = excluded.seq, label = excluded.label, label_id = excluded.label_id
-             RETURNING seq",
+                 SELECT label_id, fingerprint, site, label, previous, record
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                             $6::text[])
+                      WITH ORDINALITY AS batch (label_id, fingerprint, site, label, previous,
+                                                record, n)
+                 ORDER BY n
+                 RETURNING seq, label_id, fingerprint, site, label),
+             heads AS (
+                 INSERT INTO cg_label_heads (fingerprint, site, seq, label, label_id)
+                 SELECT DISTINCT ON (fingerprint) fingerprint, site, seq, label, label_id
+                 FROM written ORDER BY fingerprint, seq DESC
+                 ON CONFLICT (fingerprint) DO UPDATE SET site = excluded.site,
+                     seq = excluded.seq, label = excluded.label, label_id = excluded.label_id)
+             SELECT label_id, seq FROM written",
         )
         .await?;
-    let row = tx
-        .query_one(
-            &insert,
+    let rows = tx
+        .query(
+            &statement,
             &[
-                &record.label_id,
-                &record.fingerprint,
-                &site,
-                &label_text(record.label),
-                &previous.map(label_text),
-                &json,
+                &columns[0],
+                &columns[1],
+                &columns[2],
+                &labels,
+                &previous,
+                &columns[3],
             ],
         )
         .await?;
-    record.seq = row.get::<_, i64>(0) as u64;
-    Ok(Appended::New(Box::new(record)))
+    let seqs: HashMap<&str, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let mut before = 0;
+    for record in new.iter_mut() {
+        let seq = seqs
+            .get(record.label_id.as_str())
+            .copied()
+            .unwrap_or_default() as u64;
+        // Replicas apply labels in position order: the batch's order must be that order.
+        if seq <= before {
+            return Err(DbError::Order);
+        }
+        (record.seq, before) = (seq, seq);
+    }
+    Ok(())
 }
-
 async fn read(
     pool: Pool,
     sql: &'static str,

@@ -65,6 +65,9 @@ pub enum DbError {
     /// A stored record could not be encoded or decoded.
     #[error("stored record: {0}")]
     Record(#[from] serde_json::Error),
+    /// The positions a batch was given do not follow its order (the batch is not committed).
+    #[error("a batch of labels was given positions out of order")]
+    Order,
 }
 
 /// A connection pool on its own runtime, and whether the database answers.

@@ -13,19 +13,23 @@
 
 mod log;
 mod memory;
+mod stages;
 
 pub use log::{LabelLog, RecordHead, ReplayReport, LABELS_FILE};
 pub use memory::{MemoryKeys, SpamMemory, DOMAIN_WEIGHT};
+pub use stages::{Stage, StageClock, StageTotal};
 
 use std::collections::HashMap;
 use std::io;
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use xxhash_rust::xxh3::Xxh3;
 
+use crate::classifier::{ExtractedDoc, NbParams};
 use crate::domain::{Assessment, Comment, Label, Reason, Verdict};
 use crate::rules::RuleHit;
 use crate::scoring::{LiveScorer, Scorer};
@@ -269,6 +273,12 @@ const REPLAY_BATCH: usize = 2048;
 
 /// [`learn`] for records in order, in one batch.
 fn learn_all(scorer: &mut Scorer, records: &[LabelRecord], weight: f32) {
+    scorer.learn_many(&learn_items(records, weight));
+}
+
+/// What [`learn_all`] gives the scorer: per record, the replaced label reversed, then the
+/// new one.
+fn learn_items(records: &[LabelRecord], weight: f32) -> Vec<(&Comment, Label, f32)> {
     let mut items = Vec::with_capacity(records.len() * 2);
     for record in records {
         if let Some(previous) = record.previous {
@@ -276,7 +286,28 @@ fn learn_all(scorer: &mut Scorer, records: &[LabelRecord], weight: f32) {
         }
         items.push((&record.comment, record.label, weight));
     }
-    scorer.learn_many(&items);
+    items
+}
+
+/// Features extracted by the first run of a live change, for its second (on the spare),
+/// with the model parameters they were extracted for.
+type Extracted = OnceLock<(NbParams, Vec<ExtractedDoc>)>;
+
+/// [`learn_all`] as a live change that runs twice: the features are extracted on the
+/// first run and counted again on the second, the costlier half done once.
+fn learn_all_once(scorer: &mut Scorer, records: &[LabelRecord], weight: f32, cache: &Extracted) {
+    let items = learn_items(records, weight);
+    let params = *scorer.model().params();
+    match cache.get() {
+        Some((extracted_for, docs)) if *extracted_for == params => {
+            scorer.learn_extracted(&items, docs)
+        }
+        Some(_) => scorer.learn_many(&items),
+        None => {
+            let (_, docs) = cache.get_or_init(|| (params, scorer.extract_many(&items)));
+            scorer.learn_extracted(&items, docs);
+        }
+    }
 }
 
 impl LabelRecord {
@@ -400,6 +431,8 @@ pub struct LabelBook {
     index: RwLock<Index>,
     live: Arc<LiveScorer>,
     weight: f32,
+    /// Where the time on labels went (for `/metrics`).
+    stages: StageClock,
 }
 
 /// A lock was poisoned by a panic in another thread.
@@ -456,6 +489,7 @@ impl LabelBook {
                 index: RwLock::new(index),
                 live: Arc::new(LiveScorer::new(scorer)),
                 weight,
+                stages: StageClock::default(),
             },
             report,
         ))
@@ -519,6 +553,7 @@ impl LabelBook {
             index: RwLock::new(index),
             live: Arc::new(LiveScorer::new(scorer)),
             weight,
+            stages: StageClock::default(),
         })
     }
 
@@ -573,14 +608,11 @@ impl LabelBook {
             current.map(|p| p.label),
             correction,
         );
+        let started = Instant::now();
         log.append(&record)?;
+        self.stages.add(Stage::Commit, started.elapsed(), 1);
         // Durable from here: a crash now is repaired by the replay at start.
-        self.index
-            .write()
-            .map_err(poisoned)?
-            .apply(fingerprint, &record);
-        self.live
-            .update(|scorer| learn(scorer, &record, self.weight));
+        self.apply_all(std::slice::from_ref(&record), Stage::ApplyOwn)?;
         Ok(Recorded {
             label_id: record.label_id,
             seq: record.seq,
@@ -663,7 +695,10 @@ impl LabelBook {
         }
         let (fingerprints, records): (Vec<Fingerprint>, Vec<LabelRecord>) =
             records.into_iter().unzip();
+        let started = Instant::now();
         log.append_many(&records)?;
+        self.stages
+            .add(Stage::Commit, started.elapsed(), records.len());
         // Durable from here: a crash now is repaired by the replay at start.
         {
             let mut index = self.index.write().map_err(poisoned)?;
@@ -671,8 +706,7 @@ impl LabelBook {
                 index.apply(*fingerprint, record);
             }
         }
-        self.live
-            .update(|scorer| learn_all(scorer, &records, self.weight));
+        self.learn_live(records, Stage::ApplyOwn, Instant::now());
         Ok(answers)
     }
 
@@ -748,7 +782,9 @@ impl LabelBook {
         store: &dyn SharedLabelLog,
         corrections: Vec<(Fingerprint, Correction)>,
     ) -> io::Result<Vec<Appended>> {
+        let (started, count) = (Instant::now(), corrections.len());
         let appended = store.append(corrections)?;
+        self.stages.add(Stage::Commit, started.elapsed(), count);
         let new: Vec<LabelRecord> = appended
             .iter()
             .filter_map(|a| match a {
@@ -801,7 +837,7 @@ impl LabelBook {
         // Every earlier position is committed or was never (a rolled-back writer's gap):
         // writers commit in position order.
         let start = records.partition_point(|r| r.seq <= *folded);
-        self.apply_all(&records[start..])?;
+        self.apply_all(&records[start..], Stage::ApplyOwn)?;
         *folded = last.seq;
         Ok(())
     }
@@ -826,6 +862,7 @@ impl LabelBook {
     ) -> io::Result<usize> {
         let mut applied = 0;
         loop {
+            let started = Instant::now();
             let mut page = store.read_from(*folded + 1, REPLAY_BATCH)?;
             if let Some(until) = until {
                 page.retain(|r| r.seq <= until);
@@ -833,14 +870,17 @@ impl LabelBook {
             let Some(last) = page.last().map(|r| r.seq) else {
                 return Ok(applied);
             };
-            self.apply_all(&page)?;
+            self.stages.add(Stage::Read, started.elapsed(), page.len());
+            self.apply_all(&page, Stage::ApplyFollowed)?;
             applied += page.len();
             *folded = last;
         }
     }
 
-    /// Pins, remembers and learns `records` (in order) in one swap of the live model.
-    fn apply_all(&self, records: &[LabelRecord]) -> io::Result<()> {
+    /// Pins, remembers and learns `records` (in order) in one swap of the live model; the
+    /// time counts as `stage`.
+    fn apply_all(&self, records: &[LabelRecord], stage: Stage) -> io::Result<()> {
+        let started = Instant::now();
         {
             let mut index = self.index.write().map_err(poisoned)?;
             for record in records {
@@ -849,9 +889,29 @@ impl LabelBook {
                 }
             }
         }
-        self.live
-            .update(|scorer| learn_all(scorer, records, self.weight));
+        self.learn_live(records.to_vec(), stage, started);
         Ok(())
+    }
+
+    /// Learns `records` (in order) into the live model; the time since `started` counts as
+    /// `stage`.
+    fn learn_live(&self, records: Vec<LabelRecord>, stage: Stage, started: Instant) {
+        if records.is_empty() {
+            return;
+        }
+        let count = records.len();
+        let weight = self.weight;
+        let extracted = Extracted::new();
+        let cost = self.live.apply(Arc::new(move |scorer| {
+            learn_all_once(scorer, &records, weight, &extracted)
+        }));
+        self.stages.add_update(cost, count);
+        self.stages.add(stage, started.elapsed(), count);
+    }
+
+    /// Where the time on labels went since start, stage by stage.
+    pub fn stage_totals(&self) -> Vec<StageTotal> {
+        self.stages.totals()
     }
 
     /// Whether the label store can take corrections now: `ok`, or `degraded` while a shared
@@ -1140,6 +1200,41 @@ mod tests {
     }
 
     const PROBE: &str = "my grandmother knits lovely woollen scarves every winter";
+
+    #[test]
+    fn a_live_change_extracts_once_and_counts_as_learning_in_one_go_does() {
+        let record = |seq, text: &str, label, previous| {
+            let c = correction(text, label);
+            let fingerprint = Fingerprint::of(&c.comment).to_hex();
+            LabelRecord::of_correction(seq, fingerprint, previous, c)
+        };
+        let records = vec![
+            record(1, "cheap pills at pills.example", Label::Spam, None),
+            record(2, PROBE, Label::Spam, None),
+            record(3, PROBE, Label::Ham, Some(Label::Spam)),
+        ];
+        let mut reference = scorer();
+        learn_all(&mut reference, &records, 2.0);
+        let cache = Extracted::new();
+        let (mut first, mut second) = (scorer(), scorer());
+        learn_all_once(&mut first, &records, 2.0, &cache);
+        assert!(cache.get().is_some(), "the first run keeps its features");
+        learn_all_once(&mut second, &records, 2.0, &cache);
+        let now = OffsetDateTime::now_utc();
+        let p = |s: &Scorer| {
+            s.score_comment(&correction(PROBE, Label::Ham).comment, now)
+                .spam_probability
+                .to_bits()
+        };
+        for (copy, which) in [(&first, "first"), (&second, "second")] {
+            assert_eq!(
+                copy.model().doc_counts(),
+                reference.model().doc_counts(),
+                "{which}"
+            );
+            assert_eq!(p(copy), p(&reference), "{which}");
+        }
+    }
 
     /// A shared store in memory: positions given in commit order, with a gap after each
     /// label when `gaps` (a writer that rolled back after drawing a position).

@@ -25,11 +25,15 @@ pub async fn healthz() -> HttpResponse {
 /// The application only starts once the model has loaded, so a running server is ready.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "Ready to score, with the model version")))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    // What the live model has learnt from: replicas that applied the same labels agree.
+    let (spam_docs, ham_docs) = state.labels.live().current().model().doc_counts();
     HttpResponse::Ok().json(json!({
         "status": "ready",
         "model_version": state.model_version(),
         "labels": state.labels.health(),
         "labels_in_force": state.labels.len(),
+        "labels_applied_through": state.labels.last_seq(),
+        "model_documents": {"spam": spam_docs, "ham": ham_docs},
         "auth": if state.keys.is_open() { "open" } else { "keys" },
         "cache": state.cache.health(),
         "cache_errors": state.cache.errors(),

@@ -19,6 +19,7 @@ const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let model_version = state.model_version();
     state.metrics.memory(&state.memory());
+    state.metrics.label_stages(&state.labels.stage_totals());
     let text = state
         .metrics
         .render(&model_version, state.cache.errors(), state.review.errors());

@@ -12,6 +12,7 @@ mod health;
 mod helpers;
 mod ids;
 mod import;
+mod label_faults;
 mod labels;
 mod openapi;
 mod ops;

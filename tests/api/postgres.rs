@@ -422,3 +422,83 @@ async fn an_import_on_one_replica_is_seen_by_every_replica_and_a_second_adds_not
     );
     assert_eq!(listed(&a).await.len() as u64, imported);
 }
+
+#[tokio::test]
+async fn one_batch_with_repeats_and_a_relabel_is_decided_in_order_and_stored_in_order() {
+    use commentguard::database::{Database, PgLabels};
+    use commentguard::domain::{Comment, Label};
+    use commentguard::labels::{Appended, Correction, Fingerprint, SharedLabelLog};
+
+    let url = fresh_schema("cg_batch").await;
+    let correction = |text: &str, label| Correction {
+        comment: Comment {
+            content: text.into(),
+            ..Default::default()
+        },
+        label,
+        verdict_id: None,
+        moderator: None,
+        note: None,
+        key_id: None,
+        origin: None,
+    };
+    let (a, b) = ("Buy followers at followers.example", "Lovely lake photos");
+    let batch: Vec<(Fingerprint, Correction)> = [
+        (a, Label::Spam),
+        (a, Label::Spam),
+        (b, Label::Ham),
+        (a, Label::Ham),
+        (b, Label::Ham),
+    ]
+    .into_iter()
+    .map(|(text, label)| {
+        let c = correction(text, label);
+        (Fingerprint::of(&c.comment), c)
+    })
+    .collect();
+    let store_url = url.clone();
+    let answers = tokio::task::spawn_blocking(move || {
+        let store = PgLabels::new(Database::open(&store_url).unwrap()).unwrap();
+        store.append(batch).unwrap()
+    })
+    .await
+    .unwrap();
+    let new = |i: usize| match &answers[i] {
+        Appended::New(record) => (record.seq, record.label, record.previous),
+        other => panic!("answer {i} should be new: {other:?}"),
+    };
+    let repeat = |i: usize| match &answers[i] {
+        Appended::Duplicate { seq, .. } => *seq,
+        other => panic!("answer {i} should be a repeat: {other:?}"),
+    };
+    let (first, _, _) = new(0);
+    assert_eq!(
+        repeat(1),
+        first,
+        "a repeat within the batch names the first"
+    );
+    let (ham, _, _) = new(2);
+    let (relabel, label, previous) = new(3);
+    assert_eq!((label, previous), (Label::Ham, Some(Label::Spam)));
+    assert_eq!(repeat(4), ham);
+    assert!(first < ham && ham < relabel, "positions follow the batch");
+    let rows = execute(
+        &url,
+        "SELECT l.seq, l.label, h.seq IS NOT NULL FROM cg_labels l
+         LEFT JOIN cg_label_heads h ON h.seq = l.seq ORDER BY l.seq",
+    )
+    .await;
+    let rows: Vec<(i64, String, bool)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (first as i64, "spam".to_owned(), false),
+            (ham as i64, "ham".to_owned(), true),
+            (relabel as i64, "ham".to_owned(), true),
+        ],
+        "three rows; the relabel is its comment's head"
+    );
+}

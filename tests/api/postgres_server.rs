@@ -111,6 +111,12 @@ impl PostgresServer {
         self.pg_ctl(&["stop", "-m", "fast", "-w"]);
     }
 
+    /// Stops the server at once, as a crash would (no checkpoint; the next start recovers
+    /// from the write-ahead log), and waits for it to go.
+    pub fn stop_immediately(&self) {
+        self.pg_ctl(&["stop", "-m", "immediate", "-w"]);
+    }
+
     /// Starts it again on the same port and waits until it accepts connections.
     pub fn start_again(&self) {
         let options = format!(
