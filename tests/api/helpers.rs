@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use commentguard::settings::{LogFormat, Settings};
 use commentguard::startup::Application;
@@ -274,4 +275,19 @@ pub fn installed_by(script: &str, dir_name: &str, needs: &str) -> std::path::Pat
         String::from_utf8_lossy(&output.stderr)
     );
     dir
+}
+
+/// Polls `check` every 20 ms until it holds or `limit` passes; answers the time it took.
+pub async fn within<F: std::future::Future<Output = bool>>(
+    limit: Duration,
+    mut check: impl FnMut() -> F,
+) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check().await {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
 }

@@ -3,12 +3,12 @@
 //! replicas write at once; a newer schema refused; an outage costing corrections (503), not
 //! scoring.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, spawn_app_with, status_and_json, TestApp};
+use crate::helpers::{assert_error, spawn_app_with, status_and_json, within, TestApp};
 use crate::postgres_server::{execute, fresh_schema, PostgresServer};
 
 async fn replica(url: &str) -> TestApp {
@@ -24,21 +24,6 @@ async fn listed(app: &TestApp) -> Vec<Value> {
     text.lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
-}
-
-/// Polls `check` every 20 ms until it holds or `limit` passes; answers the time it took.
-async fn within<F: std::future::Future<Output = bool>>(
-    limit: Duration,
-    mut check: impl FnMut() -> F,
-) -> Option<Duration> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if check().await {
-            return Some(start.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    None
 }
 
 async fn ready(app: &TestApp) -> Value {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, spawn_app_with, status_and_json, TestApp};
+use crate::helpers::{assert_error, spawn_app_with, status_and_json, within, TestApp};
 use crate::postgres_server::{execute, fresh_schema, PostgresServer};
 
 async fn replica(url: &str) -> TestApp {
@@ -51,21 +51,6 @@ async fn status_with(app: &TestApp, path: &str, key: Option<&str>) -> u16 {
         .await
         .status()
         .as_u16()
-}
-
-/// Polls `check` every 20 ms until it holds or `limit` passes; answers the time it took.
-async fn within<F: std::future::Future<Output = bool>>(
-    limit: Duration,
-    mut check: impl FnMut() -> F,
-) -> Option<Duration> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if check().await {
-            return Some(start.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    None
 }
 
 async fn get(app: &TestApp, path: &str, key: Option<&str>) -> Value {
