@@ -195,7 +195,10 @@ impl Scorer {
         let features = self.model.features(&text, author_fields(comment));
         let shared = shared_weight(comment, weight);
         self.model.learn(features.buckets(), label, shared);
-        self.learn_site(comment, features.buckets(), label, weight);
+        if let Some(key) = self.learn_site(comment, features.buckets(), label, weight) {
+            self.sites
+                .refresh(key, &self.model, Some(features.buckets()));
+        }
     }
 
     /// [`Scorer::learn`] for many `(comment, label, weight)` in order, with the same
@@ -209,17 +212,33 @@ impl Scorer {
                 .zip(&docs)
                 .map(|((c, _, _), d)| (d.buckets.as_slice(), d.label, shared_weight(c, d.weight))),
         );
-        for ((comment, _, _), doc) in items.iter().zip(&docs) {
-            self.learn_site(comment, &doc.buckets, doc.label, doc.weight);
-        }
+        self.learn_sites(items, &docs);
     }
 
     /// Learns labels into their sites' layers only: for labels a retrained shared model
     /// already counts (at start, and when a retrained model is put in service).
     pub fn learn_site_layers(&mut self, items: &[(&Comment, Label, f32)]) {
         let docs = self.extract_many(items);
-        for ((comment, _, _), doc) in items.iter().zip(&docs) {
-            self.learn_site(comment, &doc.buckets, doc.label, doc.weight);
+        self.learn_sites(items, &docs);
+    }
+
+    /// Learns extracted labels into their sites' layers, then computes each layer's ratios
+    /// once (not once per label, as a bucket common to many labels would otherwise be).
+    fn learn_sites(
+        &mut self,
+        items: &[(&Comment, Label, f32)],
+        docs: &[crate::classifier::ExtractedDoc],
+    ) {
+        let mut touched: Vec<u64> = Vec::new();
+        for ((comment, _, _), doc) in items.iter().zip(docs) {
+            if let Some(key) = self.learn_site(comment, &doc.buckets, doc.label, doc.weight) {
+                touched.push(key);
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        for key in touched {
+            self.sites.refresh(key, &self.model, None);
         }
     }
 
@@ -234,14 +253,20 @@ impl Scorer {
         trainer.extract_many(items)
     }
 
-    /// Counts one labelled comment's buckets in its site's layer (none without a site).
-    fn learn_site(&mut self, comment: &Comment, buckets: &[u32], label: Label, weight: f32) {
-        let Some(site) = label_site(comment) else {
-            return;
-        };
+    /// Counts one labelled comment's buckets in its site's layer (none without a site);
+    /// returns the site's key, whose layer needs a refresh.
+    fn learn_site(
+        &mut self,
+        comment: &Comment,
+        buckets: &[u32],
+        label: Label,
+        weight: f32,
+    ) -> Option<u64> {
+        let site = label_site(comment)?;
         let name = normalize_site(site).unwrap_or_else(|| site.trim().to_ascii_lowercase());
-        self.sites
-            .learn(site_hash(site), &name, buckets, label, weight);
+        let key = site_hash(site);
+        self.sites.learn(key, &name, buckets, label, weight);
+        Some(key)
     }
 
     /// Version of the loaded model.

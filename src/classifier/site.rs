@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use crate::domain::Label;
 
-use super::{class_index, HAM, SPAM};
+use super::{class_index, NbModel, HAM, SPAM};
 
 /// The share of a site's label the shared model learns: every site teaches every other,
 /// at a quarter of the weight (labels without a site teach it at their full weight).
@@ -59,17 +59,41 @@ impl Hasher for SpreadHasher {
 
 type Spread = BuildHasherDefault<SpreadHasher>;
 
+/// One bucket of a layer: the site's counts and the log-ratio scoring reads for it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Entry {
+    /// Per class (spam, ham): the site's own counts.
+    pub(super) site: [f32; 2],
+    /// The shared model's counts `ratio` was computed over; NaN until it is computed, so a
+    /// stale entry never compares equal to any shared counts.
+    pub(super) shared: [f32; 2],
+    /// Log-ratio of `shared + SITE_BOOST × site`: what scoring would otherwise compute with
+    /// two logarithms per feature.
+    pub(super) ratio: f32,
+}
+
+/// The `shared` of an entry whose ratio is not computed yet.
+const STALE: [f32; 2] = [f32::NAN; 2];
+
 /// One site's labels: per-bucket counts per class, their totals and how many labels.
+///
+/// Each bucket also keeps its combined log-ratio and the shared counts it was computed over.
+/// Scoring uses the kept ratio while the shared counts are still those (one comparison), so
+/// it is exact whatever the shared model learned since: a bucket another site's label moved
+/// costs the two logarithms again until this site's next refresh.
 #[derive(Debug, Clone, Default)]
 pub struct SiteLayer {
     /// The site as the labels spelled it (canonical URL).
     name: String,
-    /// Per bucket, per class (spam, ham): the site's own counts.
-    counts: HashMap<u32, [f32; 2], Spread>,
-    /// Per class: sum of `counts`.
+    /// Per bucket: the site's counts and their kept log-ratio.
+    entries: HashMap<u32, Entry, Spread>,
+    /// Per class: sum of the site's counts.
     totals: [f64; 2],
     /// Per class: labels in force.
     labels: [u64; 2],
+    /// The smoothing the kept ratios were computed with (0 before any, which no model
+    /// uses): a model with another one must not read them.
+    alpha: f64,
 }
 
 impl SiteLayer {
@@ -85,15 +109,19 @@ impl SiteLayer {
 
     /// Distinct buckets the layer holds.
     pub fn buckets(&self) -> usize {
-        self.counts.len()
+        self.entries.len()
     }
 
-    /// The site's (spam, ham) counts of `bucket`, already multiplied by [`SITE_BOOST`].
+    /// The layer's entry for `bucket`, if it holds one: one probe.
     #[inline(always)]
-    pub(super) fn boosted(&self, bucket: u32) -> Option<[f32; 2]> {
-        self.counts
-            .get(&bucket)
-            .map(|&[s, h]| [s * SITE_BOOST, h * SITE_BOOST])
+    pub(super) fn entry(&self, bucket: u32) -> Option<&Entry> {
+        self.entries.get(&bucket)
+    }
+
+    /// Whether the kept ratios were computed with smoothing `alpha`.
+    #[inline]
+    pub(super) fn computed_with(&self, alpha: f64) -> bool {
+        self.alpha == alpha
     }
 
     /// The class totals, multiplied by [`SITE_BOOST`].
@@ -102,26 +130,33 @@ impl SiteLayer {
     }
 
     /// Adds `weight` of one labelled comment's buckets (a negative weight takes a label
-    /// back; counts never go below zero and empty buckets are dropped). Returns how many
-    /// buckets the layer gained (negative: lost).
+    /// back; counts never go below zero and empty buckets are dropped); the buckets' ratios
+    /// wait for [`SiteLayer::refresh`]. Returns how many buckets the layer gained
+    /// (negative: lost).
     fn learn(&mut self, buckets: &[u32], label: Label, weight: f32, room: usize) -> isize {
         let c = class_index(label);
-        let before = self.counts.len() as isize;
-        let mut room = room.min(MAX_SITE_BUCKETS.saturating_sub(self.counts.len()));
+        let before = self.entries.len() as isize;
+        let mut room = room.min(MAX_SITE_BUCKETS.saturating_sub(self.entries.len()));
         for &b in buckets {
-            let slot = match self.counts.get_mut(&b) {
-                Some(slot) => slot,
+            let entry = match self.entries.get_mut(&b) {
+                Some(entry) => entry,
                 None if weight > 0.0 && room > 0 => {
                     room -= 1;
-                    self.counts.entry(b).or_insert([0.0; 2])
+                    self.entries.entry(b).or_insert(Entry {
+                        site: [0.0; 2],
+                        shared: STALE,
+                        ratio: f32::NAN,
+                    })
                 }
                 None => continue,
             };
+            let slot = &mut entry.site;
             let updated = (slot[c] + weight).max(0.0);
             self.totals[c] = (self.totals[c] + (updated - slot[c]) as f64).max(0.0);
             slot[c] = updated;
+            entry.shared = STALE;
             if slot[SPAM] + slot[HAM] <= 0.0 {
-                self.counts.remove(&b);
+                self.entries.remove(&b);
             }
         }
         let labels = &mut self.labels[c];
@@ -130,7 +165,32 @@ impl SiteLayer {
         } else {
             labels.saturating_sub(1)
         };
-        self.counts.len() as isize - before
+        self.entries.len() as isize - before
+    }
+
+    /// Computes the ratio of every entry among `buckets` (all of them when `None`) that is
+    /// stale or was computed over other shared counts than `model`'s.
+    fn refresh(&mut self, model: &NbModel, buckets: Option<&[u32]>) {
+        let alpha = model.params().alpha;
+        let all = buckets.is_none() || !self.computed_with(alpha);
+        self.alpha = alpha;
+        let update = |b: u32, entry: &mut Entry| {
+            let shared = model.shared_counts(b);
+            if all || entry.shared != shared {
+                entry.ratio = model.layered_ratio(shared, entry.site);
+                entry.shared = shared;
+            }
+        };
+        match buckets {
+            Some(buckets) if !all => {
+                for &b in buckets {
+                    if let Some(entry) = self.entries.get_mut(&b) {
+                        update(b, entry);
+                    }
+                }
+            }
+            _ => self.entries.iter_mut().for_each(|(&b, e)| update(b, e)),
+        }
     }
 }
 
@@ -161,7 +221,8 @@ impl SiteLayers {
         self.sites.get(&key).map(Arc::as_ref)
     }
 
-    /// Learns one labelled comment of site `key` (canonically spelled `name`).
+    /// Learns one labelled comment of site `key` (canonically spelled `name`); its buckets'
+    /// ratios wait for [`SiteLayers::refresh`] (scoring computes them until then).
     pub fn learn(&mut self, key: u64, name: &str, buckets: &[u32], label: Label, weight: f32) {
         let known = self.sites.contains_key(&key);
         if !known && (weight <= 0.0 || self.sites.len() >= MAX_SITES) {
@@ -176,6 +237,15 @@ impl SiteLayers {
         });
         let gained = Arc::make_mut(layer).learn(buckets, label, weight, room);
         self.buckets = self.buckets.saturating_add_signed(gained);
+    }
+
+    /// Brings the kept ratios of site `key`'s layer up to date with `model` (the shared
+    /// model scoring will read them against): for `buckets` (one label's, just learned), or
+    /// every bucket of the layer when `None` (after a batch). Nothing without a layer.
+    pub fn refresh(&mut self, key: u64, model: &NbModel, buckets: Option<&[u32]>) {
+        if let Some(layer) = self.sites.get_mut(&key) {
+            Arc::make_mut(layer).refresh(model, buckets);
+        }
     }
 
     /// Every layer, in no particular order.
