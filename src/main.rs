@@ -689,7 +689,11 @@ fn print_import(sites: &[replay::SiteImport], share: f64, misses: bool) {
                 "{}\t{}\t{}\t{}\t{:.4}\t{}\t{:.4}\t{}",
                 s.site,
                 m.position,
-                if m.label == Label::Spam { "spam" } else { "ham" },
+                if m.label == Label::Spam {
+                    "spam"
+                } else {
+                    "ham"
+                },
                 name(m.without.0),
                 m.without.1,
                 name(m.with.0),

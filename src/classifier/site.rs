@@ -29,7 +29,8 @@ pub const MAX_SITES: usize = 10_000;
 /// Most buckets one site's layer holds (about 2,000 labelled comments' worth of distinct
 /// features at the defaults before it fills).
 pub const MAX_SITE_BUCKETS: usize = 250_000;
-/// Most buckets all layers together hold: about 100 MB at worst.
+/// Most buckets all layers together hold: 24 bytes each over at most twice as many slots,
+/// about 200 MB at worst.
 pub const MAX_LAYER_BUCKETS: usize = 4_000_000;
 
 /// Buckets and site keys are hashes already; one multiplication spreads them over the
@@ -75,6 +76,140 @@ pub(super) struct Entry {
 /// The `shared` of an entry whose ratio is not computed yet.
 const STALE: [f32; 2] = [f32::NAN; 2];
 
+/// A new entry, and what free slots of a [`BucketMap`] hold.
+const NEW_ENTRY: Entry = Entry {
+    site: [0.0; 2],
+    shared: STALE,
+    ratio: f32::NAN,
+};
+
+/// The key of a free slot: no bucket, since models have at most 2^24 buckets.
+const FREE: u32 = u32::MAX;
+
+/// Buckets to entries, by open addressing with linear probing: the keys in one array of
+/// 4 bytes each, the entries in another. Scoring probes once per feature, and here a probe
+/// is a multiplication, a shift and (mostly) one comparison of a key, where the standard
+/// map's group probe cost about as much again as the rest of a feature's scoring.
+#[derive(Debug, Clone, Default)]
+struct BucketMap {
+    /// A power of two long (or empty); [`FREE`] marks a free slot.
+    keys: Vec<u32>,
+    entries: Vec<Entry>,
+    len: usize,
+    /// 32 minus log2 of the capacity: a key's home slot is the top bits of its product.
+    shift: u32,
+}
+
+impl BucketMap {
+    /// The slot `bucket`'s probe starts at.
+    #[inline(always)]
+    fn home(&self, bucket: u32) -> usize {
+        (bucket.wrapping_mul(0x9E37_79B1) >> self.shift) as usize
+    }
+
+    /// The slot holding `bucket`, if any.
+    #[inline(always)]
+    fn find(&self, bucket: u32) -> Option<usize> {
+        if self.len == 0 {
+            return None;
+        }
+        let mask = self.keys.len() - 1;
+        let mut i = self.home(bucket);
+        loop {
+            let key = self.keys[i];
+            if key == bucket {
+                return Some(i);
+            }
+            if key == FREE {
+                return None;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    #[inline(always)]
+    fn get(&self, bucket: u32) -> Option<&Entry> {
+        self.find(bucket).map(|i| &self.entries[i])
+    }
+
+    /// Adds `bucket` (absent) with `entry`; returns its slot. The table is kept at most
+    /// 70% full, where a probe for an absent bucket still ends within a few slots.
+    fn insert(&mut self, bucket: u32, entry: Entry) -> usize {
+        debug_assert!(bucket != FREE && self.find(bucket).is_none());
+        if (self.len + 1) * 10 > self.keys.len() * 7 {
+            self.grow();
+        }
+        let mask = self.keys.len() - 1;
+        let mut i = self.home(bucket);
+        while self.keys[i] != FREE {
+            i = (i + 1) & mask;
+        }
+        self.keys[i] = bucket;
+        self.entries[i] = entry;
+        self.len += 1;
+        i
+    }
+
+    fn grow(&mut self) {
+        let capacity = (self.keys.len() * 2).max(16);
+        let old = std::mem::replace(
+            self,
+            BucketMap {
+                keys: vec![FREE; capacity],
+                entries: vec![NEW_ENTRY; capacity],
+                len: 0,
+                shift: 32 - capacity.trailing_zeros(),
+            },
+        );
+        for (&key, &entry) in old.keys.iter().zip(&old.entries) {
+            if key != FREE {
+                self.insert(key, entry);
+            }
+        }
+    }
+
+    /// Removes `bucket` if present, moving back the entries after it that its slot kept
+    /// from their home (no tombstones, so probes never lengthen).
+    fn remove(&mut self, bucket: u32) {
+        let Some(mut hole) = self.find(bucket) else {
+            return;
+        };
+        let mask = self.keys.len() - 1;
+        let mut j = hole;
+        loop {
+            j = (j + 1) & mask;
+            let key = self.keys[j];
+            if key == FREE {
+                break;
+            }
+            // The entry at `j` may fill the hole when the hole lies on its probe path, i.e.
+            // it sits at least as far from its home as from the hole.
+            let home = self.home(key);
+            if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(hole) & mask) {
+                self.keys[hole] = key;
+                self.entries[hole] = self.entries[j];
+                hole = j;
+            }
+        }
+        self.keys[hole] = FREE;
+        self.entries[hole] = NEW_ENTRY;
+        self.len -= 1;
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Every (bucket, entry), in no particular order.
+    fn iter_mut(&mut self) -> impl Iterator<Item = (u32, &mut Entry)> {
+        self.keys
+            .iter()
+            .zip(self.entries.iter_mut())
+            .filter(|(&key, _)| key != FREE)
+            .map(|(&key, entry)| (key, entry))
+    }
+}
+
 /// One site's labels: per-bucket counts per class, their totals and how many labels.
 ///
 /// Each bucket also keeps its combined log-ratio and the shared counts it was computed over.
@@ -86,7 +221,7 @@ pub struct SiteLayer {
     /// The site as the labels spelled it (canonical URL).
     name: String,
     /// Per bucket: the site's counts and their kept log-ratio.
-    entries: HashMap<u32, Entry, Spread>,
+    entries: BucketMap,
     /// Per class: sum of the site's counts.
     totals: [f64; 2],
     /// Per class: labels in force.
@@ -115,7 +250,7 @@ impl SiteLayer {
     /// The layer's entry for `bucket`, if it holds one: one probe.
     #[inline(always)]
     pub(super) fn entry(&self, bucket: u32) -> Option<&Entry> {
-        self.entries.get(&bucket)
+        self.entries.get(bucket)
     }
 
     /// Whether the kept ratios were computed with smoothing `alpha`.
@@ -138,25 +273,22 @@ impl SiteLayer {
         let before = self.entries.len() as isize;
         let mut room = room.min(MAX_SITE_BUCKETS.saturating_sub(self.entries.len()));
         for &b in buckets {
-            let entry = match self.entries.get_mut(&b) {
-                Some(entry) => entry,
+            let i = match self.entries.find(b) {
+                Some(i) => i,
                 None if weight > 0.0 && room > 0 => {
                     room -= 1;
-                    self.entries.entry(b).or_insert(Entry {
-                        site: [0.0; 2],
-                        shared: STALE,
-                        ratio: f32::NAN,
-                    })
+                    self.entries.insert(b, NEW_ENTRY)
                 }
                 None => continue,
             };
+            let entry = &mut self.entries.entries[i];
             let slot = &mut entry.site;
             let updated = (slot[c] + weight).max(0.0);
             self.totals[c] = (self.totals[c] + (updated - slot[c]) as f64).max(0.0);
             slot[c] = updated;
             entry.shared = STALE;
             if slot[SPAM] + slot[HAM] <= 0.0 {
-                self.entries.remove(&b);
+                self.entries.remove(b);
             }
         }
         let labels = &mut self.labels[c];
@@ -184,12 +316,12 @@ impl SiteLayer {
         match buckets {
             Some(buckets) if !all => {
                 for &b in buckets {
-                    if let Some(entry) = self.entries.get_mut(&b) {
-                        update(b, entry);
+                    if let Some(i) = self.entries.find(b) {
+                        update(b, &mut self.entries.entries[i]);
                     }
                 }
             }
-            _ => self.entries.iter_mut().for_each(|(&b, e)| update(b, e)),
+            _ => self.entries.iter_mut().for_each(|(b, e)| update(b, e)),
         }
     }
 }
@@ -256,5 +388,47 @@ impl SiteLayers {
     /// Buckets held by all layers together.
     pub fn buckets(&self) -> usize {
         self.buckets
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::picker;
+
+    #[test]
+    fn bucket_map_agrees_with_a_hash_map_through_inserts_and_removals() {
+        let mut next = picker(11);
+        let mut map = BucketMap::default();
+        let mut oracle: HashMap<u32, f32> = HashMap::new();
+        for step in 0..20_000u32 {
+            // Few distinct buckets, so removals often hit and probe chains wrap and collide.
+            let bucket = next(3_000) as u32;
+            if next(3) == 0 {
+                map.remove(bucket);
+                oracle.remove(&bucket);
+            } else if let Some(i) = map.find(bucket) {
+                map.entries[i].ratio = step as f32;
+                oracle.insert(bucket, step as f32);
+            } else {
+                let i = map.insert(bucket, NEW_ENTRY);
+                map.entries[i].ratio = step as f32;
+                oracle.insert(bucket, step as f32);
+            }
+            assert_eq!(map.len(), oracle.len(), "step {step}");
+        }
+        for bucket in 0..3_000 {
+            assert_eq!(
+                map.get(bucket).map(|e| e.ratio),
+                oracle.get(&bucket).copied(),
+                "bucket {bucket}"
+            );
+        }
+        let mut listed: Vec<(u32, f32)> = map.iter_mut().map(|(b, e)| (b, e.ratio)).collect();
+        listed.sort_by_key(|e| e.0);
+        let mut expected: Vec<(u32, f32)> = oracle.into_iter().collect();
+        expected.sort_by_key(|e| e.0);
+        assert_eq!(listed, expected);
+        assert!(map.keys.len() * 7 >= map.len() * 10, "at most 70% full");
     }
 }

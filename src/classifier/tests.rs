@@ -510,14 +510,21 @@ fn kept_site_ratios_score_exactly_as_computing_them() {
     let layer = kept.get(3).expect("a layer");
     for &b in &buckets {
         let entry = layer.entry(b).expect("every bucket is held");
-        assert_eq!(entry.shared, shared.shared_counts(b), "bucket {b} is up to date");
+        assert_eq!(
+            entry.shared,
+            shared.shared_counts(b),
+            "bucket {b} is up to date"
+        );
         assert_eq!(
             entry.ratio.to_bits(),
             shared.layered_ratio(entry.shared, entry.site).to_bits()
         );
     }
     let fresh = assessed_bits(&shared, &text, layer);
-    assert_eq!(fresh, assessed_bits(&shared, &text, computed.get(3).unwrap()));
+    assert_eq!(
+        fresh,
+        assessed_bits(&shared, &text, computed.get(3).unwrap())
+    );
     // The shared model moves under the kept ratios (another site's labels): those over
     // buckets it changed are no longer read, the others still are, and the result is what
     // a full refresh gives.
@@ -526,8 +533,14 @@ fn kept_site_ratios_score_exactly_as_computing_them() {
     assert_ne!(moved, fresh, "the other site's labels count here too");
     let mut refreshed = kept.clone();
     refreshed.refresh(3, &shared, None);
-    assert_eq!(moved, assessed_bits(&shared, &text, refreshed.get(3).unwrap()));
-    assert_eq!(moved, assessed_bits(&shared, &text, computed.get(3).unwrap()));
+    assert_eq!(
+        moved,
+        assessed_bits(&shared, &text, refreshed.get(3).unwrap())
+    );
+    assert_eq!(
+        moved,
+        assessed_bits(&shared, &text, computed.get(3).unwrap())
+    );
     // Refreshing one label's buckets leaves the layer as a full refresh does.
     let mut partly = kept.clone();
     partly.refresh(3, &shared, Some(&other));
