@@ -17,7 +17,7 @@ use crate::classifier::{
 };
 use crate::domain::{Assessment, Comment, Label, TokenWeight};
 use crate::keys::{normalize_site, site_hash};
-use crate::moderation::{decide_with, Context, Policy};
+use crate::moderation::{decide_with, Context, Policy, HISTORY_LABELS};
 use crate::rules::{RuleError, RuleHit, RuleInput, RuleSet};
 use crate::text::{normalize_content, NormalizedText};
 
@@ -103,12 +103,10 @@ impl Scorer {
         extra_hits: impl FnOnce(&NormalizedText) -> Vec<RuleHit>,
     ) -> Assessment {
         let text = normalize_content(&comment.content);
-        let (prediction, tokens) = self.model.assess_text_at(
-            &text,
-            author_fields(comment),
-            EVIDENCE_TOKENS,
-            self.site_layer(comment.site.as_deref()),
-        );
+        let layer = self.site_layer(comment.site.as_deref());
+        let (prediction, tokens) =
+            self.model
+                .assess_text_at(&text, author_fields(comment), EVIDENCE_TOKENS, layer);
         let mut hits = self.rules.evaluate(&RuleInput {
             comment,
             text: &text,
@@ -124,7 +122,7 @@ impl Scorer {
                 .is_some_and(|u| !u.trim().is_empty()),
         };
         let decision = decide_with(
-            &self.policy,
+            &self.policy_of(layer),
             &hits,
             prediction.probability,
             &context,
@@ -153,6 +151,19 @@ impl Scorer {
     pub fn without_site_layers(mut self) -> Scorer {
         self.sites = SiteLayers::new();
         self
+    }
+
+    /// The policy for comments of `site`: [`Policy::with_history`] once its layer holds
+    /// [`HISTORY_LABELS`] labels of each class, the configured one otherwise.
+    pub fn policy_at(&self, site: Option<&str>) -> Policy {
+        self.policy_of(self.site_layer(site))
+    }
+
+    fn policy_of(&self, layer: Option<&SiteLayer>) -> Policy {
+        match layer.map(SiteLayer::label_counts) {
+            Some((spam, ham)) if spam.min(ham) >= HISTORY_LABELS => self.policy.with_history(),
+            _ => self.policy,
+        }
     }
 
     /// The layer of `site`, if it has one: nothing is hashed while no site has labels,
@@ -943,5 +954,39 @@ mod per_site {
         let fresh = scorer.with_model(model, "v").without_site_layers();
         assert!(fresh.site_labels().is_empty());
         assert!(fresh.site_layer(Some("https://a.example")).is_none());
+    }
+
+    #[test]
+    fn a_site_with_a_history_of_both_classes_gets_the_history_policy() {
+        let mut scorer = Scorer::load(None, Policy::default()).expect("shipped model loads");
+        let site = Some("https://a.example");
+        assert_eq!(scorer.policy_at(site), Policy::default());
+        let texts: Vec<Comment> = (0..HISTORY_LABELS)
+            .map(|i| Comment::from_text(&format!("comment number {i} of the site"), None))
+            .map(|c| Comment {
+                site: site.map(str::to_owned),
+                ..c
+            })
+            .collect();
+        for comment in &texts {
+            scorer.learn(comment, Label::Spam, 1.0);
+        }
+        for comment in &texts[1..] {
+            scorer.learn(comment, Label::Ham, 1.0);
+        }
+        assert_eq!(
+            scorer.policy_at(site),
+            Policy::default(),
+            "one ham label short"
+        );
+        scorer.learn(&texts[0], Label::Ham, 1.0);
+        let policy = scorer.policy_at(site);
+        assert_eq!(policy, Policy::default().with_history());
+        assert!(policy.spam_threshold < Policy::default().spam_threshold);
+        assert_eq!(
+            scorer.policy_at(Some("https://b.example")),
+            Policy::default()
+        );
+        assert_eq!(scorer.policy_at(None), Policy::default());
     }
 }

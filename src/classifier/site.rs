@@ -1,5 +1,5 @@
-//! Per-site layers over the shared model: a site's own labels count for that site twelve
-//! times more than for any other.
+//! Per-site layers over the shared model: a site's own labels count for that site 23 times
+//! more than for any other.
 //!
 //! The shared model learns a site's label at [`SHARED_SHARE`] of its weight. A layer holds
 //! sparse per-bucket label counts of one site; scoring a comment of that site reads every
@@ -21,9 +21,11 @@ use super::{class_index, NbModel, HAM, SPAM};
 /// at a quarter of the weight (labels without a site teach it at their full weight).
 pub const SHARED_SHARE: f32 = 0.25;
 /// How much a site's layer counts each of the site's own labels, on top of the shared
-/// model's [`SHARED_SHARE`]: for its own site a label weighs `0.25 + 2.75 = 3` times what a
-/// label without a site does, for every other site `0.25`, twelve times less.
-pub const SITE_BOOST: f32 = 2.75;
+/// model's [`SHARED_SHARE`]: for its own site a label weighs `0.25 + 5.5 = 5.75` times what
+/// a label without a site does, for every other site `0.25`, 23 times less. (2.75 before:
+/// on the per-video import replays, `scripts/replay-sites.sh`, 5.5 caught more of each
+/// site's spam with no more false positives; 8.25 began to cost them.)
+pub const SITE_BOOST: f32 = 5.5;
 /// Most sites with a layer; labels of further sites teach the shared model only.
 pub const MAX_SITES: usize = 10_000;
 /// Most buckets one site's layer holds (about 2,000 labelled comments' worth of distinct
