@@ -31,8 +31,8 @@ pub const MAX_SITES: usize = 10_000;
 /// Most buckets one site's layer holds (about 2,000 labelled comments' worth of distinct
 /// features at the defaults before it fills).
 pub const MAX_SITE_BUCKETS: usize = 250_000;
-/// Most buckets all layers together hold: 24 bytes each over at most twice as many slots,
-/// about 200 MB at worst.
+/// Most buckets all layers together hold: 24 bytes a slot, tables 35-70% full, so 140 to
+/// 280 MB at worst.
 pub const MAX_LAYER_BUCKETS: usize = 4_000_000;
 
 /// Buckets and site keys are hashes already; one multiplication spreads them over the
