@@ -962,7 +962,7 @@ mod per_site {
         let site = Some("https://a.example");
         assert_eq!(scorer.policy_at(site), Policy::default());
         let texts: Vec<Comment> = (0..HISTORY_LABELS)
-            .map(|i| Comment::from_text(&format!("comment number {i} of the site"), None))
+            .map(|i| Comment::from_text(format!("comment number {i} of the site"), None))
             .map(|c| Comment {
                 site: site.map(str::to_owned),
                 ..c
