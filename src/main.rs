@@ -134,6 +134,10 @@ enum Command {
         /// Site of the rows without a `site` field (default: the test file's name).
         #[arg(long, value_name = "SITE")]
         site: Option<String>,
+        /// With --import-share: also print every comment of the rest either run got wrong
+        /// or held (truth, verdict, probability and reasons without and with the import).
+        #[arg(long)]
+        misses: bool,
     },
     /// Measure the fuzzy fingerprints: the share of a spam file's comments with a
     /// near-duplicate among its other comments, and the share of ham files' comments that
@@ -326,6 +330,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             by_site,
             import_share,
             site,
+            misses,
         } => {
             let seed = match seed.as_str() {
                 "none" => None,
@@ -345,6 +350,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     by_site,
                     import_share,
                     site,
+                    misses,
                 },
             )
         }
@@ -559,6 +565,7 @@ struct ReplayModes {
     by_site: bool,
     import_share: Option<f64>,
     site: Option<String>,
+    misses: bool,
 }
 
 fn run_replay(
@@ -619,7 +626,7 @@ fn run_replay(
     if let Some(share) = per_site.import_share {
         let result = replay::replay_import(scorer, &rows, &sites, &dir, moderator, share);
         let _ = std::fs::remove_dir_all(&dir);
-        print_import(&result.context("replay failed")?, share);
+        print_import(&result.context("replay failed")?, share, per_site.misses);
         return Ok(());
     }
     let mut out = std::io::stdout().lock();
@@ -678,7 +685,8 @@ fn run_replay(
 }
 
 /// Prints `replay --import-share`'s table: per site, F1 / FPR on the rest of its comments.
-fn print_import(sites: &[replay::SiteImport], share: f64) {
+fn print_import(sites: &[replay::SiteImport], share: f64, misses: bool) {
+    use commentguard::domain::{Label, Verdict};
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
@@ -690,6 +698,34 @@ fn print_import(sites: &[replay::SiteImport], share: f64) {
             "{}\t{}\t{}\t{:.4}\t{:.4}\t{:.4}\t{:.4}",
             s.site, s.history, s.rest, s.without.f1, s.without.fpr, s.with.f1, s.with.fpr
         );
+    }
+    if !misses {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "site\tposition\ttruth\tverdict_without\tp_without\tverdict_with\tp_with\treasons_with"
+    );
+    let name = |v: Verdict| format!("{v:?}").to_lowercase();
+    for s in sites {
+        for m in &s.misses {
+            let _ = writeln!(
+                out,
+                "{}\t{}\t{}\t{}\t{:.4}\t{}\t{:.4}\t{}",
+                s.site,
+                m.position,
+                if m.label == Label::Spam {
+                    "spam"
+                } else {
+                    "ham"
+                },
+                name(m.without.0),
+                m.without.1,
+                name(m.with.0),
+                m.with.1,
+                m.with.2.join(",")
+            );
+        }
     }
 }
 

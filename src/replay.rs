@@ -167,6 +167,10 @@ struct Desk {
 /// What scoring one comment at the desk gave.
 struct Step {
     verdict: Verdict,
+    /// The verdict's spam probability (rule weights included).
+    probability: f64,
+    /// The verdict's reason ids, strongest first.
+    reasons: Vec<String>,
     fuzzy_hit: bool,
     labelled: bool,
 }
@@ -235,10 +239,10 @@ impl Desk {
             .collect(),
             _ => Vec::new(),
         };
-        let verdict = self
+        let assessment = self
             .book
-            .assess(&live, &comment, pin.as_ref(), self.now, signals)
-            .verdict;
+            .assess(&live, &comment, pin.as_ref(), self.now, signals);
+        let verdict = assessment.verdict;
         let labelled =
             is_error(verdict, label) || verdict == Verdict::Hold || self.moderator.label_all;
         if labelled {
@@ -246,6 +250,8 @@ impl Desk {
         }
         Ok(Step {
             verdict,
+            probability: assessment.spam_probability,
+            reasons: assessment.reasons.into_iter().map(|r| r.id).collect(),
             fuzzy_hit,
             labelled,
         })
@@ -348,6 +354,21 @@ pub struct SiteImport {
     pub without: EvalReport,
     /// The rest replayed with corrections, after importing the history.
     pub with: EvalReport,
+    /// The comments of the rest that either run got wrong or held, in stream order.
+    pub misses: Vec<Miss>,
+}
+
+/// One comment of a site's rest that a run of [`replay_import`] got wrong or held.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Miss {
+    /// Its position among the site's rest (from 1).
+    pub position: usize,
+    /// The truth.
+    pub label: Label,
+    /// Verdict, spam probability and reason ids without the import.
+    pub without: (Verdict, f64, Vec<String>),
+    /// The same after the import.
+    pub with: (Verdict, f64, Vec<String>),
 }
 
 /// Per site, imports the first `share` of its comments as labels (the import's path
@@ -364,6 +385,7 @@ pub fn replay_import(
 ) -> std::io::Result<Vec<SiteImport>> {
     let history = history_flags(sites, share);
     let mut arms = Vec::with_capacity(2);
+    let mut arm_steps: Vec<Vec<(usize, Step)>> = Vec::with_capacity(2);
     for (arm, import) in [("without", false), ("with", true)] {
         let dir = data_dir.join(arm);
         std::fs::create_dir_all(&dir)?;
@@ -378,6 +400,7 @@ pub fn replay_import(
             }
         }
         let mut outcomes: Vec<(&str, (bool, bool, bool))> = Vec::new();
+        let mut steps = Vec::new();
         for (i, row) in test.iter().enumerate().filter(|(i, _)| !history[*i]) {
             let step = desk.step(sited_comment(row, sites, i), row.label)?;
             outcomes.push((
@@ -388,8 +411,31 @@ pub fn replay_import(
                     step.verdict == Verdict::Hold,
                 ),
             ));
+            steps.push((i, step));
         }
         arms.push(outcomes);
+        arm_steps.push(steps);
+    }
+    let missed = |s: &Step, label: Label| is_error(s.verdict, label) || s.verdict == Verdict::Hold;
+    let mut misses: Vec<(&str, Miss)> = Vec::new();
+    let mut positions: std::collections::HashMap<&str, usize> = Default::default();
+    for ((i, without), (_, with)) in arm_steps[0].iter().zip(&arm_steps[1]) {
+        let site = sites[*i].as_str();
+        let position = positions.entry(site).or_default();
+        *position += 1;
+        let label = test[*i].label;
+        if missed(without, label) || missed(with, label) {
+            let of = |s: &Step| (s.verdict, s.probability, s.reasons.clone());
+            misses.push((
+                site,
+                Miss {
+                    position: *position,
+                    label,
+                    without: of(without),
+                    with: of(with),
+                },
+            ));
+        }
     }
     let mut order: Vec<&str> = Vec::new();
     for site in sites {
@@ -417,6 +463,11 @@ pub fn replay_import(
             rest: arms[0].iter().filter(|o| o.0 == site).count(),
             without: of_site(&arms[0], site),
             with: of_site(&arms[1], site),
+            misses: misses
+                .iter()
+                .filter(|m| m.0 == site)
+                .map(|m| m.1.clone())
+                .collect(),
         })
         .collect())
 }

@@ -18,7 +18,7 @@ use crate::classifier::{
 };
 use crate::domain::{Assessment, Comment, Label, TokenWeight};
 use crate::keys::{normalize_site, site_hash};
-use crate::moderation::{decide_with, Context, Policy};
+use crate::moderation::{decide_with, Context, Policy, HISTORY_LABELS};
 use crate::rules::{RuleError, RuleHit, RuleInput, RuleSet};
 use crate::text::{normalize_content, NormalizedText};
 
@@ -104,12 +104,10 @@ impl Scorer {
         extra_hits: impl FnOnce(&NormalizedText) -> Vec<RuleHit>,
     ) -> Assessment {
         let text = normalize_content(&comment.content);
-        let (prediction, tokens) = self.model.assess_text_at(
-            &text,
-            author_fields(comment),
-            EVIDENCE_TOKENS,
-            self.site_layer(comment.site.as_deref()),
-        );
+        let layer = self.site_layer(comment.site.as_deref());
+        let (prediction, tokens) =
+            self.model
+                .assess_text_at(&text, author_fields(comment), EVIDENCE_TOKENS, layer);
         let mut hits = self.rules.evaluate(&RuleInput {
             comment,
             text: &text,
@@ -125,7 +123,7 @@ impl Scorer {
                 .is_some_and(|u| !u.trim().is_empty()),
         };
         let decision = decide_with(
-            &self.policy,
+            &self.policy_of(layer),
             &hits,
             prediction.probability,
             &context,
@@ -154,6 +152,19 @@ impl Scorer {
     pub fn without_site_layers(mut self) -> Scorer {
         self.sites = SiteLayers::new();
         self
+    }
+
+    /// The policy for comments of `site`: [`Policy::with_history`] once its layer holds
+    /// [`HISTORY_LABELS`] labels of each class, the configured one otherwise.
+    pub fn policy_at(&self, site: Option<&str>) -> Policy {
+        self.policy_of(self.site_layer(site))
+    }
+
+    fn policy_of(&self, layer: Option<&SiteLayer>) -> Policy {
+        match layer.map(SiteLayer::label_counts) {
+            Some((spam, ham)) if spam.min(ham) >= HISTORY_LABELS => self.policy.with_history(),
+            _ => self.policy,
+        }
     }
 
     /// The layer of `site`, if it has one: nothing is hashed while no site has labels,
@@ -196,7 +207,10 @@ impl Scorer {
         let features = self.model.features(&text, author_fields(comment));
         let shared = shared_weight(comment, weight);
         self.model.learn(features.buckets(), label, shared);
-        self.learn_site(comment, features.buckets(), label, weight);
+        if let Some(key) = self.learn_site(comment, features.buckets(), label, weight) {
+            self.sites
+                .refresh(key, &self.model, Some(features.buckets()));
+        }
     }
 
     /// [`Scorer::learn`] for many `(comment, label, weight)` in order, with the same
@@ -221,17 +235,48 @@ impl Scorer {
                 .zip(docs)
                 .map(|((c, _, _), d)| (d.buckets.as_slice(), d.label, shared_weight(c, d.weight))),
         );
-        for ((comment, _, _), doc) in items.iter().zip(docs) {
-            self.learn_site(comment, &doc.buckets, doc.label, doc.weight);
-        }
+        self.learn_sites(items, docs);
     }
 
     /// Learns labels into their sites' layers only: for labels a retrained shared model
     /// already counts (at start, and when a retrained model is put in service).
     pub fn learn_site_layers(&mut self, items: &[(&Comment, Label, f32)]) {
         let docs = self.extract_many(items);
-        for ((comment, _, _), doc) in items.iter().zip(&docs) {
-            self.learn_site(comment, &doc.buckets, doc.label, doc.weight);
+        self.learn_sites(items, &docs);
+    }
+
+    /// Learns extracted labels into their sites' layers, then computes each layer's ratios
+    /// once (not once per label, as a bucket common to many labels would otherwise be).
+    fn learn_sites(
+        &mut self,
+        items: &[(&Comment, Label, f32)],
+        docs: &[crate::classifier::ExtractedDoc],
+    ) {
+        // (site, a bucket its labels touched); a long batch (a replay) refreshes whole
+        // layers instead, since it touches most of their buckets anyway.
+        let mut touched: Vec<(u64, u32)> = Vec::new();
+        let mut sites: Vec<u64> = Vec::new();
+        for ((comment, _, _), doc) in items.iter().zip(docs) {
+            if let Some(key) = self.learn_site(comment, &doc.buckets, doc.label, doc.weight) {
+                sites.push(key);
+                if items.len() <= WHOLE_LAYER_REFRESH_FROM {
+                    touched.extend(doc.buckets.iter().map(|&b| (key, b)));
+                }
+            }
+        }
+        sites.sort_unstable();
+        sites.dedup();
+        touched.sort_unstable();
+        touched.dedup();
+        for key in sites {
+            if items.len() > WHOLE_LAYER_REFRESH_FROM {
+                self.sites.refresh(key, &self.model, None);
+                continue;
+            }
+            let from = touched.partition_point(|&(k, _)| k < key);
+            let to = touched.partition_point(|&(k, _)| k <= key);
+            let buckets: Vec<u32> = touched[from..to].iter().map(|&(_, b)| b).collect();
+            self.sites.refresh(key, &self.model, Some(&buckets));
         }
     }
 
@@ -247,14 +292,20 @@ impl Scorer {
         trainer.extract_many(items)
     }
 
-    /// Counts one labelled comment's buckets in its site's layer (none without a site).
-    fn learn_site(&mut self, comment: &Comment, buckets: &[u32], label: Label, weight: f32) {
-        let Some(site) = label_site(comment) else {
-            return;
-        };
+    /// Counts one labelled comment's buckets in its site's layer (none without a site);
+    /// returns the site's key, whose layer needs a refresh.
+    fn learn_site(
+        &mut self,
+        comment: &Comment,
+        buckets: &[u32],
+        label: Label,
+        weight: f32,
+    ) -> Option<u64> {
+        let site = label_site(comment)?;
         let name = normalize_site(site).unwrap_or_else(|| site.trim().to_ascii_lowercase());
-        self.sites
-            .learn(site_hash(site), &name, buckets, label, weight);
+        let key = site_hash(site);
+        self.sites.learn(key, &name, buckets, label, weight);
+        Some(key)
     }
 
     /// Version of the loaded model.
@@ -302,6 +353,10 @@ pub struct SiteLabels {
     /// Ham labels in force.
     pub ham: u64,
 }
+
+/// Batches of labels longer than this refresh whole site layers; shorter ones (live
+/// corrections) only the buckets they touched.
+const WHOLE_LAYER_REFRESH_FROM: usize = 64;
 
 /// The scorer in service, swapped whole when it changes: requests load the current one
 /// without waiting, and a request keeps the scorer it started with to the end.
@@ -1020,6 +1075,40 @@ mod per_site {
         let fresh = scorer.with_model(model, "v").without_site_layers();
         assert!(fresh.site_labels().is_empty());
         assert!(fresh.site_layer(Some("https://a.example")).is_none());
+    }
+
+    #[test]
+    fn a_site_with_a_history_of_both_classes_gets_the_history_policy() {
+        let mut scorer = Scorer::load(None, Policy::default()).expect("shipped model loads");
+        let site = Some("https://a.example");
+        assert_eq!(scorer.policy_at(site), Policy::default());
+        let texts: Vec<Comment> = (0..HISTORY_LABELS)
+            .map(|i| Comment::from_text(format!("comment number {i} of the site"), None))
+            .map(|c| Comment {
+                site: site.map(str::to_owned),
+                ..c
+            })
+            .collect();
+        for comment in &texts {
+            scorer.learn(comment, Label::Spam, 1.0);
+        }
+        for comment in &texts[1..] {
+            scorer.learn(comment, Label::Ham, 1.0);
+        }
+        assert_eq!(
+            scorer.policy_at(site),
+            Policy::default(),
+            "one ham label short"
+        );
+        scorer.learn(&texts[0], Label::Ham, 1.0);
+        let policy = scorer.policy_at(site);
+        assert_eq!(policy, Policy::default().with_history());
+        assert!(policy.spam_threshold < Policy::default().spam_threshold);
+        assert_eq!(
+            scorer.policy_at(Some("https://b.example")),
+            Policy::default()
+        );
+        assert_eq!(scorer.policy_at(None), Policy::default());
     }
 }
 

@@ -423,7 +423,8 @@ impl NbModel {
     /// [`NbModel::assess`] for a comment of the site `layer` belongs to: each bucket the
     /// layer holds is scored on `shared + SITE_BOOST × site` counts, and the per-feature
     /// offset on the totals combined the same way (the vocabulary stays the shared one's).
-    /// Buckets the layer lacks cost one hash-map probe more than [`NbModel::assess`].
+    /// A bucket costs one probe of the layer more than in [`NbModel::assess`]; one it holds,
+    /// the layer's kept ratio when the shared counts are still those it was computed over.
     pub fn assess_at(
         &self,
         features: FeatureView<'_>,
@@ -433,19 +434,42 @@ impl NbModel {
         let [s, h] = layer.boosted_totals();
         let v = self.vocabulary.max(1) as f64 * self.params.alpha;
         let offset = (self.totals[SPAM] + s + v).ln() - (self.totals[HAM] + h + v).ln();
-        self.assess_with(features, k, offset, |b| self.site_ratio(b, layer))
+        let kept = layer.computed_with(self.params.alpha);
+        self.assess_with(features, k, offset, |b| self.site_ratio(b, layer, kept))
     }
 
-    /// Log-ratio of `bucket` with the site's boosted counts added to the shared ones.
+    /// Log-ratio of `bucket` with the site's boosted counts added to the shared ones: the
+    /// layer's kept ratio if it may be read (`kept`) and is over the current shared counts.
     #[inline(always)]
-    fn site_ratio(&self, bucket: u32, layer: &SiteLayer) -> f32 {
+    fn site_ratio(&self, bucket: u32, layer: &SiteLayer, kept: bool) -> f32 {
         let b = bucket as usize;
-        match layer.boosted(bucket) {
+        match layer.entry(bucket) {
             None => self.log_ratio[b],
-            Some([s, h]) => self
-                .ln
-                .ratio(self.counts[b][SPAM] + s, self.counts[b][HAM] + h),
+            Some(entry) => {
+                let shared = self.counts[b];
+                if kept && entry.shared == shared {
+                    entry.ratio
+                } else {
+                    self.layered_ratio(shared, entry.site)
+                }
+            }
         }
+    }
+
+    /// The shared counts (spam, ham) of `bucket`.
+    #[inline(always)]
+    fn shared_counts(&self, bucket: u32) -> [f32; 2] {
+        self.counts[bucket as usize]
+    }
+
+    /// Log-ratio of a bucket with shared counts `shared` and a site's counts `site`: the
+    /// site's counted [`SITE_BOOST`] times more.
+    #[inline]
+    fn layered_ratio(&self, shared: [f32; 2], site: [f32; 2]) -> f32 {
+        self.ln.ratio(
+            shared[SPAM] + site[SPAM] * SITE_BOOST,
+            shared[HAM] + site[HAM] * SITE_BOOST,
+        )
     }
 
     /// The one pass of [`NbModel::assess`], with each bucket's log-ratio from `ratio` and

@@ -481,3 +481,120 @@ fn site_layers_are_bounded_in_sites() {
     assert!(layers.get(MAX_SITES as u64).is_none(), "one site too many");
     assert_eq!(layers.buckets(), 2 * MAX_SITES);
 }
+
+/// Every bit of what scoring a comment of `layer`'s site gives: prediction and tokens.
+fn assessed_bits(model: &NbModel, text: &NormalizedText, layer: &SiteLayer) -> String {
+    let (p, tokens) = model.assess_text_at(text, AuthorFields::default(), 5, Some(layer));
+    format!(
+        "{:x} {:?} {} {:?} {tokens:?}",
+        p.log_odds.to_bits(),
+        p.probability.map(f64::to_bits),
+        p.known_features,
+        p.without_author_name.map(f64::to_bits)
+    )
+}
+
+#[test]
+fn kept_site_ratios_score_exactly_as_computing_them() {
+    let (mut shared, text, buckets) =
+        shipped_with("Subscribe to my channel for free gift cards, link in my profile!!");
+    let (_, _, other) = shipped_with("My channel has gift card giveaways every week, subscribe");
+    let mut kept = SiteLayers::new();
+    for label in [Label::Spam, Label::Spam, Label::Ham] {
+        shared.learn(&buckets, label, SHARED_SHARE);
+        kept.learn(3, "https://a.example", &buckets, label, 1.0);
+    }
+    // The same counts with no ratio ever computed: scoring computes each from the counts.
+    let computed = kept.clone();
+    kept.refresh(3, &shared, None);
+    let layer = kept.get(3).expect("a layer");
+    for &b in &buckets {
+        let entry = layer.entry(b).expect("every bucket is held");
+        assert_eq!(
+            entry.shared,
+            shared.shared_counts(b),
+            "bucket {b} is up to date"
+        );
+        assert_eq!(
+            entry.ratio.to_bits(),
+            shared.layered_ratio(entry.shared, entry.site).to_bits()
+        );
+    }
+    let fresh = assessed_bits(&shared, &text, layer);
+    assert_eq!(
+        fresh,
+        assessed_bits(&shared, &text, computed.get(3).unwrap())
+    );
+    // The shared model moves under the kept ratios (another site's labels): those over
+    // buckets it changed are no longer read, the others still are, and the result is what
+    // a full refresh gives.
+    shared.learn(&other, Label::Spam, 5.0);
+    let moved = assessed_bits(&shared, &text, layer);
+    assert_ne!(moved, fresh, "the other site's labels count here too");
+    let mut refreshed = kept.clone();
+    refreshed.refresh(3, &shared, None);
+    assert_eq!(
+        moved,
+        assessed_bits(&shared, &text, refreshed.get(3).unwrap())
+    );
+    assert_eq!(
+        moved,
+        assessed_bits(&shared, &text, computed.get(3).unwrap())
+    );
+    // Refreshing one label's buckets leaves the layer as a full refresh does.
+    let mut partly = kept.clone();
+    partly.refresh(3, &shared, Some(&other));
+    let (partly, refreshed) = (partly.get(3).unwrap(), refreshed.get(3).unwrap());
+    for &b in &buckets {
+        assert_eq!(partly.entry(b), refreshed.entry(b), "bucket {b}");
+    }
+}
+
+#[test]
+fn kept_site_ratios_are_not_read_by_a_model_smoothing_otherwise() {
+    let (shared, text, buckets) = shipped_with("Great tune, I play it on repeat every morning");
+    let mut kept = SiteLayers::new();
+    kept.learn(5, "https://a.example", &buckets, Label::Ham, 1.0);
+    let computed = kept.clone();
+    kept.refresh(5, &shared, None);
+    // Same counts, other smoothing: every held bucket's counts match what the ratios were
+    // kept over, so only the smoothing tells them apart.
+    let mut params = *shared.params();
+    params.alpha *= 3.0;
+    let smoother = NbModel::from_sparse(
+        params,
+        shared.doc_counts(),
+        shared.calibration(),
+        &shared.sparse_counts(),
+    )
+    .expect("valid counts");
+    assert_eq!(
+        assessed_bits(&smoother, &text, kept.get(5).unwrap()),
+        assessed_bits(&smoother, &text, computed.get(5).unwrap())
+    );
+    assert_ne!(
+        assessed_bits(&smoother, &text, kept.get(5).unwrap()),
+        assessed_bits(&shared, &text, kept.get(5).unwrap())
+    );
+}
+
+#[test]
+fn a_label_learned_at_a_site_leaves_its_layer_up_to_date() {
+    let mut scorer = crate::scoring::Scorer::load(None, Default::default()).expect("loads");
+    let mut comment = crate::domain::Comment::from_text("Visit my page for cheap followers", None);
+    comment.site = Some("https://a.example".into());
+    scorer.learn(&comment, Label::Spam, 2.0);
+    let text = normalize_content(&comment.content);
+    let buckets = scorer
+        .model()
+        .features(&text, author_fields(&comment))
+        .buckets()
+        .to_vec();
+    let layer = scorer
+        .site_layer(Some("https://a.example"))
+        .expect("a layer");
+    for &b in &buckets {
+        let entry = layer.entry(b).expect("held");
+        assert_eq!(entry.shared, scorer.model().shared_counts(b), "bucket {b}");
+    }
+}

@@ -468,7 +468,7 @@
       el('h2', {}, 'Labels per site'),
       el('dl', { class: 'facts' },
         sites.map((x) => [el('dt', {}, x.site), el('dd', {}, x.spam + ' spam, ' + x.ham + ' ham')])),
-      el('p', { class: 'muted' }, 'Each site\'s own labels weigh twelve times more for that site than for the others.'));
+      el('p', { class: 'muted' }, 'Each site\'s own labels weigh 23 times more for that site than for the others.'));
   }
 
   function chart(days) {
