@@ -15,6 +15,8 @@ use crate::review::{HistoryError, ItemsFuture, ReviewItem, ReviewStore, MAX_ITEM
 
 /// Entries waiting for the writer; past this, new ones are counted as errors and dropped.
 const QUEUE: usize = 10_000;
+/// Most entries written in one statement.
+const BATCH: usize = 256;
 /// How often expired and surplus entries are deleted.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
@@ -54,22 +56,20 @@ async fn write(
     retention: Duration,
 ) {
     let mut prune = tokio::time::interval(PRUNE_EVERY);
+    let mut batch = Vec::with_capacity(BATCH);
     loop {
         tokio::select! {
-            entry = entries.recv() => {
-                let Some((verdict_id, scored_at, item)) = entry else { return };
-                let stamp = scored_at.unix_timestamp_nanos() as f64 / 1e9;
-                let written = async {
-                    pool.get().await?.execute(
-                        "INSERT INTO cg_review (verdict_id, scored_at, item)
-                         VALUES ($1, to_timestamp($2), $3) ON CONFLICT (verdict_id) DO NOTHING",
-                        &[&verdict_id, &stamp, &item],
-                    ).await?;
-                    Ok::<_, DbError>(())
-                }.await;
-                if written.is_err() {
-                    errors.fetch_add(1, Ordering::Relaxed);
+            // Whatever has queued up goes in one statement: one commit (one WAL flush) per
+            // batch, not per verdict, so a busy replica costs the database little.
+            received = entries.recv_many(&mut batch, BATCH) => {
+                if received == 0 {
+                    return;
                 }
+                let written = insert(&pool, &batch).await;
+                if written.is_err() {
+                    errors.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                }
+                batch.clear();
             }
             _ = prune.tick() => {
                 if let Err(e) = delete_old(&pool, retention).await {
@@ -78,6 +78,27 @@ async fn write(
             }
         }
     }
+}
+
+/// Inserts `entries` in one statement; a verdict already there is left as it is.
+async fn insert(pool: &Pool, entries: &[(String, OffsetDateTime, String)]) -> Result<(), DbError> {
+    let ids: Vec<&str> = entries.iter().map(|(id, _, _)| id.as_str()).collect();
+    let stamps: Vec<f64> = entries
+        .iter()
+        .map(|(_, at, _)| at.unix_timestamp_nanos() as f64 / 1e9)
+        .collect();
+    let items: Vec<&str> = entries.iter().map(|(_, _, item)| item.as_str()).collect();
+    pool.get()
+        .await?
+        .execute(
+            "INSERT INTO cg_review (verdict_id, scored_at, item)
+             SELECT id, to_timestamp(at), item
+             FROM UNNEST($1::text[], $2::float8[], $3::text[]) AS e(id, at, item)
+             ON CONFLICT (verdict_id) DO NOTHING",
+            &[&ids, &stamps, &items],
+        )
+        .await?;
+    Ok(())
 }
 
 async fn delete_old(pool: &Pool, retention: Duration) -> Result<(), DbError> {

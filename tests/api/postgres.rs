@@ -351,6 +351,31 @@ async fn the_review_history_in_postgres_is_one_queue_for_every_replica() {
     );
     let (_, summary) = status_and_json(b.request(Method::GET, "/v1/review/summary").await).await;
     assert_eq!(summary["review_store"], "postgres", "{summary}");
+
+    // Many at once are written in batches: every one of them lands, none twice.
+    let many: Vec<Value> = (0..40)
+        .map(|i| crate::review::held_comment(&format!("pg-batch-{i}")))
+        .collect();
+    let ids: Vec<String> = futures_util::future::join_all(many.iter().map(|c| a.score(c)))
+        .await
+        .iter()
+        .map(|s| s["verdict_id"].as_str().unwrap().to_owned())
+        .collect();
+    let rows = within(Duration::from_secs(5), || async {
+        let sql = "SELECT count(*) FROM cg_review WHERE item LIKE '%pg-batch-%'";
+        execute(&url, sql).await[0].get::<_, i64>(0) == 40
+    })
+    .await;
+    assert!(rows.is_some(), "all 40 held verdicts are in cg_review");
+    let listed: Vec<String> = execute(&url, "SELECT verdict_id FROM cg_review")
+        .await
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        ids.iter().all(|id| listed.contains(id)),
+        "by their verdict ids"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
