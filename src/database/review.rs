@@ -16,7 +16,10 @@ use crate::review::{HistoryError, ItemsFuture, ReviewItem, ReviewStore, MAX_ITEM
 /// Entries waiting for the writer; past this, new ones are counted as errors and dropped.
 const QUEUE: usize = 10_000;
 /// Most entries written in one statement.
-const BATCH: usize = 256;
+const BATCH: usize = 512;
+/// How long the writer gathers entries after the first one: the delay before a held
+/// verdict shows in the queue.
+const GATHER: Duration = Duration::from_millis(100);
 /// How often expired and surplus entries are deleted.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
@@ -64,6 +67,16 @@ async fn write(
             received = entries.recv_many(&mut batch, BATCH) => {
                 if received == 0 {
                     return;
+                }
+                // Then what comes within GATHER, so that a steady stream of held verdicts
+                // makes a few large statements rather than many of one or two rows.
+                let until = tokio::time::Instant::now() + GATHER;
+                while batch.len() < BATCH {
+                    let room = BATCH - batch.len();
+                    match tokio::time::timeout_at(until, entries.recv_many(&mut batch, room)).await {
+                        Ok(n) if n > 0 => {}
+                        _ => break,
+                    }
                 }
                 let written = insert(&pool, &batch).await;
                 if written.is_err() {
