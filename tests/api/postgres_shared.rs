@@ -5,13 +5,14 @@
 //! `migrate-store` copies keys and models once however often it runs.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::{assert_error, spawn_app_with, status_and_json, within, TestApp};
 use crate::postgres_server::{execute, fresh_schema, PostgresServer};
+use crate::retrain::{start_retrain, wait_for_job};
 
 async fn replica(url: &str) -> TestApp {
     let url = url.to_owned();
@@ -91,33 +92,6 @@ async fn serving(app: &TestApp) -> String {
         .score(&json!({"content": format!("A fresh comment {}", rand::random::<u64>())}))
         .await;
     verdict["model_version"].as_str().unwrap().to_owned()
-}
-
-async fn start_retrain(app: &TestApp) -> String {
-    let response = app
-        .send(
-            Method::POST,
-            "/v1/admin/retrain",
-            None,
-            Some(&json!({"force": true})),
-        )
-        .await;
-    let (status, body) = status_and_json(response).await;
-    assert_eq!(status, 202, "{body}");
-    body["job_id"].as_str().unwrap().to_owned()
-}
-
-/// Polls the job on `app` (which need not be the replica running it) until it ends.
-async fn wait_for_job(app: &TestApp, job_id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        let job = get(app, &format!("/v1/admin/jobs/{job_id}"), None).await;
-        if !matches!(job["state"].as_str(), Some("queued" | "running")) {
-            return job;
-        }
-        assert!(Instant::now() < deadline, "job never finished: {job}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -276,7 +250,7 @@ async fn a_retrain_on_one_replica_learns_every_label_and_serves_on_every_replica
     })
     .await;
     assert!(seen.is_some(), "B holds A's labels");
-    let job_id = start_retrain(&b).await;
+    let job_id = start_retrain(&b, json!({"force": true})).await;
     // Followed through A, which does not run it.
     let job = wait_for_job(&a, &job_id).await;
     assert_eq!(job["state"], "succeeded", "{job}");
@@ -349,7 +323,7 @@ async fn migrate_store_copies_keys_and_models_once_however_often_it_runs() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
     let file_app = spawn_app_with(move |s| s.data_dir = path).await;
-    let job_id = start_retrain(&file_app).await;
+    let job_id = start_retrain(&file_app, json!({"force": true})).await;
     let job = wait_for_job(&file_app, &job_id).await;
     assert_eq!(job["state"], "succeeded", "{job}");
     let promoted = job["model_version"].as_str().unwrap().to_owned();

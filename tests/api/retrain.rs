@@ -13,7 +13,8 @@ async fn get(app: &TestApp, path: &str) -> Value {
     body
 }
 
-async fn start_retrain(app: &TestApp, body: Value) -> String {
+/// Starts a retraining job on `app` with `body`; answers its id.
+pub async fn start_retrain(app: &TestApp, body: Value) -> String {
     let response = app
         .send(Method::POST, "/v1/admin/retrain", None, Some(&body))
         .await;
@@ -22,7 +23,8 @@ async fn start_retrain(app: &TestApp, body: Value) -> String {
     body["job_id"].as_str().unwrap().to_owned()
 }
 
-async fn wait_for_job(app: &TestApp, job_id: &str) -> Value {
+/// Polls the job on `app` (which need not be the replica running it) until it ends.
+pub async fn wait_for_job(app: &TestApp, job_id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
         let job = get(app, &format!("/v1/admin/jobs/{job_id}")).await;
