@@ -182,15 +182,7 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn row(text: &str, label: Label) -> LabelledComment {
-        LabelledComment {
-            id: None,
-            author: None,
-            text: text.into(),
-            label,
-        }
-    }
+    use crate::testing::row;
 
     #[test]
     fn shipped_spam_templates_are_known_and_ordinary_comments_are_not() {

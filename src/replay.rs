@@ -497,6 +497,7 @@ pub fn row_sites(path: &Path, fallback: &str) -> std::io::Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::row;
 
     #[test]
     fn errors_are_leaks_and_false_positives_not_holds() {
@@ -588,15 +589,6 @@ mod tests {
                 .map(|w| (w.site.as_str(), w.first, w.last, w.errors, w.errors_frozen))
                 .collect();
             assert_eq!(got, want, "{why}");
-        }
-    }
-
-    fn row(text: &str, label: Label) -> LabelledComment {
-        LabelledComment {
-            id: None,
-            author: None,
-            text: text.into(),
-            label,
         }
     }
 

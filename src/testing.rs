@@ -26,6 +26,16 @@ pub(crate) fn words(seed: u64) -> impl FnMut() -> u64 {
     move || (step(&mut state) & 0xFFFF_FFFF_0000_0000) | (step(&mut state) >> 32)
 }
 
+/// A corpus row with only its text and label, as the evaluation and fuzzy tests build them.
+pub(crate) fn row(text: &str, label: crate::domain::Label) -> crate::corpus::LabelledComment {
+    crate::corpus::LabelledComment {
+        id: None,
+        author: None,
+        text: text.into(),
+        label,
+    }
+}
+
 mod tests {
     use super::*;
 

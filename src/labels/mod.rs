@@ -147,6 +147,32 @@ pub struct Recorded {
     pub fingerprint: String,
 }
 
+impl Recorded {
+    /// The answer for a label newly appended as `record`.
+    fn new_label(record: &LabelRecord) -> Recorded {
+        Recorded {
+            label_id: record.label_id.clone(),
+            seq: record.seq,
+            label: record.label,
+            previous: record.previous,
+            duplicate: false,
+            fingerprint: record.fingerprint.clone(),
+        }
+    }
+
+    /// The answer for a label already in force (`label_id` at `seq`): nothing recorded.
+    fn repeat(label_id: String, seq: u64, label: Label, fingerprint: Fingerprint) -> Recorded {
+        Recorded {
+            label_id,
+            seq,
+            label,
+            previous: None,
+            duplicate: true,
+            fingerprint: fingerprint.to_hex(),
+        }
+    }
+}
+
 /// The label a comment is pinned to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pin {
@@ -339,22 +365,10 @@ impl LabelRecord {
 /// being the label asked for.
 fn recorded_of(appended: Appended, fingerprint: Fingerprint, wanted: Label) -> Recorded {
     match appended {
-        Appended::Duplicate { label_id, seq } => Recorded {
-            label_id,
-            seq,
-            label: wanted,
-            previous: None,
-            duplicate: true,
-            fingerprint: fingerprint.to_hex(),
-        },
-        Appended::New(record) => Recorded {
-            label_id: record.label_id,
-            seq: record.seq,
-            label: record.label,
-            previous: record.previous,
-            duplicate: false,
-            fingerprint: record.fingerprint,
-        },
+        Appended::Duplicate { label_id, seq } => {
+            Recorded::repeat(label_id, seq, wanted, fingerprint)
+        }
+        Appended::New(record) => Recorded::new_label(&record),
     }
 }
 
@@ -593,14 +607,12 @@ impl LabelBook {
             .get(&fingerprint)
             .cloned();
         if let Some(pin) = current.as_ref().filter(|p| p.label == correction.label) {
-            return Ok(Recorded {
-                label_id: pin.label_id.clone(),
-                seq: pin.seq,
-                label: pin.label,
-                previous: None,
-                duplicate: true,
-                fingerprint: fingerprint.to_hex(),
-            });
+            return Ok(Recorded::repeat(
+                pin.label_id.clone(),
+                pin.seq,
+                pin.label,
+                fingerprint,
+            ));
         }
         let record = LabelRecord::of_correction(
             log.last_seq() + 1,
@@ -613,14 +625,7 @@ impl LabelBook {
         self.stages.add(Stage::Commit, started.elapsed(), 1);
         // Durable from here: a crash now is repaired by the replay at start.
         self.apply_all(std::slice::from_ref(&record), Stage::ApplyOwn)?;
-        Ok(Recorded {
-            label_id: record.label_id,
-            seq: record.seq,
-            label: record.label,
-            previous: record.previous,
-            duplicate: false,
-            fingerprint: record.fingerprint,
-        })
+        Ok(Recorded::new_label(&record))
     }
 
     /// Records `corrections` in order as [`LabelBook::record`] would one by one, but with
@@ -661,14 +666,7 @@ impl LabelBook {
                 if let Some((label, label_id, at)) =
                     current.as_ref().filter(|c| c.0 == correction.label)
                 {
-                    answers.push(Recorded {
-                        label_id: label_id.clone(),
-                        seq: *at,
-                        label: *label,
-                        previous: None,
-                        duplicate: true,
-                        fingerprint: fingerprint.to_hex(),
-                    });
+                    answers.push(Recorded::repeat(label_id.clone(), *at, *label, fingerprint));
                     continue;
                 }
                 seq += 1;
@@ -679,14 +677,7 @@ impl LabelBook {
                     correction,
                 );
                 in_batch.insert(fingerprint, (record.label, record.label_id.clone(), seq));
-                answers.push(Recorded {
-                    label_id: record.label_id.clone(),
-                    seq,
-                    label: record.label,
-                    previous: record.previous,
-                    duplicate: false,
-                    fingerprint: record.fingerprint.clone(),
-                });
+                answers.push(Recorded::new_label(&record));
                 records.push((fingerprint, record));
             }
         }

@@ -37,31 +37,36 @@ async fn until_cached(app: &TestApp, comment: &Value, limit: Duration) -> Option
     None
 }
 
-#[tokio::test]
-async fn replicas_share_verdicts_through_redis() {
-    let redis = RedisServer::start();
-    let first = app_on(&redis, Duration::from_secs(60)).await;
-    let second = app_on(&redis, Duration::from_secs(60)).await;
-    let comment =
-        json!({"content": "Which oven temperature did you use for the bread?", "id": "c-redis-1"});
+/// A verdict `first` gives is answered from the shared cache by `second`, which has never
+/// seen the comment, and both ids (the platform's `id` and the verdict id) find it there.
+pub async fn verdicts_are_shared(first: &TestApp, second: &TestApp, id: &str) {
+    let comment = json!({"content": "Which oven temperature did you use for the bread?", "id": id});
     let (status, scored) = status_and_json(first.post_score(&comment).await).await;
     assert_eq!(status, 200);
     assert_eq!(scored["cached"], false);
     // The other replica has never seen it: only Redis can answer.
-    let hit = until_cached(&second, &comment, Duration::from_secs(2))
+    let hit = until_cached(second, &comment, Duration::from_secs(3))
         .await
         .expect("a hit on the other replica");
     assert_eq!(hit["verdict_id"], scored["verdict_id"]);
-    for id in ["c-redis-1", scored["verdict_id"].as_str().unwrap()] {
+    for id in [id, scored["verdict_id"].as_str().unwrap()] {
         let (status, got) = status_and_json(
             second
                 .request(Method::GET, &format!("/v1/comments/{id}"))
                 .await,
         )
         .await;
-        assert_eq!(status, 200, "GET by {id}");
+        assert_eq!(status, 200, "GET by {id} on the other replica: {got}");
         assert_eq!(got["verdict_id"], scored["verdict_id"]);
     }
+}
+
+#[tokio::test]
+async fn replicas_share_verdicts_through_redis() {
+    let redis = RedisServer::start();
+    let first = app_on(&redis, Duration::from_secs(60)).await;
+    let second = app_on(&redis, Duration::from_secs(60)).await;
+    verdicts_are_shared(&first, &second, "c-redis-1").await;
     let (_, ready) = status_and_json(second.request(Method::GET, "/readyz").await).await;
     assert_eq!(ready["cache"], "ok");
 }

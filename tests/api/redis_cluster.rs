@@ -189,31 +189,7 @@ async fn cache_signals_fuzzy_store_and_review_work_on_a_redis_cluster() {
     let (first, second) = (app_on(&cluster, "cg").await, app_on(&cluster, "cg").await);
 
     // Verdict cache and ids: the other replica answers from the cluster.
-    let comment = json!({"content": "Which flour did you use for the sourdough starter?", "id": "c-cluster-1"});
-    let scored = first.score(&comment).await;
-    let start = Instant::now();
-    let hit = loop {
-        let body = second.score(&comment).await;
-        if body["cached"] == true {
-            break body;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(3),
-            "no hit on the other replica: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    assert_eq!(hit["verdict_id"], scored["verdict_id"]);
-    for id in ["c-cluster-1", scored["verdict_id"].as_str().unwrap()] {
-        let (status, got) = status_and_json(
-            second
-                .request(Method::GET, &format!("/v1/comments/{id}"))
-                .await,
-        )
-        .await;
-        assert_eq!(status, 200, "GET by {id} on the other replica: {got}");
-        assert_eq!(got["verdict_id"], scored["verdict_id"]);
-    }
+    crate::redis_cache::verdicts_are_shared(&first, &second, "c-cluster-1").await;
 
     // Cross-site, repeat and flood counters.
     crate::redis_cache::signals_fire(&first).await;
