@@ -52,8 +52,8 @@ function request()
 end
 
 function done(summary, latency, requests)
-  io.write(string.format("RESULT req/s=%.0f p50_us=%d p99_us=%d errors=%d non2xx=%d\n",
+  io.write(string.format("RESULT req/s=%.0f p50_us=%d p99_us=%d errors=%d non2xx=%d requests=%d\n",
     summary.requests / (summary.duration / 1e6), latency:percentile(50), latency:percentile(99),
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.errors.status))
+    summary.errors.status, summary.requests))
 end

@@ -15,7 +15,10 @@
 #   3. scoring: one replica with the file store and one with the PostgreSQL store (a second,
 #      empty database, so that neither model has learned the labels above; no Redis, so the
 #      cache is in process for both), wrk score requests with every body unique,
-#      interleaved A/B/A/B/A/B; the median req/s of each and their ratio.
+#      interleaved A/B, ROUNDS times (3); the median req/s of each and their ratio. PIN=1
+#      puts the replica under test alone on the last CPU and wrk, PostgreSQL and the rest on
+#      the others (taskset; the database's own cluster is pinned only when the script
+#      started it), so that the figure is the replica's throughput, not who wins the cores.
 # PostgreSQL: a cluster of the script's own (initdb + pg_ctl in a temporary directory on a
 # free port, fsync on; as the `postgres` user when run as root), so that no other user of a
 # shared server weighs on the figures and its processes are counted apart; with PG_PORT set,
@@ -226,19 +229,52 @@ echo "== scoring: file store vs PostgreSQL store, one replica each, no Redis, in
 FILE_PORT=$(free_port); PG_PORT_APP=$(free_port)
 start file "$FILE_PORT"
 start postgres "$PG_PORT_APP" COMMENTGUARD_DATABASE_URL="${DB_URL}_scoring"
-for round in 1 2 3; do
+WRK=(wrk)
+if [ "${PIN:-0}" = 1 ]; then
+  # The replica under test alone on the last CPU; wrk, PostgreSQL (the postmaster and every
+  # backend it has forked or will fork) and everything else the script started on the
+  # others: the comparison is then of the replica's own work, not of who wins the cores.
+  last=$(( $(nproc) - 1 ))
+  [ "$last" -ge 1 ] || { echo "PIN=1 needs two CPUs" >&2; exit 1; }
+  for pid in "${PIDS[@]}"; do taskset -a -p -c "0-$((last - 1))" "$pid" >/dev/null; done
+  taskset -a -p -c "$last" "${PIDS[-2]}" >/dev/null
+  taskset -a -p -c "$last" "${PIDS[-1]}" >/dev/null
+  if [ -n "$PGDATA" ]; then
+    postmaster=$(head -1 "$PGDATA/postmaster.pid")
+    for pid in "$postmaster" $(pgrep -P "$postmaster"); do
+      taskset -p -c "0-$((last - 1))" "$pid" >/dev/null
+    done
+  fi
+  WRK=(taskset -c "0-$((last - 1))" wrk)
+fi
+FILE_PID=${PIDS[-2]}; PG_PID=${PIDS[-1]}
+# CPU seconds (user + system, every thread) the process has used so far.
+cpu_s() { awk -v tick="$(getconf CLK_TCK)" '{ print ($14 + $15) / tick }' "/proc/$1/stat"; }
+for round in $(seq "${ROUNDS:-3}"); do
   for store in file postgres; do
-    port=$FILE_PORT; [ "$store" = postgres ] && port=$PG_PORT_APP
-    line=$(MODE=miss wrk -t2 -c64 -d"$DURATION" --latency -s scripts/load-bench.lua "http://127.0.0.1:$port" | grep RESULT)
-    echo "$store ${line#RESULT }" | tee -a "$WORK/scoring.txt"
+    port=$FILE_PORT; pid=$FILE_PID
+    [ "$store" = postgres ] && { port=$PG_PORT_APP; pid=$PG_PID; }
+    before=$(cpu_s "$pid")
+    line=$(MODE=miss "${WRK[@]}" -t2 -c64 -d"$DURATION" --latency -s scripts/load-bench.lua "http://127.0.0.1:$port" | grep RESULT)
+    after=$(cpu_s "$pid")
+    echo "$store ${line#RESULT } replica_cpu_s=$(awk -v a="$after" -v b="$before" 'BEGIN { printf "%.2f", a - b }')" \
+      | tee -a "$WORK/scoring.txt"
   done
 done
+# Besides req/s, the replica's CPU time per request: on a shared, virtualised machine the
+# rate swings with whatever else runs, while the work one request costs the replica does not.
 python3 - "$WORK/scoring.txt" <<'PY'
 import re, statistics, sys
 rates = {"file": [], "postgres": []}
+cpu_us = {"file": [], "postgres": []}
 for line in open(sys.argv[1]):
-    store, rate = line.split()[0], int(re.search(r"req/s=(\d+)", line).group(1))
-    rates[store].append(rate)
+    store = line.split()[0]
+    rates[store].append(int(re.search(r"req/s=(\d+)", line).group(1)))
+    requests = int(re.search(r"requests=(\d+)", line).group(1))
+    cpu = float(re.search(r"replica_cpu_s=([\d.]+)", line).group(1))
+    cpu_us[store].append(cpu * 1e6 / max(requests, 1))
 f, p = statistics.median(rates["file"]), statistics.median(rates["postgres"])
 print(f"median req/s: file={f:.0f} postgres={p:.0f} postgres/file={p / f:.3f}")
+f, p = statistics.median(cpu_us["file"]), statistics.median(cpu_us["postgres"])
+print(f"median replica CPU per request: file={f:.1f} us postgres={p:.1f} us postgres/file={p / f:.3f}")
 PY

@@ -152,6 +152,38 @@ pub trait SharedJobs: Send + Sync + std::fmt::Debug {
     ) -> std::io::Result<Option<(serde_json::Value, std::time::Duration)>>;
     /// Marks `job_ids` as alive: their replica still runs them.
     fn touch(&self, job_ids: &[String]) -> std::io::Result<()>;
+    /// Claims the right to retrain across every replica of the store: `None` while another
+    /// holds it. The claim lasts until the returned value is dropped, or the replica holding
+    /// it dies (the store must then free it by itself).
+    fn claim_retrain(&self) -> std::io::Result<Option<RetrainClaim>>;
+}
+
+/// The right to retrain, held by one replica at a time (see [`SharedJobs::claim_retrain`]);
+/// dropping it gives it up.
+pub struct RetrainClaim(#[allow(dead_code)] Box<dyn Send + Sync>);
+
+impl RetrainClaim {
+    /// A claim that lasts as long as `holder` (whose drop frees it).
+    pub fn new(holder: impl Send + Sync + 'static) -> Self {
+        RetrainClaim(Box::new(holder))
+    }
+}
+
+impl std::fmt::Debug for RetrainClaim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RetrainClaim")
+    }
+}
+
+/// Why a retraining job was not started.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A job is running, on this replica or another.
+    #[error("a retraining job is already running")]
+    Running,
+    /// The shared store could not say whether another replica runs one.
+    #[error("cannot claim the retraining: {0}")]
+    Store(std::io::Error),
 }
 
 /// `record` as shared, or marked failed when it was left unfinished and untouched for
@@ -196,12 +228,15 @@ pub fn share_job(shared: Option<&Arc<dyn SharedJobs>>, job_id: &str, record: &im
     }
 }
 
-/// Jobs of this process: at most one runs at a time.
+/// Jobs of this process: at most one runs at a time, and with a shared store at most one
+/// across every replica.
 #[derive(Debug, Default)]
 pub struct Jobs {
     records: Mutex<HashMap<String, JobRecord>>,
     running: AtomicBool,
     shared: Option<Arc<dyn SharedJobs>>,
+    /// The shared store's claim, held while this replica's job runs.
+    claim: Mutex<Option<RetrainClaim>>,
 }
 
 impl Jobs {
@@ -252,10 +287,29 @@ impl Jobs {
         }
     }
 
-    /// Accepts a job unless one is running; returns its id.
-    pub fn try_start(&self, request: &RetrainRequest, current_version: &str) -> Option<String> {
+    /// Accepts a job unless one is running here or, with a shared store, on any replica;
+    /// returns its id. Blocks (the shared store): call it off the async runtime.
+    pub fn try_start(
+        &self,
+        request: &RetrainRequest,
+        current_version: &str,
+    ) -> Result<String, StartError> {
         if self.running.swap(true, Ordering::AcqRel) {
-            return None;
+            return Err(StartError::Running);
+        }
+        if let Some(shared) = &self.shared {
+            // Two replicas retraining at once would train on the same labels and promote
+            // one after the other: the work done twice, and the first promotion undone.
+            match shared.claim_retrain() {
+                Ok(Some(claim)) => *self.lock_claim() = Some(claim),
+                claimed => {
+                    self.running.store(false, Ordering::Release);
+                    return Err(match claimed {
+                        Err(e) => StartError::Store(e),
+                        _ => StartError::Running,
+                    });
+                }
+            }
         }
         let job_id = format!("job-{:016x}", rand::random::<u64>());
         let record = JobRecord {
@@ -279,7 +333,7 @@ impl Jobs {
             timings: Vec::new(),
         };
         self.lock().insert(job_id.clone(), record);
-        Some(job_id)
+        Ok(job_id)
     }
 
     /// A job's record.
@@ -300,11 +354,17 @@ impl Jobs {
 
     fn finish(&self, job_id: &str, change: impl FnOnce(&mut JobRecord)) {
         self.update(job_id, change);
+        // The record says finished before another replica may start.
+        self.lock_claim().take();
         self.running.store(false, Ordering::Release);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, JobRecord>> {
         self.records.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_claim(&self) -> std::sync::MutexGuard<'_, Option<RetrainClaim>> {
+        self.claim.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

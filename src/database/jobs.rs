@@ -1,12 +1,18 @@
 //! Retraining and import jobs in PostgreSQL, behind [`SharedJobs`]: each job's record as
-//! JSON, written by the replica that runs it, readable by every replica.
+//! JSON, written by the replica that runs it, readable by every replica; and the claim that
+//! lets one replica at a time retrain.
 
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio_postgres::NoTls;
+
 use super::Database;
-use crate::retrain::SharedJobs;
+use crate::retrain::{RetrainClaim, SharedJobs};
+
+/// Key of the session advisory lock a replica holds while it retrains.
+const RETRAIN_LOCK: i64 = 0x636f_6d6d_656e_7403;
 
 /// The jobs of one database.
 #[derive(Debug, Clone)]
@@ -58,6 +64,21 @@ impl SharedJobs for PgJobs {
                 )),
                 None => None,
             })
+        })
+    }
+
+    /// The lock is held by a connection of its own, outside the pool: dropping the claim
+    /// closes it, and so does the death of the replica (the server then frees the lock),
+    /// so a killed replica never blocks retraining.
+    fn claim_retrain(&self) -> io::Result<Option<RetrainClaim>> {
+        let config = self.database.config.clone();
+        self.database.run(move |_| async move {
+            let (client, connection) = config.connect(NoTls).await?;
+            tokio::spawn(connection);
+            let row = client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&RETRAIN_LOCK])
+                .await?;
+            Ok(row.get::<_, bool>(0).then(|| RetrainClaim::new(client)))
         })
     }
 

@@ -8,6 +8,7 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("migrations/0001_labels.sql")),
     (2, include_str!("migrations/0002_review.sql")),
     (3, include_str!("migrations/0003_keys_models_jobs.sql")),
+    (4, include_str!("migrations/0004_drop_redundant_index.sql")),
 ];
 
 /// Key of the session advisory lock held while migrating.

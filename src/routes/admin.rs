@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::keys::Role;
 use crate::registry::{is_version_id, RegistryError};
-use crate::retrain::{activate as activate_version, run_job, JobState, RetrainRequest};
+use crate::retrain::{activate as activate_version, run_job, JobState, RetrainRequest, StartError};
 use crate::routes::auth::Caller;
 use crate::routes::body::{read_json, Presence};
 use crate::routes::error::ApiError;
@@ -28,7 +28,7 @@ pub fn routes(table: &mut RouteTable) {
 }
 
 /// Handles `POST /v1/admin/retrain`: 202 with the job id; 409 while one runs.
-#[utoipa::path(post, path = "/v1/admin/retrain", tag = "admin", request_body(content = Option<serde_json::Value>, description = "Optional `{\"force\": bool, \"holdout\": 0.05-0.5}`"), responses((status = 202, description = "Job accepted: `{\"job_id\", \"state\"}`"), (status = 409, description = "`retrain_in_progress`"), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
+#[utoipa::path(post, path = "/v1/admin/retrain", tag = "admin", request_body(content = Option<serde_json::Value>, description = "Optional `{\"force\": bool, \"holdout\": 0.05-0.5}`"), responses((status = 202, description = "Job accepted: `{\"job_id\", \"state\"}`"), (status = 409, description = "`retrain_in_progress`: a job runs on this replica or, with PostgreSQL, on another"), (status = 503, description = "`store_unavailable`: the database that tells whether another replica retrains is down", body = crate::routes::error::ErrorBody), (status = "4XX", description = "Refused: `{\"error\": code, \"message\": ...}`", body = crate::routes::error::ErrorBody)))]
 pub async fn retrain(
     request: HttpRequest,
     caller: Caller,
@@ -43,17 +43,22 @@ pub async fn retrain(
         holdout,
         triggered_by: principal.key_id.unwrap_or_else(|| "open-mode".into()),
     };
-    let job_id = state
-        .jobs
-        .try_start(&retrain, &state.model_version())
-        .ok_or(ApiError::RetrainInProgress)?;
+    let state = state.into_inner();
+    let (starting, version) = (state.clone(), state.model_version());
+    let request = retrain.clone();
+    let job_id = blocking("jobs", move || {
+        let job_id = starting.jobs.try_start(&request, &version)?;
+        // Shared before the answer, so that any replica knows the id it gives.
+        starting.jobs.share(&job_id);
+        Ok(job_id)
+    })
+    .await?
+    .map_err(|e| match e {
+        StartError::Running => ApiError::RetrainInProgress,
+        StartError::Store(e) => ApiError::StoreUnavailable(e),
+    })?;
     let span = tracing::info_span!("retrain", job_id = %job_id);
     let job = job_id.clone();
-    let state = state.into_inner();
-    // Shared before the answer, so that any replica knows the id it gives.
-    let sharing = state.clone();
-    let shared_job = job.clone();
-    blocking("jobs", move || sharing.jobs.share(&shared_job)).await?;
     // Training runs on the blocking pool: scoring never waits for it.
     actix_web::rt::task::spawn_blocking(move || {
         span.in_scope(|| run_job(&state.retrain_context(), &state.jobs, &job, &retrain));

@@ -22,14 +22,16 @@ async fn replica(url: &str) -> TestApp {
 }
 
 /// The real binary serving on a free port against `url`; killed on drop.
-struct BinaryReplica {
+pub struct BinaryReplica {
     child: Child,
-    address: String,
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
     _data_dir: tempfile::TempDir,
 }
 
 impl BinaryReplica {
-    async fn start(url: &str) -> BinaryReplica {
+    /// Starts it and waits until it is ready.
+    pub async fn start(url: &str) -> BinaryReplica {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -70,7 +72,8 @@ impl BinaryReplica {
         }
     }
 
-    fn sigkill(&mut self) {
+    /// Kills it the way a crash would: no shutdown, nothing flushed or closed by it.
+    pub fn sigkill(&mut self) {
         let status = Command::new("kill")
             .args(["-KILL", &self.child.id().to_string()])
             .status()

@@ -1,8 +1,9 @@
 //! Keys, models and jobs in PostgreSQL: a key created or revoked through one replica's
 //! store takes effect on the others within a second; a promotion on one replica serves on
 //! the others (and on one started later with an empty data directory); a retrain on one
-//! replica trains over labels sent to another and can be followed from any; and
-//! `migrate-store` copies keys and models once however often it runs.
+//! replica trains over labels sent to another and can be followed from any, and only one
+//! replica retrains at a time; and `migrate-store` copies keys and models once however
+//! often it runs.
 
 use std::path::Path;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::{assert_error, spawn_app_with, status_and_json, within, TestApp};
+use crate::label_faults::BinaryReplica;
 use crate::postgres_server::{execute, fresh_schema, PostgresServer};
 use crate::retrain::{start_retrain, wait_for_job};
 
@@ -208,6 +210,15 @@ async fn keys_keep_working_while_the_database_is_down() {
         .send(Method::GET, "/v1/admin/models", Some(&admin), None)
         .await;
     assert_error(models, 503, "store_unavailable", "registry while down").await;
+    let retrain = app
+        .send(
+            Method::POST,
+            "/v1/admin/retrain",
+            Some(&admin),
+            Some(&json!({})),
+        )
+        .await;
+    assert_error(retrain, 503, "store_unavailable", "retrain while down").await;
     server.start_again();
     let back = within(Duration::from_secs(5), || async {
         status_with(&app, "/v1/admin/models", Some(&admin)).await == 200
@@ -504,4 +515,50 @@ async fn a_replica_keeps_its_running_job_alive() {
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
     assert!(answer.contains("\"state\":\"succeeded\""), "{answer}");
+}
+
+/// `POST /v1/admin/retrain` on `app` with `body`.
+async fn post_retrain(app: &TestApp, body: Value) -> reqwest::Response {
+    app.send(Method::POST, "/v1/admin/retrain", None, Some(&body))
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_replica_retrains_at_a_time_and_a_killed_one_leaves_its_turn() {
+    let url = fresh_schema("cg_retrain_turn").await;
+    let (a, b) = (replica(&url).await, replica(&url).await);
+    let job_id = start_retrain(&b, json!({"force": true})).await;
+    let refused = post_retrain(&a, json!({"force": true})).await;
+    assert_error(refused, 409, "retrain_in_progress", "while B retrains").await;
+    let job = wait_for_job(&a, &job_id).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    // B's turn ended with its job.
+    let next = start_retrain(&a, json!({"force": true})).await;
+    assert_eq!(wait_for_job(&b, &next).await["state"], "succeeded");
+
+    // A replica killed mid-job cannot say it stopped: the database frees its turn when
+    // the connection drops.
+    let mut doomed = BinaryReplica::start(&url).await;
+    let started = reqwest::Client::new()
+        .post(format!("{}/v1/admin/retrain", doomed.address))
+        .json(&json!({"force": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 202);
+    let refused = post_retrain(&a, json!({"force": true})).await;
+    assert_error(
+        refused,
+        409,
+        "retrain_in_progress",
+        "while the binary retrains",
+    )
+    .await;
+    doomed.sigkill();
+    let took = within(Duration::from_secs(5), || async {
+        post_retrain(&a, json!({"force": true})).await.status() == 202
+    })
+    .await;
+    println!("A could retrain {took:?} after the SIGKILL");
+    assert!(took.is_some(), "the killed replica's turn is freed");
 }
