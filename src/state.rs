@@ -11,8 +11,7 @@ use anyhow::Context;
 
 use crate::akismet::UsageStats;
 use crate::cache::{
-    Cache, LocalCache, MemoryBudget, RedisCache, StoreMemory, MAX_KNOWN_SHARED,
-    REVIEW_MEMORY_PER_JSON_BYTE,
+    Cache, LocalCache, MemoryBudget, RedisCache, StoreMemory, REVIEW_MEMORY_PER_JSON_BYTE,
 };
 use crate::classifier::{parse_manifest, MANIFEST_FILE, MODEL_FILE};
 use crate::database::{Database, PgJobs, PgKeys, PgLabels, PgModels, PgReview};
@@ -27,6 +26,7 @@ use crate::scoring::{shipped_artifact, Scorer};
 use crate::settings::Settings;
 use crate::signals::SignalPolicy;
 use crate::telemetry::WarnThrottle;
+use crate::text::fuzzy::Signature;
 
 /// State shared by all workers and handlers.
 pub struct AppState {
@@ -192,7 +192,6 @@ pub fn build(settings: &Settings) -> anyhow::Result<(AppState, Startup)> {
             )
         })?,
     };
-    remember_labelled_spam(&labels, &cache).context("cannot read the label log")?;
     // The active model counts labels through `labels_through` in its shared counts only;
     // their site layers come from the log (later labels were replayed into both).
     let mut layered = Ok(());
@@ -207,8 +206,13 @@ pub fn build(settings: &Settings) -> anyhow::Result<(AppState, Startup)> {
     crate::fuzzy::shipped_index();
     let metrics = Metrics::new();
     metrics.model_in_use(labels.live().current().model_version());
+    let labels = Arc::new(labels);
+    let log = labels.clone();
+    cache
+        .share_labelled_spam(Arc::new(move |keep| labelled_spam(&log, keep)))
+        .context("cannot read the label log")?;
     let state = AppState {
-        labels: Arc::new(labels),
+        labels,
         shared_labels,
         keys,
         data_dir: settings.data_dir.clone(),
@@ -250,15 +254,10 @@ pub fn load_scorer(settings: &Settings) -> anyhow::Result<Scorer> {
     })
 }
 
-/// Shares the fingerprints of the spam labels in force with the fuzzy store: in process it
-/// starts empty, and Redis may have lost them (it keeps nothing on disk) or never had those
-/// imported while no service ran. Only the newest [`MAX_KNOWN_SHARED`] reach Redis, which
-/// keeps no more.
-fn remember_labelled_spam(labels: &LabelBook, cache: &Cache) -> std::io::Result<()> {
-    let keep = match cache {
-        Cache::Local(_) => usize::MAX,
-        Cache::Redis(_) => MAX_KNOWN_SHARED,
-    };
+/// The fingerprints of the newest `keep` spam labels in force, oldest first: what the fuzzy
+/// store is given at start (in process it starts empty) and again whenever Redis, which keeps
+/// nothing on disk, has lost them.
+fn labelled_spam(labels: &LabelBook, keep: usize) -> std::io::Result<Vec<Signature>> {
     let mut signatures = std::collections::VecDeque::new();
     let mut after = 0;
     loop {
@@ -280,10 +279,7 @@ fn remember_labelled_spam(labels: &LabelBook, cache: &Cache) -> std::io::Result<
             None => break,
         }
     }
-    if !signatures.is_empty() {
-        cache.share_labelled_spam(signatures.into());
-    }
-    Ok(())
+    Ok(signatures.into())
 }
 
 /// The PostgreSQL label store when a database URL is set (connected and migrated).

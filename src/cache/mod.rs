@@ -30,6 +30,7 @@ pub use fuzzy::{FuzzyFindings, KNOWN_SPAM_TTL, MAX_KNOWN_SHARED, MAX_RECENT_SHAR
 pub use local::LocalCache;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -285,13 +286,23 @@ impl Cache {
         }
     }
 
-    /// Shares the fingerprints of the spam labels in force at start: Redis keeps nothing on
-    /// disk, and labels imported while no service ran were never sent. In process they go
-    /// straight into the store; through Redis, in the background.
-    pub fn share_labelled_spam(&self, signatures: Vec<Signature>) {
+    /// Shares the fingerprints of the spam labels in force, as `read(keep)` gives the
+    /// newest `keep` of them. In process they go straight into the store, once (a failed
+    /// read is returned). Through Redis, in the background: at start, since labels imported
+    /// while no service ran were never sent; and again whenever Redis has lost them (it
+    /// keeps nothing on disk), for every replica, without waiting for one to restart.
+    pub fn share_labelled_spam(&self, read: LabelledSpam) -> std::io::Result<()> {
         match self {
-            Cache::Local(c) => signatures.iter().for_each(|s| c.fuzzy.remember_spam(s)),
-            Cache::Redis(r) => r.share_labelled_spam(signatures),
+            Cache::Local(c) => {
+                read(usize::MAX)?
+                    .iter()
+                    .for_each(|s| c.fuzzy.remember_spam(s));
+                Ok(())
+            }
+            Cache::Redis(r) => {
+                r.share_labelled_spam(read);
+                Ok(())
+            }
         }
     }
 
@@ -311,6 +322,10 @@ impl Cache {
         }
     }
 }
+
+/// Reads the fingerprints of the newest `keep` spam labels in force (see
+/// [`Cache::share_labelled_spam`]). Blocks.
+pub type LabelledSpam = Arc<dyn Fn(usize) -> std::io::Result<Vec<Signature>> + Send + Sync>;
 
 impl VerdictCache for Cache {
     async fn get(&self, key: &CacheKey) -> Option<CachedVerdict> {

@@ -21,7 +21,7 @@ use tokio::runtime::{Handle, Runtime};
 use super::fuzzy::{
     now_ms, site_tag, FuzzyFindings, KNOWN_SPAM_TTL, MAX_KNOWN_SHARED, MAX_RECENT_SHARED,
 };
-use super::{CacheHealth, CacheKey, CachedVerdict, CommentId, Lookup, VerdictCache};
+use super::{CacheHealth, CacheKey, CachedVerdict, CommentId, LabelledSpam, Lookup, VerdictCache};
 use crate::review::{HistoryError, ItemsFuture, ReviewItem, ReviewStore, MAX_BYTES, MAX_ITEMS};
 use crate::signals::{SignalCounts, SignalKeys, FLOOD_WINDOW_SECS};
 use crate::text::fuzzy::{Signature, BUCKET_CAP, HASHES, MATCH_THRESHOLD};
@@ -984,6 +984,42 @@ return 1
 const SEED_BATCH: usize = 500;
 /// Longest one such pipeline may take.
 const SEED_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often a replica checks that Redis still holds the labelled spam fingerprints: at
+/// most this long after a Redis restart they are missing.
+const SEED_CHECK: Duration = Duration::from_secs(5);
+
+/// Reads the labelled spam fingerprints (off the runtime) and sends them in pipelines of
+/// [`SEED_BATCH`], one after the other; whether all were sent.
+async fn seed(manager: &mut Conn, prefix: &str, read: LabelledSpam) -> bool {
+    let signatures = match tokio::task::spawn_blocking(move || read(MAX_KNOWN_SHARED)).await {
+        Ok(Ok(signatures)) => signatures,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot read the label log to share its spam fingerprints");
+            return false;
+        }
+        Err(_) => return false,
+    };
+    for batch in signatures.chunks(SEED_BATCH) {
+        let mut pipe = redis::pipe();
+        for signature in batch {
+            pipe.add_command(remember_spam_cmd(prefix, signature, now_ms()))
+                .ignore();
+        }
+        let sent = tokio::time::timeout(SEED_TIMEOUT, pipe.query_async::<()>(manager)).await;
+        if !matches!(sent, Ok(Ok(()))) {
+            tracing::warn!(
+                fingerprints = signatures.len(),
+                "cannot share the labelled spam fingerprints through Redis; new labels still are"
+            );
+            return false;
+        }
+    }
+    tracing::info!(
+        fingerprints = signatures.len(),
+        "labelled spam fingerprints shared through Redis"
+    );
+    true
+}
 
 /// The keys of `signature`'s band buckets of `kind` (`k` labelled spam, `r` recent).
 fn band_bucket_keys(prefix: &str, kind: &str, signature: &Signature) -> Vec<String> {
@@ -1067,34 +1103,44 @@ impl RedisCache {
         self.spawn_write(remember_spam_cmd(&self.fuzzy_prefix(), signature, now_ms()));
     }
 
-    /// See [`super::Cache::share_labelled_spam`]: in pipelines of [`SEED_BATCH`], one after
-    /// the other on the cache's runtime, not awaited. Start-up work, not a request's: a
-    /// failure is logged and stops the seeding but does not count towards the breaker.
-    pub fn share_labelled_spam(&self, signatures: Vec<Signature>) {
+    /// See [`super::Cache::share_labelled_spam`]: on the cache's runtime, not awaited. A
+    /// marker key goes with the fingerprints; every [`SEED_CHECK`] the replica sets it if
+    /// absent, and when that succeeds Redis has lost it (a restart, a flush) along with the
+    /// fingerprints, so this replica, the first to notice, sends them again. Start-up and
+    /// background work, not a request's: failures are logged and do not count towards the
+    /// breaker; a failed send removes the marker so that the next check tries again.
+    pub fn share_labelled_spam(&self, read: LabelledSpam) {
         let (shared, prefix) = (self.shared.clone(), self.fuzzy_prefix());
         self.handle.spawn(async move {
+            let marker = format!("{prefix}ks:shared");
             let mut manager = shared.manager.clone();
-            for batch in signatures.chunks(SEED_BATCH) {
-                let mut pipe = redis::pipe();
-                for signature in batch {
-                    pipe.add_command(remember_spam_cmd(&prefix, signature, now_ms()))
-                        .ignore();
+            let mut at_start = true;
+            loop {
+                let mut set = redis::cmd("SET");
+                set.arg(&marker).arg(1).arg("NX");
+                let lost = tokio::time::timeout(
+                    SEED_TIMEOUT,
+                    set.query_async::<Option<String>>(&mut manager),
+                )
+                .await;
+                let lost = matches!(lost, Ok(Ok(Some(_))));
+                if at_start || lost {
+                    if lost && !at_start {
+                        tracing::info!(
+                            "Redis lost the labelled spam fingerprints; sharing them again"
+                        );
+                    }
+                    if !seed(&mut manager, &prefix, read.clone()).await {
+                        let mut del = redis::cmd("DEL");
+                        del.arg(&marker);
+                        let _ =
+                            tokio::time::timeout(SEED_TIMEOUT, del.query_async::<()>(&mut manager))
+                                .await;
+                    }
                 }
-                let sent =
-                    tokio::time::timeout(SEED_TIMEOUT, pipe.query_async::<()>(&mut manager)).await;
-                if !matches!(sent, Ok(Ok(()))) {
-                    tracing::warn!(
-                        fingerprints = signatures.len(),
-                        "cannot share the labelled spam fingerprints through Redis; \
-                         new labels still are"
-                    );
-                    return;
-                }
+                at_start = false;
+                tokio::time::sleep(SEED_CHECK).await;
             }
-            tracing::info!(
-                fingerprints = signatures.len(),
-                "labelled spam fingerprints shared through Redis"
-            );
         });
     }
 
