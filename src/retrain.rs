@@ -160,12 +160,17 @@ pub trait SharedJobs: Send + Sync + std::fmt::Debug {
 
 /// The right to retrain, held by one replica at a time (see [`SharedJobs::claim_retrain`]);
 /// dropping it gives it up.
-pub struct RetrainClaim(#[allow(dead_code)] Box<dyn Send + Sync>);
+pub struct RetrainClaim {
+    /// Kept only to be dropped with the claim.
+    _holder: Box<dyn Send + Sync>,
+}
 
 impl RetrainClaim {
     /// A claim that lasts as long as `holder` (whose drop frees it).
     pub fn new(holder: impl Send + Sync + 'static) -> Self {
-        RetrainClaim(Box::new(holder))
+        RetrainClaim {
+            _holder: Box::new(holder),
+        }
     }
 }
 

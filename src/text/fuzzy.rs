@@ -313,7 +313,12 @@ impl FuzzyIndex {
         };
         for key in entry.signature.band_keys() {
             if let Some(bucket) = self.buckets.get_mut(&key) {
-                bucket.retain(|&other| other != id);
+                // An id is in a bucket at most once (insert removes it first), and what is
+                // removed is mostly the oldest entry, at the bucket's front: the search
+                // stops there instead of going over the whole bucket as `retain` would.
+                if let Some(at) = bucket.iter().position(|&other| other == id) {
+                    bucket.remove(at);
+                }
                 if bucket.is_empty() {
                     self.buckets.remove(&key);
                 }
