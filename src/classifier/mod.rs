@@ -819,7 +819,19 @@ fn prefetch(table: &[f32], bucket: u32) {
 /// the comment (a word and its n-grams), which the addresses settle without comparing bytes.
 #[inline(always)]
 fn same_text(a: &str, b: &str) -> bool {
-    a.len() == b.len() && (a.as_ptr() == b.as_ptr() || a == b)
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.as_ptr() == b.as_ptr() {
+        return true;
+    }
+    // Prefixes and n-grams, most of what is compared, are a few bytes: a loop here costs
+    // less than a call to `memcmp`.
+    if a.len() <= 8 {
+        a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+    } else {
+        a == b
+    }
 }
 
 /// `r`, or +0.0 when `r` is NaN, without a branch (the compiler turns the plain `if` into
