@@ -988,16 +988,60 @@ const SEED_TIMEOUT: Duration = Duration::from_secs(5);
 /// most this long after a Redis restart they are missing.
 const SEED_CHECK: Duration = Duration::from_secs(5);
 
+/// The loop of [`RedisCache::share_labelled_spam`]: shares at start, then every
+/// [`SEED_CHECK`] sets the marker if absent and shares again when that succeeds.
+async fn keep_labelled_spam_shared(mut manager: Conn, prefix: String, read: LabelledSpam) {
+    let marker = format!("{prefix}ks:shared");
+    let (mut at_start, mut failing) = (true, false);
+    loop {
+        let mut set = redis::cmd("SET");
+        set.arg(&marker).arg(1).arg("NX");
+        let lost = tokio::time::timeout(
+            SEED_TIMEOUT,
+            set.query_async::<Option<String>>(&mut manager),
+        )
+        .await;
+        let lost = matches!(lost, Ok(Ok(Some(_))));
+        if at_start || lost {
+            if lost && !at_start && !failing {
+                tracing::info!("Redis lost the labelled spam fingerprints; sharing them again");
+            }
+            match seed(&mut manager, &prefix, read.clone()).await {
+                Ok(fingerprints) => {
+                    failing = false;
+                    tracing::info!(
+                        fingerprints,
+                        "labelled spam fingerprints shared through Redis"
+                    );
+                }
+                Err(why) => {
+                    // Once per run of failures: the retry at every check would repeat it.
+                    if !std::mem::replace(&mut failing, true) {
+                        tracing::warn!(
+                            error = %why,
+                            "cannot share the labelled spam fingerprints through Redis; \
+                             new labels still are, and this is retried"
+                        );
+                    }
+                    let mut del = redis::cmd("DEL");
+                    del.arg(&marker);
+                    let _ = tokio::time::timeout(SEED_TIMEOUT, del.query_async::<()>(&mut manager))
+                        .await;
+                }
+            }
+        }
+        at_start = false;
+        tokio::time::sleep(SEED_CHECK).await;
+    }
+}
+
 /// Reads the labelled spam fingerprints (off the runtime) and sends them in pipelines of
-/// [`SEED_BATCH`], one after the other; whether all were sent.
-async fn seed(manager: &mut Conn, prefix: &str, read: LabelledSpam) -> bool {
+/// [`SEED_BATCH`], one after the other; how many were sent, or why not all.
+async fn seed(manager: &mut Conn, prefix: &str, read: LabelledSpam) -> Result<usize, String> {
     let signatures = match tokio::task::spawn_blocking(move || read(MAX_KNOWN_SHARED)).await {
         Ok(Ok(signatures)) => signatures,
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "cannot read the label log to share its spam fingerprints");
-            return false;
-        }
-        Err(_) => return false,
+        Ok(Err(e)) => return Err(format!("cannot read the label log: {e}")),
+        Err(e) => return Err(format!("the label log reader failed: {e}")),
     };
     for batch in signatures.chunks(SEED_BATCH) {
         let mut pipe = redis::pipe();
@@ -1007,18 +1051,10 @@ async fn seed(manager: &mut Conn, prefix: &str, read: LabelledSpam) -> bool {
         }
         let sent = tokio::time::timeout(SEED_TIMEOUT, pipe.query_async::<()>(manager)).await;
         if !matches!(sent, Ok(Ok(()))) {
-            tracing::warn!(
-                fingerprints = signatures.len(),
-                "cannot share the labelled spam fingerprints through Redis; new labels still are"
-            );
-            return false;
+            return Err("Redis did not take them".to_owned());
         }
     }
-    tracing::info!(
-        fingerprints = signatures.len(),
-        "labelled spam fingerprints shared through Redis"
-    );
-    true
+    Ok(signatures.len())
 }
 
 /// The keys of `signature`'s band buckets of `kind` (`k` labelled spam, `r` recent).
@@ -1110,38 +1146,9 @@ impl RedisCache {
     /// background work, not a request's: failures are logged and do not count towards the
     /// breaker; a failed send removes the marker so that the next check tries again.
     pub fn share_labelled_spam(&self, read: LabelledSpam) {
-        let (shared, prefix) = (self.shared.clone(), self.fuzzy_prefix());
-        self.handle.spawn(async move {
-            let marker = format!("{prefix}ks:shared");
-            let mut manager = shared.manager.clone();
-            let mut at_start = true;
-            loop {
-                let mut set = redis::cmd("SET");
-                set.arg(&marker).arg(1).arg("NX");
-                let lost = tokio::time::timeout(
-                    SEED_TIMEOUT,
-                    set.query_async::<Option<String>>(&mut manager),
-                )
-                .await;
-                let lost = matches!(lost, Ok(Ok(Some(_))));
-                if at_start || lost {
-                    if lost && !at_start {
-                        tracing::info!(
-                            "Redis lost the labelled spam fingerprints; sharing them again"
-                        );
-                    }
-                    if !seed(&mut manager, &prefix, read.clone()).await {
-                        let mut del = redis::cmd("DEL");
-                        del.arg(&marker);
-                        let _ =
-                            tokio::time::timeout(SEED_TIMEOUT, del.query_async::<()>(&mut manager))
-                                .await;
-                    }
-                }
-                at_start = false;
-                tokio::time::sleep(SEED_CHECK).await;
-            }
-        });
+        let (manager, prefix) = (self.shared.manager.clone(), self.fuzzy_prefix());
+        self.handle
+            .spawn(keep_labelled_spam_shared(manager, prefix, read));
     }
 
     /// See [`super::Cache::forget_spam`]: the entry goes; its ids left in the buckets point
