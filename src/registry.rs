@@ -30,6 +30,10 @@ pub const REGISTRY_DIR: &str = "models";
 pub const ACTIVE_FILE: &str = "ACTIVE";
 /// File of a version's registry entry.
 pub const ENTRY_FILE: &str = "entry.json";
+/// Empty file in a version's directory once the version is known to be in the shared store:
+/// only such copies are dropped when the store no longer holds them, never a version that
+/// was only ever local (a data directory switched to the database without `migrate-store`).
+pub const IN_STORE_FILE: &str = "in-store";
 
 /// What the registry knows of a version besides its manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -200,21 +204,61 @@ impl Registry {
         entry: &RegistryEntry,
     ) -> Result<(), RegistryError> {
         // Every start registers the configured model: a few MB not sent again each time.
-        if shared
+        let dir = self.version_dir(&entry.version);
+        if !shared
             .contains(&entry.version)
             .map_err(RegistryError::Store)?
         {
-            return Ok(());
+            let read = |name: &str| fs::read(dir.join(name)).map_err(Self::io(&dir));
+            let model = StoredModel {
+                entry: entry.clone(),
+                manifest: read(MANIFEST_FILE)?,
+                artifact: read(MODEL_FILE)?,
+            };
+            shared.put(&model).map_err(RegistryError::Store)?;
         }
-        let dir = self.version_dir(&entry.version);
-        let read = |name: &str| fs::read(dir.join(name)).map_err(Self::io(&dir));
-        let model = StoredModel {
-            entry: entry.clone(),
-            manifest: read(MANIFEST_FILE)?,
-            artifact: read(MODEL_FILE)?,
+        Self::mark_in_store(&dir)
+    }
+
+    /// Marks the copy in `dir` as one of a version in the shared store ([`IN_STORE_FILE`]).
+    fn mark_in_store(dir: &Path) -> Result<(), RegistryError> {
+        let marker = dir.join(IN_STORE_FILE);
+        fs::write(&marker, b"").map_err(Self::io(&marker))
+    }
+
+    /// With the shared store: deletes the local copies of versions it no longer holds
+    /// (pruned or deleted through another replica, which cannot reach this directory),
+    /// except `serving` and the active version, and except copies never marked as in the
+    /// store ([`IN_STORE_FILE`]); answers the versions deleted. Without one: nothing.
+    pub fn drop_stale_copies(&self, serving: &str) -> Result<Vec<String>, RegistryError> {
+        let Some(shared) = &self.shared else {
+            return Ok(Vec::new());
         };
-        shared.put(&model).map_err(RegistryError::Store)?;
-        Ok(())
+        let held: std::collections::HashSet<String> = shared
+            .entries()
+            .map_err(RegistryError::Store)?
+            .into_iter()
+            .map(|e| e.version)
+            .collect();
+        let active = shared.active().map_err(RegistryError::Store)?;
+        let mut dropped = Vec::new();
+        for version in self.local_versions()? {
+            let dir = self.version_dir(&version);
+            if held.contains(&version)
+                || version == serving
+                || active.as_deref() == Some(version.as_str())
+                || !dir.join(IN_STORE_FILE).exists()
+            {
+                continue;
+            }
+            match fs::remove_dir_all(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Self::io(&dir)(e))
+                }
+                _ => dropped.push(version),
+            }
+        }
+        Ok(dropped)
     }
 
     /// [`Registry::register`] in the local directory only.
@@ -353,7 +397,8 @@ impl Registry {
         if stored.entry.version != version {
             return Err(RegistryError::UnknownVersion(version.to_owned()));
         }
-        self.cache_bytes(&stored.artifact, &stored.manifest, &stored.entry)
+        self.cache_bytes(&stored.artifact, &stored.manifest, &stored.entry)?;
+        Self::mark_in_store(&self.version_dir(version))
     }
 
     fn entry(&self, version: &str) -> Result<RegistryEntry, RegistryError> {
@@ -393,22 +438,27 @@ impl Registry {
     /// The entries of the versions in the local directory.
     fn local_entries(&self) -> Result<Vec<RegistryEntry>, RegistryError> {
         let mut entries = Vec::new();
-        let dir = match fs::read_dir(&self.root) {
-            Ok(dir) => dir,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(Self::io(&self.root)(e)),
-        };
-        for item in dir.flatten() {
-            let name = item.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') || !item.path().join(ENTRY_FILE).exists() {
-                continue;
-            }
+        for name in self.local_versions()? {
             match self.entry(&name) {
                 Ok(entry) => entries.push(entry),
                 Err(e) => tracing::error!(error = %e, "unreadable registry entry skipped"),
             }
         }
         Ok(entries)
+    }
+
+    /// The names of the version directories in the local directory (those with an entry).
+    fn local_versions(&self) -> Result<Vec<String>, RegistryError> {
+        let dir = match fs::read_dir(&self.root) {
+            Ok(dir) => dir,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Self::io(&self.root)(e)),
+        };
+        Ok(dir
+            .flatten()
+            .map(|item| item.file_name().to_string_lossy().into_owned())
+            .filter(|name| !name.starts_with('.') && self.root.join(name).join(ENTRY_FILE).exists())
+            .collect())
     }
 
     /// Deletes the oldest versions beyond `keep`, never the active one; returns those removed.

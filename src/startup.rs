@@ -379,19 +379,28 @@ fn beat_for_running_jobs(follower: std::sync::Weak<AppState>) {
 /// reaches this one without Redis (with Redis, its announcement usually comes first).
 const ACTIVE_MODEL_POLL: Duration = Duration::from_millis(500);
 
+/// How often a replica drops its local copies of versions the shared registry no longer
+/// holds (pruned through another replica); also after each version it follows.
+const STALE_COPIES_EVERY: Duration = Duration::from_secs(60);
+
 /// Follows the shared registry's active pointer from a thread of its own (loading a model
-/// blocks), until the state is gone.
+/// blocks), until the state is gone; and keeps the local copies to what the registry holds.
 fn poll_active_model(follower: std::sync::Weak<AppState>) {
     let spawned = std::thread::Builder::new()
         .name("model-follower".into())
         .spawn(move || {
             // A version that failed to load is not retried until the pointer moves on.
             let mut failed: Option<String> = None;
+            let mut tidied = std::time::Instant::now();
             loop {
                 std::thread::sleep(ACTIVE_MODEL_POLL);
                 let Some(state) = follower.upgrade() else {
                     return;
                 };
+                if tidied.elapsed() >= STALE_COPIES_EVERY {
+                    drop_stale_copies(&state);
+                    tidied = std::time::Instant::now();
+                }
                 // Unlocked first: the usual answer (no change) takes no lock.
                 let active = match state.registry.active() {
                     Ok(Some(active)) => active,
@@ -409,6 +418,8 @@ fn poll_active_model(follower: std::sync::Weak<AppState>) {
                         tracing::info!(version, "following the model version another replica activated");
                         state.metrics.model_in_use(&version);
                         failed = None;
+                        drop_stale_copies(&state);
+                        tidied = std::time::Instant::now();
                     }
                     Ok(None) => {}
                     Err(e) => {
@@ -423,6 +434,17 @@ fn poll_active_model(follower: std::sync::Weak<AppState>) {
         });
     if let Err(e) = spawned {
         tracing::error!(error = %e, "cannot start following the shared model registry");
+    }
+}
+
+/// Drops the local copies of versions the shared registry no longer holds; logs what it did.
+fn drop_stale_copies(state: &AppState) {
+    match state.registry.drop_stale_copies(&state.model_version()) {
+        Ok(dropped) if !dropped.is_empty() => {
+            tracing::info!(?dropped, "local copies of deleted model versions removed");
+        }
+        Ok(_) => {}
+        Err(e) => tracing::debug!(error = %e, "cannot tidy the local model copies"),
     }
 }
 

@@ -562,3 +562,53 @@ async fn one_replica_retrains_at_a_time_and_a_killed_one_leaves_its_turn() {
     println!("A could retrain {took:?} after the SIGKILL");
     assert!(took.is_some(), "the killed replica's turn is freed");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn versions_pruned_through_one_replica_leave_the_others_local_copies() {
+    let url = fresh_schema("cg_stale_copies").await;
+    let a = replica(&url).await;
+    let pruning_url = url.clone();
+    let b = spawn_app_with(move |s| {
+        s.database_url = Some(pruning_url);
+        s.keep_versions = 1;
+    })
+    .await;
+    let shipped = serving(&a).await;
+    let copies = a.settings.data_dir.join("models");
+    assert!(copies.join(&shipped).exists());
+    // A version only ever in A's directory (never migrated): not A's to delete.
+    let local_only = copies.join("nb-000000local");
+    std::fs::create_dir_all(&local_only).unwrap();
+    let mut entry: Value =
+        serde_json::from_slice(&std::fs::read(copies.join(&shipped).join("entry.json")).unwrap())
+            .unwrap();
+    entry["version"] = json!("nb-000000local");
+    std::fs::write(local_only.join("entry.json"), entry.to_string()).unwrap();
+
+    // Two promotions on B, each pruning all but the newest from the database; A follows
+    // both, and by the second one the shipped version has long been pruned.
+    for round in 1..=2 {
+        let job_id = start_retrain(&b, json!({"force": true})).await;
+        let job = wait_for_job(&b, &job_id).await;
+        assert_eq!(job["state"], "succeeded", "round {round}: {job}");
+        let promoted = job["model_version"].as_str().unwrap().to_owned();
+        let followed = within(Duration::from_secs(3), || async {
+            serving(&a).await == promoted
+        })
+        .await;
+        assert!(followed.is_some(), "round {round}: A follows {promoted}");
+    }
+    let dropped = within(Duration::from_secs(2), || async {
+        !copies.join(&shipped).exists()
+    })
+    .await;
+    assert!(
+        dropped.is_some(),
+        "A's copy of the pruned shipped version is gone"
+    );
+    assert!(local_only.exists(), "the local-only version is kept");
+    assert!(
+        copies.join(serving(&a).await).join("entry.json").exists(),
+        "the version served is kept"
+    );
+}
