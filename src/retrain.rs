@@ -358,10 +358,11 @@ impl Jobs {
     }
 
     fn finish(&self, job_id: &str, change: impl FnOnce(&mut JobRecord)) {
-        self.update(job_id, change);
-        // The record says finished before another replica may start.
+        // The turn is given up before the record says finished: whoever sees the job end
+        // may ask for the next one at once, here or on another replica.
         self.lock_claim().take();
         self.running.store(false, Ordering::Release);
+        self.update(job_id, change);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, JobRecord>> {

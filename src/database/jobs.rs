@@ -11,8 +11,10 @@ use tokio_postgres::NoTls;
 use super::Database;
 use crate::retrain::{RetrainClaim, SharedJobs};
 
-/// Key of the session advisory lock a replica holds while it retrains.
-const RETRAIN_LOCK: i64 = 0x636f_6d6d_656e_7403;
+/// First key of the session advisory lock a replica holds while it retrains; the second is
+/// a hash of the schema, since advisory locks are per database and deployments that share
+/// one database in schemas of their own must not wait on each other.
+const RETRAIN_LOCK: i32 = 0x636f_6d03;
 
 /// The jobs of one database.
 #[derive(Debug, Clone)]
@@ -67,19 +69,28 @@ impl SharedJobs for PgJobs {
         })
     }
 
-    /// The lock is held by a connection of its own, outside the pool: dropping the claim
-    /// closes it, and so does the death of the replica (the server then frees the lock),
-    /// so a killed replica never blocks retraining.
+    /// The lock is held by a connection of its own, outside the pool: the death of the
+    /// replica closes it (the server then frees the lock), so a killed replica never blocks
+    /// retraining.
     fn claim_retrain(&self) -> io::Result<Option<RetrainClaim>> {
         let config = self.database.config.clone();
-        self.database.run(move |_| async move {
+        let client = self.database.run(move |_| async move {
             let (client, connection) = config.connect(NoTls).await?;
             tokio::spawn(connection);
             let row = client
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&RETRAIN_LOCK])
+                .query_one(
+                    "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))",
+                    &[&RETRAIN_LOCK],
+                )
                 .await?;
-            Ok(row.get::<_, bool>(0).then(|| RetrainClaim::new(client)))
-        })
+            Ok(row.get::<_, bool>(0).then_some(client))
+        })?;
+        Ok(client.map(|client| {
+            RetrainClaim::new(HeldLock {
+                client: Some(client),
+                database: self.database.clone(),
+            })
+        }))
     }
 
     fn touch(&self, job_ids: &[String]) -> io::Result<()> {
@@ -94,5 +105,30 @@ impl SharedJobs for PgJobs {
                 .await?;
             Ok(())
         })
+    }
+}
+
+/// The retraining lock and the connection holding it.
+struct HeldLock {
+    client: Option<tokio_postgres::Client>,
+    database: Arc<Database>,
+}
+
+impl Drop for HeldLock {
+    /// Unlocks before closing: a closed connection frees the lock only once its server
+    /// process has gone, and a retrain asked for the moment a job ends must find it free.
+    /// (Dropped off the async runtime: when a job finishes.)
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            let _ = self.database.run(move |_| async move {
+                client
+                    .execute(
+                        "SELECT pg_advisory_unlock($1, hashtext(current_schema()))",
+                        &[&RETRAIN_LOCK],
+                    )
+                    .await?;
+                Ok(())
+            });
+        }
     }
 }
