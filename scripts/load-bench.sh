@@ -19,25 +19,8 @@ if [ -z "$BIN" ]; then cargo build --release --quiet; BIN=target/release/comment
 SCENARIOS="${SCENARIOS:-healthz miss hit akismet redis-down}"
 export COMMENTGUARD_RATE_LIMIT="${COMMENTGUARD_RATE_LIMIT:-1000000000}"
 
-# Comment bodies from the corpus, with a __N__ slot that makes each request unique.
-python3 - <<'PY'
-import json
-from urllib.parse import urlencode
-out = open("target/bench-bodies.txt", "w")
-forms = open("target/bench-forms.txt", "w")
-for path in ["fixtures/corpus/youtube.jsonl", "fixtures/corpus/sms.jsonl"]:
-    for line in open(path, encoding="utf-8"):
-        row = json.loads(line)
-        body = {"content": row["text"] + " #__N__", "author": row.get("author") or "", "user_ip": "192.0.2.1"}
-        out.write(json.dumps(body, ensure_ascii=False) + "\n")
-        # The same comment as an Akismet comment-check (open mode takes any well-formed key).
-        form = {"api_key": "benchbench12", "blog": "https://blog.example", "user_ip": "192.0.2.1",
-                "comment_type": "comment", "comment_author": row.get("author") or "",
-                "comment_content": row["text"] + " #__N__"}
-        forms.write(urlencode(form) + "\n")
-PY
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source scripts/bench-common.sh
+write_bench_bodies
 REDIS_PORT=$(free_port)
 APP_PORT=$(free_port)
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
@@ -50,7 +33,7 @@ COMMENTGUARD_BIND="127.0.0.1:$APP_PORT" COMMENTGUARD_REDIS_URL="redis://127.0.0.
   COMMENTGUARD_FLOOD_MAX_PER_15S=1000000000 COMMENTGUARD_SIGNAL_MAX_REPEATS=1000000000 \
   RUST_LOG=warn "$BIN" serve &
 APP_PID=$!
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$APP_PORT/readyz" >/dev/null && break; sleep 0.1; done
+wait_ready "the service" "$APP_PORT"
 
 run() { # name, then wrk arguments
   local name=$1; shift

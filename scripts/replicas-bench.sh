@@ -37,23 +37,10 @@ PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail
 for tool in wrk redis-server psql python3; do
   command -v "$tool" >/dev/null || { echo "$tool missing (Debian packages wrk, redis-server, postgresql-client, python3)" >&2; exit 1; }
 done
-BIN="${BIN:-}"
-if [ -z "$BIN" ]; then cargo build --release --locked --quiet --bin commentguard; BIN=target/release/commentguard; fi
-export COMMENTGUARD_RATE_LIMIT=1000000000 COMMENTGUARD_FLOOD_MAX_PER_15S=1000000000 \
-  COMMENTGUARD_SIGNAL_MAX_REPEATS=1000000000 RUST_LOG=warn
-
-# Comment bodies from the shipped corpus with a __N__ slot (as scripts/load-bench.sh).
-python3 - <<'PY'
-import json
-with open("target/bench-bodies.txt", "w") as out:
-    for path in ["fixtures/corpus/youtube.jsonl", "fixtures/corpus/sms.jsonl"]:
-        for line in open(path, encoding="utf-8"):
-            row = json.loads(line)
-            body = {"content": row["text"] + " #__N__", "author": row.get("author") or "", "user_ip": "192.0.2.1"}
-            out.write(json.dumps(body, ensure_ascii=False) + "\n")
-PY
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source scripts/bench-common.sh
+use_release_binary
+raise_limits
+write_bench_bodies
 WORK=$(mktemp -d)
 chmod 755 "$WORK"
 as_pg=()
@@ -95,11 +82,7 @@ start() { # name, port, then extra VAR=value settings
   env COMMENTGUARD_BIND="127.0.0.1:$port" COMMENTGUARD_DATA_DIR="$WORK/$name" "$@" \
     "$BIN" serve 2>"$WORK/$name.log" &
   PIDS+=($!)
-  for _ in $(seq 100); do
-    python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/readyz')" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "replica $name did not start:" >&2; cat "$WORK/$name.log" >&2; exit 1
+  wait_ready "replica $name" "$port" "$WORK/$name.log"
 }
 
 PORTS=()

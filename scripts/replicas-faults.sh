@@ -22,12 +22,9 @@ PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail
 for tool in redis-server psql python3 "$PG_BIN/initdb" "$PG_BIN/pg_ctl"; do
   command -v "$tool" >/dev/null || { echo "$tool missing (Debian packages redis-server, postgresql, python3)" >&2; exit 1; }
 done
-BIN="${BIN:-}"
-if [ -z "$BIN" ]; then cargo build --release --locked --quiet --bin commentguard; BIN=target/release/commentguard; fi
-export COMMENTGUARD_RATE_LIMIT=1000000000 COMMENTGUARD_FLOOD_MAX_PER_15S=1000000000 \
-  COMMENTGUARD_SIGNAL_MAX_REPEATS=1000000000 RUST_LOG=warn
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source scripts/bench-common.sh
+use_release_binary
+raise_limits
 WORK=$(mktemp -d)
 chmod 755 "$WORK"
 PIDS=()
@@ -64,11 +61,7 @@ start() { # name, port: a replica on the database and Redis; sets STARTED to its
     "$BIN" serve 2>>"$WORK/$name.log" &
   STARTED=$!
   PIDS+=("$STARTED")
-  for _ in $(seq 100); do
-    python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/readyz')" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "replica $name did not start:" >&2; cat "$WORK/$name.log" >&2; exit 1
+  wait_ready "replica $name" "$port" "$WORK/$name.log"
 }
 
 PORTS=()

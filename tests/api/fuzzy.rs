@@ -139,6 +139,14 @@ pub async fn spun_variants_count_across_sites(app: &TestApp) {
     );
 }
 
+/// Whether `app` recognises `comment` as a spun variant of labelled spam within `limit`,
+/// and its last answer.
+async fn labelled_spam_within(app: &TestApp, comment: &Value, limit: Duration) -> (bool, Value) {
+    let body = until_reason(app, comment, "fuzzy.labelled_spam", limit).await;
+    let found = reason_ids(&body).iter().any(|r| r == "fuzzy.labelled_spam");
+    (found, body)
+}
+
 async fn app_on(redis: &RedisServer) -> TestApp {
     let url = redis.url();
     spawn_app_with(move |s| {
@@ -183,37 +191,19 @@ async fn labelled_spam_is_shared_again_after_redis_loses_it() {
         .await;
     assert_eq!(status, 200, "{body}");
     let variant = json!({"content": VARIANTS[1], "site": "https://b.example"});
-    let known = until_reason(
-        &first,
-        &variant,
-        "fuzzy.labelled_spam",
-        Duration::from_secs(3),
-    )
-    .await;
-    assert!(
-        reason_ids(&known).contains(&"fuzzy.labelled_spam".to_owned()),
-        "{known}"
-    );
+    let (known, body) = labelled_spam_within(&first, &variant, Duration::from_secs(3)).await;
+    assert!(known, "{body}");
 
     // Redis keeps nothing on disk: a restart loses the fingerprint, and the running
     // replica notices (its marker key is gone with it) and sends the label log's again.
     redis.restart();
     let started = Instant::now();
-    let back = until_reason(
-        &first,
-        &variant,
-        "fuzzy.labelled_spam",
-        Duration::from_secs(10),
-    )
-    .await;
+    let (back, body) = labelled_spam_within(&first, &variant, Duration::from_secs(10)).await;
     println!(
         "recognised again {:?} after the Redis restart",
         started.elapsed()
     );
-    assert!(
-        reason_ids(&back).contains(&"fuzzy.labelled_spam".to_owned()),
-        "shared again without a replica restart: {back}"
-    );
+    assert!(back, "shared again without a replica restart: {body}");
 
     // A replica that starts over a label log whose spam Redis never got (a fresh Redis here)
     // sends it at start.
@@ -232,15 +222,6 @@ async fn labelled_spam_is_shared_again_after_redis_loses_it() {
         s.data_dir = dir;
     })
     .await;
-    let shared = until_reason(
-        &second,
-        &variant,
-        "fuzzy.labelled_spam",
-        Duration::from_secs(3),
-    )
-    .await;
-    assert!(
-        reason_ids(&shared).contains(&"fuzzy.labelled_spam".to_owned()),
-        "shared at the replica's start: {shared}"
-    );
+    let (shared, body) = labelled_spam_within(&second, &variant, Duration::from_secs(3)).await;
+    assert!(shared, "shared at the replica's start: {body}");
 }

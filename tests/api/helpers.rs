@@ -291,3 +291,79 @@ pub async fn within<F: std::future::Future<Output = bool>>(
     }
     None
 }
+
+/// The test build of `commentguard serve` as a child process on a free port, for tests that
+/// kill it; killed on drop.
+pub struct BinaryService {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    _owned_dir: Option<TempDir>,
+}
+
+impl BinaryService {
+    /// Starts it over `data_dir` with nothing from the test's environment but `env`, and
+    /// waits until it is ready.
+    pub async fn start(data_dir: &std::path::Path, env: &[(&str, &str)]) -> BinaryService {
+        Self::start_with(data_dir, env, None).await
+    }
+
+    /// [`BinaryService::start`] over a fresh data directory of its own.
+    pub async fn start_fresh(env: &[(&str, &str)]) -> BinaryService {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().to_path_buf();
+        Self::start_with(&path, env, Some(dir)).await
+    }
+
+    async fn start_with(
+        data_dir: &std::path::Path,
+        env: &[(&str, &str)],
+        owned_dir: Option<TempDir>,
+    ) -> BinaryService {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_commentguard"))
+            .arg("serve")
+            .env_clear()
+            .env("COMMENTGUARD_DATA_DIR", data_dir)
+            .env("COMMENTGUARD_BIND", format!("127.0.0.1:{port}"))
+            .env("COMMENTGUARD_WORKERS", "1")
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the binary");
+        let service = BinaryService {
+            child,
+            address: format!("http://127.0.0.1:{port}"),
+            _owned_dir: owned_dir,
+        };
+        let client = reqwest::Client::new();
+        let ready = within(Duration::from_secs(30), || async {
+            let answer = client
+                .get(format!("{}/readyz", service.address))
+                .send()
+                .await;
+            answer.is_ok_and(|r| r.status() == 200)
+        })
+        .await;
+        assert!(ready.is_some(), "the binary did not start");
+        service
+    }
+
+    /// Kills it the way a crash would (SIGKILL): no shutdown, nothing flushed or closed.
+    pub fn sigkill(&mut self) {
+        self.child.kill().expect("kill the binary");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for BinaryService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

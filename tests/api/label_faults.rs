@@ -5,89 +5,18 @@
 //! label_store_unavailable`, and every surviving replica (and one started afterwards) has
 //! learnt each label exactly once.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app_with, status_and_json, TestApp};
+use crate::helpers::{spawn_app_with, status_and_json, BinaryService, TestApp};
 use crate::postgres_server::{execute, PostgresServer};
 
 async fn replica(url: &str) -> TestApp {
     let url = url.to_owned();
     spawn_app_with(move |s| s.database_url = Some(url)).await
-}
-
-/// The real binary serving on a free port against `url`; killed on drop.
-pub struct BinaryReplica {
-    child: Child,
-    /// `http://127.0.0.1:PORT`.
-    pub address: String,
-    _data_dir: tempfile::TempDir,
-}
-
-impl BinaryReplica {
-    /// Starts it and waits until it is ready.
-    pub async fn start(url: &str) -> BinaryReplica {
-        let data_dir = tempfile::tempdir().expect("temp dir");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_commentguard"))
-            .arg("serve")
-            .env_clear()
-            .env("COMMENTGUARD_DATA_DIR", data_dir.path())
-            .env("COMMENTGUARD_BIND", format!("127.0.0.1:{port}"))
-            .env("COMMENTGUARD_DATABASE_URL", url)
-            .env("COMMENTGUARD_WORKERS", "1")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the binary");
-        let replica = BinaryReplica {
-            child,
-            address: format!("http://127.0.0.1:{port}"),
-            _data_dir: data_dir,
-        };
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ready = client
-                .get(format!("{}/readyz", replica.address))
-                .send()
-                .await;
-            if ready.is_ok_and(|r| r.status() == 200) {
-                return replica;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the binary replica did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Kills it the way a crash would: no shutdown, nothing flushed or closed by it.
-    pub fn sigkill(&mut self) {
-        let status = Command::new("kill")
-            .args(["-KILL", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success());
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for BinaryReplica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// What the writers saw.
@@ -173,7 +102,7 @@ async fn no_acknowledged_label_is_lost_to_a_postgres_restart_or_a_killed_replica
     let server = Arc::new(PostgresServer::start());
     let url = server.url();
     let (a, b) = (replica(&url).await, replica(&url).await);
-    let mut killed = BinaryReplica::start(&url).await;
+    let mut killed = BinaryService::start_fresh(&[("COMMENTGUARD_DATABASE_URL", &url)]).await;
     let base = readiness(&a.address).await["model_documents"]["spam"]
         .as_u64()
         .unwrap();

@@ -1,15 +1,10 @@
 //! Moderator corrections: durable labels, pins, repeats and relabels, export, the spam
 //! memory, learning at once, and surviving SIGKILL.
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, spawn_app, status_and_json};
+use crate::helpers::{assert_error, spawn_app, status_and_json, BinaryService};
 
 fn reason_ids(verdict: &Value) -> Vec<String> {
     verdict["reasons"]
@@ -214,56 +209,6 @@ async fn corrections_racing_scores_never_fail() {
     }
 }
 
-/// The release of `commentguard serve` as a child process, for killing.
-struct Service {
-    child: Child,
-    base: String,
-}
-
-impl Service {
-    async fn start(data_dir: &Path) -> Service {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_commentguard"))
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .env("COMMENTGUARD_DATA_DIR", data_dir)
-            .env("COMMENTGUARD_WORKERS", "2")
-            .env_remove("COMMENTGUARD_CONFIG")
-            .env_remove("COMMENTGUARD_REDIS_URL")
-            .env_remove("REDIS_URL")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cannot start commentguard serve");
-        let service = Service {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let client = reqwest::Client::new();
-        while client
-            .get(format!("{}/healthz", service.base))
-            .send()
-            .await
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "the service did not come up");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        service
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn post(client: &reqwest::Client, url: String, body: &Value) -> Value {
     let response = client.post(url).json(body).send().await.unwrap();
     let (status, json) = status_and_json(response).await;
@@ -277,12 +222,12 @@ async fn every_acknowledged_label_and_its_effect_survive_sigkill() {
     let client = reqwest::Client::new();
     let probe = json!({"content": "Fresh crochet patterns for cosy winter blankets"});
 
-    let mut service = Service::start(data.path()).await;
+    let mut service = BinaryService::start(data.path(), &[("COMMENTGUARD_WORKERS", "2")]).await;
     let mut sent = Vec::new();
     let mut tasks = Vec::new();
     for i in 0..30 {
         let client = client.clone();
-        let url = format!("{}/v1/feedback", service.base);
+        let url = format!("{}/v1/feedback", service.address);
         let comment =
             json!({"content": format!("Crochet blanket pattern number {i}, cosy and warm")});
         let label = if i % 3 == 0 { "ham" } else { "spam" };
@@ -297,17 +242,16 @@ async fn every_acknowledged_label_and_its_effect_survive_sigkill() {
     }
     let learned = post(
         &client,
-        format!("{}/v1/comments/score", service.base),
+        format!("{}/v1/comments/score", service.address),
         &probe,
     )
     .await;
     // Straight after the last 200: no clean shutdown, no flush.
-    service.child.kill().unwrap();
-    service.child.wait().unwrap();
+    service.sigkill();
 
-    let service = Service::start(data.path()).await;
+    let service = BinaryService::start(data.path(), &[("COMMENTGUARD_WORKERS", "2")]).await;
     let text = client
-        .get(format!("{}/v1/labels", service.base))
+        .get(format!("{}/v1/labels", service.address))
         .send()
         .await
         .unwrap()
@@ -329,7 +273,7 @@ async fn every_acknowledged_label_and_its_effect_survive_sigkill() {
     for (comment, label) in &sent {
         let verdict = post(
             &client,
-            format!("{}/v1/comments/score", service.base),
+            format!("{}/v1/comments/score", service.address),
             comment,
         )
         .await;
@@ -338,7 +282,7 @@ async fn every_acknowledged_label_and_its_effect_survive_sigkill() {
     }
     let after = post(
         &client,
-        format!("{}/v1/comments/score", service.base),
+        format!("{}/v1/comments/score", service.address),
         &probe,
     )
     .await;

@@ -11,8 +11,9 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, spawn_app_with, status_and_json, within, TestApp};
-use crate::label_faults::BinaryReplica;
+use crate::helpers::{
+    assert_error, spawn_app_with, status_and_json, within, BinaryService, TestApp,
+};
 use crate::postgres_server::{execute, fresh_schema, PostgresServer};
 use crate::retrain::{start_retrain, wait_for_job};
 
@@ -538,7 +539,7 @@ async fn one_replica_retrains_at_a_time_and_a_killed_one_leaves_its_turn() {
 
     // A replica killed mid-job cannot say it stopped: the database frees its turn when
     // the connection drops.
-    let mut doomed = BinaryReplica::start(&url).await;
+    let mut doomed = BinaryService::start_fresh(&[("COMMENTGUARD_DATABASE_URL", &url)]).await;
     let started = reqwest::Client::new()
         .post(format!("{}/v1/admin/retrain", doomed.address))
         .json(&json!({"force": true}))
