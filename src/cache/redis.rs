@@ -889,6 +889,9 @@ impl ReviewStore for RedisReview {
 /// signal needs.
 const FUZZY_CANDIDATES: usize = BUCKET_CAP;
 
+/// A ZUNION ... WITHSCORES reply: ids and their times (ms).
+type Scored = Vec<(String, f64)>;
+
 /// One record in this many trims the recent band buckets it adds to (see
 /// [`RedisCache::fuzzy_check`]).
 const TRIM_EVERY: u32 = 4;
@@ -924,7 +927,7 @@ return 1
 /// counted) with their distinct sites.
 /// The ids of a ZUNION reply (id, ms) newer than `after`, newest first, at most
 /// [`FUZZY_CANDIDATES`].
-fn newest(mut ids: Vec<(String, f64)>, after: f64) -> Vec<String> {
+fn newest(mut ids: Scored, after: f64) -> Vec<String> {
     ids.retain(|(_, at)| *at > after);
     ids.sort_unstable_by(|a, b| b.1.total_cmp(&a.1));
     ids.truncate(FUZZY_CANDIDATES);
@@ -1113,7 +1116,7 @@ impl RedisCache {
                 .arg("MAX")
                 .arg("WITHSCORES");
         }
-        let (known_ids, recent_ids): (Vec<(String, f64)>, Vec<(String, f64)>) = self
+        let (known_ids, recent_ids): (Scored, Scored) = self
             .call(move |mut m| async move { read.query_async(&mut m).await })
             .await?;
         let known_ids = newest(known_ids, 0.0);
@@ -1149,7 +1152,7 @@ impl RedisCache {
             // bucket may do it), so a busy bucket holds a few ids more at most. Entries
             // older than the window are skipped by the read above, pushed out by newer
             // ones, and go with the bucket once it has seen nothing for a window.
-            let trim = rand::random::<u32>() % TRIM_EVERY == 0;
+            let trim = rand::random::<u32>().is_multiple_of(TRIM_EVERY);
             for bucket in &recent {
                 second
                     .cmd("ZADD")
