@@ -14,6 +14,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 shared="${COMMENTGUARD_SHARED:-../shared}"
 python3 "$shared/eval/make_splits.py" target/splits >/dev/null
+# The splits keep no source; training balances sources within a class (see
+# `classifier::source_weights`), so each training row gets its source back from the corpus
+# files, where every row has one.
+python3 - <<'PY'
+import glob, json
+source = {}
+for path in glob.glob("fixtures/corpus/*.jsonl"):
+    for line in open(path, encoding="utf-8"):
+        row = json.loads(line)
+        source[row["id"]] = row["source"]
+for path in glob.glob("target/splits/xsource-*-train.jsonl"):
+    with open(path.replace("-train.jsonl", "-train-sourced.jsonl"), "w", encoding="utf-8") as out:
+        for line in open(path, encoding="utf-8"):
+            row = json.loads(line)
+            row["source"] = source[row["id"]]
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+PY
 cargo build --release --locked --quiet
 results="$(mktemp)"
 trap 'rm -f "$results"' EXIT
@@ -21,7 +38,7 @@ for test in target/splits/xsource-*-test.jsonl; do
   source="${test#target/splits/xsource-}"
   source="${source%-test.jsonl}"
   printf '%s\t' "$source" >>"$results"
-  target/release/commentguard eval --train "target/splits/xsource-$source-train.jsonl" \
+  target/release/commentguard eval --train "target/splits/xsource-$source-train-sourced.jsonl" \
     --test "$test" "$@" >>"$results"
 done
 python3 - "$results" <<'PY'

@@ -23,8 +23,8 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::cache::Cache;
 use crate::classifier::{
-    write_model, Calibration, ClassCounts, CvMetrics, ExtractedDoc, Manifest, NbModel,
-    TrainOptions, Trainer,
+    source_weights, write_model, Calibration, ClassCounts, CvMetrics, ExtractedDoc, Manifest,
+    NbModel, TrainOptions, Trainer,
 };
 use crate::corpus::{shipped_corpus, LabelledComment};
 use crate::domain::{Comment, Label};
@@ -605,14 +605,21 @@ struct CorpusSplit {
 
 impl CorpusSplit {
     fn count(trainer: &Trainer, share: f64) -> CorpusSplit {
-        let (holdout, rest): (Vec<_>, Vec<_>) = shipped_corpus()
+        let corpus = shipped_corpus();
+        let weights = source_weights(corpus.iter().map(|r| (r.source.as_deref(), r.label)));
+        let (holdout, rest): (Vec<_>, Vec<_>) = corpus
             .into_iter()
-            .partition(|row| in_holdout(&row.text, share));
-        let rest = Group::count(trainer, rest.iter().map(|r| (r.to_comment(), r.label, 1.0)));
+            .zip(weights)
+            .partition(|(row, _)| in_holdout(&row.text, share));
+        let rest = Group::count(
+            trainer,
+            rest.iter().map(|(r, w)| (r.to_comment(), r.label, *w)),
+        );
         let holdout_group = Group::count(
             trainer,
-            holdout.iter().map(|r| (r.to_comment(), r.label, 1.0)),
+            holdout.iter().map(|(r, w)| (r.to_comment(), r.label, *w)),
         );
+        let holdout = holdout.into_iter().map(|(row, _)| row).collect();
         CorpusSplit {
             holdout,
             holdout_group,

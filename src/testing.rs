@@ -33,6 +33,7 @@ pub(crate) fn row(text: &str, label: crate::domain::Label) -> crate::corpus::Lab
         author: None,
         text: text.into(),
         label,
+        source: None,
     }
 }
 

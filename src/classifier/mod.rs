@@ -21,8 +21,8 @@ pub use site::{
     SiteLayer, SiteLayers, MAX_LAYER_BUCKETS, MAX_SITES, MAX_SITE_BUCKETS, SHARED_SHARE, SITE_BOOST,
 };
 pub use train::{
-    author_fields, extract_files, train_files, train_files_with, ExtractedDoc, TrainOptions,
-    Trainer,
+    author_fields, extract_files, source_weights, train_files, train_files_with, ExtractedDoc,
+    TrainOptions, Trainer, SOURCE_CAP,
 };
 
 use serde::{Deserialize, Serialize};

@@ -598,3 +598,58 @@ fn a_label_learned_at_a_site_leaves_its_layer_up_to_date() {
         assert_eq!(entry.shared, scorer.model().shared_counts(b), "bucket {b}");
     }
 }
+
+#[test]
+fn sources_are_balanced_within_a_class_that_has_several() {
+    let cap = SOURCE_CAP as usize;
+    // (source, label, rows)
+    let groups: [(Option<&str>, Label, usize); 5] = [
+        (Some("big-spam"), Label::Spam, 4 * cap),
+        (Some("small-spam"), Label::Spam, 10),
+        (Some("only-ham"), Label::Ham, 3 * cap),
+        (None, Label::Spam, 5),
+        (None, Label::Ham, 5),
+    ];
+    let rows: Vec<(Option<&str>, Label)> = groups
+        .iter()
+        .flat_map(|&(s, l, n)| std::iter::repeat_n((s, l), n))
+        .collect();
+    let weights = source_weights(rows.iter().copied());
+    let total = |source: Option<&str>, label: Label| -> f64 {
+        rows.iter()
+            .zip(&weights)
+            .filter(|((s, l), _)| *s == source && *l == label)
+            .map(|(_, &w)| w as f64)
+            .sum()
+    };
+    // (case, total weight, expected, why)
+    let cases = [
+        (
+            "big_source_capped",
+            total(Some("big-spam"), Label::Spam),
+            SOURCE_CAP,
+            "a large source counts as the cap",
+        ),
+        (
+            "small_source_whole",
+            total(Some("small-spam"), Label::Spam),
+            10.0,
+            "a source under the cap counts every row",
+        ),
+        (
+            "lone_source_whole",
+            total(Some("only-ham"), Label::Ham),
+            3.0 * SOURCE_CAP,
+            "the only source of its class is left alone",
+        ),
+        (
+            "no_source_whole",
+            total(None, Label::Spam),
+            5.0,
+            "rows without a source (moderator labels) count 1",
+        ),
+    ];
+    for (case, got, want, why) in cases {
+        assert!((got - want).abs() < 1e-3, "{case}: {got} != {want} ({why})");
+    }
+}
