@@ -135,8 +135,14 @@ mod shipped_tests {
         let sources: std::collections::BTreeSet<&str> =
             rows.iter().filter_map(|r| r.source.as_deref()).collect();
         for source in ["youtube-psy", "sms", "blog-umd", "blog-mademistakes"] {
-            assert!(sources.contains(source), "{source} missing from {sources:?}");
+            assert!(
+                sources.contains(source),
+                "{source} missing from {sources:?}"
+            );
         }
-        assert!(rows.iter().all(|r| r.source.is_some()), "a row without its source");
+        assert!(
+            rows.iter().all(|r| r.source.is_some()),
+            "a row without its source"
+        );
     }
 }

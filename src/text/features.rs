@@ -445,6 +445,11 @@ impl<'a> FeatureView<'a> {
             .iter()
             .position(u8::is_ascii_whitespace)
             .map_or(bytes.len(), |w| start + w);
+        // Letters and digits alone make one word (Unicode word boundaries never split
+        // them), so most runs need no segmenting.
+        if bytes[from..to].iter().all(u8::is_ascii_alphanumeric) {
+            return Some(&self.text[from..to]);
+        }
         super::words::word_indices(&self.text[from..to])
             .map(|(s, word)| (from + s, word))
             .find(|&(s, word)| s <= start && start < s + word.len())
