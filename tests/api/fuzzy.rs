@@ -225,3 +225,30 @@ async fn labelled_spam_is_shared_again_after_redis_loses_it() {
     let (shared, body) = labelled_spam_within(&second, &variant, Duration::from_secs(3)).await;
     assert!(shared, "shared at the replica's start: {body}");
 }
+
+#[tokio::test]
+async fn a_wave_of_one_text_stops_growing_the_redis_store_once_a_look_up_is_full() {
+    let redis = RedisServer::start();
+    let app = app_on(&redis).await;
+    let mut last = Value::Null;
+    for i in 0..45 {
+        // A number makes each one a fresh score, not a cached verdict.
+        let comment = json!({
+            "content": format!("{TEMPLATE} ({i})"),
+            "site": format!("https://w{i}.example"),
+        });
+        last = app.score(&comment).await;
+    }
+    let recorded: usize = redis.command(&["ZCARD", "{cg:fz}:ridx"])[1..]
+        .parse()
+        .unwrap();
+    assert_eq!(
+        recorded, 32,
+        "recorded until the newest 32 near-duplicates fill a look-up, then not"
+    );
+    let reasons = reason_ids(&last);
+    assert!(
+        reasons.contains(&"network.many_sites".to_string()),
+        "the wave is still seen for what it is: {last}"
+    );
+}
