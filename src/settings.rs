@@ -195,7 +195,7 @@ settings_table! {
     },
     redis_url: String {
         default: Described("unset: in-process cache"),
-        doc: "Redis for the shared cache",
+        doc: "Redis (6.2 or newer) for the shared cache",
         parse: redis_url,
         expects: "a redis:// or unix:// URL, or comma-separated redis:// seed nodes of a cluster (TLS is not built in)",
         // The conventional name most hosting platforms set.
