@@ -1103,7 +1103,7 @@ impl RedisCache {
         let tag = format!("{:016x}", site_tag(site));
         // Plain commands, no script, and few of them: Redis runs every replica's commands on
         // one thread. The same work as one Lua script (a few dozen calls, each id turned
-        // into a Lua string, 64 minima compared per candidate) cost it 0.4-0.6 ms per
+        // into a Lua string, 64 minima compared per candidate) cost it 0.6-1.1 ms per
         // comment; one command per band bucket still cost ~0.25 ms. Here one ZUNION per
         // kind reads the distinct ids of all the bands at once, and the comparing is done
         // by the replica.
