@@ -922,18 +922,18 @@ redis.call('PEXPIRE', index, ttl)
 return 1
 "#;
 
-/// What the fetched entries say about `signature` from the site tagged `tag`
-/// (16 hex digits): the closest labelled spam, and the recent near-duplicates (this one
-/// counted) with their distinct sites.
-/// The ids of a ZUNION reply (id, ms) newer than `after`, newest first, at most
-/// [`FUZZY_CANDIDATES`].
-fn newest(mut ids: Scored, after: f64) -> Vec<String> {
-    ids.retain(|(_, at)| *at > after);
+/// The ids of a ZUNION ... WITHSCORES reply scored above `above`, highest score first, at
+/// most [`FUZZY_CANDIDATES`].
+fn best_scored(mut ids: Scored, above: f64) -> Vec<String> {
+    ids.retain(|(_, score)| *score > above);
     ids.sort_unstable_by(|a, b| b.1.total_cmp(&a.1));
     ids.truncate(FUZZY_CANDIDATES);
     ids.into_iter().map(|(id, _)| id).collect()
 }
 
+/// What the fetched entries say about `signature` from the site tagged `tag`
+/// (16 hex digits): the closest labelled spam, and the recent near-duplicates (this one
+/// counted) with their distinct sites.
 fn compare_fuzzy<'a>(
     signature: &Signature,
     tag: &[u8],
@@ -1107,20 +1107,25 @@ impl RedisCache {
         // comment; one command per band bucket still cost ~0.25 ms. Here one ZUNION per
         // kind reads the distinct ids of all the bands at once, and the comparing is done
         // by the replica.
+        //
+        // Labelled spam is summed over the bands (AGGREGATE SUM of the entry's time in each
+        // bucket sharing it), so an entry sharing more bands, which shares more minima,
+        // comes first whatever its age: the times of 90 days differ by far less than one
+        // band's worth. Recent comments take their time (MAX), for the window.
         let mut read = redis::pipe();
-        for buckets in [&known, &recent] {
+        for (buckets, aggregate) in [(&known, "SUM"), (&recent, "MAX")] {
             read.cmd("ZUNION")
                 .arg(buckets.len())
                 .arg(buckets)
                 .arg("AGGREGATE")
-                .arg("MAX")
+                .arg(aggregate)
                 .arg("WITHSCORES");
         }
         let (known_ids, recent_ids): (Scored, Scored) = self
             .call(move |mut m| async move { read.query_async(&mut m).await })
             .await?;
-        let known_ids = newest(known_ids, 0.0);
-        let recent_ids = newest(recent_ids, now.saturating_sub(window_ms) as f64);
+        let known_ids = best_scored(known_ids, 0.0);
+        let recent_ids = best_scored(recent_ids, now.saturating_sub(window_ms) as f64);
         // Then the candidates' entries and, for a new submission, this one recorded: after
         // the read, so that a comment is not its own near-duplicate. Not when the newest
         // candidates already fill the look-up (a wave of one text): another entry would
@@ -1322,11 +1327,11 @@ mod tests {
     }
 
     #[test]
-    fn candidates_are_the_newest_within_the_window() {
+    fn candidates_are_the_best_scored_within_the_window() {
         let ids = (0..100)
             .map(|i| (format!("{i:016x}"), f64::from(i)))
             .collect();
-        let got = newest(ids, 49.0);
+        let got = best_scored(ids, 49.0);
         assert_eq!(
             got.len(),
             FUZZY_CANDIDATES.min(50),
@@ -1336,5 +1341,14 @@ mod tests {
         assert!(got
             .iter()
             .all(|id| u64::from_str_radix(id, 16).unwrap() > 49));
+        // Labelled spam, summed over the bands: an entry 89 days old sharing two bands ranks
+        // above one labelled now sharing one.
+        let now = 1.8e12;
+        let old = now - 89.0 * 86_400_000.0;
+        let summed = vec![
+            ("new-one-band".to_owned(), now),
+            ("old-two-bands".to_owned(), 2.0 * old),
+        ];
+        assert_eq!(best_scored(summed, 0.0)[0], "old-two-bands");
     }
 }
