@@ -454,9 +454,11 @@ fn run_eval(
             (evaluation, title)
         }
         (None, Some(model)) => {
-            if features.bits.is_some() || features.char_ngrams.is_some() {
+            if features.bits.is_some() || features.char_ngrams.is_some() || features.alpha.is_some()
+            {
                 return Err(usage(anyhow::anyhow!(
-                    "--bits and --char-ngrams apply to training; --model uses the model as it is"
+                    "--bits, --char-ngrams and --alpha apply to training; --model uses the model \
+                     as it is"
                 )));
             }
             let dir = (model != "shipped").then(|| PathBuf::from(&model));
@@ -740,6 +742,9 @@ struct FeatureArgs {
     /// Character n-gram lengths as MIN-MAX, e.g. 3-5 (default the shipped model's).
     #[arg(long, value_name = "MIN-MAX", value_parser = parse_range)]
     char_ngrams: Option<(u8, u8)>,
+    /// Additive smoothing of feature counts, a positive number (default the shipped model's).
+    #[arg(long)]
+    alpha: Option<f64>,
 }
 
 impl FeatureArgs {
@@ -752,6 +757,9 @@ impl FeatureArgs {
         if let Some((min, max)) = self.char_ngrams {
             options.params.features.char_min = min;
             options.params.features.char_max = max;
+        }
+        if let Some(alpha) = self.alpha {
+            options.params.alpha = alpha;
         }
         options
             .params

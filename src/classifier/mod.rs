@@ -22,7 +22,7 @@ pub use site::{
 };
 pub use train::{
     author_fields, extract_files, source_weights, train_files, train_files_with, ExtractedDoc,
-    TrainOptions, Trainer, SOURCE_CAP,
+    TrainOptions, Trainer, ONE_CLASS_SOURCE_WEIGHT, SOURCE_CAP,
 };
 
 use serde::{Deserialize, Serialize};

@@ -442,8 +442,10 @@ fn a_site_layer_counts_its_labels_site_boost_times_more_for_its_site() {
         "layer {at_site} vs counting the labels {} times: {boosted}",
         SHARED_SHARE + SITE_BOOST
     );
+    // In log-odds: twenty labels may bring both near 1, where probabilities barely differ.
+    let logit = |p: f64| (p / (1.0 - p)).ln();
     assert!(
-        at_site > elsewhere + 0.05,
+        logit(at_site) > logit(elsewhere) + 1.0,
         "at its site {at_site}, elsewhere {elsewhere}"
     );
     assert!(layers.get(8).is_none(), "another site has no layer");
@@ -602,23 +604,32 @@ fn a_label_learned_at_a_site_leaves_its_layer_up_to_date() {
 #[test]
 fn sources_are_balanced_within_a_class_that_has_several() {
     let cap = SOURCE_CAP as usize;
-    // (source, label, rows)
-    let groups: [(Option<&str>, Label, usize); 5] = [
-        (Some("big-spam"), Label::Spam, 4 * cap),
-        (Some("small-spam"), Label::Spam, 10),
-        (Some("only-ham"), Label::Ham, 3 * cap),
+    // (source, label, rows): two sources with both classes, two with spam only, one with
+    // genuine comments only, and a corpus where each class has one source.
+    let mixed: Vec<(Option<&str>, Label, usize)> = vec![
+        (Some("big"), Label::Spam, 4 * cap),
+        (Some("big"), Label::Ham, 10),
+        (Some("small"), Label::Spam, 10),
+        (Some("small"), Label::Ham, 10),
+        (Some("spam-site"), Label::Spam, 3 * cap),
+        (Some("small-spam-site"), Label::Spam, 20),
+        (Some("ham-site"), Label::Ham, 30),
         (None, Label::Spam, 5),
         (None, Label::Ham, 5),
     ];
-    let rows: Vec<(Option<&str>, Label)> = groups
-        .iter()
-        .flat_map(|&(s, l, n)| std::iter::repeat_n((s, l), n))
-        .collect();
-    let weights = source_weights(rows.iter().copied());
-    let total = |source: Option<&str>, label: Label| -> f64 {
+    let lone: Vec<(Option<&str>, Label, usize)> = vec![
+        (Some("spam-only"), Label::Spam, 3 * cap),
+        (Some("ham-only"), Label::Ham, 3 * cap),
+    ];
+    let total = |groups: &[(Option<&str>, Label, usize)], source: &str, label: Label| -> f64 {
+        let rows: Vec<(Option<&str>, Label)> = groups
+            .iter()
+            .flat_map(|&(s, l, n)| std::iter::repeat_n((s, l), n))
+            .collect();
+        let weights = source_weights(rows.iter().copied());
         rows.iter()
             .zip(&weights)
-            .filter(|((s, l), _)| *s == source && *l == label)
+            .filter(|((s, l), _)| s.unwrap_or("") == source && *l == label)
             .map(|(_, &w)| w as f64)
             .sum()
     };
@@ -626,25 +637,43 @@ fn sources_are_balanced_within_a_class_that_has_several() {
     let cases = [
         (
             "big_source_capped",
-            total(Some("big-spam"), Label::Spam),
+            total(&mixed, "big", Label::Spam),
             SOURCE_CAP,
             "a large source counts as the cap",
         ),
         (
             "small_source_whole",
-            total(Some("small-spam"), Label::Spam),
+            total(&mixed, "small", Label::Spam),
             10.0,
             "a source under the cap counts every row",
         ),
         (
+            "one_class_source_capped_and_trusted_less",
+            total(&mixed, "spam-site", Label::Spam),
+            SOURCE_CAP * ONE_CLASS_SOURCE_WEIGHT,
+            "a source of spam only ties its site to spam",
+        ),
+        (
+            "small_one_class_source_trusted_less",
+            total(&mixed, "small-spam-site", Label::Spam),
+            20.0 * ONE_CLASS_SOURCE_WEIGHT,
+            "under the cap, still one class only",
+        ),
+        (
+            "ham_only_source_trusted_less",
+            total(&mixed, "ham-site", Label::Ham),
+            30.0 * ONE_CLASS_SOURCE_WEIGHT,
+            "a source of genuine comments only ties its site to them",
+        ),
+        (
             "lone_source_whole",
-            total(Some("only-ham"), Label::Ham),
+            total(&lone, "ham-only", Label::Ham),
             3.0 * SOURCE_CAP,
             "the only source of its class is left alone",
         ),
         (
             "no_source_whole",
-            total(None, Label::Spam),
+            total(&mixed, "", Label::Spam),
             5.0,
             "rows without a source (moderator labels) count 1",
         ),

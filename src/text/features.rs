@@ -881,6 +881,15 @@ impl Builder {
     fn author(&mut self, author: AuthorFields<'_>) {
         let name_start = self.entries.len as u32;
         if let Some(name) = author.name.filter(|n| !n.trim().is_empty()) {
+            // Names arrive HTML-escaped from some platforms and exports ("Fun&amp;Hacks"):
+            // undecoded, every such name would share the word `amp`.
+            let decoded;
+            let name = if name.contains('&') {
+                decoded = super::html::strip_html(name).0;
+                decoded.as_str()
+            } else {
+                name
+            };
             let canonical = super::canonicalize(name);
             let folded = super::fold(&canonical);
             for (_, word) in super::words::word_indices(&folded) {
@@ -1110,30 +1119,52 @@ fn is_continuation(b: u8) -> bool {
     b & 0xC0 == 0x80
 }
 
-/// Seven or more digits written as one number, possibly with spaces, dashes, dots or brackets.
+/// Seven or more digits written as one number, possibly with spaces, dashes, dots or
+/// brackets, that is not a count grouped in thousands ("2.126.521.750 views", as YouTube
+/// comments quote view counts: read as a phone number, such a comment looked like spam).
 fn has_phone_number(text: &str) -> bool {
     // Most comments hold fewer than seven digits in all, which a counting pass (one the
-    // compiler vectorises) settles without the byte-by-byte state machine.
+    // compiler vectorises) settles without looking for numbers.
     if text.bytes().filter(u8::is_ascii_digit).count() < 7 {
         return false;
     }
-    let mut digits = 0;
-    let mut gap = 0;
-    for b in text.bytes() {
-        if b.is_ascii_digit() {
-            digits += 1;
-            gap = 0;
-            if digits >= 7 {
-                return true;
+    let bytes = text.as_bytes();
+    let separator = |b: u8| matches!(b, b' ' | b'-' | b'.' | b'(' | b')' | b'+');
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        // One number: digit groups joined by single separators.
+        let start = i;
+        loop {
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
             }
-        } else if matches!(b, b' ' | b'-' | b'.' | b'(' | b')' | b'+') && gap == 0 && digits > 0 {
-            gap += 1;
-        } else {
-            digits = 0;
-            gap = 0;
+            if i + 1 < bytes.len() && separator(bytes[i]) && bytes[i + 1].is_ascii_digit() {
+                i += 1;
+            } else {
+                break;
+            }
+        }
+        let number = &bytes[start..i];
+        if number.iter().filter(|b| b.is_ascii_digit()).count() >= 7 && !thousands(number) {
+            return true;
         }
     }
     false
+}
+
+/// `number` (digits and single separators) is written as a count in thousands: groups split
+/// by dots, the first of one to three digits and every other of three. A phone number's last
+/// group has four digits or its separators vary, so "555.123.4567" stays a phone number.
+fn thousands(number: &[u8]) -> bool {
+    let mut groups = number.split(|&b| b == b'.');
+    let first = groups.next().map_or(0, <[u8]>::len);
+    (1..=3).contains(&first)
+        && groups.all(|g| g.len() == 3 && g.iter().all(u8::is_ascii_digit))
+        && number.contains(&b'.')
 }
 
 #[cfg(test)]
@@ -1188,6 +1219,78 @@ mod tests {
         let t = tokens("call 0906-170-1461 or mail win@prize.example", None);
         for want in ["s:phone", "s:email", "d:prize.example", "s:num3-4"] {
             assert!(t.iter().any(|x| x == want), "missing {want} in {t:?}");
+        }
+    }
+
+    #[test]
+    fn escaped_author_names_are_decoded() {
+        let t = tokens("hi", Some("Romix &amp; Muffy"));
+        assert!(t.iter().any(|x| x == "a:romix"), "{t:?}");
+        assert!(!t.iter().any(|x| x == "a:amp"), "{t:?}");
+    }
+
+    #[test]
+    fn phone_numbers_against_counts() {
+        // (case, text, a phone number, why)
+        let cases = [
+            (
+                "dashed",
+                "call 0906-170-1461 now",
+                true,
+                "dashes join the groups",
+            ),
+            (
+                "bracketed",
+                "ring (555) 123-4567",
+                true,
+                "seven digits after the bracket",
+            ),
+            (
+                "dotted_us",
+                "555.123.4567",
+                true,
+                "a last group of four is no count",
+            ),
+            (
+                "plain",
+                "text 8007777 today",
+                true,
+                "seven digits in one run",
+            ),
+            (
+                "views",
+                "2.126.521.750 views",
+                false,
+                "a count grouped in thousands",
+            ),
+            (
+                "million",
+                "1.000.000 every day.",
+                false,
+                "a count, with a full stop after",
+            ),
+            (
+                "commas",
+                "2,126,521,750 views",
+                false,
+                "commas split the digits",
+            ),
+            ("short", "room 12-3456", false, "seven digits at least"),
+            (
+                "dotted_first_long",
+                "1234.567.890",
+                true,
+                "a first group of four is no count",
+            ),
+            (
+                "two_numbers",
+                "1.000.000 or 0906 170 1461",
+                true,
+                "the second is a phone",
+            ),
+        ];
+        for (name, text, phone, why) in cases {
+            assert_eq!(has_phone_number(text), phone, "{name}: {why}");
         }
     }
 
