@@ -174,7 +174,7 @@ fn eval_refuses_bad_usage_and_bad_rows_with_exit_2() {
     )
     .unwrap();
     let missing = dir.join("nothing-here");
-    let cases: [(&[&str], &str, &str); 4] = [
+    let cases: [(&[&str], &str, &str); 6] = [
         (
             &["--model", "shipped", "--train", SAMPLE, "--test", SAMPLE],
             "cannot be used with",
@@ -194,6 +194,16 @@ fn eval_refuses_bad_usage_and_bad_rows_with_exit_2() {
             &["--model", missing.to_str().unwrap(), "--test", SAMPLE],
             "cannot load the model",
             "no model there",
+        ),
+        (
+            &["--model", "shipped", "--alpha", "0.3", "--test", SAMPLE],
+            "apply to training",
+            "a training setting with a model as it is",
+        ),
+        (
+            &["--train", SAMPLE, "--alpha", "0", "--test", SAMPLE],
+            "alpha must be a positive number",
+            "smoothing of zero would divide by nothing",
         ),
     ];
     for (args, want, why) in cases {
