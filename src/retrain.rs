@@ -158,19 +158,31 @@ pub trait SharedJobs: Send + Sync + std::fmt::Debug {
     fn claim_retrain(&self) -> std::io::Result<Option<RetrainClaim>>;
 }
 
+/// What a store's claim is held by: dropping it frees the claim.
+pub trait ClaimHolder: Send + Sync {
+    /// Whether the claim still stands. A store can lose it while a job runs (a database
+    /// restart closes the connection holding it), and another replica may then take it.
+    /// Blocks: call it off the async runtime.
+    fn is_held(&self) -> bool;
+}
+
 /// The right to retrain, held by one replica at a time (see [`SharedJobs::claim_retrain`]);
 /// dropping it gives it up.
 pub struct RetrainClaim {
-    /// Kept only to be dropped with the claim.
-    _holder: Box<dyn Send + Sync>,
+    holder: Box<dyn ClaimHolder>,
 }
 
 impl RetrainClaim {
     /// A claim that lasts as long as `holder` (whose drop frees it).
-    pub fn new(holder: impl Send + Sync + 'static) -> Self {
+    pub fn new(holder: impl ClaimHolder + 'static) -> Self {
         RetrainClaim {
-            _holder: Box::new(holder),
+            holder: Box::new(holder),
         }
+    }
+
+    /// Whether the store still holds the claim for this replica (see [`ClaimHolder`]).
+    pub fn is_held(&self) -> bool {
+        self.holder.is_held()
     }
 }
 
@@ -365,6 +377,34 @@ impl Jobs {
         self.update(job_id, change);
     }
 
+    /// Before a job promotes, with a shared store: makes sure this replica still holds the
+    /// claim, claiming it again if the store lost it (a database restart frees it), and
+    /// fails if another replica took it meanwhile, so that two jobs never promote over each
+    /// other. Blocks (the shared store).
+    fn confirm_claim(&self) -> anyhow::Result<()> {
+        let Some(shared) = &self.shared else {
+            return Ok(());
+        };
+        let mut claim = self.lock_claim();
+        if claim.as_ref().is_some_and(RetrainClaim::is_held) {
+            return Ok(());
+        }
+        // The lost claim is given up first: its holder's connection is gone or going.
+        claim.take();
+        match shared.claim_retrain() {
+            Ok(Some(again)) => {
+                tracing::warn!("the retraining claim was lost while the job ran; claimed again");
+                *claim = Some(again);
+                Ok(())
+            }
+            Ok(None) => Err(anyhow::anyhow!(
+                "the retraining claim was lost while the job ran (did the database restart?) \
+                 and another replica holds it now; this job's model is not promoted"
+            )),
+            Err(e) => Err(anyhow::Error::new(e).context("cannot confirm the retraining claim")),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, JobRecord>> {
         self.records.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -496,6 +536,7 @@ fn train_gate_promote(
 
     let model = trained.final_model?;
     stage.enter("registering", 0.9);
+    jobs.confirm_claim()?;
     let (staged, manifest) = write_final_model(ctx, &model, baseline.through)?;
     let entry = RegistryEntry {
         version: manifest.version.clone(),

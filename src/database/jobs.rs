@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio_postgres::NoTls;
 
 use super::Database;
-use crate::retrain::{RetrainClaim, SharedJobs};
+use crate::retrain::{ClaimHolder, RetrainClaim, SharedJobs};
 
 /// First key of the session advisory lock a replica holds while it retrains; the second is
 /// a hash of the schema, since advisory locks are per database and deployments that share
@@ -83,7 +83,7 @@ impl SharedJobs for PgJobs {
                     &[&RETRAIN_LOCK],
                 )
                 .await?;
-            Ok(row.get::<_, bool>(0).then_some(client))
+            Ok(row.get::<_, bool>(0).then_some(Arc::new(client)))
         })?;
         Ok(client.map(|client| {
             RetrainClaim::new(HeldLock {
@@ -110,8 +110,35 @@ impl SharedJobs for PgJobs {
 
 /// The retraining lock and the connection holding it.
 struct HeldLock {
-    client: Option<tokio_postgres::Client>,
+    client: Option<Arc<tokio_postgres::Client>>,
     database: Arc<Database>,
+}
+
+impl ClaimHolder for HeldLock {
+    /// Asks the server on the holding connection itself: a restart closes that connection
+    /// and frees the lock, and the question then fails.
+    fn is_held(&self) -> bool {
+        let Some(client) = self.client.clone() else {
+            return false;
+        };
+        if client.is_closed() {
+            return false;
+        }
+        self.database
+            .run(move |_| async move {
+                let row = client
+                    .query_one(
+                        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'
+                             AND pid = pg_backend_pid() AND granted AND objsubid = 2
+                             AND classid::int4 = $1
+                             AND objid::int4 = hashtext(current_schema()))",
+                        &[&RETRAIN_LOCK],
+                    )
+                    .await?;
+                Ok(row.get::<_, bool>(0))
+            })
+            .unwrap_or(false)
+    }
 }
 
 impl Drop for HeldLock {

@@ -564,6 +564,54 @@ async fn one_replica_retrains_at_a_time_and_a_killed_one_leaves_its_turn() {
     assert!(took.is_some(), "the killed replica's turn is freed");
 }
 
+/// Ends the database session holding the retraining lock of the schema at `url`, as a
+/// database restart would end it.
+async fn end_the_claim_session(url: &str) {
+    let ended = execute(
+        url,
+        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'
+             AND objsubid = 2 AND classid::int4 = 1668246787
+             AND objid::int4 = hashtext(current_schema())",
+    )
+    .await;
+    assert_eq!(ended.len(), 1, "one session holds the retraining lock");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_that_lost_its_claim_never_promotes_over_another() {
+    let url = fresh_schema("cg_retrain_lost").await;
+    let (a, b) = (replica(&url).await, replica(&url).await);
+    let before = serving(&a).await;
+
+    // B's claim is lost mid-job and A takes it: B's model must not be promoted.
+    let lost = start_retrain(&b, json!({"force": true})).await;
+    end_the_claim_session(&url).await;
+    let taken = start_retrain(&a, json!({"force": true})).await;
+    let job = wait_for_job(&a, &lost).await;
+    assert_eq!(job["state"], "failed", "{job}");
+    assert!(
+        job["error"]
+            .as_str()
+            .unwrap()
+            .contains("another replica holds it"),
+        "{job}"
+    );
+    let job = wait_for_job(&b, &taken).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    let promoted = job["model_version"].as_str().unwrap().to_owned();
+    assert_ne!(promoted, before);
+    assert_eq!(serving(&a).await, promoted, "only A's model was promoted");
+
+    // Lost with nobody else retraining: B claims it again and promotes, and gives it up
+    // when the job ends.
+    let again = start_retrain(&b, json!({"force": true})).await;
+    end_the_claim_session(&url).await;
+    let job = wait_for_job(&a, &again).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    let next = start_retrain(&a, json!({"force": true})).await;
+    assert_eq!(wait_for_job(&b, &next).await["state"], "succeeded");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn versions_pruned_through_one_replica_leave_the_others_local_copies() {
     let url = fresh_schema("cg_stale_copies").await;
