@@ -377,17 +377,17 @@ impl Jobs {
         self.update(job_id, change);
     }
 
-    /// Before a job promotes, with a shared store: makes sure this replica still holds the
-    /// claim, claiming it again if the store lost it (a database restart frees it), and
-    /// fails if another replica took it meanwhile, so that two jobs never promote over each
-    /// other. Blocks (the shared store).
-    fn confirm_claim(&self) -> anyhow::Result<()> {
+    /// Before a job registers its model, with a shared store: makes sure this replica still
+    /// holds the claim, claiming it again if the store lost it (a database restart frees
+    /// it; answers `true` then), and fails if another replica holds it by now. Blocks (the
+    /// shared store).
+    fn confirm_claim(&self) -> anyhow::Result<bool> {
         let Some(shared) = &self.shared else {
-            return Ok(());
+            return Ok(false);
         };
         let mut claim = self.lock_claim();
         if claim.as_ref().is_some_and(RetrainClaim::is_held) {
-            return Ok(());
+            return Ok(false);
         }
         // The lost claim is given up first: its holder's connection is gone or going.
         claim.take();
@@ -395,7 +395,7 @@ impl Jobs {
             Ok(Some(again)) => {
                 tracing::warn!("the retraining claim was lost while the job ran; claimed again");
                 *claim = Some(again);
-                Ok(())
+                Ok(true)
             }
             Ok(None) => Err(anyhow::anyhow!(
                 "the retraining claim was lost while the job ran (did the database restart?) \
@@ -536,7 +536,18 @@ fn train_gate_promote(
 
     let model = trained.final_model?;
     stage.enter("registering", 0.9);
-    jobs.confirm_claim()?;
+    if jobs.confirm_claim()? {
+        // While the claim was lost another replica may have retrained, promoted and let it
+        // go: this job's model, trained from the one before, must not replace that one.
+        let active = ctx.registry.active()?;
+        if let Some(active) = active.filter(|v| *v != baseline.version) {
+            anyhow::bail!(
+                "the retraining claim was lost while the job ran and {active} was promoted \
+                 meanwhile; this job's model, trained from {}, is not promoted",
+                baseline.version
+            );
+        }
+    }
     let (staged, manifest) = write_final_model(ctx, &model, baseline.through)?;
     let entry = RegistryEntry {
         version: manifest.version.clone(),
@@ -1020,7 +1031,106 @@ pub fn learn_site_layers(
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::sync::atomic::AtomicU32;
     use std::time::Duration;
+
+    /// A store with one claim: `holder` is the id of whoever holds it (0: nobody), and a
+    /// claim given to `id` stands while `holder` is `id`.
+    #[derive(Debug, Default)]
+    struct OneClaim {
+        holder: Arc<AtomicU32>,
+        next_id: AtomicU32,
+    }
+
+    struct Held {
+        id: u32,
+        holder: Arc<AtomicU32>,
+    }
+
+    impl ClaimHolder for Held {
+        fn is_held(&self) -> bool {
+            self.holder.load(Ordering::SeqCst) == self.id
+        }
+    }
+
+    impl Drop for Held {
+        fn drop(&mut self) {
+            let _ = self
+                .holder
+                .compare_exchange(self.id, 0, Ordering::SeqCst, Ordering::SeqCst);
+        }
+    }
+
+    impl SharedJobs for OneClaim {
+        fn put(&self, _: &str, _: &serde_json::Value) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn get(&self, _: &str) -> std::io::Result<Option<(serde_json::Value, Duration)>> {
+            Ok(None)
+        }
+        fn touch(&self, _: &[String]) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn claim_retrain(&self) -> std::io::Result<Option<RetrainClaim>> {
+            let id = self.next_id.fetch_add(1, Ordering::SeqCst) + 1;
+            let free = self
+                .holder
+                .compare_exchange(0, id, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok();
+            Ok(free.then(|| {
+                RetrainClaim::new(Held {
+                    id,
+                    holder: self.holder.clone(),
+                })
+            }))
+        }
+    }
+
+    #[test]
+    fn a_job_confirms_its_claim_before_it_promotes() {
+        // (case, what happens to the claim while the job runs, confirmed (reclaimed?), why)
+        /// What happens to the store's claim while the job runs.
+        type Meanwhile = fn(&AtomicU32);
+        let cases: [(&str, Meanwhile, Option<bool>, &str); 3] = [
+            ("kept", |_| {}, Some(false), "still held: nothing to do"),
+            (
+                "lost_and_free",
+                |holder| holder.store(0, Ordering::SeqCst),
+                Some(true),
+                "lost with nobody else retraining: claimed again",
+            ),
+            (
+                "lost_and_taken",
+                |holder| holder.store(999, Ordering::SeqCst),
+                None,
+                "another replica holds it: the job must not promote",
+            ),
+        ];
+        for (case, meanwhile, want, why) in cases {
+            let store = Arc::new(OneClaim::default());
+            let jobs = Jobs::shared(store.clone());
+            let request = RetrainRequest {
+                force: false,
+                holdout: 0.1,
+                triggered_by: "test".into(),
+            };
+            jobs.try_start(&request, "nb-current").expect("starts");
+            meanwhile(&store.holder);
+            let got = jobs.confirm_claim();
+            assert_eq!(got.as_ref().ok().copied(), want, "{case}: {why}: {got:?}");
+            if want == Some(true) {
+                assert!(jobs
+                    .lock_claim()
+                    .as_ref()
+                    .is_some_and(RetrainClaim::is_held));
+            }
+        }
+        assert_eq!(
+            Jobs::default().confirm_claim().ok(),
+            Some(false),
+            "no shared store"
+        );
+    }
 
     #[test]
     fn shared_jobs_left_unfinished_and_untouched_are_reported_abandoned() {

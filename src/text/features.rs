@@ -1156,15 +1156,25 @@ fn has_phone_number(text: &str) -> bool {
     false
 }
 
-/// `number` (digits and single separators) is written as a count in thousands: groups split
-/// by dots, the first of one to three digits and every other of three. A phone number's last
-/// group has four digits or its separators vary, so "555.123.4567" stays a phone number.
+/// `number` (digits and single separators) is written as a count in thousands: groups of
+/// digits split by dots, every one after the first of three, the first of one or two digits
+/// or followed by three groups or more ("1.000.000", "2.126.521.750"). A phone number's
+/// last group has four digits or its separators vary ("555.123.4567"), and a nine-digit one
+/// dotted in threes ("612.345.678", as Spain and Portugal write them) stays a phone number.
 fn thousands(number: &[u8]) -> bool {
+    let digits = |g: &[u8]| g.iter().all(u8::is_ascii_digit);
     let mut groups = number.split(|&b| b == b'.');
-    let first = groups.next().map_or(0, <[u8]>::len);
-    (1..=3).contains(&first)
-        && groups.all(|g| g.len() == 3 && g.iter().all(u8::is_ascii_digit))
-        && number.contains(&b'.')
+    let Some(first) = groups.next() else {
+        return false;
+    };
+    let mut rest = 0;
+    for group in groups {
+        if group.len() != 3 || !digits(group) {
+            return false;
+        }
+        rest += 1;
+    }
+    rest >= 1 && (1..=3).contains(&first.len()) && digits(first) && (first.len() <= 2 || rest >= 3)
 }
 
 #[cfg(test)]
@@ -1268,6 +1278,18 @@ mod tests {
                 "1.000.000 every day.",
                 false,
                 "a count, with a full stop after",
+            ),
+            (
+                "dotted_spanish",
+                "llámame al 612.345.678",
+                true,
+                "nine digits dotted in threes is how Spain writes a phone",
+            ),
+            (
+                "spaced_first_group",
+                "1 2.345.678",
+                true,
+                "a first group with a space in it is no count",
             ),
             (
                 "commas",

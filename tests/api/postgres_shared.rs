@@ -569,7 +569,9 @@ async fn one_replica_retrains_at_a_time_and_a_killed_one_leaves_its_turn() {
 async fn end_the_claim_session(url: &str) {
     let ended = execute(
         url,
-        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'
+        // With a timeout: the call then returns once the session has ended and its lock
+        // is free, not as soon as it was asked to end.
+        "SELECT pg_terminate_backend(pid, 5000) FROM pg_locks WHERE locktype = 'advisory'
              AND objsubid = 2 AND classid::int4 = 1668246787
              AND objid::int4 = hashtext(current_schema())",
     )
@@ -603,7 +605,13 @@ async fn a_job_that_lost_its_claim_never_promotes_over_another() {
     assert_eq!(serving(&a).await, promoted, "only A's model was promoted");
 
     // Lost with nobody else retraining: B claims it again and promotes, and gives it up
-    // when the job ends.
+    // when the job ends. (B first follows A's promotion: a job trained from an older
+    // model than the active one is refused once its claim was lost.)
+    let followed = within(Duration::from_secs(3), || async {
+        serving(&b).await == promoted
+    })
+    .await;
+    assert!(followed.is_some(), "B follows A's promotion");
     let again = start_retrain(&b, json!({"force": true})).await;
     end_the_claim_session(&url).await;
     let job = wait_for_job(&a, &again).await;
