@@ -1088,9 +1088,9 @@ mod tests {
 
     #[test]
     fn a_job_confirms_its_claim_before_it_promotes() {
-        // (case, what happens to the claim while the job runs, confirmed (reclaimed?), why)
         /// What happens to the store's claim while the job runs.
         type Meanwhile = fn(&AtomicU32);
+        // (case, meanwhile, what confirming answers: Some(reclaimed) or None for an error, why)
         let cases: [(&str, Meanwhile, Option<bool>, &str); 3] = [
             ("kept", |_| {}, Some(false), "still held: nothing to do"),
             (
