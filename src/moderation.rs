@@ -125,11 +125,23 @@ pub struct Context {
     pub has_link: bool,
     /// The author gave a website.
     pub has_author_url: bool,
+    /// The body has fewer than [`FEW_WORDS`] words, none with a digit or a dot (no number,
+    /// code or domain).
+    pub few_words: bool,
+    /// The comment's site has a history of its own ([`HISTORY_LABELS`] labels of each class).
+    pub site_history: bool,
 }
 
 /// Below this many known features the classifier has little to go on (a short sentence
 /// yields about 60 with its character n-grams).
 pub const WEAK_KNOWN_FEATURES: u32 = 40;
+
+/// A body of fewer words than this that points nowhere (no link, no author URL) is never
+/// spam on the classifier's word alone at a site without a history: two words ("selfie
+/// alert", "NOKIA spotted") are one strong word away from anything, and such a comment
+/// carries nothing a spammer gains from. A site's own labels are what its moderators call
+/// spam, however short, so there the verdict stands.
+pub const FEW_WORDS: usize = 3;
 
 /// Combines rule hits and the classifier's probability (`None` = no opinion) into a verdict.
 pub fn decide(policy: &Policy, hits: &[RuleHit], probability: Option<f64>) -> Decision {
@@ -142,7 +154,9 @@ pub fn decide(policy: &Policy, hits: &[RuleHit], probability: Option<f64>) -> De
 /// comment the classifier would call spam only because of its author's name is held instead,
 /// since a name alone is not a comment's content. `without_author` is the classifier's
 /// probability had the author's name been left empty, asked for only when the verdict would
-/// be spam (the scorer has it from the same pass, `Prediction::without_author_name`).
+/// be spam (the scorer has it from the same pass, `Prediction::without_author_name`). A
+/// comment of fewer than [`FEW_WORDS`] words that points nowhere is held rather than spam at a
+/// site without a history of its own.
 pub fn decide_with(
     policy: &Policy,
     hits: &[RuleHit],
@@ -169,6 +183,20 @@ pub fn decide_with(
                 id: "policy.weak_evidence_link".into(),
                 detail: "little evidence either way and a link or author URL: held for a look"
                     .into(),
+            },
+        );
+    } else if d.verdict.is_spam()
+        && from_rules < Verdict::Spam
+        && context.few_words
+        && !points_away
+        && !context.site_history
+    {
+        d.verdict = Verdict::Hold;
+        d.reasons.insert(
+            0,
+            Reason {
+                id: "policy.few_words".into(),
+                detail: "a few words pointing nowhere: held, never spam on so little".into(),
             },
         );
     } else if d.verdict.is_spam() && from_rules < Verdict::Spam {
@@ -507,11 +535,19 @@ mod tests {
             known_features: WEAK_KNOWN_FEATURES - 1,
             has_link,
             has_author_url,
+            few_words: false,
+            site_history: false,
         };
         let strong = Context {
             known_features: 500,
             has_link: true,
             has_author_url: true,
+            few_words: false,
+            site_history: false,
+        };
+        let few_words = |has_link, has_author_url| Context {
+            few_words: true,
+            ..weak(has_link, has_author_url)
         };
         // (name, why, hits, probability, context, probability without the author's name, want)
         type Case = (
@@ -577,6 +613,72 @@ mod tests {
                 strong,
                 0.9,
                 Verdict::Spam,
+            ),
+            (
+                "few_plain_words_not_spam",
+                "two plain words pointing nowhere: one strong word is not enough, held",
+                vec![],
+                0.95,
+                few_words(false, false),
+                0.95,
+                Verdict::Hold,
+            ),
+            (
+                "few_plain_words_discard_held",
+                "the same below a rule weight that would have let it be discarded: held",
+                vec![hit("weight", Weight(3.0))],
+                0.995,
+                few_words(false, false),
+                0.995,
+                Verdict::Hold,
+            ),
+            (
+                "few_words_with_link_stay_spam",
+                "a link is a payload: a few words around it are spam as scored",
+                vec![],
+                0.95,
+                few_words(true, false),
+                0.95,
+                Verdict::Spam,
+            ),
+            (
+                "few_words_with_author_url_stay_spam",
+                "an author URL is a payload too",
+                vec![],
+                0.95,
+                few_words(false, true),
+                0.95,
+                Verdict::Spam,
+            ),
+            (
+                "few_words_spam_rule_not_excused",
+                "a spam rule decides however short the comment",
+                vec![hit("disallowed", Spam)],
+                0.95,
+                few_words(false, false),
+                0.95,
+                Verdict::Spam,
+            ),
+            (
+                "few_words_at_a_site_with_history_stay_spam",
+                "a site's own labels call its short spam spam: the verdict stands",
+                vec![],
+                0.95,
+                Context {
+                    site_history: true,
+                    ..few_words(false, false)
+                },
+                0.95,
+                Verdict::Spam,
+            ),
+            (
+                "few_words_ham_untouched",
+                "the policy only ever softens spam: a short genuine comment is published",
+                vec![],
+                0.05,
+                few_words(false, false),
+                0.05,
+                Verdict::Approve,
             ),
             (
                 "spam_rule_not_excused",

@@ -19,7 +19,7 @@ use crate::classifier::{
 };
 use crate::domain::{Assessment, Comment, Label, TokenWeight};
 use crate::keys::{normalize_site, site_hash};
-use crate::moderation::{decide_with, Context, Policy, HISTORY_LABELS};
+use crate::moderation::{decide_with, Context, Policy, FEW_WORDS, HISTORY_LABELS};
 use crate::rules::{RuleError, RuleHit, RuleInput, RuleSet};
 use crate::text::{normalize_content, NormalizedText};
 
@@ -122,6 +122,8 @@ impl Scorer {
                 .author_url
                 .as_deref()
                 .is_some_and(|u| !u.trim().is_empty()),
+            few_words: text.is_few_plain_words(FEW_WORDS),
+            site_history: has_history(layer),
         };
         let decision = decide_with(
             &self.policy_of(layer),
@@ -162,9 +164,10 @@ impl Scorer {
     }
 
     fn policy_of(&self, layer: Option<&SiteLayer>) -> Policy {
-        match layer.map(SiteLayer::label_counts) {
-            Some((spam, ham)) if spam.min(ham) >= HISTORY_LABELS => self.policy.with_history(),
-            _ => self.policy,
+        if has_history(layer) {
+            self.policy.with_history()
+        } else {
+            self.policy
         }
     }
 
@@ -328,6 +331,14 @@ impl Scorer {
     pub fn rules(&self) -> &RuleSet {
         &self.rules
     }
+}
+
+/// True when a site's layer holds [`HISTORY_LABELS`] labels of each class: the site has a
+/// history of its own, and the policy's first-day caution gives way to it.
+fn has_history(layer: Option<&SiteLayer>) -> bool {
+    layer
+        .map(SiteLayer::label_counts)
+        .is_some_and(|(spam, ham)| spam.min(ham) >= HISTORY_LABELS)
 }
 
 /// The site a label belongs to: the comment's, unless blank.
@@ -1118,6 +1129,37 @@ mod per_site {
             Policy::default()
         );
         assert_eq!(scorer.policy_at(None), Policy::default());
+    }
+
+    #[test]
+    fn a_few_plain_words_are_held_until_the_site_has_a_history() {
+        let mut scorer = Scorer::load(None, Policy::default()).expect("shipped model loads");
+        let site = "https://a.example";
+        let short = Comment {
+            site: Some(site.to_owned()),
+            ..Comment::from_text("Urgent prize!".to_owned(), None)
+        };
+        let first_day = scorer.score_comment(&short, OffsetDateTime::now_utc());
+        assert!(
+            first_day.spam_probability >= Policy::default().spam_threshold,
+            "the classifier alone calls it spam: {first_day:?}"
+        );
+        assert_eq!(first_day.verdict, Verdict::Hold, "{first_day:?}");
+        assert_eq!(first_day.reasons[0].id, "policy.few_words");
+        for i in 0..HISTORY_LABELS {
+            let comment = Comment {
+                site: Some(site.to_owned()),
+                ..Comment::from_text(format!("comment number {i} of the site"), None)
+            };
+            scorer.learn(&comment, Label::Spam, 1.0);
+            scorer.learn(&comment, Label::Ham, 1.0);
+        }
+        let with_history = scorer.score_comment(&short, OffsetDateTime::now_utc());
+        assert!(with_history.verdict.is_spam(), "{with_history:?}");
+        assert!(with_history
+            .reasons
+            .iter()
+            .all(|r| r.id != "policy.few_words"));
     }
 }
 

@@ -33,6 +33,23 @@ pub struct NormalizedText {
     pub links: Vec<Link>,
 }
 
+impl NormalizedText {
+    /// True when the body has fewer than `fewer_than` words and none of them holds a digit or
+    /// a dot: a few plain words, with no number, code or domain that could be a payload
+    /// ("ringtoneking 84484", "adf.ly / KlD3Y"). Counting stops at `fewer_than` words, so a
+    /// long body costs no more than a short one.
+    pub fn is_few_plain_words(&self, fewer_than: usize) -> bool {
+        let mut count = 0;
+        for (_, word) in words::word_indices(&self.folded) {
+            count += 1;
+            if count >= fewer_than || word.bytes().any(|b| b.is_ascii_digit() || b == b'.') {
+                return false;
+            }
+        }
+        true
+    }
+}
+
 /// True for characters that render as nothing and only serve to split words for a filter.
 pub fn is_invisible(c: char) -> bool {
     matches!(c,
@@ -327,6 +344,67 @@ pub fn normalize_content(raw: &str) -> NormalizedText {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn few_plain_words() {
+        // (name, body, few plain words with fewer than 3, why)
+        let cases = [
+            ("two_words", "selfie alert", true, "two letter words"),
+            (
+                "one_word_shouted",
+                "SUBSCRIBE!!!!!!!!",
+                true,
+                "punctuation is no word",
+            ),
+            ("empty", "", true, "no words at all"),
+            (
+                "three_words",
+                "subscribe to me",
+                false,
+                "three words reach the bar",
+            ),
+            (
+                "short_code",
+                "ringtoneking 84484",
+                false,
+                "a number is a payload",
+            ),
+            (
+                "code_in_word",
+                "code x2b",
+                false,
+                "a digit inside a word too",
+            ),
+            (
+                "bare_domain",
+                "adf.ly / KlD3Y",
+                false,
+                "a dotted word is a domain",
+            ),
+            (
+                "two_ideographs",
+                "谢谢",
+                true,
+                "each ideograph is a word: two",
+            ),
+            (
+                "three_ideographs",
+                "谢谢你",
+                false,
+                "three ideographs, three words",
+            ),
+            (
+                "long_body",
+                "a b c d e f g",
+                false,
+                "counting stops at the bar",
+            ),
+        ];
+        for (name, body, want, why) in cases {
+            let got = normalize_content(body).is_few_plain_words(3);
+            assert_eq!(got, want, "case {name} ({why})");
+        }
+    }
 
     #[test]
     fn zero_width_and_bom_are_removed() {
