@@ -13,12 +13,12 @@ use ndarray::Array1;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::classifier::{author_fields, extract_files, ExtractedDoc, Trainer};
+use crate::classifier::{extract_files, ExtractedDoc, Trainer};
 use crate::corpus::{load_jsonl, CorpusError, LabelledComment};
 use crate::domain::{Comment, Label, Verdict};
 use crate::moderation::{decide, Policy};
 use crate::rules::{RuleHit, RuleInput, RuleSet};
-use crate::scoring::{shipped_rules, Scorer};
+use crate::scoring::{shipped_rules, DecisionInputs, Scorer};
 use crate::text::normalize_content;
 
 /// Metrics of one evaluation run (spam is the positive class).
@@ -205,10 +205,9 @@ pub struct Scored {
     pub verdict: Verdict,
     /// The spam probability the thresholds were compared with (rule weights applied).
     pub probability: f64,
-    /// The classifier's own probability (`None` = no opinion).
-    pub classifier: Option<f64>,
-    /// Rules that fired.
-    pub hits: Vec<RuleHit>,
+    /// What the policy decided from: rule hits, the classifier's probability and the
+    /// first-day context.
+    pub inputs: DecisionInputs,
 }
 
 /// One `eval` run: the metrics, the verdicts per label, and every comment's outcome.
@@ -235,20 +234,12 @@ pub fn evaluate_comments(scorer: &Scorer, test: &[(Comment, Label)]) -> Evaluati
     let scored: Vec<Scored> = test
         .iter()
         .map(|(comment, label)| {
-            let assessment = scorer.score_comment(comment, now);
-            let text = normalize_content(&comment.content);
-            let hits = scorer.rules().evaluate(&RuleInput {
-                comment,
-                text: &text,
-                now,
-            });
-            let (prediction, _) = scorer.model().assess_text(&text, author_fields(comment), 0);
+            let (assessment, inputs) = scorer.score_comment_keeping_inputs(comment, now);
             Scored {
                 spam: *label == Label::Spam,
                 verdict: assessment.verdict,
                 probability: assessment.spam_probability,
-                classifier: prediction.probability,
-                hits,
+                inputs,
             }
         })
         .collect();
@@ -629,7 +620,7 @@ mod tests {
         let e = evaluate_comments(&scorer, &rows);
         assert_eq!(e.scored.len(), rows.len());
         for s in &e.scored {
-            assert_eq!(decide(&e.policy, &s.hits, s.classifier).verdict, s.verdict);
+            assert_eq!(s.inputs.decide(&e.policy).verdict, s.verdict);
         }
         let v = e.verdicts;
         assert_eq!(v.spam.count + v.ham.count, rows.len() as u64);

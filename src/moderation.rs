@@ -151,8 +151,9 @@ pub fn decide(policy: &Policy, hits: &[RuleHit], probability: Option<f64>) -> De
 /// [`decide`], then the cautious first-day corrections (see docs/design.md, "A conservative
 /// first day"): a comment the classifier would publish on weak evidence is held when it
 /// carries a link or an author URL, since a new site's first links are what spam is for; a
-/// comment the classifier would call spam only because of its author's name is held instead,
-/// since a name alone is not a comment's content. `without_author` is the classifier's
+/// comment the classifier would call spam only with its author's name is held instead, since
+/// a name is not a comment's content (on the first day the body alone must reach spam; at a
+/// site with a history, at least hold). `without_author` is the classifier's
 /// probability had the author's name been left empty, asked for only when the verdict would
 /// be spam (the scorer has it from the same pass, `Prediction::without_author_name`). A
 /// comment of fewer than [`FEW_WORDS`] words that points nowhere is held rather than spam at a
@@ -200,20 +201,26 @@ pub fn decide_with(
             },
         );
     } else if d.verdict.is_spam() && from_rules < Verdict::Spam {
-        // "Alone": without its author's name the classifier (with the same rule weights)
-        // would publish the comment, so its body gave no reason even to hold it.
+        // "Alone": the body without its author's name (with the same rule weights). On the
+        // first day it must reach spam by itself: a name may make a comment suspect, never
+        // spam. A site's own history has taught the model that site's names (its returning
+        // spammers), so there the name only may not lift a comment the body would publish.
         let weight = rule_weight(hits);
         let alone = without_author()
             .filter(|p| p.is_finite())
             .map(|p| sigmoid(logit(p) + weight));
-        if alone.is_some_and(|p| p < policy.hold_threshold) {
+        let bar = if context.site_history {
+            policy.hold_threshold
+        } else {
+            policy.spam_threshold
+        };
+        if alone.is_some_and(|p| p < bar) {
             d.verdict = Verdict::Hold.max(from_rules);
             d.reasons.insert(
                 0,
                 Reason {
                     id: "policy.author_name_only".into(),
-                    detail: "spam only by the author's name: held, never spam on a name alone"
-                        .into(),
+                    detail: "spam only with the author's name: held, never spam on a name".into(),
                 },
             );
         }
@@ -613,6 +620,39 @@ mod tests {
                 strong,
                 0.9,
                 Verdict::Spam,
+            ),
+            (
+                "name_lifts_hold_to_spam_held",
+                "the body alone says hold: on the first day the name may not make it spam",
+                vec![],
+                0.93,
+                strong,
+                0.5,
+                Verdict::Hold,
+            ),
+            (
+                "name_lifts_hold_to_spam_at_a_site_with_history",
+                "a site's history taught it its names: the name may lift hold to spam there",
+                vec![],
+                0.93,
+                Context {
+                    site_history: true,
+                    ..strong
+                },
+                0.5,
+                Verdict::Spam,
+            ),
+            (
+                "name_alone_not_spam_at_a_site_with_history",
+                "but even there the name alone never turns a publishable body into spam",
+                vec![],
+                0.95,
+                Context {
+                    site_history: true,
+                    ..strong
+                },
+                0.02,
+                Verdict::Hold,
             ),
             (
                 "few_plain_words_not_spam",

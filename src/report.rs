@@ -3,8 +3,8 @@
 //!
 //! Everything on the page is computed here from an [`Evaluation`]: the confusion matrix,
 //! the precision-recall curve over the spam probability, and the verdict shares as the hold
-//! and spam thresholds move, re-deciding every comment with [`decide`] (the policy the
-//! service applies) from its rule hits and classifier probability.
+//! and spam thresholds move, re-deciding every comment as the service would (its rule hits,
+//! classifier probability and first-day context: `DecisionInputs::decide`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::domain::Verdict;
 use crate::evaluation::{Evaluation, Scored, VerdictShares};
-use crate::moderation::{decide, Policy};
+use crate::moderation::Policy;
 
 /// File name of the page inside the report directory.
 pub const HTML_FILE: &str = "report.html";
@@ -113,7 +113,7 @@ impl ReportData {
 fn sweep_point(threshold: f64, policy: &Policy, scored: &[Scored]) -> SweepPoint {
     let verdicts: Vec<(bool, Verdict)> = scored
         .iter()
-        .map(|s| (s.spam, decide(policy, &s.hits, s.classifier).verdict))
+        .map(|s| (s.spam, s.inputs.decide(policy).verdict))
         .collect();
     let of =
         |spam: bool| VerdictShares::of(verdicts.iter().filter(move |v| v.0 == spam).map(|v| v.1));
@@ -447,14 +447,24 @@ fn sweep_chart(html: &mut String, id: &str, sweep: &[SweepPoint], today: f64) {
 mod tests {
     use super::*;
     use crate::evaluation::evaluation_of;
+    use crate::moderation::Context;
+    use crate::scoring::DecisionInputs;
 
     fn scored(spam: bool, probability: f64) -> Scored {
+        let inputs = DecisionInputs {
+            hits: Vec::new(),
+            probability: Some(probability),
+            without_author_name: Some(probability),
+            context: Context {
+                known_features: u32::MAX,
+                ..Context::default()
+            },
+        };
         Scored {
             spam,
-            verdict: decide(&Policy::default(), &[], Some(probability)).verdict,
+            verdict: inputs.decide(&Policy::default()).verdict,
             probability,
-            classifier: Some(probability),
-            hits: Vec::new(),
+            inputs,
         }
     }
 

@@ -19,7 +19,7 @@ use crate::classifier::{
 };
 use crate::domain::{Assessment, Comment, Label, TokenWeight};
 use crate::keys::{normalize_site, site_hash};
-use crate::moderation::{decide_with, Context, Policy, FEW_WORDS, HISTORY_LABELS};
+use crate::moderation::{decide_with, Context, Decision, Policy, FEW_WORDS, HISTORY_LABELS};
 use crate::rules::{RuleError, RuleHit, RuleInput, RuleSet};
 use crate::text::{normalize_content, NormalizedText};
 
@@ -104,6 +104,25 @@ impl Scorer {
         now: OffsetDateTime,
         extra_hits: impl FnOnce(&NormalizedText) -> Vec<RuleHit>,
     ) -> Assessment {
+        self.assess(comment, now, extra_hits).0
+    }
+
+    /// [`Scorer::score_comment`], keeping what the policy decided from, so that an evaluation
+    /// can decide again under other thresholds without scoring again.
+    pub fn score_comment_keeping_inputs(
+        &self,
+        comment: &Comment,
+        now: OffsetDateTime,
+    ) -> (Assessment, DecisionInputs) {
+        self.assess(comment, now, |_| Vec::new())
+    }
+
+    fn assess(
+        &self,
+        comment: &Comment,
+        now: OffsetDateTime,
+        extra_hits: impl FnOnce(&NormalizedText) -> Vec<RuleHit>,
+    ) -> (Assessment, DecisionInputs) {
         let text = normalize_content(&comment.content);
         let layer = self.site_layer(comment.site.as_deref());
         let (prediction, tokens) =
@@ -125,20 +144,21 @@ impl Scorer {
             few_words: text.is_few_plain_words(FEW_WORDS),
             site_history: has_history(layer),
         };
-        let decision = decide_with(
-            &self.policy_of(layer),
-            &hits,
-            prediction.probability,
-            &context,
-            || prediction.without_author_name,
-        );
-        Assessment {
+        let inputs = DecisionInputs {
+            hits,
+            probability: prediction.probability,
+            without_author_name: prediction.without_author_name,
+            context,
+        };
+        let decision = inputs.decide(&self.policy_of(layer));
+        let assessment = Assessment {
             verdict: decision.verdict,
             spam_probability: (decision.spam_probability * 1e4).round() / 1e4,
             reasons: decision.reasons,
             tokens: readable_tokens(tokens),
             model_version: self.version.clone(),
-        }
+        };
+        (assessment, inputs)
     }
 
     /// The same rules, policy and site layers with another model. The layers stay as they
@@ -330,6 +350,28 @@ impl Scorer {
     /// The rule filters.
     pub fn rules(&self) -> &RuleSet {
         &self.rules
+    }
+}
+
+/// What the policy decides a comment's verdict from.
+#[derive(Debug, Clone)]
+pub struct DecisionInputs {
+    /// Rules that fired, the rule file's and any found outside it.
+    pub hits: Vec<RuleHit>,
+    /// The classifier's probability (`None` = no opinion).
+    pub probability: Option<f64>,
+    /// The classifier's probability had the author's name been left empty.
+    pub without_author_name: Option<f64>,
+    /// What the first-day corrections look at.
+    pub context: Context,
+}
+
+impl DecisionInputs {
+    /// The verdict under `policy`, first-day corrections included.
+    pub fn decide(&self, policy: &Policy) -> Decision {
+        decide_with(policy, &self.hits, self.probability, &self.context, || {
+            self.without_author_name
+        })
     }
 }
 
