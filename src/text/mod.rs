@@ -39,6 +39,22 @@ impl NormalizedText {
     /// ("ringtoneking 84484", "adf.ly / KlD3Y"). Counting stops at `fewer_than` words, so a
     /// long body costs no more than a short one.
     pub fn is_few_plain_words(&self, fewer_than: usize) -> bool {
+        // Most bodies have many words: each run between ASCII spaces that holds an ASCII
+        // letter or digit holds a word, so `fewer_than` such runs settle it without
+        // segmenting.
+        let mut runs = 0;
+        let mut in_run_with_alnum = false;
+        for &b in self.folded.as_bytes() {
+            if b.is_ascii_whitespace() {
+                in_run_with_alnum = false;
+            } else if b.is_ascii_alphanumeric() && !in_run_with_alnum {
+                in_run_with_alnum = true;
+                runs += 1;
+                if runs >= fewer_than {
+                    return false;
+                }
+            }
+        }
         let mut count = 0;
         for (_, word) in words::word_indices(&self.folded) {
             count += 1;
