@@ -16,10 +16,9 @@ use time::OffsetDateTime;
 use crate::classifier::{extract_files, ExtractedDoc, Trainer};
 use crate::corpus::{load_jsonl, CorpusError, LabelledComment};
 use crate::domain::{Comment, Label, Verdict};
-use crate::moderation::{decide, Policy};
-use crate::rules::{RuleHit, RuleInput, RuleSet};
+use crate::moderation::Policy;
+use crate::rules::RuleSet;
 use crate::scoring::{shipped_rules, DecisionInputs, Scorer};
-use crate::text::normalize_content;
 
 /// Metrics of one evaluation run (spam is the positive class).
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -227,8 +226,8 @@ pub struct Evaluation {
 }
 
 /// Scores every `(comment, label)` through `scorer.score_comment` (rules, classifier and
-/// policy, as the service does) and keeps, besides the verdict, the rule hits and the
-/// classifier probability, so the report can move the thresholds without scoring again.
+/// policy, as the service does) and keeps, besides the verdict, what the policy decided from
+/// ([`DecisionInputs`]), so the report can move the thresholds without scoring again.
 pub fn evaluate_comments(scorer: &Scorer, test: &[(Comment, Label)]) -> Evaluation {
     let now = OffsetDateTime::now_utc();
     let scored: Vec<Scored> = test
@@ -344,10 +343,9 @@ pub fn decode_labelled_row(line: &str) -> Result<(Comment, Label), String> {
 /// What the full pipeline said of one held-out comment during cross-validation.
 #[derive(Debug, Clone)]
 pub struct HeldOutScore {
-    /// Calibrated classifier probability (`None` = no opinion).
-    pub probability: Option<f64>,
-    /// Rules that fired.
-    pub hits: Vec<RuleHit>,
+    /// What the policy decides from: rule hits, the classifier's probability and the
+    /// first-day context.
+    pub inputs: DecisionInputs,
     /// Ground truth.
     pub spam: bool,
 }
@@ -377,18 +375,23 @@ pub fn cross_validate(
             .filter(|(i, _)| i % folds != fold)
             .map(|(_, d)| d.clone())
             .collect();
-        let model = trainer.fit(&train_docs);
-        for (i, row) in rows.iter().enumerate().filter(|(i, _)| i % folds == fold) {
-            let comment = row.to_comment();
-            let text = normalize_content(&comment.content);
-            let hits = rules.evaluate(&RuleInput {
-                comment: &comment,
-                text: &text,
-                now,
-            });
+        // The whole pipeline, as the service scores: rules, classifier and the first-day
+        // context, so that every threshold is judged with the corrections it will meet.
+        let scorer = Scorer::new(
+            trainer.fit(&train_docs),
+            "cv",
+            rules.clone(),
+            Policy::default(),
+        );
+        for row in rows
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % folds == fold)
+            .map(|r| r.1)
+        {
+            let (_, inputs) = scorer.score_comment_keeping_inputs(&row.to_comment(), now);
             out.push(HeldOutScore {
-                probability: model.predict(&docs[i].buckets, &docs[i].kinds).probability,
-                hits,
+                inputs,
                 spam: row.label == Label::Spam,
             });
         }
@@ -481,7 +484,7 @@ pub fn report_for(policy: &Policy, scores: &[HeldOutScore]) -> EvalReport {
     let outcomes: Vec<(bool, bool, bool)> = scores
         .iter()
         .map(|s| {
-            let v = decide(policy, &s.hits, s.probability).verdict;
+            let v = s.inputs.decide(policy).verdict;
             (v.is_spam(), s.spam, v == Verdict::Hold)
         })
         .collect();

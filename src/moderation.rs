@@ -23,8 +23,10 @@ pub struct Policy {
 }
 
 impl Default for Policy {
-    /// The spam threshold is what `commentguard tune` recommends on the youtube-all and sms
-    /// training splits (5-fold nested cross-validation, FPR ≤ 0.01 on both; see README).
+    /// The spam threshold is what `commentguard tune` recommended on the youtube-all and sms
+    /// training splits (5-fold nested cross-validation, FPR ≤ 0.01 on both) when it was set;
+    /// today's pipeline has it recommend 0.71, and 0.75 stays for its lower FPR (see
+    /// docs/performance.md, "How the thresholds were chosen").
     fn default() -> Self {
         Policy {
             hold_threshold: 0.35,
@@ -116,7 +118,8 @@ fn effect_verdict(effect: RuleEffect) -> Option<Verdict> {
 }
 
 /// What the policy knows of a comment besides rules and probability: how much the classifier
-/// had to go on and whether the comment points elsewhere.
+/// had to go on, whether the comment points elsewhere, whether it is a few plain words, and
+/// whether its site has a history of its own.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Context {
     /// Features of the comment the model has seen in training (`u32::MAX` when unknown).
@@ -136,11 +139,12 @@ pub struct Context {
 /// yields about 60 with its character n-grams).
 pub const WEAK_KNOWN_FEATURES: u32 = 40;
 
-/// A body of fewer words than this that points nowhere (no link, no author URL) is never
-/// spam on the classifier's word alone at a site without a history: two words ("selfie
-/// alert", "NOKIA spotted") are one strong word away from anything, and such a comment
-/// carries nothing a spammer gains from. A site's own labels are what its moderators call
-/// spam, however short, so there the verdict stands.
+/// A body of fewer plain words than this that points nowhere (no link, no author URL) is
+/// held rather than spam at a site without a history, unless a rule demands spam (weighted
+/// rules count with the classifier): two words ("selfie alert", "NOKIA spotted") are one
+/// strong word away from anything, and such a comment carries nothing a spammer gains from.
+/// A site's own labels are what its moderators call spam, however short, so there the
+/// verdict stands.
 pub const FEW_WORDS: usize = 3;
 
 /// Combines rule hits and the classifier's probability (`None` = no opinion) into a verdict.

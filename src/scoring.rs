@@ -150,7 +150,7 @@ impl Scorer {
             without_author_name: prediction.without_author_name,
             context,
         };
-        let decision = inputs.decide(&self.policy_of(layer));
+        let decision = inputs.decide(&self.policy);
         let assessment = Assessment {
             verdict: decision.verdict,
             spam_probability: (decision.spam_probability * 1e4).round() / 1e4,
@@ -367,9 +367,15 @@ pub struct DecisionInputs {
 }
 
 impl DecisionInputs {
-    /// The verdict under `policy`, first-day corrections included.
+    /// The verdict under the configured `policy`, as the service gives it: the history policy
+    /// ([`Policy::with_history`]) at a site with a history, first-day corrections included.
     pub fn decide(&self, policy: &Policy) -> Decision {
-        decide_with(policy, &self.hits, self.probability, &self.context, || {
+        let policy = if self.context.site_history {
+            policy.with_history()
+        } else {
+            *policy
+        };
+        decide_with(&policy, &self.hits, self.probability, &self.context, || {
             self.without_author_name
         })
     }
@@ -1196,8 +1202,15 @@ mod per_site {
             scorer.learn(&comment, Label::Spam, 1.0);
             scorer.learn(&comment, Label::Ham, 1.0);
         }
-        let with_history = scorer.score_comment(&short, OffsetDateTime::now_utc());
+        let (with_history, inputs) =
+            scorer.score_comment_keeping_inputs(&short, OffsetDateTime::now_utc());
         assert!(with_history.verdict.is_spam(), "{with_history:?}");
+        assert!(inputs.context.site_history);
+        assert_eq!(
+            inputs.decide(&Policy::default()).verdict,
+            with_history.verdict,
+            "deciding again from the kept inputs gives the service's verdict"
+        );
         assert!(with_history
             .reasons
             .iter()

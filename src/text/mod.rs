@@ -34,14 +34,14 @@ pub struct NormalizedText {
 }
 
 impl NormalizedText {
-    /// True when the body has fewer than `fewer_than` words and none of them holds a digit or
-    /// a dot: a few plain words, with no number, code or domain that could be a payload
-    /// ("ringtoneking 84484", "adf.ly / KlD3Y"). Counting stops at `fewer_than` words, so a
-    /// long body costs no more than a short one.
+    /// True when the body has at least one and fewer than `fewer_than` words, none holding a
+    /// digit or a dot, and no `@`: a few plain words, with no number, code, domain or handle
+    /// that could be a payload ("ringtoneking 84484", "adf.ly / KlD3Y", "telegram @seller").
+    /// A body with no words at all is not "a few words": it is judged on its other fields.
     pub fn is_few_plain_words(&self, fewer_than: usize) -> bool {
         // Most bodies have many words: each run between ASCII spaces that holds an ASCII
         // letter or digit holds a word, so `fewer_than` such runs settle it without
-        // segmenting.
+        // segmenting. Text in other scripts is segmented, up to `fewer_than` words.
         let mut runs = 0;
         let mut in_run_with_alnum = false;
         for &b in self.folded.as_bytes() {
@@ -55,14 +55,17 @@ impl NormalizedText {
                 }
             }
         }
+        if self.folded.contains('@') {
+            return false;
+        }
         let mut count = 0;
         for (_, word) in words::word_indices(&self.folded) {
             count += 1;
-            if count >= fewer_than || word.bytes().any(|b| b.is_ascii_digit() || b == b'.') {
+            if count >= fewer_than || word.chars().any(|c| c.is_numeric() || c == '.') {
                 return false;
             }
         }
-        true
+        count > 0
     }
 }
 
@@ -363,58 +366,24 @@ mod tests {
 
     #[test]
     fn few_plain_words() {
-        // (name, body, few plain words with fewer than 3, why)
+        // (name, body, a few plain words with fewer than 3, why)
+        #[rustfmt::skip]
         let cases = [
             ("two_words", "selfie alert", true, "two letter words"),
-            (
-                "one_word_shouted",
-                "SUBSCRIBE!!!!!!!!",
-                true,
-                "punctuation is no word",
-            ),
-            ("empty", "", true, "no words at all"),
-            (
-                "three_words",
-                "subscribe to me",
-                false,
-                "three words reach the bar",
-            ),
-            (
-                "short_code",
-                "ringtoneking 84484",
-                false,
-                "a number is a payload",
-            ),
-            (
-                "code_in_word",
-                "code x2b",
-                false,
-                "a digit inside a word too",
-            ),
-            (
-                "bare_domain",
-                "adf.ly / KlD3Y",
-                false,
-                "a dotted word is a domain",
-            ),
-            (
-                "two_ideographs",
-                "谢谢",
-                true,
-                "each ideograph is a word: two",
-            ),
-            (
-                "three_ideographs",
-                "谢谢你",
-                false,
-                "three ideographs, three words",
-            ),
-            (
-                "long_body",
-                "a b c d e f g",
-                false,
-                "counting stops at the bar",
-            ),
+            ("one_word_shouted", "SUBSCRIBE!!!!!!!!", true, "punctuation is no word"),
+            ("empty", "", false, "no words at all: judged on the other fields"),
+            ("emoji_only", "\u{1F525}\u{1F525}", false, "emoji are no words either"),
+            ("three_words", "subscribe to me", false, "three words reach the bar"),
+            ("short_code", "ringtoneking 84484", false, "a number is a payload"),
+            ("code_in_word", "code x2b", false, "a digit inside a word too"),
+            ("other_digits", "call \u{0668}\u{0664}\u{0664}", false, "digits of any script"),
+            ("bare_domain", "adf.ly / KlD3Y", false, "a dotted word is a domain"),
+            ("handle", "telegram @seller", false, "a handle is a payload"),
+            ("hyphenated", "a-b-c", false, "one run between spaces, three words"),
+            ("two_ideographs", "谢谢", true, "each ideograph is a word: two"),
+            ("three_ideographs", "谢谢你", false, "three ideographs, three words"),
+            ("cyrillic_two", "спасибо большое", true, "two words of another script"),
+            ("long_body", "a b c d e f g", false, "counting stops at the bar"),
         ];
         for (name, body, want, why) in cases {
             let got = normalize_content(body).is_few_plain_words(3);
