@@ -6,6 +6,10 @@
 #
 #   scripts/xsource.sh [EVAL OPTIONS]
 #
+# COMMENTGUARD_SHARED is the shared folder (default ../shared), COMMENTGUARD_SPLITS where the
+# splits go (default target/splits), COMMENTGUARD_BIN the binary to run (default: a release
+# build, made first); the API test runs the script on small splits that way.
+#
 # A second table trains the shipped recipe (every source's training split together) and
 # tests it on each source's test split. Training balances sources within a class, so the
 # rows get their source back from fixtures/corpus first.
@@ -17,12 +21,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared="${COMMENTGUARD_SHARED:-../shared}"
-python3 "$shared/eval/make_splits.py" target/splits >/dev/null
+splits="${COMMENTGUARD_SPLITS:-target/splits}"
+export COMMENTGUARD_SPLITS="$splits"
+python3 "$shared/eval/make_splits.py" "$splits" >/dev/null
 # The splits keep no source; training balances sources within a class (see
 # `classifier::source_weights`), so each training row gets its source back from the corpus
 # files, where every row has one.
 python3 - <<'PY'
-import glob, json
+import glob, json, os
+splits = os.environ["COMMENTGUARD_SPLITS"]
 source = {}
 for path in glob.glob("fixtures/corpus/*.jsonl"):
     for line in open(path, encoding="utf-8"):
@@ -35,39 +42,43 @@ def sourced(paths, out_path):
                 row = json.loads(line)
                 row["source"] = source[row["id"]]
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
-for path in glob.glob("target/splits/xsource-*-train.jsonl"):
+for path in glob.glob(f"{splits}/xsource-*-train.jsonl"):
     sourced([path], path.replace("-train.jsonl", "-train-sourced.jsonl"))
 # The shipped recipe (every source at once), for the second table.
-sourced([f"target/splits/{s}-train.jsonl" for s in ("youtube-all", "sms", "blog")],
-        "target/splits/mixed-train-sourced.jsonl")
+sourced([f"{splits}/{s}-train.jsonl" for s in ("youtube-all", "sms", "blog")],
+        f"{splits}/mixed-train-sourced.jsonl")
 PY
 # Genuine text from a source no model here trains on: the Davidson tweets labelled neither
 # hate speech nor offensive (class 2), as a guard for the genuine comments of a site unlike
 # any in the corpus. Read from the shared datasets at run time, never shipped.
-python3 - "$shared/datasets/davidson-hate-offensive/labeled_data.csv" <<'PY'
+python3 - "$shared/datasets/davidson-hate-offensive/labeled_data.csv" "$splits" <<'PY'
 import csv, json, sys
 with open(sys.argv[1], encoding="utf-8") as src, \
-     open("target/splits/davidson-neither-test.jsonl", "w", encoding="utf-8") as out:
+     open(f"{sys.argv[2]}/davidson-neither-test.jsonl", "w", encoding="utf-8") as out:
     for row in csv.DictReader(src):
         if row["class"] == "2":
             out.write(json.dumps({"id": f"davidson-{row['']}", "author": "",
                                   "text": row["tweet"], "label": "ham"}) + "\n")
 PY
-cargo build --release --locked --quiet
+bin="${COMMENTGUARD_BIN:-}"
+if [ -z "$bin" ]; then
+  cargo build --release --locked --quiet
+  bin=target/release/commentguard
+fi
 results="$(mktemp)"
 mixed="$(mktemp)"
 trap 'rm -f "$results" "$mixed"' EXIT
-for test in target/splits/xsource-*-test.jsonl; do
-  source="${test#target/splits/xsource-}"
+for test in "$splits"/xsource-*-test.jsonl; do
+  source="${test#"$splits"/xsource-}"
   source="${source%-test.jsonl}"
   printf '%s\t' "$source" >>"$results"
-  target/release/commentguard eval --train "target/splits/xsource-$source-train-sourced.jsonl" \
+  "$bin" eval --train "$splits/xsource-$source-train-sourced.jsonl" \
     --test "$test" "$@" >>"$results"
 done
 for source in youtube-all sms blog davidson-neither; do
   printf '%s\t' "$source" >>"$mixed"
-  target/release/commentguard eval --train target/splits/mixed-train-sourced.jsonl \
-    --test "target/splits/$source-test.jsonl" "$@" >>"$mixed"
+  "$bin" eval --train "$splits/mixed-train-sourced.jsonl" \
+    --test "$splits/$source-test.jsonl" "$@" >>"$mixed"
 done
 python3 - "$results" "$mixed" <<'PY'
 import json, sys

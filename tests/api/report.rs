@@ -215,3 +215,123 @@ fn eval_refuses_bad_usage_and_bad_rows_with_exit_2() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Stands in for `../shared/eval/make_splits.py`: writes small splits of three sources from
+/// the shipped corpus (cut to 60 rows each, both classes), with the ids the script looks the
+/// sources up by.
+const FAKE_MAKE_SPLITS: &str = r#"
+import glob, json, os, sys
+out = sys.argv[1]
+os.makedirs(out, exist_ok=True)
+rows = {}
+for path in sorted(glob.glob("fixtures/corpus/*.jsonl")):
+    for line in open(path, encoding="utf-8"):
+        row = json.loads(line)
+        rows.setdefault((row["source"], row["label"]), []).append(row)
+pick = {s: rows[(s, "spam")][:30] + rows[(s, "ham")][:30]
+        for s in ("youtube-psy", "youtube-shakira", "sms")}
+def write(name, chosen):
+    with open(f"{out}/{name}.jsonl", "w", encoding="utf-8") as f:
+        for r in chosen:
+            f.write(json.dumps({k: r.get(k) or "" for k in ("id", "author", "text", "label")}) + "\n")
+for s in pick:
+    write(f"xsource-{s}-test", pick[s])
+    write(f"xsource-{s}-train", [r for t in pick if t != s for r in pick[t]])
+for name, s in (("youtube-all", "youtube-psy"), ("sms", "sms"), ("blog", "youtube-shakira")):
+    write(f"{name}-train", pick[s][::2])
+    write(f"{name}-test", pick[s][1::2])
+"#;
+
+#[test]
+fn the_cross_source_script_prints_a_row_per_source_and_per_test_split() {
+    let shared = scratch("xsource-shared");
+    let splits = shared.join("splits");
+    std::fs::create_dir_all(shared.join("eval")).unwrap();
+    std::fs::write(shared.join("eval/make_splits.py"), FAKE_MAKE_SPLITS).unwrap();
+    let davidson = shared.join("datasets/davidson-hate-offensive");
+    std::fs::create_dir_all(&davidson).unwrap();
+    // The real file's columns; class 2 is "neither", the only class the script reads.
+    std::fs::write(
+        davidson.join("labeled_data.csv"),
+        ",count,hate_speech,offensive_language,neither,class,tweet\n\
+         0,3,0,0,3,2,what a game last night\n\
+         1,3,0,3,0,1,not read by the script\n\
+         2,3,0,0,3,2,\"coffee first, then the long drive home\"\n",
+    )
+    .unwrap();
+    let out = Command::new("bash")
+        .arg("scripts/xsource.sh")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("COMMENTGUARD_SHARED", &shared)
+        .env("COMMENTGUARD_SPLITS", &splits)
+        .env("COMMENTGUARD_BIN", env!("CARGO_BIN_EXE_commentguard"))
+        .env_remove("COMMENTGUARD_CONFIG")
+        .env_remove("COMMENTGUARD_MODELS_DIR")
+        .output()
+        .expect("run scripts/xsource.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let row = |source: &str| -> Vec<String> {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("| {source} |")))
+            .unwrap_or_else(|| panic!("no row for {source} in\n{stdout}"));
+        line.trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().to_owned())
+            .collect()
+    };
+    // (source, spam / genuine, why)
+    let cases = [
+        (
+            "youtube-psy",
+            "30 / 30",
+            "every comment of a source is tested",
+        ),
+        (
+            "youtube-shakira",
+            "30 / 30",
+            "one row per cross-source split",
+        ),
+        ("sms", "30 / 30", "the sms split, first table"),
+        (
+            "youtube-all",
+            "15 / 15",
+            "the shipped recipe's test split: odd rows",
+        ),
+        ("blog", "15 / 15", "every test split of the second table"),
+        (
+            "davidson-neither",
+            "0 / 2",
+            "only the tweets of class 2, all genuine",
+        ),
+    ];
+    for (source, counts, why) in cases {
+        let cells = row(source);
+        assert_eq!(cells.len(), 8, "{source} ({why}): {cells:?}");
+        assert_eq!(cells[1], counts, "{source} ({why})");
+        let both_classes = !counts.starts_with("0 /") && !counts.ends_with("/ 0");
+        assert_eq!(
+            cells[2].parse::<f64>().is_ok(),
+            both_classes,
+            "{source} ({why}): F1 is defined exactly when both classes are there"
+        );
+        for cell in &cells[2..] {
+            assert!(
+                cell == "—" || cell.parse::<f64>().is_ok_and(|v| (0.0..=1.0).contains(&v)),
+                "{source} ({why}): {cell:?} is neither a share nor undefined"
+            );
+        }
+    }
+    let genuine_only = row("davidson-neither");
+    assert_eq!(
+        (genuine_only[2].as_str(), genuine_only[3].as_str()),
+        ("—", "—"),
+        "no spam: F1 and recall are undefined"
+    );
+    let _ = std::fs::remove_dir_all(&shared);
+}
