@@ -128,8 +128,8 @@ pub struct Context {
     pub has_link: bool,
     /// The author gave a website.
     pub has_author_url: bool,
-    /// The body has fewer than [`FEW_WORDS`] words, none with a digit or a dot (no number,
-    /// code or domain).
+    /// The body has at least one and fewer than [`FEW_WORDS`] words, none with a digit or a
+    /// dot, and no `@` (no number, code, domain or handle: `NormalizedText::is_few_plain_words`).
     pub few_words: bool,
     /// The comment's site has a history of its own ([`HISTORY_LABELS`] labels of each class).
     pub site_history: bool,
@@ -180,31 +180,19 @@ pub fn decide_with(
     }
     let weak = context.known_features < WEAK_KNOWN_FEATURES;
     let points_away = context.has_link || context.has_author_url;
-    if d.verdict == Verdict::Approve && weak && points_away {
-        d.verdict = Verdict::Hold;
-        d.reasons.insert(
-            0,
-            Reason {
-                id: "policy.weak_evidence_link".into(),
-                detail: "little evidence either way and a link or author URL: held for a look"
-                    .into(),
-            },
-        );
-    } else if d.verdict.is_spam()
-        && from_rules < Verdict::Spam
-        && context.few_words
-        && !points_away
-        && !context.site_history
-    {
-        d.verdict = Verdict::Hold;
-        d.reasons.insert(
-            0,
-            Reason {
-                id: "policy.few_words".into(),
-                detail: "a few words pointing nowhere: held, never spam on so little".into(),
-            },
-        );
-    } else if d.verdict.is_spam() && from_rules < Verdict::Spam {
+    // Each correction holds the comment, with a reason put first; no rule demands more.
+    let softens_spam = d.verdict.is_spam() && from_rules < Verdict::Spam;
+    let correction = if d.verdict == Verdict::Approve && weak && points_away {
+        Some((
+            "policy.weak_evidence_link",
+            "little evidence either way and a link or author URL: held for a look",
+        ))
+    } else if softens_spam && context.few_words && !points_away && !context.site_history {
+        Some((
+            "policy.few_words",
+            "a few words pointing nowhere: held, never spam on so little",
+        ))
+    } else if softens_spam {
         // "Alone": the body without its author's name (with the same rule weights). On the
         // first day it must reach spam by itself: a name may make a comment suspect, never
         // spam. A site's own history has taught the model that site's names (its returning
@@ -218,16 +206,22 @@ pub fn decide_with(
         } else {
             policy.spam_threshold
         };
-        if alone.is_some_and(|p| p < bar) {
-            d.verdict = Verdict::Hold.max(from_rules);
-            d.reasons.insert(
-                0,
-                Reason {
-                    id: "policy.author_name_only".into(),
-                    detail: "spam only with the author's name: held, never spam on a name".into(),
-                },
-            );
-        }
+        alone.is_some_and(|p| p < bar).then_some((
+            "policy.author_name_only",
+            "spam only with the author's name: held, never spam on a name",
+        ))
+    } else {
+        None
+    };
+    if let Some((id, detail)) = correction {
+        d.verdict = Verdict::Hold;
+        d.reasons.insert(
+            0,
+            Reason {
+                id: id.into(),
+                detail: detail.into(),
+            },
+        );
     }
     d
 }

@@ -209,7 +209,15 @@ impl Field {
         let c = input.comment;
         let raw = match self {
             Field::Content => return Some(Cow::Borrowed(input.text.clean.as_str())),
-            Field::Author => c.author.as_deref(),
+            // Decoded as the classifier's author features are (`text::decode_author_name`).
+            Field::Author => {
+                return c.author.as_deref().filter(|s| !s.is_empty()).map(|s| {
+                    match crate::text::decode_author_name(s) {
+                        Cow::Borrowed(raw) => canonical(raw),
+                        Cow::Owned(decoded) => Cow::Owned(canonical(&decoded).into_owned()),
+                    }
+                })
+            }
             Field::AuthorEmail => c.author_email.as_deref(),
             Field::AuthorUrl => c.author_url.as_deref(),
             Field::UserIp => c.user_ip.as_deref(),

@@ -918,3 +918,40 @@ fn canonical_fast_path_agrees_with_canonicalize() {
         assert_eq!(canonical(s), crate::text::canonicalize(s), "{s:?}");
     }
 }
+
+#[test]
+fn escaped_author_names_are_read_decoded_as_the_classifier_reads_them() {
+    let set = rules(
+        "[[rule]]\nid = \"x.amp\"\nfields = [\"author\"]\nkeywords = [\"amp\"]\naction = \"hold\"\nreason = \"r\"\n\
+         [[rule]]\nid = \"x.name\"\nfields = [\"author\"]\nkeywords = [\"romix & muffy\"]\naction = \"hold\"\nreason = \"r\"\n",
+    );
+    // (name, author, rules that fire, why)
+    let cases: [(&str, &str, &[&str], &str); 3] = [
+        (
+            "escaped",
+            "Romix &amp; Muffy",
+            &["x.name"],
+            "the entity is the ampersand, not a word",
+        ),
+        (
+            "plain",
+            "Romix & Muffy",
+            &["x.name"],
+            "the same name written plainly",
+        ),
+        (
+            "amp_word",
+            "Amp Muffy",
+            &["x.amp"],
+            "a real word amp still counts",
+        ),
+    ];
+    for (name, author, want, why) in cases {
+        let comment = Comment {
+            author: Some(author.into()),
+            ..body("hello")
+        };
+        let got: Vec<String> = run(&set, &comment).into_iter().map(|h| h.id).collect();
+        assert_eq!(got, want, "{name}: {why}");
+    }
+}

@@ -881,16 +881,7 @@ impl Builder {
     fn author(&mut self, author: AuthorFields<'_>) {
         let name_start = self.entries.len as u32;
         if let Some(name) = author.name.filter(|n| !n.trim().is_empty()) {
-            // Names arrive HTML-escaped from some platforms and exports ("Fun&amp;Hacks"):
-            // undecoded, every such name would share the word `amp`.
-            let decoded;
-            let name = if name.contains('&') {
-                decoded = super::html::strip_html(name).0;
-                decoded.as_str()
-            } else {
-                name
-            };
-            let canonical = super::canonicalize(name);
+            let canonical = super::canonicalize(&super::decode_author_name(name));
             let folded = super::fold(&canonical);
             for (_, word) in super::words::word_indices(&folded) {
                 self.push_extra(FeatureKind::Author, word);

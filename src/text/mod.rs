@@ -89,6 +89,18 @@ pub fn is_invisible(c: char) -> bool {
     )
 }
 
+/// An author name as every part reads it (features and rules alike): HTML entities decoded
+/// and tags dropped, since some platforms and exports send names escaped ("Fun&amp;Hacks"),
+/// and undecoded every such name would share the word `amp`. Borrowed when there is nothing
+/// to decode, as for nearly every name.
+pub fn decode_author_name(raw: &str) -> std::borrow::Cow<'_, str> {
+    if raw.contains(['&', '<']) {
+        std::borrow::Cow::Owned(strip_html(raw).0)
+    } else {
+        std::borrow::Cow::Borrowed(raw)
+    }
+}
+
 /// NFKC-normalises `raw` and drops invisible characters and other control characters
 /// (keeping newlines and tabs as spaces).
 pub fn canonicalize(raw: &str) -> String {
