@@ -27,7 +27,8 @@ pub struct Link {
 }
 
 /// Every link in `clean` text plus the `hrefs` the HTML stripper kept, in order, deduplicated
-/// by URL so `<a href="X">X</a>` counts once.
+/// by URL so `<a href="X">X</a>` counts once; a URL in the text that only shows an href
+/// (see [`shows_an_href`]) is that link, not another.
 pub fn find_links(clean: &str, hrefs: &[String]) -> Vec<Link> {
     let mut links: Vec<Link> = hrefs
         .iter()
@@ -61,7 +62,7 @@ pub fn find_links(clean: &str, hrefs: &[String]) -> Vec<Link> {
         let chunk_end = clean[marker..]
             .find(char::is_whitespace)
             .map_or(clean.len(), |p| marker + p);
-        links_in_chunk(&clean[chunk_start..chunk_end], &mut seen, &mut links);
+        links_in_chunk(&clean[chunk_start..chunk_end], hrefs, &mut seen, &mut links);
         match next_url_marker(bytes, chunk_end) {
             Some(next) => marker = next,
             None => return links,
@@ -70,7 +71,12 @@ pub fn find_links(clean: &str, hrefs: &[String]) -> Vec<Link> {
 }
 
 /// Appends the links of one whitespace-free `chunk` of text not already in `seen`.
-fn links_in_chunk<'a>(chunk: &'a str, seen: &mut HashSet<&'a str>, links: &mut Vec<Link>) {
+fn links_in_chunk<'a>(
+    chunk: &'a str,
+    hrefs: &[String],
+    seen: &mut HashSet<&'a str>,
+    links: &mut Vec<Link>,
+) {
     let bytes = chunk.as_bytes();
     let mut from = 0;
     while let Some(start) = next_url_start(bytes, from) {
@@ -80,7 +86,7 @@ fn links_in_chunk<'a>(chunk: &'a str, seen: &mut HashSet<&'a str>, links: &mut V
             .unwrap_or(tail.len());
         let url = tail[..end].trim_end_matches(['.', ',', '!', '?', ')', ';', ':']);
         from = start + end.max(1);
-        if url.len() < 5 || !seen.insert(url) {
+        if url.len() < 5 || !seen.insert(url) || shows_an_href(&tail[..end], hrefs) {
             continue;
         }
         let before = &bytes[..start];
@@ -99,6 +105,42 @@ fn links_in_chunk<'a>(chunk: &'a str, seen: &mut HashSet<&'a str>, links: &mut V
             break;
         }
     }
+}
+
+/// Whether a URL written in the text (`written`, as cut from it) only shows one of the
+/// `hrefs`: an anchor's text is often its own address, shortened ("https://x.example/lo…"
+/// or the host alone), and that is one link, not two. It does when an href begins with it,
+/// compared without scheme, `www.`, trailing slashes or ASCII case, up to a `/`, `?` or `#`
+/// of the href or to a cut marked with an ellipsis. A text naming another host than its
+/// href (a deception spam uses) stays a link of its own.
+fn shows_an_href(written: &str, hrefs: &[String]) -> bool {
+    if hrefs.is_empty() {
+        return false;
+    }
+    let cut = written.ends_with("...") || written.ends_with('…');
+    let shown = link_key(written.trim_end_matches(['.', ',', '!', '?', ')', ';', ':', '…']));
+    if shown.is_empty() {
+        return false;
+    }
+    hrefs.iter().any(|href| {
+        let href = link_key(href);
+        href.starts_with(&shown)
+            && (cut
+                || href.len() == shown.len()
+                || matches!(href.as_bytes()[shown.len()], b'/' | b'?' | b'#'))
+    })
+}
+
+/// A URL reduced for comparing what it points at: ASCII lower case, no scheme, no `www.`,
+/// no trailing slashes.
+fn link_key(url: &str) -> String {
+    let url = url.trim().to_ascii_lowercase();
+    let rest = ["http://", "https://", "//"]
+        .iter()
+        .find_map(|scheme| url.strip_prefix(scheme))
+        .unwrap_or(&url);
+    let rest = rest.strip_prefix("www.").unwrap_or(rest);
+    rest.trim_end_matches('/').to_string()
 }
 
 /// Where the first `http` or `www.`, in any case, starts at or after `from`.
@@ -279,7 +321,10 @@ mod tests {
                     .unwrap_or(tail.len());
                 let url = tail[..end].trim_end_matches(['.', ',', '!', '?', ')', ';', ':']);
                 from = start + end.max(1);
-                if url.len() < 5 || !seen.insert(url.to_string()) {
+                if url.len() < 5
+                    || !seen.insert(url.to_string())
+                    || shows_an_href(&tail[..end], hrefs)
+                {
                     continue;
                 }
                 let before = &lower[..start];
@@ -376,6 +421,60 @@ mod tests {
     fn href_repeated_as_text_counts_once() {
         let links = find_links("http://a.example", &["http://a.example".to_string()]);
         assert_eq!(links.len(), 1);
+    }
+
+    /// Each case: the anchor's text (as the stripped text holds it), its href, the links
+    /// counted, and why.
+    #[test]
+    fn an_anchor_showing_its_own_address_is_one_link() {
+        let cases: &[(&str, &str, usize, &str)] = &[
+            (
+                "http://lebensverrueckt.example....",
+                "http://lebensverrueckt.example.org/",
+                1,
+                "a long address shortened with an ellipsis",
+            ),
+            (
+                "https://blog.example/posts/…",
+                "https://blog.example/posts/2024/hello",
+                1,
+                "shortened with the ellipsis character",
+            ),
+            (
+                "www.Shop.example",
+                "http://www.shop.example/profiles/blogs/x",
+                1,
+                "the host alone, in another case and without the scheme",
+            ),
+            (
+                "http://a.example",
+                "https://a.example/",
+                1,
+                "another scheme and a trailing slash",
+            ),
+            (
+                "http://a.example/page",
+                "http://a.example/page2",
+                2,
+                "cut mid-name without an ellipsis: another page",
+            ),
+            (
+                "http://good.example",
+                "http://203.0.113.7/index.php",
+                2,
+                "text naming another host than the link goes to",
+            ),
+            (
+                "http://a.example.evil.example",
+                "http://a.example",
+                2,
+                "the href begins the text, not the other way",
+            ),
+        ];
+        for &(text, href, want, why) in cases {
+            let links = find_links(text, &[href.to_string()]);
+            assert_eq!(links.len(), want, "{why}: {text:?} → {href:?}: {links:?}");
+        }
     }
 
     #[test]
