@@ -131,6 +131,9 @@ pub struct Context {
     /// The body has at least one and fewer than [`FEW_WORDS`] words, none with a digit or a
     /// dot, and no `@` (no number, code, domain or handle: `NormalizedText::is_few_plain_words`).
     pub few_words: bool,
+    /// So few of the comment's features are known to the model that chance explains them
+    /// (`Prediction::unfamiliar`): a language or script the model never learned.
+    pub unfamiliar: bool,
     /// The comment's site has a history of its own ([`HISTORY_LABELS`] labels of each class).
     pub site_history: bool,
 }
@@ -191,6 +194,11 @@ pub fn decide_with(
         Some((
             "policy.few_words",
             "a few words pointing nowhere: held, never spam on so little",
+        ))
+    } else if softens_spam && context.unfamiliar && !points_away && !context.site_history {
+        Some((
+            "policy.unfamiliar_text",
+            "text in a language the model has not learned: held, never spam on chance",
         ))
     } else if softens_spam {
         // "Alone": the body without its author's name (with the same rule weights). On the
@@ -541,6 +549,7 @@ mod tests {
             has_link,
             has_author_url,
             few_words: false,
+            unfamiliar: false,
             site_history: false,
         };
         let strong = Context {
@@ -548,10 +557,16 @@ mod tests {
             has_link: true,
             has_author_url: true,
             few_words: false,
+            unfamiliar: false,
             site_history: false,
         };
         let few_words = |has_link, has_author_url| Context {
             few_words: true,
+            ..weak(has_link, has_author_url)
+        };
+        let unfamiliar = |has_link, has_author_url| Context {
+            known_features: 60,
+            unfamiliar: true,
             ..weak(has_link, has_author_url)
         };
         // (name, why, hits, probability, context, probability without the author's name, want)
@@ -716,6 +731,54 @@ mod tests {
                 0.05,
                 few_words(false, false),
                 0.05,
+                Verdict::Approve,
+            ),
+            (
+                "unfamiliar_text_not_spam",
+                "a language the model never learned: its spam verdict is chance, held",
+                vec![],
+                0.93,
+                unfamiliar(false, false),
+                0.93,
+                Verdict::Hold,
+            ),
+            (
+                "unfamiliar_text_with_link_stays_spam",
+                "a link is a payload whatever the language",
+                vec![],
+                0.93,
+                unfamiliar(true, false),
+                0.93,
+                Verdict::Spam,
+            ),
+            (
+                "unfamiliar_text_spam_rule_not_excused",
+                "a spam rule decides whatever the language",
+                vec![hit("disallowed", Spam)],
+                0.93,
+                unfamiliar(false, false),
+                0.93,
+                Verdict::Spam,
+            ),
+            (
+                "unfamiliar_text_at_a_site_with_history_stays_spam",
+                "a site that taught the model its own labels is judged by them",
+                vec![],
+                0.93,
+                Context {
+                    site_history: true,
+                    ..unfamiliar(false, false)
+                },
+                0.93,
+                Verdict::Spam,
+            ),
+            (
+                "unfamiliar_ham_untouched",
+                "only spam is softened: a reader in another language is published",
+                vec![],
+                0.1,
+                unfamiliar(false, false),
+                0.1,
                 Verdict::Approve,
             ),
             (

@@ -142,6 +142,7 @@ impl Scorer {
                 .as_deref()
                 .is_some_and(|u| !u.trim().is_empty()),
             few_words: text.is_few_plain_words(FEW_WORDS),
+            unfamiliar: prediction.unfamiliar,
             site_history: has_history(layer),
         };
         let inputs = DecisionInputs {
@@ -1215,6 +1216,56 @@ mod per_site {
             .reasons
             .iter()
             .all(|r| r.id != "policy.few_words"));
+    }
+
+    #[test]
+    fn text_in_a_language_the_model_never_learned_is_held_not_spam_on_the_first_day() {
+        let mut scorer = Scorer::load(None, Policy::default()).expect("shipped model loads");
+        let site = "https://a.example";
+        let chinese = Comment {
+            site: Some(site.to_owned()),
+            ..Comment::from_text(
+                "好文章！我的网站也遇到了同样的问题，用你的方法解决了。".to_owned(),
+                None,
+            )
+        };
+        let (first_day, inputs) =
+            scorer.score_comment_keeping_inputs(&chinese, OffsetDateTime::now_utc());
+        assert!(inputs.context.unfamiliar, "{inputs:?}");
+        assert!(
+            first_day.spam_probability >= Policy::default().spam_threshold,
+            "the classifier alone calls it spam, on bucket collisions: {first_day:?}"
+        );
+        assert_eq!(first_day.verdict, Verdict::Hold, "{first_day:?}");
+        assert_eq!(first_day.reasons[0].id, "policy.unfamiliar_text");
+        let with_link = Comment {
+            content: format!("{} https://shop.example/x", chinese.content),
+            ..chinese.clone()
+        };
+        let linked = scorer.score_comment(&with_link, OffsetDateTime::now_utc());
+        assert!(
+            linked
+                .reasons
+                .iter()
+                .all(|r| r.id != "policy.unfamiliar_text"),
+            "a link is a payload whatever the language: {linked:?}"
+        );
+        for i in 0..HISTORY_LABELS {
+            let comment = Comment {
+                site: Some(site.to_owned()),
+                ..Comment::from_text(format!("comment number {i} of the site"), None)
+            };
+            scorer.learn(&comment, Label::Spam, 1.0);
+            scorer.learn(&comment, Label::Ham, 1.0);
+        }
+        let with_history = scorer.score_comment(&chinese, OffsetDateTime::now_utc());
+        assert!(
+            with_history
+                .reasons
+                .iter()
+                .all(|r| r.id != "policy.unfamiliar_text"),
+            "a site with a history is judged by what it taught: {with_history:?}"
+        );
     }
 }
 

@@ -682,3 +682,40 @@ fn sources_are_balanced_within_a_class_that_has_several() {
         assert!((got - want).abs() < 1e-3, "{case}: {got} != {want} ({why})");
     }
 }
+
+/// Each case: a text, whether the shipped model should find it unfamiliar, and why.
+#[test]
+fn text_in_a_script_the_model_never_learned_is_unfamiliar() {
+    let (model, _) = crate::scoring::shipped_model().expect("shipped model loads");
+    let cases = [
+        (
+            "好文章！我的网站也遇到了同样的问题，用你的方法解决了。",
+            true,
+            "Chinese: the corpus holds none, so what it knows of it is bucket collisions",
+        ),
+        (
+            "我的博客也是用这个主题，请问评论区怎么改成中文？",
+            true,
+            "Chinese again, a question about the blog's theme",
+        ),
+        (
+            "Thanks, this helped our team a lot.",
+            false,
+            "English: nearly every feature was seen in training",
+        ),
+        (
+            "Dzięki, subskrybuję twój newsletter od dziś!",
+            false,
+            "Polish shares most of its n-grams with languages the corpus holds",
+        ),
+    ];
+    for (text, want, why) in cases {
+        let (p, _) = model.assess_text(&normalize_content(text), AuthorFields::default(), 5);
+        assert_eq!(
+            p.unfamiliar, want,
+            "{why}: {} features known of {text:?}",
+            p.known_features
+        );
+    }
+    assert!(!model.is_unfamiliar(0, 0), "no features: nothing to judge");
+}
