@@ -164,7 +164,8 @@ pub fn decide(policy: &Policy, hits: &[RuleHit], probability: Option<f64>) -> De
 /// probability had the author's name been left empty, asked for only when the verdict would
 /// be spam (the scorer has it from the same pass, `Prediction::without_author_name`). A
 /// comment of fewer than [`FEW_WORDS`] words that points nowhere is held rather than spam at a
-/// site without a history of its own.
+/// site without a history of its own, and so is one in text the model never learned
+/// (`Context::unfamiliar`), whose probability is chance, unless rule weights alone make spam.
 pub fn decide_with(
     policy: &Policy,
     hits: &[RuleHit],
@@ -195,7 +196,13 @@ pub fn decide_with(
             "policy.few_words",
             "a few words pointing nowhere: held, never spam on so little",
         ))
-    } else if softens_spam && context.unfamiliar && !points_away && !context.site_history {
+    } else if softens_spam
+        && context.unfamiliar
+        && !points_away
+        && !context.site_history
+        && sigmoid(rule_weight(hits)) < policy.spam_threshold
+    {
+        // Only the probability is chance: rule weights that make spam by themselves stand.
         Some((
             "policy.unfamiliar_text",
             "text in a language the model has not learned: held, never spam on chance",
@@ -759,6 +766,24 @@ mod tests {
                 unfamiliar(false, false),
                 0.93,
                 Verdict::Spam,
+            ),
+            (
+                "unfamiliar_text_weighted_rules_alone_spam",
+                "rule weights that reach spam by themselves are not chance",
+                vec![hit("weight", Weight(3.0))],
+                0.8,
+                unfamiliar(false, false),
+                0.8,
+                Verdict::Spam,
+            ),
+            (
+                "unfamiliar_text_light_rule_weight_held",
+                "a nudge from a rule does not make chance evidence spam",
+                vec![hit("weight", Weight(0.5))],
+                0.93,
+                unfamiliar(false, false),
+                0.93,
+                Verdict::Hold,
             ),
             (
                 "unfamiliar_text_at_a_site_with_history_stays_spam",

@@ -28,7 +28,7 @@ pub struct Link {
 
 /// Every link in `clean` text plus the `hrefs` the HTML stripper kept, in order, deduplicated
 /// by URL so `<a href="X">X</a>` counts once; a URL in the text that only shows an href
-/// (see [`shows_an_href`]) is that link, not another.
+/// (see [`ShownHrefs`]) is that link, not another.
 pub fn find_links(clean: &str, hrefs: &[String]) -> Vec<Link> {
     let mut links: Vec<Link> = hrefs
         .iter()
@@ -51,6 +51,7 @@ pub fn find_links(clean: &str, hrefs: &[String]) -> Vec<Link> {
         .map(String::as_str)
         .filter(|h| looks_like_url(h))
         .collect();
+    let mut shown = ShownHrefs::new(hrefs);
     loop {
         // The whitespace-separated chunk around the marker: a marker holds no whitespace, so
         // these are exactly the chunks that contain one, in order.
@@ -62,7 +63,12 @@ pub fn find_links(clean: &str, hrefs: &[String]) -> Vec<Link> {
         let chunk_end = clean[marker..]
             .find(char::is_whitespace)
             .map_or(clean.len(), |p| marker + p);
-        links_in_chunk(&clean[chunk_start..chunk_end], hrefs, &mut seen, &mut links);
+        links_in_chunk(
+            &clean[chunk_start..chunk_end],
+            &mut shown,
+            &mut seen,
+            &mut links,
+        );
         match next_url_marker(bytes, chunk_end) {
             Some(next) => marker = next,
             None => return links,
@@ -73,7 +79,7 @@ pub fn find_links(clean: &str, hrefs: &[String]) -> Vec<Link> {
 /// Appends the links of one whitespace-free `chunk` of text not already in `seen`.
 fn links_in_chunk<'a>(
     chunk: &'a str,
-    hrefs: &[String],
+    shown: &mut ShownHrefs,
     seen: &mut HashSet<&'a str>,
     links: &mut Vec<Link>,
 ) {
@@ -86,7 +92,7 @@ fn links_in_chunk<'a>(
             .unwrap_or(tail.len());
         let url = tail[..end].trim_end_matches(['.', ',', '!', '?', ')', ';', ':']);
         from = start + end.max(1);
-        if url.len() < 5 || !seen.insert(url) || shows_an_href(&tail[..end], hrefs) {
+        if url.len() < 5 || !seen.insert(url) || shown.take(&tail[..end]) {
             continue;
         }
         let before = &bytes[..start];
@@ -107,28 +113,68 @@ fn links_in_chunk<'a>(
     }
 }
 
-/// Whether a URL written in the text (`written`, as cut from it) only shows one of the
-/// `hrefs`: an anchor's text is often its own address, shortened ("https://x.example/lo…"
-/// or the host alone), and that is one link, not two. It does when an href begins with it,
-/// compared without scheme, `www.`, trailing slashes or ASCII case, up to a `/`, `?` or `#`
-/// of the href or to a cut marked with an ellipsis. A text naming another host than its
-/// href (a deception spam uses) stays a link of its own.
-fn shows_an_href(written: &str, hrefs: &[String]) -> bool {
-    if hrefs.is_empty() {
-        return false;
+/// Hrefs a URL written in the text may only be showing: an anchor's text is often its own
+/// address, shortened ("https://x.example/lo…") or the host alone, and that is one link, not
+/// two. A written URL shows an href when the href begins with it, compared without scheme,
+/// `www.`, trailing slashes or ASCII case, up to a `/`, `?` or `#` of the href, or anywhere
+/// when the text marks a cut with an ellipsis. Only hrefs counted as links take part, each
+/// shows one written URL at most (so one anchor cannot hide several), and a comment with more
+/// than [`MAX_SHOWN_HREFS`] of them gets no such allowance (it is link-stuffed whatever is
+/// shown, and the comparisons stay bounded). A text naming another host than its href, a
+/// deception spam uses, stays a link of its own.
+struct ShownHrefs {
+    /// Each href's key (see [`link_key`]), `None` once it has shown a written URL. Made on
+    /// the first written URL: most comments have none.
+    keys: Option<Vec<Option<String>>>,
+    hrefs: Vec<String>,
+}
+
+/// Above this many hrefs in a comment, no written URL is taken for one of them.
+const MAX_SHOWN_HREFS: usize = 64;
+
+impl ShownHrefs {
+    fn new(hrefs: &[String]) -> Self {
+        let counted: Vec<&String> = hrefs.iter().filter(|h| looks_like_url(h)).collect();
+        let hrefs = if counted.len() <= MAX_SHOWN_HREFS {
+            counted.into_iter().cloned().collect()
+        } else {
+            Vec::new()
+        };
+        ShownHrefs { keys: None, hrefs }
     }
-    let cut = written.ends_with("...") || written.ends_with('…');
-    let shown = link_key(written.trim_end_matches(['.', ',', '!', '?', ')', ';', ':', '…']));
-    if shown.is_empty() {
-        return false;
+
+    /// Whether `written` (a URL as cut from the text, trailing punctuation included) only
+    /// shows an href not yet taken; if so, that href is taken.
+    fn take(&mut self, written: &str) -> bool {
+        if self.hrefs.is_empty() {
+            return false;
+        }
+        let written = written.trim_end_matches([',', '!', '?', ')', ';', ':']);
+        let cut = written.ends_with("...") || written.ends_with('…');
+        let shown = link_key(written.trim_end_matches(['.', '…']));
+        if shown.is_empty() {
+            return false;
+        }
+        let hrefs = &self.hrefs;
+        let keys = self
+            .keys
+            .get_or_insert_with(|| hrefs.iter().map(|h| Some(link_key(h))).collect());
+        let found = keys.iter_mut().find(|key| {
+            key.as_deref().is_some_and(|href| {
+                href.starts_with(&shown)
+                    && (cut
+                        || href.len() == shown.len()
+                        || matches!(href.as_bytes()[shown.len()], b'/' | b'?' | b'#'))
+            })
+        });
+        match found {
+            Some(key) => {
+                *key = None;
+                true
+            }
+            None => false,
+        }
     }
-    hrefs.iter().any(|href| {
-        let href = link_key(href);
-        href.starts_with(&shown)
-            && (cut
-                || href.len() == shown.len()
-                || matches!(href.as_bytes()[shown.len()], b'/' | b'?' | b'#'))
-    })
 }
 
 /// A URL reduced for comparing what it points at: ASCII lower case, no scheme, no `www.`,
@@ -306,6 +352,12 @@ mod tests {
             })
             .collect();
         let mut seen: HashSet<String> = links.iter().map(|l| l.url.clone()).collect();
+        // The hrefs a written URL may show, lower-cased, each usable once.
+        let mut showable: Vec<Option<String>> = if links.len() <= MAX_SHOWN_HREFS {
+            links.iter().map(|l| Some(l.url.clone())).collect()
+        } else {
+            Vec::new()
+        };
         for chunk in clean.split_whitespace() {
             let lower = chunk.to_ascii_lowercase();
             let mut from = 0;
@@ -321,10 +373,14 @@ mod tests {
                     .unwrap_or(tail.len());
                 let url = tail[..end].trim_end_matches(['.', ',', '!', '?', ')', ';', ':']);
                 from = start + end.max(1);
-                if url.len() < 5
-                    || !seen.insert(url.to_string())
-                    || shows_an_href(&tail[..end], hrefs)
-                {
+                if url.len() < 5 || !seen.insert(url.to_string()) {
+                    continue;
+                }
+                if let Some(slot) = showable.iter_mut().find(|h| {
+                    h.as_deref()
+                        .is_some_and(|h| reference_shows(&tail[..end], h))
+                }) {
+                    *slot = None;
                     continue;
                 }
                 let before = &lower[..start];
@@ -344,6 +400,43 @@ mod tests {
             }
         }
         links
+    }
+
+    /// The reference's own reading of "the written URL only shows this href": both reduced
+    /// by splitting off a scheme and dropping one `www.` and the trailing slashes, then a
+    /// prefix ending at a path, query or fragment of the href, or anywhere after an ellipsis.
+    fn reference_shows(written: &str, href: &str) -> bool {
+        fn reduce(u: &str) -> String {
+            let u = u.trim().to_ascii_lowercase();
+            let u = match u.split_once("://") {
+                Some((scheme, rest)) if scheme == "http" || scheme == "https" => rest.to_string(),
+                _ if u.starts_with("//") => u[2..].to_string(),
+                _ => u,
+            };
+            let u = if u.starts_with("www.") {
+                u[4..].to_string()
+            } else {
+                u
+            };
+            let mut u = u;
+            while u.ends_with('/') {
+                u.pop();
+            }
+            u
+        }
+        let mut w = written.to_string();
+        while w.ends_with([',', '!', '?', ')', ';', ':']) {
+            w.pop();
+        }
+        let cut = w.ends_with("...") || w.ends_with('…');
+        while w.ends_with(['.', '…']) {
+            w.pop();
+        }
+        let (w, h) = (reduce(&w), reduce(href));
+        if w.is_empty() || !h.starts_with(&w) {
+            return false;
+        }
+        cut || h.len() == w.len() || "/?#".contains(h.as_bytes()[w.len()] as char)
     }
 
     #[test]
@@ -376,12 +469,19 @@ mod tests {
             "w",
             "://",
             "ww",
+            "...",
+            "…",
+            "/",
+            "a.example/p",
         ];
         let hrefs_pool = [
             "http://a.example",
             "www.a.example",
             " //b.example",
             "mailto:x@y.example",
+            "https://a.example/p?q=1",
+            "a.example",
+            "HTTP://A.EXAMPLE/",
         ];
         let mut next = crate::testing::picker(11);
         for _ in 0..30_000 {
@@ -475,6 +575,42 @@ mod tests {
             let links = find_links(text, &[href.to_string()]);
             assert_eq!(links.len(), want, "{why}: {text:?} → {href:?}: {links:?}");
         }
+        let hrefs = |h: &[&str]| h.iter().map(|h| h.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            find_links(
+                "buy http://shop.example/pills http://b.example/x",
+                &hrefs(&["shop.example/pills", "b.example/x"])
+            )
+            .len(),
+            2,
+            "an href that is not a link (no scheme) hides nothing"
+        );
+        assert_eq!(
+            find_links(
+                "http://spam.example... http://spam.exam...",
+                &hrefs(&["http://spam.example.test/"])
+            )
+            .len(),
+            2,
+            "one anchor shows one written URL: the second is a link of its own"
+        );
+        assert_eq!(
+            find_links(
+                "(http://a.example/lo...)",
+                &hrefs(&["http://a.example/long/path"])
+            )
+            .len(),
+            1,
+            "a cut inside parentheses is still a cut"
+        );
+        let many: Vec<String> = (0..=MAX_SHOWN_HREFS)
+            .map(|i| format!("http://h{i}.example/"))
+            .collect();
+        assert_eq!(
+            find_links("http://h0.example", &many).len(),
+            MAX_SHOWN_HREFS + 2,
+            "past the bound no written URL is taken for an href"
+        );
     }
 
     #[test]
