@@ -410,15 +410,13 @@ mod tests {
             let u = u.trim().to_ascii_lowercase();
             let u = match u.split_once("://") {
                 Some((scheme, rest)) if scheme == "http" || scheme == "https" => rest.to_string(),
-                _ if u.starts_with("//") => u[2..].to_string(),
+                _ if u.get(..2) == Some("//") => u[2..].to_string(),
                 _ => u,
             };
-            let u = if u.starts_with("www.") {
-                u[4..].to_string()
-            } else {
-                u
+            let mut u = match u.get(..4) {
+                Some("www.") => u[4..].to_string(),
+                _ => u,
             };
-            let mut u = u;
             while u.ends_with('/') {
                 u.pop();
             }
