@@ -164,8 +164,9 @@ pub fn decide(policy: &Policy, hits: &[RuleHit], probability: Option<f64>) -> De
 /// probability had the author's name been left empty, asked for only when the verdict would
 /// be spam (the scorer has it from the same pass, `Prediction::without_author_name`). A
 /// comment of fewer than [`FEW_WORDS`] words that points nowhere is held rather than spam at a
-/// site without a history of its own, and so is one in text the model never learned
-/// (`Context::unfamiliar`), whose probability is chance, unless rule weights alone make spam.
+/// site without a history of its own, and so is one without a body link in text the model
+/// never learned (`Context::unfamiliar`), whose probability is chance, unless rule weights
+/// alone make spam.
 pub fn decide_with(
     policy: &Policy,
     hits: &[RuleHit],
@@ -198,11 +199,13 @@ pub fn decide_with(
         ))
     } else if softens_spam
         && context.unfamiliar
-        && !points_away
+        && !context.has_link
         && !context.site_history
         && sigmoid(rule_weight(hits)) < policy.spam_threshold
     {
         // Only the probability is chance: rule weights that make spam by themselves stand.
+        // A body link is a payload in any language; an author URL is what many genuine
+        // readers leave too, and the hold keeps it unpublished all the same.
         Some((
             "policy.unfamiliar_text",
             "text in a language the model has not learned: held, never spam on chance",
@@ -757,6 +760,15 @@ mod tests {
                 unfamiliar(true, false),
                 0.93,
                 Verdict::Spam,
+            ),
+            (
+                "unfamiliar_text_with_author_url_held",
+                "an author URL alone does not make chance evidence spam: held, unpublished",
+                vec![],
+                0.93,
+                unfamiliar(false, true),
+                0.93,
+                Verdict::Hold,
             ),
             (
                 "unfamiliar_text_spam_rule_not_excused",
