@@ -1180,6 +1180,23 @@ mod per_site {
         assert_eq!(scorer.policy_at(None), Policy::default());
     }
 
+    /// Whether `assessment` gives the reason `id` anywhere.
+    fn gives_reason(assessment: &Assessment, id: &str) -> bool {
+        assessment.reasons.iter().any(|r| r.id == id)
+    }
+
+    /// Teaches `scorer` enough labels of `site` (of each class) for a history of its own.
+    fn give_history(scorer: &mut Scorer, site: &str) {
+        for i in 0..HISTORY_LABELS {
+            let comment = Comment {
+                site: Some(site.to_owned()),
+                ..Comment::from_text(format!("comment number {i} of the site"), None)
+            };
+            scorer.learn(&comment, Label::Spam, 1.0);
+            scorer.learn(&comment, Label::Ham, 1.0);
+        }
+    }
+
     #[test]
     fn a_few_plain_words_are_held_until_the_site_has_a_history() {
         let mut scorer = Scorer::load(None, Policy::default()).expect("shipped model loads");
@@ -1195,14 +1212,7 @@ mod per_site {
         );
         assert_eq!(first_day.verdict, Verdict::Hold, "{first_day:?}");
         assert_eq!(first_day.reasons[0].id, "policy.few_words");
-        for i in 0..HISTORY_LABELS {
-            let comment = Comment {
-                site: Some(site.to_owned()),
-                ..Comment::from_text(format!("comment number {i} of the site"), None)
-            };
-            scorer.learn(&comment, Label::Spam, 1.0);
-            scorer.learn(&comment, Label::Ham, 1.0);
-        }
+        give_history(&mut scorer, site);
         let (with_history, inputs) =
             scorer.score_comment_keeping_inputs(&short, OffsetDateTime::now_utc());
         assert!(with_history.verdict.is_spam(), "{with_history:?}");
@@ -1212,10 +1222,7 @@ mod per_site {
             with_history.verdict,
             "deciding again from the kept inputs gives the service's verdict"
         );
-        assert!(with_history
-            .reasons
-            .iter()
-            .all(|r| r.id != "policy.few_words"));
+        assert!(!gives_reason(&with_history, "policy.few_words"));
     }
 
     #[test]
@@ -1244,26 +1251,13 @@ mod per_site {
         };
         let linked = scorer.score_comment(&with_link, OffsetDateTime::now_utc());
         assert!(
-            linked
-                .reasons
-                .iter()
-                .all(|r| r.id != "policy.unfamiliar_text"),
+            !gives_reason(&linked, "policy.unfamiliar_text"),
             "a link is a payload whatever the language: {linked:?}"
         );
-        for i in 0..HISTORY_LABELS {
-            let comment = Comment {
-                site: Some(site.to_owned()),
-                ..Comment::from_text(format!("comment number {i} of the site"), None)
-            };
-            scorer.learn(&comment, Label::Spam, 1.0);
-            scorer.learn(&comment, Label::Ham, 1.0);
-        }
+        give_history(&mut scorer, site);
         let with_history = scorer.score_comment(&chinese, OffsetDateTime::now_utc());
         assert!(
-            with_history
-                .reasons
-                .iter()
-                .all(|r| r.id != "policy.unfamiliar_text"),
+            !gives_reason(&with_history, "policy.unfamiliar_text"),
             "a site with a history is judged by what it taught: {with_history:?}"
         );
     }
