@@ -6,6 +6,7 @@
 //! what each true class got (verdict shares per label) and keeps every comment's outcome,
 //! from which `eval --report` draws its page.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use linfa::prelude::ToConfusionMatrix;
@@ -185,6 +186,42 @@ impl VerdictShares {
     }
 }
 
+/// How many comments giving one reason got each verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ReasonVerdicts {
+    /// Published.
+    pub approve: u64,
+    /// Held for a moderator.
+    pub hold: u64,
+    /// Put in the spam queue.
+    pub spam: u64,
+    /// Dropped unseen.
+    pub discard: u64,
+}
+
+impl ReasonVerdicts {
+    fn count(&mut self, verdict: Verdict) {
+        let n = match verdict {
+            Verdict::Approve => &mut self.approve,
+            Verdict::Hold => &mut self.hold,
+            Verdict::Spam => &mut self.spam,
+            Verdict::Discard => &mut self.discard,
+        };
+        *n += 1;
+    }
+}
+
+/// Per true label, every reason id the verdicts gave (rules, first-day corrections,
+/// `classifier`) and the verdicts of the comments that gave it: what held or lost an
+/// operator's genuine comments, and what caught or missed the spam.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ReasonsByLabel {
+    /// Reasons given to the spam comments.
+    pub spam: BTreeMap<String, ReasonVerdicts>,
+    /// Reasons given to the genuine comments.
+    pub ham: BTreeMap<String, ReasonVerdicts>,
+}
+
 /// Verdict shares per true label.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct VerdictsByLabel {
@@ -207,6 +244,8 @@ pub struct Scored {
     /// What the policy decided from: rule hits, the classifier's probability and the
     /// first-day context.
     pub inputs: DecisionInputs,
+    /// The ids of the reasons the verdict gave, in its order.
+    pub reasons: Vec<String>,
 }
 
 /// One `eval` run: the metrics, the verdicts per label, and every comment's outcome.
@@ -217,6 +256,8 @@ pub struct Evaluation {
     pub report: EvalReport,
     /// Verdict shares per true label.
     pub verdicts: VerdictsByLabel,
+    /// The reasons given per true label, with their comments' verdicts.
+    pub reasons: ReasonsByLabel,
     /// The thresholds the verdicts were given under.
     #[serde(skip)]
     pub policy: Policy,
@@ -239,6 +280,7 @@ pub fn evaluate_comments(scorer: &Scorer, test: &[(Comment, Label)]) -> Evaluati
                 verdict: assessment.verdict,
                 probability: assessment.spam_probability,
                 inputs,
+                reasons: assessment.reasons.into_iter().map(|r| r.id).collect(),
             }
         })
         .collect();
@@ -259,12 +301,24 @@ pub fn evaluation_of(scored: Vec<Scored>, policy: Policy) -> Evaluation {
                 .map(|s| s.verdict),
         )
     };
+    let mut reasons = ReasonsByLabel::default();
+    for s in &scored {
+        let by_id = if s.spam {
+            &mut reasons.spam
+        } else {
+            &mut reasons.ham
+        };
+        for id in &s.reasons {
+            by_id.entry(id.clone()).or_default().count(s.verdict);
+        }
+    }
     Evaluation {
         report: EvalReport::from_outcomes(&outcomes),
         verdicts: VerdictsByLabel {
             spam: of(true),
             ham: of(false),
         },
+        reasons,
         policy,
         scored,
     }

@@ -460,11 +460,13 @@ mod tests {
                 ..Context::default()
             },
         };
+        let decision = inputs.decide(&Policy::default());
         Scored {
             spam,
-            verdict: inputs.decide(&Policy::default()).verdict,
+            verdict: decision.verdict,
             probability,
             inputs,
+            reasons: decision.reasons.into_iter().map(|r| r.id).collect(),
         }
     }
 

@@ -90,6 +90,33 @@ fn the_eval_report_renders_in_a_browser_with_the_curve_it_computed() {
     for key in ["f1", "fpr", "mcc", "precision", "recall", "held"] {
         assert!(line[key].is_number(), "{key} missing: {line}");
     }
+    // Every comment the model judged gives the reason `classifier`: its verdict counts are the
+    // verdict shares; a rule's counts never exceed its label's comments.
+    for label in ["spam", "ham"] {
+        let reasons = line["reasons"][label]
+            .as_object()
+            .expect("reasons per label");
+        for (verdict, n) in line["reasons"][label]["classifier"]
+            .as_object()
+            .expect("the classifier's reason")
+        {
+            let share = line["verdicts"][label][verdict].as_f64().unwrap();
+            assert_eq!(
+                n.as_u64(),
+                Some((share * 12.0).round() as u64),
+                "{label} {verdict}"
+            );
+        }
+        for (id, counts) in reasons {
+            let total: u64 = counts
+                .as_object()
+                .unwrap()
+                .values()
+                .map(|n| n.as_u64().unwrap())
+                .sum();
+            assert!((1..=12).contains(&total), "{label} {id}: {counts}");
+        }
+    }
 
     let data = json_file(&dir.join("report.json"));
     let curve = data["pr_curve"].as_array().expect("pr_curve");
