@@ -44,7 +44,19 @@ pub async fn verdicts_are_shared(first: &TestApp, second: &TestApp, id: &str) {
     let (status, scored) = status_and_json(first.post_score(&comment).await).await;
     assert_eq!(status, 200);
     assert_eq!(scored["cached"], false);
-    // The other replica has never seen it: only Redis can answer.
+    // The first replica's write is not awaited. Were the other replica asked to score before
+    // it lands, it would score afresh and store a verdict of its own (same verdict, another
+    // id) over it, so wait, by a look-up that scores nothing, until the write is there.
+    let start = Instant::now();
+    let by_id = format!("/v1/comments/{}", scored["verdict_id"].as_str().unwrap());
+    while second.request(Method::GET, &by_id).await.status() != 200 {
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "the first replica's verdict never reached Redis"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The other replica has never scored it: only Redis can answer.
     let hit = until_cached(second, &comment, Duration::from_secs(3))
         .await
         .expect("a hit on the other replica");
