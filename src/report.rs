@@ -221,6 +221,7 @@ hold as not.</p>",
         r.precision, r.recall, r.f1, r.fpr, r.mcc, r.accuracy, r.held
     );
     confusion_matrix(&mut html, data);
+    reasons_table(&mut html, data);
     html.push_str("<h2>Precision and recall over the spam probability</h2>");
     pr_chart(&mut html, data);
     html.push_str("<h2>Verdicts as the hold threshold moves</h2>");
@@ -271,6 +272,33 @@ fn confusion_matrix(html: &mut String, data: &ReportData) {
         let _ = write!(html, "<td>{total}</td></tr>");
     }
     html.push_str("</table>");
+}
+
+/// Every reason the verdicts gave, per true label, with the verdicts of the comments that
+/// gave it: which rule or first-day correction holds or loses the genuine comments.
+fn reasons_table(html: &mut String, data: &ReportData) {
+    html.push_str(
+        "<h2>Reasons given</h2><table id=\"reasons\"><tr><th>true label</th><th>reason</th>\
+<th>approve</th><th>hold</th><th>spam</th><th>discard</th></tr>",
+    );
+    let reasons = &data.evaluation.reasons;
+    for (name, by_id) in [("spam", &reasons.spam), ("genuine", &reasons.ham)] {
+        for (id, v) in by_id {
+            let _ = write!(
+                html,
+                "<tr><th>{name}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(id),
+                v.approve,
+                v.hold,
+                v.spam,
+                v.discard
+            );
+        }
+    }
+    html.push_str(
+        "</table><p class=\"note\">A comment gives every reason that applied: a held genuine \
+comment counts under each rule that fired on it and under <code>classifier</code>.</p>",
+    );
 }
 
 /// Chart geometry: width, height and the plot's margins (left, right, top, bottom).
@@ -537,6 +565,32 @@ mod tests {
         // Raising the spam threshold never publishes less spam.
         for pair in data.spam_sweep.windows(2) {
             assert!(pair[0].spam.approve <= pair[1].spam.approve, "{pair:?}");
+        }
+    }
+
+    #[test]
+    fn the_reasons_table_counts_each_reason_by_label_and_verdict() {
+        let mut scored = sample();
+        scored[0].reasons.push("content.too_many_links".into());
+        scored[0].verdict = Verdict::Hold;
+        let data = ReportData::new("t", evaluation_of(scored, Policy::default()));
+        let page = render(&data);
+        let table = &page[page.find("<table id=\"reasons\">").expect("reasons table")..];
+        let table = &table[..table.find("</table>").unwrap()];
+        assert!(
+            table.contains(
+                "<tr><th>spam</th><td>content.too_many_links</td><td>0</td><td>1</td><td>0</td><td>0</td></tr>"
+            ),
+            "{table}"
+        );
+        // Every comment the model judged gives `classifier`: its row per label is the matrix's.
+        for (row, name) in [(0, "spam"), (1, "genuine")] {
+            let m = data.matrix[row];
+            let want = format!(
+                "<tr><th>{name}</th><td>classifier</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                m[0], m[1], m[2], m[3]
+            );
+            assert!(table.contains(&want), "{want} in {table}");
         }
     }
 
