@@ -407,7 +407,7 @@ class, so precision or recall is undefined at every threshold.</p>",
         (data.spam_threshold, "#b00", "spam threshold"),
         (data.hold_threshold, "#c77800", "hold threshold"),
     ];
-    for (threshold, colour, name) in marks {
+    for (line, (threshold, colour, name)) in marks.into_iter().enumerate() {
         if let Some(p) = data
             .pr_curve
             .iter()
@@ -415,15 +415,22 @@ class, so precision or recall is undefined at every threshold.</p>",
             .find(|p| p.threshold >= threshold)
         {
             let (x, y) = at(p.recall, p.precision);
+            // One line per label, so two marks close together (a good model puts both near
+            // the top right corner) stay readable; near the right edge the label ends at
+            // its point instead of running off the plot.
+            let (label_x, anchor) = if x > W - M.1 - 120.0 {
+                (x - 8.0, "end")
+            } else {
+                (x + 8.0, "start")
+            };
             let _ = write!(
                 html,
                 "<circle class=\"today\" cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"5\" fill=\"{colour}\">\
 <title>{name} {threshold}: precision {:.3}, recall {:.3}</title></circle>\
-<text x=\"{:.1}\" y=\"{:.1}\">{name} {threshold}</text>",
+<text x=\"{label_x:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{name} {threshold}</text>",
                 p.precision,
                 p.recall,
-                x + 8.0,
-                y + 16.0
+                y + 18.0 + 16.0 * line as f64
             );
         }
     }
