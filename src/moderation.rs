@@ -187,6 +187,7 @@ pub fn decide_with(
     let points_away = context.has_link || context.has_author_url;
     // Each correction holds the comment, with a reason put first; no rule demands more.
     let softens_spam = d.verdict.is_spam() && from_rules < Verdict::Spam;
+    let weight = rule_weight(hits);
     let correction = if d.verdict == Verdict::Approve && weak && points_away {
         Some((
             "policy.weak_evidence_link",
@@ -201,7 +202,7 @@ pub fn decide_with(
         && context.unfamiliar
         && !context.has_link
         && !context.site_history
-        && sigmoid(rule_weight(hits)) < policy.spam_threshold
+        && sigmoid(weight) < policy.spam_threshold
     {
         // Only the probability is chance: rule weights that make spam by themselves stand.
         // A body link is a payload in any language; an author URL is what many genuine
@@ -215,7 +216,6 @@ pub fn decide_with(
         // first day it must reach spam by itself: a name may make a comment suspect, never
         // spam. A site's own history has taught the model that site's names (its returning
         // spammers), so there the name only may not lift a comment the body would publish.
-        let weight = rule_weight(hits);
         let alone = without_author()
             .filter(|p| p.is_finite())
             .map(|p| sigmoid(logit(p) + weight));

@@ -51,7 +51,8 @@ pub fn find_links(clean: &str, hrefs: &[String]) -> Vec<Link> {
         .map(String::as_str)
         .filter(|h| looks_like_url(h))
         .collect();
-    let mut shown = ShownHrefs::new(hrefs);
+    // `links` holds the hrefs' links so far, first and in order.
+    let mut shown = ShownHrefs::new(links.len());
     loop {
         // The whitespace-separated chunk around the marker: a marker holds no whitespace, so
         // these are exactly the chunks that contain one, in order.
@@ -92,7 +93,7 @@ fn links_in_chunk<'a>(
             .unwrap_or(tail.len());
         let url = tail[..end].trim_end_matches(['.', ',', '!', '?', ')', ';', ':']);
         from = start + end.max(1);
-        if url.len() < 5 || !seen.insert(url) || shown.take(&tail[..end]) {
+        if url.len() < 5 || !seen.insert(url) || shown.take(&tail[..end], links) {
             continue;
         }
         let before = &bytes[..start];
@@ -113,7 +114,8 @@ fn links_in_chunk<'a>(
     }
 }
 
-/// Hrefs a URL written in the text may only be showing: an anchor's text is often its own
+/// Hrefs a URL written in the text may only be showing (the first `links` of
+/// [`find_links`], those the hrefs made): an anchor's text is often its own
 /// address, shortened ("https://x.example/lo…") or the host alone, and that is one link, not
 /// two. A written URL shows an href when the href begins with it, compared without scheme,
 /// `www.`, trailing slashes or ASCII case, up to a `/`, `?` or `#` of the href, or anywhere
@@ -123,30 +125,30 @@ fn links_in_chunk<'a>(
 /// shown, and the comparisons stay bounded). A text naming another host than its href, a
 /// deception spam uses, stays a link of its own.
 struct ShownHrefs {
-    /// Each href's key (see [`link_key`]), `None` once it has shown a written URL. Made on
-    /// the first written URL: most comments have none.
+    /// How many of the first links are hrefs that may be shown (0 past the bound).
+    hrefs: usize,
+    /// Each such href's key (see [`link_key`]), `None` once it has shown a written URL.
+    /// Made on the first written URL: most comments have none.
     keys: Option<Vec<Option<String>>>,
-    hrefs: Vec<String>,
 }
 
 /// Above this many hrefs in a comment, no written URL is taken for one of them.
 const MAX_SHOWN_HREFS: usize = 64;
 
 impl ShownHrefs {
-    fn new(hrefs: &[String]) -> Self {
-        let counted: Vec<&String> = hrefs.iter().filter(|h| looks_like_url(h)).collect();
-        let hrefs = if counted.len() <= MAX_SHOWN_HREFS {
-            counted.into_iter().cloned().collect()
-        } else {
-            Vec::new()
-        };
-        ShownHrefs { keys: None, hrefs }
+    /// For a comment whose first `hrefs` links come from hrefs.
+    fn new(hrefs: usize) -> Self {
+        ShownHrefs {
+            hrefs: if hrefs <= MAX_SHOWN_HREFS { hrefs } else { 0 },
+            keys: None,
+        }
     }
 
     /// Whether `written` (a URL as cut from the text, trailing punctuation included) only
-    /// shows an href not yet taken; if so, that href is taken.
-    fn take(&mut self, written: &str) -> bool {
-        if self.hrefs.is_empty() {
+    /// shows an href of `links` (the comment's links so far) not yet taken; if so, that href
+    /// is taken.
+    fn take(&mut self, written: &str, links: &[Link]) -> bool {
+        if self.hrefs == 0 {
             return false;
         }
         let written = written.trim_end_matches([',', '!', '?', ')', ';', ':']);
@@ -155,10 +157,10 @@ impl ShownHrefs {
         if shown.is_empty() {
             return false;
         }
-        let hrefs = &self.hrefs;
+        let hrefs = &links[..self.hrefs];
         let keys = self
             .keys
-            .get_or_insert_with(|| hrefs.iter().map(|h| Some(link_key(h))).collect());
+            .get_or_insert_with(|| hrefs.iter().map(|l| Some(link_key(&l.url))).collect());
         let found = keys.iter_mut().find(|key| {
             key.as_deref().is_some_and(|href| {
                 href.starts_with(&shown)
