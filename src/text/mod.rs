@@ -234,7 +234,8 @@ fn all_printable_ascii(x: u64) -> bool {
         && del.wrapping_sub(ONES) & !del & HIGH == 0
 }
 
-/// Lower-cases and caps runs of one repeated character at three (`loooool` → `loool`), so
+/// Lower-cases, writes typographic quotes and dashes as their ASCII marks (`don’t` →
+/// `don't`), and caps runs of one repeated character at three (`loooool` → `loool`), so
 /// floods of one letter share features with their milder spellings.
 pub fn fold(clean: &str) -> String {
     if clean.is_ascii() {
@@ -272,7 +273,10 @@ pub fn fold(clean: &str) -> String {
         let Some(c) = clean[ascii_end..].chars().next() else {
             break;
         };
-        out.extend(c.to_lowercase());
+        match plain_punctuation(c) {
+            Some(plain) => out.push(plain),
+            None => out.extend(c.to_lowercase()),
+        }
         i = ascii_end + c.len_utf8();
     }
     // A run of four of a character `k` bytes long repeats its first byte at stride `k`.
@@ -280,6 +284,20 @@ pub fn fold(clean: &str) -> String {
         cap_runs(&mut out);
     }
     out
+}
+
+/// The ASCII mark a typographic quote or dash stands for. Which of the two a comment holds
+/// says how it was typed (a phone's smart punctuation, a word processor) or which blog
+/// software rendered it, not who wrote it: in the corpus 39% of one blog's spam has `’`
+/// against 1% of the other blog's genuine comments, and a model that kept them apart
+/// learned `don’t` as a spam word.
+fn plain_punctuation(c: char) -> Option<char> {
+    match c {
+        '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}' => Some('\''),
+        '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{201F}' => Some('"'),
+        '\u{2010}'..='\u{2015}' => Some('-'),
+        _ => None,
+    }
 }
 
 /// Whether four equal bytes follow each other somewhere in `bytes`.
@@ -448,6 +466,46 @@ mod tests {
         assert_eq!(fold("ÀÀÀÀ x"), "ààà x");
     }
 
+    #[test]
+    fn typographic_quotes_and_dashes_read_as_ascii() {
+        let cases = [
+            (
+                "apostrophe",
+                "Don’t",
+                "don't",
+                "a phone's smart punctuation, not the writer",
+            ),
+            (
+                "quotes",
+                "“Great” ‘post’",
+                "\"great\" 'post'",
+                "both kinds of quote",
+            ),
+            (
+                "dashes",
+                "A – B — C",
+                "a - b - c",
+                "en and em dashes a word processor wrote",
+            ),
+            ("low quotes", "„so“", "\"so\"", "German quotation marks"),
+            (
+                "floods",
+                "wow’’’’’",
+                "wow'''",
+                "mapped before runs are capped",
+            ),
+            (
+                "guillemets kept",
+                "«oui»",
+                "«oui»",
+                "a language's own marks, not a device's",
+            ),
+        ];
+        for (name, raw, want, why) in cases {
+            assert_eq!(fold(raw), want, "case {name} ({why})");
+        }
+    }
+
     /// `fold` as first written: lower-case every character, then cap runs.
     fn fold_reference(clean: &str) -> String {
         let lowered: Vec<char> = if clean.is_ascii() {
@@ -456,7 +514,15 @@ mod tests {
             clean
                 .chars()
                 .filter(|&c| c != '\0')
-                .flat_map(|c| c.to_lowercase())
+                .flat_map(|c| {
+                    let plain = match c {
+                        '‘' | '’' | '‚' | '‛' => Some('\''),
+                        '“' | '”' | '„' | '‟' => Some('"'),
+                        '‐' | '‑' | '‒' | '–' | '—' | '―' => Some('-'),
+                        _ => None,
+                    };
+                    plain.map_or_else(|| c.to_lowercase().collect::<Vec<_>>(), |p| vec![p])
+                })
                 .collect()
         };
         let mut out = String::new();
@@ -481,7 +547,9 @@ mod tests {
         // Characters that are alike after lower-casing, expand when lower-cased (`İ`), are
         // NUL, or are neither ASCII nor cased.
         let ascii = ['a', 'A', 'b', '.', ' ', '!', '\0'];
-        let mixed = ['a', 'A', 'À', 'à', 'İ', 'i', 'ß', '😀', '\0', '.'];
+        let mixed = [
+            'a', 'A', 'À', 'à', 'İ', 'i', 'ß', '😀', '\0', '.', '’', '\'', '—',
+        ];
         let mut next = crate::testing::picker(1);
         for round in 0..20_000 {
             let alphabet: &[char] = if round % 2 == 0 { &ascii } else { &mixed };

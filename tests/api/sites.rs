@@ -110,10 +110,20 @@ async fn twenty_spam_labels_at_a_site_make_its_template_spam_there_more_than_els
     };
     assert_eq!(job["state"], "succeeded", "{job}");
     assert_eq!(site_labels(&app).await, twenty, "after the swap");
-    let (verdict, at_a, at_b) = recheck(&app, 102).await;
+    // The shared counts now know the whole template as spam, which saturates the
+    // probability at both sites (1.0 to four places); half of it shows A's layer.
+    let half = |site| json!({"content": "Lovely photos of the lake. Day 102.", "site": site});
+    let (a, b) = (
+        app.score(&half(SITE_A)).await,
+        app.score(&half(SITE_B)).await,
+    );
+    let (at_a, at_b) = (
+        a["spam_probability"].as_f64().unwrap(),
+        b["spam_probability"].as_f64().unwrap(),
+    );
     assert!(
-        SPAM_SIDE.contains(&verdict.as_str()),
-        "A's recheck after the retrain: {verdict}, p={at_a}"
+        SPAM_SIDE.contains(&a["verdict"].as_str().unwrap()),
+        "A's recheck after the retrain: {a}"
     );
     assert!(at_b < at_a, "after the retrain B {at_b}, A {at_a}");
 }
