@@ -136,6 +136,9 @@ pub struct Context {
     pub unfamiliar: bool,
     /// The comment's site has a history of its own ([`HISTORY_LABELS`] labels of each class).
     pub site_history: bool,
+    /// Templated praise of the page that points nowhere: no link or author URL, no address,
+    /// domain or number in the body, and an author name that is not keyword-shaped.
+    pub praise_without_payload: bool,
 }
 
 /// Below this many known features the classifier has little to go on (a short sentence
@@ -166,7 +169,8 @@ pub fn decide(policy: &Policy, hits: &[RuleHit], probability: Option<f64>) -> De
 /// comment of fewer than [`FEW_WORDS`] words that points nowhere is held rather than spam at a
 /// site without a history of its own, and so is one without a body link in text the model
 /// never learned (`Context::unfamiliar`), whose probability is chance, unless rule weights
-/// alone make spam.
+/// alone make spam. Templated praise of the page that points nowhere
+/// (`Context::praise_without_payload`) is held rather than spam at such a site too.
 pub fn decide_with(
     policy: &Policy,
     hits: &[RuleHit],
@@ -197,6 +201,14 @@ pub fn decide_with(
         Some((
             "policy.few_words",
             "a few words pointing nowhere: held, never spam on so little",
+        ))
+    } else if softens_spam && context.praise_without_payload && !context.site_history {
+        // Blog spam's first comment is bland praise to get approved, its link in the
+        // author's URL; without a URL, a link or a keyword name it gains nothing, and the
+        // same words are what a pleased reader writes.
+        Some((
+            "policy.praise_without_payload",
+            "praise that points nowhere: held, never spam on words any reader writes",
         ))
     } else if softens_spam
         && context.unfamiliar
@@ -561,6 +573,7 @@ mod tests {
             few_words: false,
             unfamiliar: false,
             site_history: false,
+            praise_without_payload: false,
         };
         let strong = Context {
             known_features: 500,
@@ -569,6 +582,12 @@ mod tests {
             few_words: false,
             unfamiliar: false,
             site_history: false,
+            praise_without_payload: false,
+        };
+        let praise = Context {
+            known_features: 80,
+            praise_without_payload: true,
+            ..weak(false, false)
         };
         let few_words = |has_link, has_author_url| Context {
             few_words: true,
@@ -816,6 +835,45 @@ mod tests {
                 0.1,
                 unfamiliar(false, false),
                 0.1,
+                Verdict::Approve,
+            ),
+            (
+                "praise_without_payload_held",
+                "praise of the page with nothing to send a reader to: held, never spam",
+                vec![],
+                0.99,
+                praise,
+                0.99,
+                Verdict::Hold,
+            ),
+            (
+                "praise_without_payload_spam_rule_not_excused",
+                "a spam rule decides whatever the words",
+                vec![hit("disallowed", Spam)],
+                0.95,
+                praise,
+                0.95,
+                Verdict::Spam,
+            ),
+            (
+                "praise_without_payload_at_a_site_with_history_stays_spam",
+                "a site whose moderators taught the model its own spam is judged by it",
+                vec![],
+                0.99,
+                Context {
+                    site_history: true,
+                    ..praise
+                },
+                0.99,
+                Verdict::Spam,
+            ),
+            (
+                "praise_without_payload_ham_untouched",
+                "only spam is softened: a reader's praise the model trusts is published",
+                vec![],
+                0.05,
+                praise,
+                0.05,
                 Verdict::Approve,
             ),
             (

@@ -134,16 +134,22 @@ impl Scorer {
             now,
         });
         hits.extend(extra_hits(&text));
+        let has_author_url = comment
+            .author_url
+            .as_deref()
+            .is_some_and(|u| !u.trim().is_empty());
         let context = Context {
             known_features: prediction.known_features,
             has_link: !text.links.is_empty(),
-            has_author_url: comment
-                .author_url
-                .as_deref()
-                .is_some_and(|u| !u.trim().is_empty()),
+            has_author_url,
             few_words: text.is_few_plain_words(FEW_WORDS),
             unfamiliar: prediction.unfamiliar,
             site_history: has_history(layer),
+            // The cheap flags from extraction first; the body's bytes only for page praise.
+            praise_without_payload: prediction.shapes.page_praise
+                && !prediction.shapes.keyword_name
+                && !has_author_url
+                && text.points_nowhere(),
         };
         let inputs = DecisionInputs {
             hits,
@@ -1223,6 +1229,75 @@ mod per_site {
             "deciding again from the kept inputs gives the service's verdict"
         );
         assert!(!gives_reason(&with_history, "policy.few_words"));
+    }
+
+    #[test]
+    fn praise_that_points_nowhere_is_held_not_spam_on_the_first_day() {
+        let mut scorer = Scorer::load(None, Policy::default()).expect("shipped model loads");
+        let site = "https://a.example";
+        let praise = "Love this post. Subscribed to your newsletter.";
+        let comment = |content: &str, author: &str, author_url: Option<&str>| Comment {
+            site: Some(site.to_owned()),
+            author: Some(author.to_owned()),
+            author_url: author_url.map(str::to_owned),
+            ..Comment::from_text(content.to_owned(), None)
+        };
+        let (first_day, inputs) = scorer
+            .score_comment_keeping_inputs(&comment(praise, "Kim", None), OffsetDateTime::now_utc());
+        assert!(inputs.context.praise_without_payload, "{inputs:?}");
+        assert!(
+            first_day.spam_probability >= Policy::default().spam_threshold,
+            "the classifier alone calls it spam, on blog-spam and YouTube words: {first_day:?}"
+        );
+        assert_eq!(first_day.verdict, Verdict::Hold, "{first_day:?}");
+        assert_eq!(first_day.reasons[0].id, "policy.praise_without_payload");
+        // (name, why, comment): each carries a payload, so the praise gate stays out of it.
+        let with_payload = [
+            (
+                "author_url",
+                "blog spam's link sits in the author's URL",
+                comment(praise, "Kim", Some("https://shop.example/")),
+            ),
+            (
+                "keyword_name",
+                "a keyword name is a link's anchor text, even where the URL was lost",
+                comment(praise, "cheap flight deals", None),
+            ),
+            (
+                "domain_name",
+                "a web address as the name is a link too",
+                comment(praise, "deals-shop.com", None),
+            ),
+            (
+                "body_link",
+                "a link in the body is the payload",
+                comment(&format!("{praise} https://shop.example/"), "Kim", None),
+            ),
+            (
+                "phone_number",
+                "a number to call is a payload",
+                comment(&format!("{praise} Call 0909 879 0123."), "Kim", None),
+            ),
+            (
+                "own_page",
+                "\"my site\" is self-promotion, not praise",
+                comment(&format!("{praise} Visit my site too."), "Kim", None),
+            ),
+        ];
+        for (name, why, c) in &with_payload {
+            let (_, inputs) = scorer.score_comment_keeping_inputs(c, OffsetDateTime::now_utc());
+            assert!(
+                !inputs.context.praise_without_payload,
+                "{name} ({why}): {inputs:?}"
+            );
+        }
+        give_history(&mut scorer, site);
+        let with_history =
+            scorer.score_comment(&comment(praise, "Kim", None), OffsetDateTime::now_utc());
+        assert!(
+            !gives_reason(&with_history, "policy.praise_without_payload"),
+            "a site with a history is judged by what it taught: {with_history:?}"
+        );
     }
 
     #[test]

@@ -31,7 +31,7 @@ use smallvec::SmallVec;
 #[cfg(test)]
 use crate::domain::Comment;
 use crate::domain::{Label, TokenWeight};
-use crate::text::{AuthorFields, FeatureView, Features, NormalizedText, KINDS};
+use crate::text::{AuthorFields, FeatureView, Features, NormalizedText, TextShapes, KINDS};
 
 pub use crate::text::FeatureConfig;
 
@@ -116,6 +116,9 @@ pub struct Prediction {
     /// shapes), from the same pass: whether a comment is spam by its name alone. Equal to
     /// `probability` when the features record no name (as [`NbModel::predict`]'s do).
     pub without_author_name: Option<f64>,
+    /// What feature extraction noticed of the comment's shape, for the moderation policy
+    /// (the default when the prediction was made from bare buckets).
+    pub shapes: TextShapes,
 }
 
 /// A trained sparse multinomial naive Bayes model.
@@ -225,9 +228,13 @@ impl NbModel {
             text,
             author,
             |bucket| prefetch(table, bucket),
-            |view| match site {
-                None => self.assess(view, k),
-                Some(layer) => self.assess_at(view, k, layer),
+            |view| {
+                let (mut prediction, tokens) = match site {
+                    None => self.assess(view, k),
+                    Some(layer) => self.assess_at(view, k, layer),
+                };
+                prediction.shapes = view.shapes();
+                (prediction, tokens)
             },
         )
     }
@@ -408,6 +415,7 @@ impl NbModel {
             known_features,
             unfamiliar: self.is_unfamiliar(known_features, features),
             without_author_name: probability,
+            shapes: TextShapes::default(),
         }
     }
 

@@ -171,6 +171,19 @@ pub struct Features {
     extras: String,
     /// The features that come from the author's name (see [`FeatureView::author_name`]).
     name: (u32, u32),
+    shapes: TextShapes,
+}
+
+/// What extraction noticed of a comment's shape that the moderation policy asks about: the
+/// word passes that find it are the ones that make the features, so it costs nothing more.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TextShapes {
+    /// The body is templated praise of the page that names no payload (no "my site", no
+    /// "click the link"): "Love this post. Subscribed to your newsletter."
+    pub page_praise: bool,
+    /// The author's name is keyword-shaped or a web address: a link's anchor text rather
+    /// than a person's name or handle.
+    pub keyword_name: bool,
 }
 
 /// Upper bound on the features reserved up front for one comment.
@@ -237,6 +250,7 @@ impl Features {
                 text: view.text.to_owned(),
                 extras: view.extras.to_owned(),
                 name: view.name,
+                shapes: view.shapes,
             },
         )
     }
@@ -278,6 +292,7 @@ impl Features {
                 text: &body.folded,
                 extras: &b.extras,
                 name: b.name,
+                shapes: b.shapes,
             });
             b.finish(scratch);
             result
@@ -309,6 +324,7 @@ impl Features {
             text: &self.text,
             extras: &self.extras,
             name: self.name,
+            shapes: self.shapes,
         }
     }
 
@@ -357,9 +373,15 @@ pub struct FeatureView<'a> {
     extras: &'a str,
     /// Start and end of the features made from the author's name.
     name: (u32, u32),
+    shapes: TextShapes,
 }
 
 impl<'a> FeatureView<'a> {
+    /// What the extraction noticed of the comment's shape.
+    pub fn shapes(&self) -> TextShapes {
+        self.shapes
+    }
+
     /// Number of features.
     pub fn len(&self) -> usize {
         self.origins.len()
@@ -475,6 +497,7 @@ struct Builder {
     mask: u32,
     /// Start and end of the author-name features in `entries`.
     name: (u32, u32),
+    shapes: TextShapes,
 }
 
 /// Where `bucket` starts probing in a presence table of `smask + 1` slots.
@@ -540,6 +563,7 @@ impl Builder {
             },
             mask: (1u32 << config.bits) - 1,
             name: (0, 0),
+            shapes: TextShapes::default(),
         };
         b.new_generation(slots);
         b
@@ -667,8 +691,11 @@ impl Builder {
         let mut prev: Option<(usize, u64)> = None;
         let mut pad = [0u8; PAD];
         let mut template = shapes::Template::default();
+        let mut praise = shapes::PagePraise::default();
         for (start, word) in super::words::word_indices(text) {
-            template.push(shapes::word_class(word));
+            let class = shapes::word_class(word);
+            template.push(class);
+            praise.push(class);
             let end = start + word.len();
             let wh = xxh3_64_with_seed(word.as_bytes(), FeatureKind::Word.salt());
             let fresh = self.push_text(FeatureKind::Word, start, end, wh, kept);
@@ -699,6 +726,7 @@ impl Builder {
             }
         }
         template.finish(|shape| self.push_shape(FeatureKind::Shape, shape));
+        self.shapes.page_praise = praise.found();
     }
 
     /// Adds a cross-site shape ([`shapes`]) as a feature of `kind`.
@@ -886,12 +914,16 @@ impl Builder {
             for (_, word) in super::words::word_indices(&folded) {
                 self.push_extra(FeatureKind::Author, word);
             }
+            let mut keyword = false;
             shapes::author_name(&canonical, &folded, |shape| {
+                keyword |= shapes::is_keyword_shape(shape);
                 self.push_shape(FeatureKind::AuthorMeta, shape)
             });
             if folded.contains("http") || folded.contains("www.") || folded.contains(".com") {
+                keyword = true;
                 self.push_extra(FeatureKind::AuthorMeta, "name_is_url");
             }
+            self.shapes.keyword_name = keyword;
             if folded.bytes().filter(u8::is_ascii_digit).count() >= 3 {
                 self.push_extra(FeatureKind::AuthorMeta, "name_digits");
             }
@@ -1213,6 +1245,35 @@ mod tests {
             t.iter().filter(|x| x.starts_with("w:")).count() >= 3,
             "{t:?}"
         );
+    }
+
+    #[test]
+    fn extraction_reports_page_praise_and_keyword_names() {
+        // (name, body, author, page praise, keyword name, why)
+        #[rustfmt::skip]
+        let cases = [
+            ("reader", "Love this post. Subscribed to your newsletter.", "Kim", true, false, "praise from a person's name"),
+            ("shop_name", "I will bookmark your blog", "cheap flight deals", true, true, "a keyword phrase as the name"),
+            ("domain_name", "I will bookmark your blog", "deals-shop.com", true, true, "a web address as the name"),
+            ("no_praise", "Step 2 fails on Windows", "Ann", false, false, "a question about the post"),
+            ("no_name", "Nice blog, bookmarked", "", true, false, "no name is no keyword"),
+        ];
+        for (name, body, author, praise, keyword, why) in cases {
+            let f = Features::extract(
+                &FeatureConfig::default(),
+                &normalize_content(body),
+                AuthorFields {
+                    name: Some(author),
+                    ..Default::default()
+                },
+            );
+            let got = f.view().shapes();
+            assert_eq!(got.page_praise, praise, "case {name} ({why}): page praise");
+            assert_eq!(
+                got.keyword_name, keyword,
+                "case {name} ({why}): keyword name"
+            );
+        }
     }
 
     #[test]

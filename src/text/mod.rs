@@ -12,7 +12,8 @@ mod shapes;
 mod words;
 
 pub use features::{
-    AuthorFields, FeatureConfig, FeatureKind, FeatureView, Features, FEATURE_SEED, KINDS,
+    AuthorFields, FeatureConfig, FeatureKind, FeatureView, Features, TextShapes, FEATURE_SEED,
+    KINDS,
 };
 pub use html::strip_html;
 pub use links::{domain_of, find_links, Link, LinkSource};
@@ -34,6 +35,41 @@ pub struct NormalizedText {
 }
 
 impl NormalizedText {
+    /// True when the body carries nothing a reader could be sent to or contact: no link, no
+    /// `@` (an address or handle), no domain-like word, and fewer than five digits in a row
+    /// or seven in all (a phone number, a short code).
+    pub fn points_nowhere(&self) -> bool {
+        if !self.links.is_empty() || self.clean.contains('@') {
+            return false;
+        }
+        // `clean` rather than `folded`, whose runs of one character are capped at three.
+        let (mut run, mut digits) = (0usize, 0usize);
+        let mut chars = self.clean.chars();
+        let mut prev = ' ';
+        while let Some(c) = chars.next() {
+            if c.is_numeric() {
+                run += 1;
+                digits += 1;
+                if run >= 5 || digits >= 7 {
+                    return false;
+                }
+            } else {
+                run = 0;
+                // "name.tld": a dot after a letter or digit and before two letters.
+                if c == '.' && prev.is_alphanumeric() {
+                    let mut next = chars.clone();
+                    if next.next().is_some_and(char::is_alphabetic)
+                        && next.next().is_some_and(char::is_alphabetic)
+                    {
+                        return false;
+                    }
+                }
+            }
+            prev = c;
+        }
+        true
+    }
+
     /// True when the body has at least one and fewer than `fewer_than` words, none holding a
     /// digit or a dot, and no `@`: a few plain words, with no number, code, domain or handle
     /// that could be a payload ("ringtoneking 84484", "adf.ly / KlD3Y", "telegram @seller").
@@ -417,6 +453,29 @@ mod tests {
         ];
         for (name, body, want, why) in cases {
             let got = normalize_content(body).is_few_plain_words(3);
+            assert_eq!(got, want, "case {name} ({why})");
+        }
+    }
+
+    #[test]
+    fn points_nowhere() {
+        // (name, body, points nowhere, why)
+        #[rustfmt::skip]
+        let cases = [
+            ("plain_praise", "Love this post. Subscribed to your newsletter.", true, "words only"),
+            ("version", "Works on 3.2 too, thanks.", true, "a short number is no payload"),
+            ("sentence_end", "Great post.Thanks", false, "no space after a dot reads as a domain: the safe side"),
+            ("abbreviation", "Nice, e.g. the second step.", true, "one letter after the dot"),
+            ("link", "Nice post https://shop.example/", false, "a link"),
+            ("bare_domain", "Nice post, see shop.example", false, "a written domain"),
+            ("email", "Nice post, write to me at kim@example.org", false, "an address"),
+            ("handle", "telegram @seller", false, "a handle"),
+            ("short_code", "text WIN to 84484", false, "five digits in a row"),
+            ("phone", "call 0909 879 0123", false, "seven digits in all"),
+            ("other_digits", "call \u{0668}\u{0664}\u{0664}\u{0664}\u{0664}", false, "digits of any script"),
+        ];
+        for (name, body, want, why) in cases {
+            let got = normalize_content(body).points_nowhere();
             assert_eq!(got, want, "case {name} ({why})");
         }
     }

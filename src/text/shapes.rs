@@ -222,12 +222,27 @@ pub(super) fn author_name(raw: &str, folded: &str, mut emit: impl FnMut(&'static
     }
 }
 
+/// Whether a name shape from [`author_name`] is one of a keyword name: the anchor text of a
+/// link (a shop word, a lower-case phrase, words and a number, four words or more) rather
+/// than a person's name or handle.
+pub(super) fn is_keyword_shape(shape: &str) -> bool {
+    matches!(
+        shape,
+        "name:shop_word" | "name:lower_phrase" | "name:words_and_number" | "name:long"
+    )
+}
+
 /// Word classes of templated praise, as bit flags (see [`Template`]).
 const RETURN: u8 = 1;
 const CONTAINER: u8 = 2;
 const POINTER: u8 = 4;
 const MINE: u8 = 8;
 const WEBMASTER: u8 = 16;
+/// A class word that a video site or a social network uses too ("subscribe", "channel",
+/// "page"), where self-promotion asks for its payload, the author's channel or page.
+const ELSEWHERE: u8 = 32;
+/// A word that points at a link ("click", "link"): a payload's pointer.
+const LINK_WORD: u8 = 64;
 
 /// The class of one folded body word, or 0: a few comparisons by length, then bytes.
 #[inline]
@@ -235,13 +250,14 @@ pub(super) fn word_class(word: &str) -> u8 {
     match word {
         // Promises to come back, or requests to: the close of spun praise ("I'll bookmark
         // your blog") and of self-promotion ("check out my channel") alike.
-        "bookmark" | "bookmarked" | "bookmarking" | "bookmarks" | "subscribe" | "subscribed"
-        | "subscribing" | "rss" | "revisit" | "visit" | "visiting" | "stumbled" | "stumbleupon"
-        | "surfing" | "browsing" | "googling" => RETURN,
+        "bookmark" | "bookmarked" | "bookmarking" | "bookmarks" | "subscribed" | "rss"
+        | "revisit" | "stumbled" | "stumbleupon" | "surfing" | "browsing" | "googling" => RETURN,
+        "subscribe" | "subscribing" | "visit" | "visiting" => RETURN | ELSEWHERE,
         // What generic praise praises: the page itself rather than anything on it.
         "blog" | "blogs" | "post" | "posts" | "posting" | "article" | "articles" | "site"
-        | "website" | "websites" | "webpage" | "weblog" | "content" | "writing" | "channel"
-        | "video" | "videos" | "homepage" | "page" => CONTAINER,
+        | "website" | "websites" | "webpage" | "weblog" | "content" | "writing" => CONTAINER,
+        "channel" | "video" | "videos" | "homepage" | "page" => CONTAINER | ELSEWHERE,
+        "link" | "links" | "click" => LINK_WORD,
         "your" | "this" => POINTER,
         "my" => MINE,
         "webmaster" | "webmasters" | "blogger" | "bloggers" | "blogging" | "blogosphere" => {
@@ -259,7 +275,8 @@ pub(super) struct Template {
     seen: u8,
 }
 
-/// A pointer or "my" followed by a container: "your blog", "this article", "my site".
+/// Flags of [`Template::seen`] (a byte of its own, apart from the word classes): a pointer
+/// or "my" followed by a container, "your blog", "this article", "my site".
 const ADDRESSED: u8 = 32;
 const OWN: u8 = 64;
 
@@ -290,6 +307,36 @@ impl Template {
                 emit(shape);
             }
         }
+    }
+}
+
+/// Whether a body is a blog's templated praise of the page ("Love this post. Subscribed to
+/// your newsletter.", "I'll bookmark your blog") that names no payload: no "my site", no
+/// "click the link", none of the words a video site's self-promotion shares with a blog's
+/// praise. Fed each word's [`word_class`] in order, beside [`Template`].
+///
+/// Such a comment is what blog spam sends first to be approved, its link in the author's
+/// URL, and what a pleased reader writes: the words cannot tell them apart, the payload
+/// can (see `moderation::Context::praise_without_payload`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct PagePraise {
+    template: Template,
+    link_word: bool,
+}
+
+impl PagePraise {
+    /// Takes the next word's class.
+    #[inline]
+    pub(super) fn push(&mut self, class: u8) {
+        self.link_word |= class & LINK_WORD != 0;
+        self.template
+            .push(if class & ELSEWHERE != 0 { 0 } else { class });
+    }
+
+    /// Whether the body read so far is page praise that names no payload.
+    pub(super) fn found(&self) -> bool {
+        let seen = self.template.seen;
+        !self.link_word && seen & (RETURN | ADDRESSED | WEBMASTER) != 0 && seen & OWN == 0
     }
 }
 
@@ -429,6 +476,30 @@ mod tests {
         let mut got = Vec::new();
         t.finish(|s| got.push(s));
         assert_eq!(got, vec!["tpl:come_back", "tpl:your_page"]);
+    }
+
+    #[test]
+    fn page_praise() {
+        // (name, folded body, page praise that names no payload, why)
+        #[rustfmt::skip]
+        let cases = [
+            ("subscribed_reader", "love this post. subscribed to your newsletter.", true, "praise of the page and a promise to come back"),
+            ("bookmark_template", "i will bookmark your blog", true, "the close of spun praise"),
+            ("webmasters", "you are a very skilled blogger", true, "words to the webmaster"),
+            ("on_topic", "the second step failed on windows", false, "about the post, not praise of it"),
+            ("own_site", "great post, visit my site", false, "\"my site\" is self-promotion"),
+            ("link_word", "great post, click the link below", false, "a pointer at a link"),
+            ("video_channel", "please subscribe to my channel", false, "a video site's words"),
+            ("this_video", "check out this video", false, "a video is not a blog's page"),
+            ("your_page", "leave likes on your page", false, "a social page either"),
+        ];
+        for (name, body, want, why) in cases {
+            let mut praise = PagePraise::default();
+            for (_, w) in super::super::words::word_indices(body) {
+                praise.push(word_class(w));
+            }
+            assert_eq!(praise.found(), want, "case {name} ({why})");
+        }
     }
 
     #[test]
