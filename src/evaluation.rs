@@ -324,8 +324,8 @@ pub fn evaluation_of(scored: Vec<Scored>, policy: Policy) -> Evaluation {
     }
 }
 
-/// Trains `trainer`'s pipeline on `train` only and scores `test` (read as training rows:
-/// body and author), as [`evaluate_with`] does, keeping every outcome.
+/// Trains `trainer`'s pipeline on `train` only and scores `test` (rows read as
+/// [`load_labelled_requests`] reads them), as [`evaluate_with`] does, keeping every outcome.
 pub fn evaluate_trained(
     trainer: &Trainer,
     train: &Path,
@@ -334,11 +334,9 @@ pub fn evaluate_trained(
 ) -> anyhow::Result<Evaluation> {
     let (docs, _) = extract_files(trainer, &[train.to_path_buf()], false)?;
     let scorer = Scorer::new(trainer.fit(&docs), "eval", shipped_rules()?, *policy);
-    let rows: Vec<(Comment, Label)> = load_jsonl(test)?
-        .iter()
-        .map(|r| (r.to_comment(), r.label))
-        .collect();
-    Ok(evaluate_comments(&scorer, &rows))
+    // Test rows as `--model` reads them: any score request field (an author URL, a site)
+    // reaches the policy.
+    Ok(evaluate_comments(&scorer, &load_labelled_requests(test)?))
 }
 
 /// Reads a labelled JSON Lines file whose rows are score requests plus a `label`: the shared

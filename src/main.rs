@@ -67,10 +67,11 @@ enum Command {
         #[arg(long, value_name = "FILE", required_unless_present = "model")]
         train: Option<PathBuf>,
         /// Evaluate an existing model as it is: `shipped` (the embedded one) or a models
-        /// directory; the test rows may carry any score request field (author_url, site, …).
+        /// directory.
         #[arg(long, value_name = "shipped|DIR", conflicts_with = "train")]
         model: Option<String>,
-        /// Labelled JSON Lines file to test on.
+        /// Labelled JSON Lines file to test on; its rows may carry any score request field
+        /// (author_url, site, …).
         #[arg(long, value_name = "FILE")]
         test: PathBuf,
         /// Also write a self-contained HTML report (report.html, report.json) into DIR.

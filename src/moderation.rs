@@ -139,6 +139,8 @@ pub struct Context {
     /// Templated praise of the page that points nowhere: no link or author URL, no address,
     /// domain or number in the body, and an author name that is not keyword-shaped.
     pub praise_without_payload: bool,
+    /// The author's name holds a shop word or a web address (`TextShapes::shop_name`).
+    pub shop_name: bool,
 }
 
 /// Below this many known features the classifier has little to go on (a short sentence
@@ -170,7 +172,9 @@ pub fn decide(policy: &Policy, hits: &[RuleHit], probability: Option<f64>) -> De
 /// site without a history of its own, and so is one without a body link in text the model
 /// never learned (`Context::unfamiliar`), whose probability is chance, unless rule weights
 /// alone make spam. Templated praise of the page that points nowhere
-/// (`Context::praise_without_payload`) is held rather than spam at such a site too.
+/// (`Context::praise_without_payload`) is held rather than spam at such a site too, and a
+/// comment it would publish is held when a website comes with a shop word or a web address
+/// as the author's name (`Context::shop_name`).
 pub fn decide_with(
     policy: &Policy,
     hits: &[RuleHit],
@@ -196,6 +200,17 @@ pub fn decide_with(
         Some((
             "policy.weak_evidence_link",
             "little evidence either way and a link or author URL: held for a look",
+        ))
+    } else if d.verdict == Verdict::Approve
+        && context.has_author_url
+        && context.shop_name
+        && !context.site_history
+    {
+        // The body of blog spam is bland enough to publish; its link is the author's URL,
+        // its anchor text the name. A reader's name is rarely a shop's.
+        Some((
+            "policy.shop_name_with_url",
+            "a shop word or web address as the name, with a website: held for a look",
         ))
     } else if softens_spam && context.few_words && !points_away && !context.site_history {
         Some((
@@ -574,6 +589,7 @@ mod tests {
             unfamiliar: false,
             site_history: false,
             praise_without_payload: false,
+            shop_name: false,
         };
         let strong = Context {
             known_features: 500,
@@ -583,6 +599,13 @@ mod tests {
             unfamiliar: false,
             site_history: false,
             praise_without_payload: false,
+            shop_name: false,
+        };
+        let shop_name = |has_author_url| Context {
+            has_link: false,
+            has_author_url,
+            shop_name: true,
+            ..strong
         };
         let praise = Context {
             known_features: 80,
@@ -835,6 +858,36 @@ mod tests {
                 0.1,
                 unfamiliar(false, false),
                 0.1,
+                Verdict::Approve,
+            ),
+            (
+                "shop_name_with_url_held",
+                "a shop as the name and a website: blog spam's link, held for a look",
+                vec![],
+                0.05,
+                shop_name(true),
+                0.05,
+                Verdict::Hold,
+            ),
+            (
+                "shop_name_without_url_published",
+                "a shop word in a name that links nowhere is only a name",
+                vec![],
+                0.05,
+                shop_name(false),
+                0.05,
+                Verdict::Approve,
+            ),
+            (
+                "shop_name_with_url_at_a_site_with_history_published",
+                "a site that taught the model its own readers is judged by them",
+                vec![],
+                0.05,
+                Context {
+                    site_history: true,
+                    ..shop_name(true)
+                },
+                0.05,
                 Verdict::Approve,
             ),
             (

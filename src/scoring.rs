@@ -150,6 +150,7 @@ impl Scorer {
                 && !prediction.shapes.keyword_name
                 && !has_author_url
                 && text.points_nowhere(),
+            shop_name: prediction.shapes.shop_name,
         };
         let inputs = DecisionInputs {
             hits,

@@ -184,6 +184,10 @@ pub struct TextShapes {
     /// The author's name is keyword-shaped or a web address: a link's anchor text rather
     /// than a person's name or handle.
     pub keyword_name: bool,
+    /// The narrower sign among those: the author's name holds a shop word ("escort in
+    /// Mumbai", "QuickBooks Support") or a web address. A lower-case phrase alone is not
+    /// one, since many readers type their name that way.
+    pub shop_name: bool,
 }
 
 /// Upper bound on the features reserved up front for one comment.
@@ -914,16 +918,18 @@ impl Builder {
             for (_, word) in super::words::word_indices(&folded) {
                 self.push_extra(FeatureKind::Author, word);
             }
-            let mut keyword = false;
+            let (mut keyword, mut shop) = (false, false);
             shapes::author_name(&canonical, &folded, |shape| {
                 keyword |= shapes::is_keyword_shape(shape);
+                shop |= shape == "name:shop_word";
                 self.push_shape(FeatureKind::AuthorMeta, shape)
             });
             if folded.contains("http") || folded.contains("www.") || folded.contains(".com") {
-                keyword = true;
+                (keyword, shop) = (true, true);
                 self.push_extra(FeatureKind::AuthorMeta, "name_is_url");
             }
             self.shapes.keyword_name = keyword;
+            self.shapes.shop_name = shop;
             if folded.bytes().filter(u8::is_ascii_digit).count() >= 3 {
                 self.push_extra(FeatureKind::AuthorMeta, "name_digits");
             }
@@ -1249,16 +1255,17 @@ mod tests {
 
     #[test]
     fn extraction_reports_page_praise_and_keyword_names() {
-        // (name, body, author, page praise, keyword name, why)
+        // (name, body, author, page praise, keyword name, shop name, why)
         #[rustfmt::skip]
         let cases = [
-            ("reader", "Love this post. Subscribed to your newsletter.", "Kim", true, false, "praise from a person's name"),
-            ("shop_name", "I will bookmark your blog", "cheap flight deals", true, true, "a keyword phrase as the name"),
-            ("domain_name", "I will bookmark your blog", "deals-shop.com", true, true, "a web address as the name"),
-            ("no_praise", "Step 2 fails on Windows", "Ann", false, false, "a question about the post"),
-            ("no_name", "Nice blog, bookmarked", "", true, false, "no name is no keyword"),
+            ("reader", "Love this post. Subscribed to your newsletter.", "Kim", true, false, false, "praise from a person's name"),
+            ("shop_name", "I will bookmark your blog", "cheap flight deals", true, true, true, "a keyword phrase as the name"),
+            ("domain_name", "I will bookmark your blog", "deals-shop.com", true, true, true, "a web address as the name"),
+            ("lower_case_reader", "Step 2 fails on Windows", "john smith", false, true, false, "a lower-case name is keyword-shaped, not a shop"),
+            ("no_praise", "Step 2 fails on Windows", "Ann", false, false, false, "a question about the post"),
+            ("no_name", "Nice blog, bookmarked", "", true, false, false, "no name is no keyword"),
         ];
-        for (name, body, author, praise, keyword, why) in cases {
+        for (name, body, author, praise, keyword, shop, why) in cases {
             let f = Features::extract(
                 &FeatureConfig::default(),
                 &normalize_content(body),
@@ -1273,6 +1280,7 @@ mod tests {
                 got.keyword_name, keyword,
                 "case {name} ({why}): keyword name"
             );
+            assert_eq!(got.shop_name, shop, "case {name} ({why}): shop name");
         }
     }
 

@@ -257,6 +257,8 @@ for path in sorted(glob.glob("fixtures/corpus/*.jsonl")):
         rows.setdefault((row["source"], row["label"]), []).append(row)
 pick = {s: rows[(s, "spam")][:30] + rows[(s, "ham")][:30]
         for s in ("youtube-psy", "youtube-shakira", "sms")}
+# A one-class blog, as the real splits have: the script's third table reads it again.
+pick["blog-umd"] = rows[("blog-umd", "spam")][:30]
 def write(name, chosen):
     with open(f"{out}/{name}.jsonl", "w", encoding="utf-8") as f:
         for r in chosen:
@@ -325,6 +327,12 @@ fn the_cross_source_script_prints_a_row_per_source_and_per_test_split() {
             "one row per cross-source split",
         ),
         ("sms", "30 / 30", "the sms split, first table"),
+        ("blog-umd", "30 / 0", "a one-class blog, first table"),
+        (
+            "blog-umd + author URL",
+            "30 / 0",
+            "the third table: each blog again, every comment with an author URL",
+        ),
         (
             "youtube-all",
             "15 / 15",
@@ -354,6 +362,13 @@ fn the_cross_source_script_prints_a_row_per_source_and_per_test_split() {
             );
         }
     }
+    // The first-day URL rules only ever hold what would be published: with a URL on every
+    // comment, no more of the blog's spam is published than without.
+    let published = |source: &str| row(source)[6].parse::<f64>().expect("spam published");
+    assert!(
+        published("blog-umd + author URL") <= published("blog-umd"),
+        "{stdout}"
+    );
     let genuine_only = row("davidson-neither");
     assert_eq!(
         (genuine_only[2].as_str(), genuine_only[3].as_str()),
