@@ -139,8 +139,9 @@ pub struct Context {
     /// Templated praise of the page that points nowhere: no link or author URL, no address,
     /// domain or number in the body, and an author name that is not keyword-shaped.
     pub praise_without_payload: bool,
-    /// The author's name holds a shop word or a web address (`TextShapes::shop_name`).
-    pub shop_name: bool,
+    /// The author's name holds a shop word or is a web address (`TextShapes::shop_name`),
+    /// or their website's domain holds a shop word (`text::is_shop_site`).
+    pub shop_author: bool,
 }
 
 /// Below this many known features the classifier has little to go on (a short sentence
@@ -173,8 +174,8 @@ pub fn decide(policy: &Policy, hits: &[RuleHit], probability: Option<f64>) -> De
 /// never learned (`Context::unfamiliar`), whose probability is chance, unless rule weights
 /// alone make spam. Templated praise of the page that points nowhere
 /// (`Context::praise_without_payload`) is held rather than spam at such a site too, and a
-/// comment it would publish is held when a website comes with a shop word or a web address
-/// as the author's name (`Context::shop_name`).
+/// comment it would publish is held when the author's website or name is a shop's
+/// (`Context::shop_author`).
 pub fn decide_with(
     policy: &Policy,
     hits: &[RuleHit],
@@ -203,14 +204,14 @@ pub fn decide_with(
         ))
     } else if d.verdict == Verdict::Approve
         && context.has_author_url
-        && context.shop_name
+        && context.shop_author
         && !context.site_history
     {
         // The body of blog spam is bland enough to publish; its link is the author's URL,
-        // its anchor text the name. A reader's name is rarely a shop's.
+        // its anchor text the name. A reader's name or site is rarely a shop's.
         Some((
-            "policy.shop_name_with_url",
-            "a shop word or web address as the name, with a website: held for a look",
+            "policy.shop_author_with_url",
+            "a shop word in the name or the website's address: held for a look",
         ))
     } else if softens_spam && context.few_words && !points_away && !context.site_history {
         Some((
@@ -589,7 +590,7 @@ mod tests {
             unfamiliar: false,
             site_history: false,
             praise_without_payload: false,
-            shop_name: false,
+            shop_author: false,
         };
         let strong = Context {
             known_features: 500,
@@ -599,12 +600,12 @@ mod tests {
             unfamiliar: false,
             site_history: false,
             praise_without_payload: false,
-            shop_name: false,
+            shop_author: false,
         };
-        let shop_name = |has_author_url| Context {
+        let shop_author = |has_author_url| Context {
             has_link: false,
             has_author_url,
-            shop_name: true,
+            shop_author: true,
             ..strong
         };
         let praise = Context {
@@ -861,31 +862,31 @@ mod tests {
                 Verdict::Approve,
             ),
             (
-                "shop_name_with_url_held",
+                "shop_author_with_url_held",
                 "a shop as the name and a website: blog spam's link, held for a look",
                 vec![],
                 0.05,
-                shop_name(true),
+                shop_author(true),
                 0.05,
                 Verdict::Hold,
             ),
             (
-                "shop_name_without_url_published",
+                "shop_author_without_url_published",
                 "a shop word in a name that links nowhere is only a name",
                 vec![],
                 0.05,
-                shop_name(false),
+                shop_author(false),
                 0.05,
                 Verdict::Approve,
             ),
             (
-                "shop_name_with_url_at_a_site_with_history_published",
+                "shop_author_with_url_at_a_site_with_history_published",
                 "a site that taught the model its own readers is judged by them",
                 vec![],
                 0.05,
                 Context {
                     site_history: true,
-                    ..shop_name(true)
+                    ..shop_author(true)
                 },
                 0.05,
                 Verdict::Approve,

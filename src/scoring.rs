@@ -21,7 +21,7 @@ use crate::domain::{Assessment, Comment, Label, TokenWeight};
 use crate::keys::{normalize_site, site_hash};
 use crate::moderation::{decide_with, Context, Decision, Policy, FEW_WORDS, HISTORY_LABELS};
 use crate::rules::{RuleError, RuleHit, RuleInput, RuleSet};
-use crate::text::{normalize_content, NormalizedText};
+use crate::text::{is_shop_site, normalize_content, NormalizedText};
 
 /// The shipped model artifact, built by `commentguard train` from `fixtures/corpus`.
 const SHIPPED_MODEL: &[u8] = include_bytes!("../models/model.postcard");
@@ -150,7 +150,9 @@ impl Scorer {
                 && !prediction.shapes.keyword_name
                 && !has_author_url
                 && text.points_nowhere(),
-            shop_name: prediction.shapes.shop_name,
+            shop_author: has_author_url
+                && (prediction.shapes.shop_name
+                    || comment.author_url.as_deref().is_some_and(is_shop_site)),
         };
         let inputs = DecisionInputs {
             hits,

@@ -105,6 +105,13 @@ impl NormalizedText {
     }
 }
 
+/// Whether a website's domain holds a shop word as one of its parts between dots and hyphens
+/// ("roofing-pros.example", "cheap-essays.example", "kim.shop"): a business's site, what blog
+/// spam's author link points at.
+pub fn is_shop_site(url: &str) -> bool {
+    domain_of(url).split(['.', '-']).any(shapes::is_commercial)
+}
+
 /// True for characters that render as nothing and only serve to split words for a filter.
 pub fn is_invisible(c: char) -> bool {
     matches!(c,
@@ -454,6 +461,24 @@ mod tests {
         for (name, body, want, why) in cases {
             let got = normalize_content(body).is_few_plain_words(3);
             assert_eq!(got, want, "case {name} ({why})");
+        }
+    }
+
+    #[test]
+    fn shop_sites() {
+        // (name, website, a shop's site, why)
+        #[rustfmt::skip]
+        let cases = [
+            ("trade", "https://roofing-pros.example/", true, "a trade as a part of the name"),
+            ("shop_tld", "http://kim.shop/", true, "a shop's top-level domain"),
+            ("essay_mill", "https://www.cheap-essays.example/order", true, "two shop words"),
+            ("person", "https://anna-bakes.example.net", false, "a person's blog"),
+            ("handle", "https://github.com/tomk", false, "a code host"),
+            ("joined_words", "https://mydigitalblog.example/", false, "only whole parts count"),
+            ("not_a_url", "n/a", false, "no domain"),
+        ];
+        for (name, url, want, why) in cases {
+            assert_eq!(is_shop_site(url), want, "case {name} ({why})");
         }
     }
 

@@ -11,7 +11,7 @@
 /// Written from general knowledge of keyword spam (products, services, shop talk, the usual
 /// directory categories), not from any test comment. A person may be called Price or Law:
 /// the classifier weighs the shape, it does not act on one word.
-fn is_commercial(word: &str) -> bool {
+pub(super) fn is_commercial(word: &str) -> bool {
     matches!(
         word,
         "buy"
