@@ -228,13 +228,9 @@ impl NbModel {
             text,
             author,
             |bucket| prefetch(table, bucket),
-            |view| {
-                let (mut prediction, tokens) = match site {
-                    None => self.assess(view, k),
-                    Some(layer) => self.assess_at(view, k, layer),
-                };
-                prediction.shapes = view.shapes();
-                (prediction, tokens)
+            |view| match site {
+                None => self.assess(view, k),
+                Some(layer) => self.assess_at(view, k, layer),
             },
         )
     }
@@ -527,8 +523,9 @@ impl NbModel {
                 &mut strongest,
                 ratio,
             );
-            let prediction =
+            let mut prediction =
                 self.prediction_of(&self.evidence_at(&sum, offset), &sum, features.len());
+            prediction.shapes = features.shapes();
             return (prediction, strongest.tokens(features));
         }
         let mut without = sum.clone();
@@ -541,6 +538,7 @@ impl NbModel {
         let mut prediction =
             self.prediction_of(&self.evidence_at(&sum, offset), &sum, features.len());
         prediction.without_author_name = self.probability_of(&self.evidence_at(&without, offset));
+        prediction.shapes = features.shapes();
         (prediction, strongest.tokens(features))
     }
 

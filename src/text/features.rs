@@ -184,9 +184,10 @@ pub struct TextShapes {
     /// The author's name is keyword-shaped or a web address: a link's anchor text rather
     /// than a person's name or handle.
     pub keyword_name: bool,
-    /// The narrower sign among those: the author's name holds a shop word ("escort in
-    /// Mumbai", "QuickBooks Support") or a web address. A lower-case phrase alone is not
-    /// one, since many readers type their name that way.
+    /// The narrower sign among those: the author's name holds a shop or directory word
+    /// (`shapes::is_shop_name_word`: "escort in Mumbai", "Pest Control Leeds", "travel
+    /// online") or a web address (`http`, `www.` or `.com` in it). A lower-case phrase alone
+    /// is not one, since many readers type their name that way.
     pub shop_name: bool,
 }
 
@@ -918,12 +919,15 @@ impl Builder {
             for (_, word) in super::words::word_indices(&folded) {
                 self.push_extra(FeatureKind::Author, word);
             }
-            let (mut keyword, mut shop) = (false, false);
+            let (mut keyword, mut commercial) = (false, false);
             shapes::author_name(&canonical, &folded, |shape| {
                 keyword |= shapes::is_keyword_shape(shape);
-                shop |= shape == "name:shop_word";
+                commercial |= shape == "name:shop_word";
                 self.push_shape(FeatureKind::AuthorMeta, shape)
             });
+            // Read again only for the few names with a commerce word, to leave out places.
+            let mut shop = commercial
+                && super::words::word_indices(&folded).any(|(_, w)| shapes::is_shop_name_word(w));
             if folded.contains("http") || folded.contains("www.") || folded.contains(".com") {
                 (keyword, shop) = (true, true);
                 self.push_extra(FeatureKind::AuthorMeta, "name_is_url");
@@ -1262,6 +1266,8 @@ mod tests {
             ("shop_name", "I will bookmark your blog", "cheap flight deals", true, true, true, "a keyword phrase as the name"),
             ("domain_name", "I will bookmark your blog", "deals-shop.com", true, true, true, "a web address as the name"),
             ("lower_case_reader", "Step 2 fails on Windows", "john smith", false, true, false, "a lower-case name is keyword-shaped, not a shop"),
+            ("place_in_name", "Step 2 fails on Windows", "Jane (UK)", false, true, false, "a place is no shop, though the feature counts it"),
+            ("trade_name", "Thanks", "Pest Control Leeds", false, true, true, "a trade as the name"),
             ("no_praise", "Step 2 fails on Windows", "Ann", false, false, false, "a question about the post"),
             ("no_name", "Nice blog, bookmarked", "", true, false, false, "no name is no keyword"),
         ];

@@ -105,11 +105,16 @@ impl NormalizedText {
     }
 }
 
-/// Whether a website's domain holds a shop word as one of its parts between dots and hyphens
-/// ("roofing-pros.example", "cheap-essays.example", "kim.shop"): a business's site, what blog
-/// spam's author link points at.
+/// Whether a website's domain holds a shop word (`shapes::is_shop_word`) as one of its
+/// parts between dots and hyphens ("roofing-pros.example", "cheap-essays.example") or is
+/// under a shop's top-level domain ("kim.shop"): a business's site, what blog spam's author
+/// link points at. Other top-level domains are not read ("anna.design", "jane.co.uk").
 pub fn is_shop_site(url: &str) -> bool {
-    domain_of(url).split(['.', '-']).any(shapes::is_commercial)
+    let domain = domain_of(url);
+    let Some((name, tld)) = domain.rsplit_once('.') else {
+        return false;
+    };
+    matches!(tld, "shop" | "store") || name.split(['.', '-']).any(shapes::is_shop_word)
 }
 
 /// True for characters that render as nothing and only serve to split words for a filter.
@@ -476,6 +481,10 @@ mod tests {
             ("handle", "https://github.com/tomk", false, "a code host"),
             ("joined_words", "https://mydigitalblog.example/", false, "only whole parts count"),
             ("not_a_url", "n/a", false, "no domain"),
+            ("bare_word", "loans", false, "a word with no top-level domain is no domain"),
+            ("country_tld", "https://janesmith.co.uk/", false, "a country's domain is no shop"),
+            ("word_tld", "https://anna.design/", false, "only shop and store count as top-level domains"),
+            ("generic_words", "https://best-of-kim.example/", false, "a blog's generic words are no trade"),
         ];
         for (name, url, want, why) in cases {
             assert_eq!(is_shop_site(url), want, "case {name} ({why})");

@@ -10,8 +10,9 @@
 /// Commerce and SEO vocabulary: the words a name chosen as a link's anchor text is made of.
 /// Written from general knowledge of keyword spam (products, services, shop talk, the usual
 /// directory categories), not from any test comment. A person may be called Price or Law:
-/// the classifier weighs the shape, it does not act on one word.
-pub(super) fn is_commercial(word: &str) -> bool {
+/// the classifier weighs the shape, and the policy holds a comment on one such word only
+/// with a website beside it ([`is_shop_name_word`]).
+fn is_commercial(word: &str) -> bool {
     matches!(
         word,
         "buy"
@@ -222,6 +223,94 @@ pub(super) fn author_name(raw: &str, folded: &str, mut emit: impl FnMut(&'static
     }
 }
 
+/// Whether a word of an author's name makes it a shop's (`TextShapes::shop_name`): the
+/// commerce and directory vocabulary of [`is_commercial`] but for place names ("Jane (UK)").
+pub(super) fn is_shop_name_word(word: &str) -> bool {
+    is_commercial(word) && !matches!(word, "uk" | "usa")
+}
+
+/// The shop words the moderation policy reads in a website's domain (`text::is_shop_site`):
+/// trades and goods sold by keyword spam, narrower than [`is_commercial`]. A blogger's own
+/// site is named for its topic ("travel-with-anna", "best-health-tips"), so the directory
+/// categories and generic words are left out here.
+pub(super) fn is_shop_word(word: &str) -> bool {
+    matches!(
+        word,
+        "buy"
+            | "cheap"
+            | "cheapest"
+            | "discount"
+            | "deals"
+            | "wholesale"
+            | "outlet"
+            | "replica"
+            | "coupon"
+            | "coupons"
+            | "promo"
+            | "shop"
+            | "shops"
+            | "store"
+            | "stores"
+            | "loan"
+            | "loans"
+            | "payday"
+            | "mortgage"
+            | "insurance"
+            | "debt"
+            | "casino"
+            | "poker"
+            | "betting"
+            | "slots"
+            | "gambling"
+            | "lottery"
+            | "forex"
+            | "bitcoin"
+            | "crypto"
+            | "seo"
+            | "agency"
+            | "hosting"
+            | "flights"
+            | "tickets"
+            | "hotels"
+            | "booking"
+            | "rentals"
+            | "repair"
+            | "tires"
+            | "pills"
+            | "supplements"
+            | "viagra"
+            | "cialis"
+            | "pharmacy"
+            | "dental"
+            | "dentist"
+            | "clinic"
+            | "cbd"
+            | "cosmetics"
+            | "sneakers"
+            | "handbags"
+            | "jewelry"
+            | "jewellery"
+            | "roofing"
+            | "plumbing"
+            | "plumber"
+            | "movers"
+            | "pest"
+            | "contractor"
+            | "lawyer"
+            | "lawyers"
+            | "attorney"
+            | "attorneys"
+            | "injury"
+            | "essay"
+            | "essays"
+            | "homework"
+            | "escort"
+            | "escorts"
+            | "vape"
+            | "followers"
+    )
+}
+
 /// Whether a name shape from [`author_name`] is one of a keyword name: the anchor text of a
 /// link (a shop word, a lower-case phrase, words and a number, four words or more) rather
 /// than a person's name or handle.
@@ -250,9 +339,9 @@ pub(super) fn word_class(word: &str) -> u8 {
     match word {
         // Promises to come back, or requests to: the close of spun praise ("I'll bookmark
         // your blog") and of self-promotion ("check out my channel") alike.
-        "bookmark" | "bookmarked" | "bookmarking" | "bookmarks" | "subscribed" | "rss"
-        | "revisit" | "stumbled" | "stumbleupon" | "surfing" | "browsing" | "googling" => RETURN,
-        "subscribe" | "subscribing" | "visit" | "visiting" => RETURN | ELSEWHERE,
+        "bookmark" | "bookmarked" | "bookmarking" | "bookmarks" | "rss" | "revisit"
+        | "stumbled" | "stumbleupon" | "surfing" | "browsing" | "googling" => RETURN,
+        "subscribe" | "subscribed" | "subscribing" | "visit" | "visiting" => RETURN | ELSEWHERE,
         // What generic praise praises: the page itself rather than anything on it.
         "blog" | "blogs" | "post" | "posts" | "posting" | "article" | "articles" | "site"
         | "website" | "websites" | "webpage" | "weblog" | "content" | "writing" => CONTAINER,
@@ -322,6 +411,9 @@ impl Template {
 pub(super) struct PagePraise {
     template: Template,
     link_word: bool,
+    /// "my" before any page word, a video site's too ("my channel"): self-promotion.
+    own: bool,
+    after_my: bool,
 }
 
 impl PagePraise {
@@ -329,6 +421,8 @@ impl PagePraise {
     #[inline]
     pub(super) fn push(&mut self, class: u8) {
         self.link_word |= class & LINK_WORD != 0;
+        self.own |= self.after_my && class & CONTAINER != 0;
+        self.after_my = class & MINE != 0;
         self.template
             .push(if class & ELSEWHERE != 0 { 0 } else { class });
     }
@@ -336,7 +430,10 @@ impl PagePraise {
     /// Whether the body read so far is page praise that names no payload.
     pub(super) fn found(&self) -> bool {
         let seen = self.template.seen;
-        !self.link_word && seen & (RETURN | ADDRESSED | WEBMASTER) != 0 && seen & OWN == 0
+        !self.link_word
+            && !self.own
+            && seen & (RETURN | ADDRESSED | WEBMASTER) != 0
+            && seen & OWN == 0
     }
 }
 
@@ -479,6 +576,28 @@ mod tests {
     }
 
     #[test]
+    fn template_features_ignore_the_page_praise_bits() {
+        // The shipped model was trained on the `s:tpl:*` features: the bits `PagePraise`
+        // reads must not change what `Template` finds.
+        for body in [
+            "please subscribe to my channel",
+            "check out this video",
+            "click the link",
+        ] {
+            let (mut plain, mut tagged) = (Template::default(), Template::default());
+            for w in body.split(' ') {
+                let class = word_class(w);
+                plain.push(class & (RETURN | CONTAINER | POINTER | MINE | WEBMASTER));
+                tagged.push(class);
+            }
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            plain.finish(|s| a.push(s));
+            tagged.finish(|s| b.push(s));
+            assert_eq!(a, b, "{body}");
+        }
+    }
+
+    #[test]
     fn page_praise() {
         // (name, folded body, page praise that names no payload, why)
         #[rustfmt::skip]
@@ -492,6 +611,8 @@ mod tests {
             ("video_channel", "please subscribe to my channel", false, "a video site's words"),
             ("this_video", "check out this video", false, "a video is not a blog's page"),
             ("your_page", "leave likes on your page", false, "a social page either"),
+            ("subscribed_back", "i subscribed to your channel, please subscribe back", false, "a video site's subscription swap"),
+            ("own_channel", "great blog post, bookmarked! check out my channel too", false, "\"my channel\" is self-promotion"),
         ];
         for (name, body, want, why) in cases {
             let mut praise = PagePraise::default();

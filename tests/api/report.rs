@@ -362,11 +362,11 @@ fn the_cross_source_script_prints_a_row_per_source_and_per_test_split() {
             );
         }
     }
-    // The first-day URL rules only ever hold what would be published: with a URL on every
-    // comment, no more of the blog's spam is published than without.
+    // With a website on every comment, the first-day shop hold takes the blog spam that
+    // comes under a shop's name ("cheap airline flights"): less of it is published.
     let published = |source: &str| row(source)[6].parse::<f64>().expect("spam published");
     assert!(
-        published("blog-umd + author URL") <= published("blog-umd"),
+        published("blog-umd + author URL") < published("blog-umd"),
         "{stdout}"
     );
     let genuine_only = row("davidson-neither");
