@@ -150,9 +150,8 @@ impl Scorer {
                 && !prediction.shapes.keyword_name
                 && !has_author_url
                 && text.points_nowhere(),
-            shop_author: has_author_url
-                && (prediction.shapes.shop_name
-                    || comment.author_url.as_deref().is_some_and(is_shop_site)),
+            shop_author: prediction.shapes.shop_name
+                || comment.author_url.as_deref().is_some_and(is_shop_site),
         };
         let inputs = DecisionInputs {
             hits,

@@ -10,9 +10,9 @@
 
 /// Commerce and SEO vocabulary: the words a name chosen as a link's anchor text is made of,
 /// the trades and goods of [`is_shop_word`] and the shop talk and directory categories
-/// besides. Written from general knowledge of keyword spam, not from any test comment. A person may be called Price or Law:
-/// the classifier weighs the shape, and the policy holds a comment on one such word only
-/// with a website beside it ([`is_shop_name_word`]).
+/// besides. Written from general knowledge of keyword spam, not from any test comment. A
+/// person may be called Price or Law: the classifier weighs the shape, and the policy holds
+/// a comment on one such word only with a website beside it ([`is_shop_name_word`]).
 fn is_commercial(word: &str) -> bool {
     is_shop_word(word)
         || matches!(
@@ -341,7 +341,9 @@ impl Template {
 pub(super) struct PagePraise {
     template: Template,
     link_word: bool,
-    /// "my" before any page word, a video site's too ("my channel"): self-promotion.
+    /// "my" before any page word, a video site's too ("my site", "my channel"):
+    /// self-promotion. Read here rather than from the template, which never sees a video
+    /// site's page words.
     own: bool,
     after_my: bool,
 }
@@ -360,10 +362,7 @@ impl PagePraise {
     /// Whether the body read so far is page praise that names no payload.
     pub(super) fn found(&self) -> bool {
         let seen = self.template.seen;
-        !self.link_word
-            && !self.own
-            && seen & (RETURN | ADDRESSED | WEBMASTER) != 0
-            && seen & OWN == 0
+        !self.link_word && !self.own && seen & (RETURN | ADDRESSED | WEBMASTER) != 0
     }
 }
 
