@@ -142,7 +142,18 @@ pub struct Context {
     /// The author's name holds a shop word or is a web address (`TextShapes::shop_name`),
     /// or their website's domain holds a shop word (`text::is_shop_site`).
     pub shop_author: bool,
+    /// The body is written in a language other than English, the corpus's
+    /// (`text::LanguageCheck`), and carries no link, address or number
+    /// (`NormalizedText::points_nowhere`). A scorer may leave it unasked (false) where the
+    /// evidence cannot make spam.
+    pub foreign_language: bool,
+    /// The body's links, one to [`MAX_REFERENCE_LINKS`] of them, all go to well-known
+    /// references (`text::is_reference_domain`): documentation, code, an encyclopedia.
+    pub reference_links: bool,
 }
+
+/// More links than this are not a reader citing sources, whatever they point at.
+pub const MAX_REFERENCE_LINKS: usize = 3;
 
 /// Below this many known features the classifier has little to go on (a short sentence
 /// yields about 60 with its character n-grams).
@@ -175,7 +186,10 @@ pub fn decide(policy: &Policy, hits: &[RuleHit], probability: Option<f64>) -> De
 /// alone make spam. Templated praise of the page that points nowhere
 /// (`Context::praise_without_payload`) is held rather than spam at such a site too, and a
 /// comment it would publish is held when the author's website or name is a shop's
-/// (`Context::shop_author`).
+/// (`Context::shop_author`). A body in a language other than English that points nowhere
+/// (`Context::foreign_language`) is held rather than spam at such a site, unless rule
+/// weights alone make spam, and so is one whose few links all go to well-known references
+/// (`Context::reference_links`).
 pub fn decide_with(
     policy: &Policy,
     hits: &[RuleHit],
@@ -239,6 +253,30 @@ pub fn decide_with(
             "policy.unfamiliar_text",
             "text in a language the model has not learned: held, never spam on chance",
         ))
+    } else if softens_spam
+        && context.foreign_language
+        && !context.site_history
+        && sigmoid(weight) < policy.spam_threshold
+    {
+        // The corpus is English, and its few comments in other languages are nearly all
+        // spam: a reader's "obrigado" weighs towards spam on a handful of examples. Without
+        // a link, an address or a number in the body the comment gains a spammer nothing.
+        Some((
+            "policy.foreign_language",
+            "a language the corpus barely has and nothing to contact: held, never spam for the language",
+        ))
+    } else if softens_spam
+        && context.reference_links
+        && !context.site_history
+        && sigmoid(weight) < policy.spam_threshold
+    {
+        // Readers of a technical blog cite documentation and code; "check out the docs at"
+        // reads like a video site's "check out my channel" to a model that learned links
+        // from there. A spammer's payload is never the Python documentation.
+        Some((
+            "policy.reference_links",
+            "links only to documentation, code or an encyclopedia: held, never spam for citing them",
+        ))
     } else if softens_spam {
         // "Alone": the body without its author's name (with the same rule weights). On the
         // first day it must reach spam by itself: a name may make a comment suspect, never
@@ -284,6 +322,19 @@ fn rule_weight(hits: &[RuleHit]) -> f64 {
         .sum()
 }
 
+/// The spam probability `p` with the rule hits' weights added, as the policy judges it.
+pub fn weighted_probability(hits: &[RuleHit], p: f64) -> f64 {
+    with_weight(p, rule_weight(hits))
+}
+
+fn with_weight(p: f64, weight: f64) -> f64 {
+    if weight == 0.0 {
+        p
+    } else {
+        sigmoid(logit(p) + weight)
+    }
+}
+
 /// The verdict from rules and probability alone.
 fn decide_on_evidence(policy: &Policy, hits: &[RuleHit], probability: Option<f64>) -> Decision {
     // A NaN would compare below every threshold and approve: treat it as no opinion.
@@ -291,11 +342,7 @@ fn decide_on_evidence(policy: &Policy, hits: &[RuleHit], probability: Option<f64
     let weight = rule_weight(hits);
     let (spam_probability, from_probability) = match probability {
         Some(p) => {
-            let adjusted = if weight == 0.0 {
-                p
-            } else {
-                sigmoid(logit(p) + weight)
-            };
+            let adjusted = with_weight(p, weight);
             (adjusted, policy.verdict_for(adjusted))
         }
         // No opinion: only rules speak, and weights only ever escalate.
@@ -591,6 +638,8 @@ mod tests {
             site_history: false,
             praise_without_payload: false,
             shop_author: false,
+            foreign_language: false,
+            reference_links: false,
         };
         let strong = Context {
             known_features: 500,
@@ -601,6 +650,8 @@ mod tests {
             site_history: false,
             praise_without_payload: false,
             shop_author: false,
+            foreign_language: false,
+            reference_links: false,
         };
         let shop_author = |has_author_url| Context {
             has_link: false,
@@ -621,6 +672,15 @@ mod tests {
             known_features: 60,
             unfamiliar: true,
             ..weak(has_link, has_author_url)
+        };
+        let references = Context {
+            reference_links: true,
+            ..strong
+        };
+        let foreign = |has_author_url| Context {
+            known_features: 120,
+            foreign_language: true,
+            ..weak(false, has_author_url)
         };
         // (name, why, hits, probability, context, probability without the author's name, want)
         type Case = (
@@ -850,6 +910,93 @@ mod tests {
                     ..unfamiliar(false, false)
                 },
                 0.93,
+                Verdict::Spam,
+            ),
+            (
+                "foreign_language_not_spam",
+                "a reader's Portuguese the model knows from a few spam comments: held",
+                vec![],
+                0.99,
+                foreign(false),
+                0.99,
+                Verdict::Hold,
+            ),
+            (
+                "foreign_language_with_author_url_held",
+                "an author URL stays unpublished while the comment is held",
+                vec![],
+                0.99,
+                foreign(true),
+                0.99,
+                Verdict::Hold,
+            ),
+            (
+                "foreign_language_spam_rule_not_excused",
+                "a spam rule decides whatever the language",
+                vec![hit("disallowed", Spam)],
+                0.93,
+                foreign(false),
+                0.99,
+                Verdict::Spam,
+            ),
+            (
+                "foreign_language_weighted_rules_alone_spam",
+                "rule weights that reach spam by themselves stand in any language",
+                vec![hit("weight", Weight(3.0))],
+                0.8,
+                foreign(false),
+                0.9,
+                Verdict::Spam,
+            ),
+            (
+                "foreign_language_at_a_site_with_history_stays_spam",
+                "a site's own labels have taught the model its readers' language",
+                vec![],
+                0.99,
+                Context {
+                    site_history: true,
+                    ..foreign(false)
+                },
+                0.99,
+                Verdict::Spam,
+            ),
+            (
+                "foreign_language_ham_untouched",
+                "only spam is softened: a reader in another language is published",
+                vec![],
+                0.1,
+                foreign(false),
+                0.1,
+                Verdict::Approve,
+            ),
+            (
+                "reference_links_not_spam",
+                "a reader citing the Python documentation: held, never spam for the citation",
+                vec![],
+                0.95,
+                references,
+                0.95,
+                Verdict::Hold,
+            ),
+            (
+                "reference_links_spam_rule_not_excused",
+                "a spam rule decides whatever the links point at",
+                vec![hit("disallowed", Spam)],
+                0.93,
+                references,
+                0.93,
+                Verdict::Spam,
+            ),
+            (
+                "reference_links_at_a_site_with_history_stay_spam",
+                "a site's own labels judge its own comments",
+                vec![],
+                0.95,
+                Context {
+                    site_history: true,
+                    ..references
+                },
+                0.95,
                 Verdict::Spam,
             ),
             (

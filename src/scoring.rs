@@ -19,9 +19,14 @@ use crate::classifier::{
 };
 use crate::domain::{Assessment, Comment, Label, TokenWeight};
 use crate::keys::{normalize_site, site_hash};
-use crate::moderation::{decide_with, Context, Decision, Policy, FEW_WORDS, HISTORY_LABELS};
+use crate::moderation::{
+    decide_with, weighted_probability, Context, Decision, Policy, FEW_WORDS, HISTORY_LABELS,
+    MAX_REFERENCE_LINKS,
+};
 use crate::rules::{RuleError, RuleHit, RuleInput, RuleSet};
-use crate::text::{is_shop_site, normalize_content, NormalizedText};
+use crate::text::{
+    is_reference_domain, is_shop_site, normalize_content, LanguageCheck, NormalizedText,
+};
 
 /// The shipped model artifact, built by `commentguard train` from `fixtures/corpus`.
 const SHIPPED_MODEL: &[u8] = include_bytes!("../models/model.postcard");
@@ -57,6 +62,8 @@ pub struct Scorer {
     policy: Policy,
     /// Each site's own labels, counted again for that site (see `classifier::SiteLayer`).
     sites: SiteLayers,
+    /// Tells a body in another language than the corpus's, for the policy.
+    languages: LanguageCheck,
 }
 
 impl Scorer {
@@ -68,6 +75,7 @@ impl Scorer {
             rules,
             policy,
             sites: SiteLayers::new(),
+            languages: LanguageCheck::default(),
         }
     }
 
@@ -104,7 +112,7 @@ impl Scorer {
         now: OffsetDateTime,
         extra_hits: impl FnOnce(&NormalizedText) -> Vec<RuleHit>,
     ) -> Assessment {
-        self.assess(comment, now, extra_hits).0
+        self.assess(comment, now, extra_hits, false).0
     }
 
     /// [`Scorer::score_comment`], keeping what the policy decided from, so that an evaluation
@@ -114,14 +122,17 @@ impl Scorer {
         comment: &Comment,
         now: OffsetDateTime,
     ) -> (Assessment, DecisionInputs) {
-        self.assess(comment, now, |_| Vec::new())
+        self.assess(comment, now, |_| Vec::new(), true)
     }
 
+    /// `every_input`: find out everything the policy could ask at any thresholds (for an
+    /// evaluation that decides again under others), not only what today's can use.
     fn assess(
         &self,
         comment: &Comment,
         now: OffsetDateTime,
         extra_hits: impl FnOnce(&NormalizedText) -> Vec<RuleHit>,
+        every_input: bool,
     ) -> (Assessment, DecisionInputs) {
         let text = normalize_content(&comment.content);
         let layer = self.site_layer(comment.site.as_deref());
@@ -138,13 +149,23 @@ impl Scorer {
             .author_url
             .as_deref()
             .is_some_and(|u| !u.trim().is_empty());
+        let site_history = has_history(layer);
+        // Telling the language costs several scores, so it is asked only where it can
+        // change the verdict: a first-day comment that may be spam and points nowhere.
+        let foreign_language = !site_history
+            && (every_input
+                || prediction
+                    .probability
+                    .is_some_and(|p| weighted_probability(&hits, p) >= self.policy.hold_threshold))
+            && text.points_nowhere()
+            && self.languages.is_foreign(&text);
         let context = Context {
             known_features: prediction.known_features,
             has_link: !text.links.is_empty(),
             has_author_url,
             few_words: text.is_few_plain_words(FEW_WORDS),
             unfamiliar: prediction.unfamiliar,
-            site_history: has_history(layer),
+            site_history,
             // The cheap flags from extraction first; the body's bytes only for page praise.
             praise_without_payload: prediction.shapes.page_praise
                 && !prediction.shapes.keyword_name
@@ -152,6 +173,9 @@ impl Scorer {
                 && text.points_nowhere(),
             shop_author: prediction.shapes.shop_name
                 || comment.author_url.as_deref().is_some_and(is_shop_site),
+            foreign_language,
+            reference_links: (1..=MAX_REFERENCE_LINKS).contains(&text.links.len())
+                && text.links.iter().all(|l| is_reference_domain(&l.domain)),
         };
         let inputs = DecisionInputs {
             hits,

@@ -7,6 +7,7 @@
 mod features;
 pub mod fuzzy;
 mod html;
+mod language;
 mod links;
 mod shapes;
 mod words;
@@ -16,6 +17,7 @@ pub use features::{
     KINDS,
 };
 pub use html::strip_html;
+pub use language::LanguageCheck;
 pub use links::{domain_of, find_links, Link, LinkSource};
 
 use unicode_normalization::UnicodeNormalization;
@@ -115,6 +117,64 @@ pub fn is_shop_site(url: &str) -> bool {
         return false;
     };
     matches!(tld, "shop" | "store") || name.split(['.', '-']).any(shapes::is_shop_word)
+}
+
+/// Whether a link's domain is a well-known reference: documentation, code hosting, a
+/// questions-and-answers site or an encyclopedia ("docs.python.org", "github.com",
+/// "stackoverflow.com", "en.wikipedia.org"). What a technical blog's readers cite, and no
+/// place for a spammer's payload. Hosts of anyone's own pages ("github.io",
+/// "docs.google.com", any "wiki.") are not references.
+pub fn is_reference_domain(domain: &str) -> bool {
+    const HOSTS: [&str; 30] = [
+        "github.com",
+        "gist.github.com",
+        "gitlab.com",
+        "bitbucket.org",
+        "codeberg.org",
+        "sourceforge.net",
+        "stackoverflow.com",
+        "superuser.com",
+        "serverfault.com",
+        "askubuntu.com",
+        "mathoverflow.net",
+        "developer.mozilla.org",
+        "developer.apple.com",
+        "developer.android.com",
+        "learn.microsoft.com",
+        "docs.microsoft.com",
+        "caniuse.com",
+        "whatwg.org",
+        "rfc-editor.org",
+        "docs.rs",
+        "crates.io",
+        "pypi.org",
+        "npmjs.com",
+        "nodejs.org",
+        "php.net",
+        "go.dev",
+        "pkg.go.dev",
+        "kernel.org",
+        "arxiv.org",
+        "doi.org",
+    ];
+    /// Every host under these: an encyclopedia's languages, a project's documentation.
+    const UNDER: [&str; 9] = [
+        "wikipedia.org",
+        "stackexchange.com",
+        "readthedocs.io",
+        "python.org",
+        "rust-lang.org",
+        "w3.org",
+        "ietf.org",
+        "debian.org",
+        "archlinux.org",
+    ];
+    HOSTS.contains(&domain)
+        || UNDER.iter().any(|root| {
+            domain
+                .strip_suffix(root)
+                .is_some_and(|head| head.is_empty() || head.ends_with('.'))
+        })
 }
 
 /// True for characters that render as nothing and only serve to split words for a filter.
@@ -488,6 +548,27 @@ mod tests {
         ];
         for (name, url, want, why) in cases {
             assert_eq!(is_shop_site(url), want, "case {name} ({why})");
+        }
+    }
+
+    #[test]
+    fn reference_domains() {
+        // (name, domain as `domain_of` gives it, a reference, why)
+        #[rustfmt::skip]
+        let cases = [
+            ("python_docs", "docs.python.org", true, "a language's documentation"),
+            ("wikipedia_language", "de.wikipedia.org", true, "an encyclopedia in any language"),
+            ("code_host", "github.com", true, "code hosting"),
+            ("stack_exchange_site", "unix.stackexchange.com", true, "a questions-and-answers site"),
+            ("bare_root", "wikipedia.org", true, "the root itself"),
+            ("own_pages", "kim.github.io", false, "anyone's own pages"),
+            ("user_documents", "docs.google.com", false, "anyone's own documents"),
+            ("spam_wiki", "wiki.example.fr", false, "a wiki anyone can write to"),
+            ("lookalike", "notwikipedia.org", false, "a root only counts after a dot"),
+            ("suffix_trick", "wikipedia.org.example.com", false, "the root must end the domain"),
+        ];
+        for (name, domain, want, why) in cases {
+            assert_eq!(is_reference_domain(domain), want, "case {name} ({why})");
         }
     }
 
