@@ -151,14 +151,17 @@ impl Scorer {
             .is_some_and(|u| !u.trim().is_empty());
         let site_history = has_history(layer);
         // Telling the language costs several scores, so it is asked only where it can
-        // change the verdict: a first-day comment that may be spam and points nowhere.
+        // change the verdict: a first-day comment the evidence makes spam that points
+        // nowhere.
         let foreign_language = !site_history
+            && text.links.is_empty()
             && (every_input
                 || prediction
                     .probability
-                    .is_some_and(|p| weighted_probability(&hits, p) >= self.policy.hold_threshold))
-            && text.points_nowhere()
-            && self.languages.is_foreign(&text);
+                    .is_some_and(|p| weighted_probability(&hits, p) >= self.policy.spam_threshold))
+            && self
+                .languages
+                .is_foreign_and(&text, || text.points_nowhere());
         let context = Context {
             known_features: prediction.known_features,
             has_link: !text.links.is_empty(),

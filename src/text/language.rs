@@ -91,7 +91,13 @@ impl Default for LanguageCheck {
 impl LanguageCheck {
     /// Whether `text` is written, with confidence, in a language other than English.
     pub fn is_foreign(&self, text: &NormalizedText) -> bool {
-        if !might_be_foreign(text) {
+        self.is_foreign_and(text, || true)
+    }
+
+    /// [`LanguageCheck::is_foreign`] and `also`, where `also` costs less than the detector
+    /// and more than the cheap test before it: it is asked between the two.
+    pub fn is_foreign_and(&self, text: &NormalizedText, also: impl FnOnce() -> bool) -> bool {
+        if !might_be_foreign(text) || !also() {
             return false;
         }
         let mut end = text.clean.len().min(SAMPLE_BYTES);
@@ -104,19 +110,85 @@ impl LanguageCheck {
     }
 }
 
-/// The cheap test first: a body in mostly Latin letters that uses an English function word
-/// is English enough, whatever else it holds.
+/// The cheap test first: the detector is asked only about a body of at least
+/// [`MIN_WORDS`] words in mostly another script, or in Latin letters with no English
+/// function word and some sign of another language (a letter beyond ASCII, a common word
+/// of another language). Most short English comments without a function word ("Subscribe
+/// to me plz", "2 billion views") stop here.
 fn might_be_foreign(text: &NormalizedText) -> bool {
-    let (mut latin, mut other) = (0usize, 0usize);
-    for c in text.clean.chars().filter(|c| c.is_alphabetic()) {
-        // Basic Latin through Latin Extended-B: English and the Latin-script languages.
-        if c <= '\u{024F}' {
-            latin += 1;
-        } else {
-            other += 1;
+    // Most comments are ASCII, which says as much as counting would.
+    let (latin, other, beyond_ascii) = if text.clean.is_ascii() {
+        (0, 0, false)
+    } else {
+        letters_by_script(text.clean.as_bytes())
+    };
+    let mut words = 0usize;
+    let mut sign = beyond_ascii;
+    for (_, w) in super::words::word_indices(&text.folded) {
+        words += 1;
+        if other <= latin {
+            // English text shows a function word within its first few words.
+            if is_english_function_word(w) {
+                return false;
+            }
+            sign = sign || is_other_language_word(w);
         }
     }
-    other > latin || !super::words::word_indices(&text.folded).any(|(_, w)| is_english_function_word(w))
+    words >= MIN_WORDS && (other > latin || sign)
+}
+
+/// Letters in Latin script, letters of other scripts, and whether a Latin letter is beyond
+/// ASCII, read off the UTF-8 lead bytes alone (a byte loop; decoding every character cost as
+/// much as the rest of the test): ASCII letters and the leads of U+00C0-U+024F are Latin;
+/// the leads of U+0340-U+07FF (Greek, Cyrillic, Hebrew, Arabic), U+0800-U+1FFF (the Indic
+/// scripts, Thai, Georgian, Hangul Jamo) and U+3000-U+DFFF (kana, CJK, Hangul) are others.
+/// Punctuation, symbols and emoji (U+2000-U+2FFF, U+E000 on, four-byte characters) are
+/// neither, nor are the combining marks NFKC has not composed.
+fn letters_by_script(bytes: &[u8]) -> (usize, usize, bool) {
+    let (mut latin, mut other, mut extended) = (0usize, 0usize, 0usize);
+    for &b in bytes {
+        latin += b.is_ascii_alphabetic() as usize;
+        extended += (0xC3..=0xC9).contains(&b) as usize;
+        other += matches!(b, 0xCD..=0xDF | 0xE0 | 0xE1 | 0xE3..=0xED) as usize;
+    }
+    (latin + extended, other, extended > 0)
+}
+
+/// Fewer words than this say too little for a detector, and the policy's few-words hold
+/// covers them.
+const MIN_WORDS: usize = 3;
+
+/// Common words of the languages blog readers write in besides English, without accents
+/// (a letter beyond ASCII is a sign of its own). Only a reason to ask the detector, so a
+/// word English shares now and then ("de", "la") costs a detection, not a verdict.
+fn is_other_language_word(word: &str) -> bool {
+    matches!(
+        word,
+        // Spanish, Portuguese
+        "que" | "los" | "las" | "del" | "por" | "para" | "una" | "pero" | "muy" | "gracias"
+            | "hola" | "esta" | "este" | "como" | "con" | "el" | "la" | "de" | "en" | "lo"
+            | "es" | "uma" | "muito" | "obrigado" | "obrigada" | "meu" | "minha" | "isso"
+            | "com" | "pra" | "mais" | "os" | "da" | "do"
+            // French
+            | "les" | "des" | "est" | "une" | "pour" | "pas" | "dans" | "avec" | "sur"
+            | "merci" | "vous" | "nous" | "cette" | "je" | "qui" | "ce" | "du"
+            | "au" | "et" | "le"
+            // German, Dutch
+            | "und" | "der" | "das" | "ist" | "nicht" | "ich" | "mit" | "auch" | "danke"
+            | "sehr" | "eine" | "einen" | "einem" | "bei" | "mir" | "sich" | "auf" | "wie"
+            | "aber" | "noch" | "nach" | "dem" | "habe" | "het" | "een" | "niet" | "ik"
+            | "bedankt" | "voor" | "ook" | "maar" | "zijn" | "wel"
+            // Italian
+            | "che" | "non" | "sono" | "della" | "grazie" | "molto" | "questo" | "questa"
+            | "anche" | "il" | "di"
+            // Indonesian, Malay, Tagalog
+            | "yang" | "dan" | "ini" | "itu" | "tidak" | "dengan" | "saya" | "untuk"
+            | "terima" | "kasih" | "bisa" | "sangat" | "ada" | "ang" | "ng" | "mga" | "sa"
+            | "ako" | "salamat"
+            // Turkish, Polish, Scandinavian
+            | "bir" | "ve" | "bu" | "ama" | "nie" | "jest" | "bardzo" | "jak" | "och" | "att"
+            | "det" | "jeg" | "og" | "ikke" | "tack" | "takk"
+    )
 }
 
 /// Words English cannot do without and other languages do not write: "in", "on", "a",
@@ -172,6 +244,38 @@ mod tests {
     use crate::text::normalize_content;
 
     #[test]
+    fn letters_by_script_agrees_with_decoding() {
+        // (name, text, why)
+        #[rustfmt::skip]
+        let cases = [
+            ("ascii", "Nice post, thanks!", "ASCII letters only"),
+            ("accents", "Très clair, ça marche. Grüße!", "Latin letters beyond ASCII"),
+            ("cyrillic", "Спасибо, очень полезно", "another script"),
+            ("chinese_with_english", "报错：permission denied，是不是", "two scripts"),
+            ("japanese", "とても分かりやすい記事", "kana and kanji"),
+            ("punctuation_and_emoji", "don’t “quote” … 👍🏠 ©", "neither letters nor another script"),
+        ];
+        for (name, text, why) in cases {
+            let (mut latin, mut other) = (0, 0);
+            for c in text.chars().filter(|c| c.is_alphabetic()) {
+                if c <= '\u{024F}' {
+                    latin += 1;
+                } else {
+                    other += 1;
+                }
+            }
+            let beyond = text
+                .chars()
+                .any(|c| c.is_alphabetic() && !c.is_ascii() && c <= '\u{024F}');
+            assert_eq!(
+                letters_by_script(text.as_bytes()),
+                (latin, other, beyond),
+                "case {name} ({why})"
+            );
+        }
+    }
+
+    #[test]
     fn foreign_or_english() {
         // (name, body, written in a language other than English, why)
         #[rustfmt::skip]
@@ -184,8 +288,11 @@ mod tests {
             ("russian", "Спасибо, очень полезно. А как быть, если версия Python старше 3.8?", true, "Cyrillic script"),
             ("japanese", "とても分かりやすい記事でした。ありがとうございます。", true, "Japanese script"),
             ("english_thanks", "Thanks, this helped our team a lot.", false, "an English function word ends it before the detector"),
-            ("english_without_function_words", "Nice post, thanks!", false, "too little for the detector to be sure of another language"),
-            ("sms_slang", "Thanx u darlin!im cool thanx. A few bday drinks 2 nite.", false, "English slang that no allowed language explains with confidence"),
+            ("english_without_function_words", "Nice post, thanks! Great stuff.", false, "no sign of another language: the detector is not asked"),
+            ("youtube_plea", "Subscribe to me plz plz plz", false, "English without a function word, and no sign of another language"),
+            ("sms_slang", "Thanx u darlin!im cool thanx. A few bday drinks 2 nite.", false, "slang, but nothing beyond ASCII and no other language's word"),
+            ("english_with_an_accent", "Café recommendations: try Blue Bottle, amazing espresso!", false, "a borrowed accent: the detector is asked and finds English"),
+            ("two_foreign_words", "Danke schön!", false, "too few words to tell; the few-words hold covers them"),
             ("english_spam", "Pretty section of content. I just stumbled upon your blog.", false, "English"),
             ("empty", "", false, "nothing to tell"),
         ];
