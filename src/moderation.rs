@@ -211,6 +211,10 @@ pub fn decide_with(
     // Each correction holds the comment, with a reason put first; no rule demands more.
     let softens_spam = d.verdict.is_spam() && from_rules < Verdict::Spam;
     let weight = rule_weight(hits);
+    // Where only the probability is in doubt: a first-day spam verdict that rule weights
+    // alone would not reach.
+    let probability_made_spam =
+        softens_spam && !context.site_history && sigmoid(weight) < policy.spam_threshold;
     let correction = if d.verdict == Verdict::Approve && weak && points_away {
         Some((
             "policy.weak_evidence_link",
@@ -240,12 +244,7 @@ pub fn decide_with(
             "policy.praise_without_payload",
             "praise that points nowhere: held, never spam on words any reader writes",
         ))
-    } else if softens_spam
-        && context.unfamiliar
-        && !context.has_link
-        && !context.site_history
-        && sigmoid(weight) < policy.spam_threshold
-    {
+    } else if probability_made_spam && context.unfamiliar && !context.has_link {
         // Only the probability is chance: rule weights that make spam by themselves stand.
         // A body link is a payload in any language; an author URL is what many genuine
         // readers leave too, and the hold keeps it unpublished all the same.
@@ -253,11 +252,7 @@ pub fn decide_with(
             "policy.unfamiliar_text",
             "text in a language the model has not learned: held, never spam on chance",
         ))
-    } else if softens_spam
-        && context.foreign_language
-        && !context.site_history
-        && sigmoid(weight) < policy.spam_threshold
-    {
+    } else if probability_made_spam && context.foreign_language {
         // The corpus is English, and its few comments in other languages are nearly all
         // spam: a reader's "obrigado" weighs towards spam on a handful of examples. Without
         // a link, an address or a number in the body the comment gains a spammer nothing.
@@ -265,11 +260,7 @@ pub fn decide_with(
             "policy.foreign_language",
             "a language the corpus barely has and nothing to contact: held, never spam for the language",
         ))
-    } else if softens_spam
-        && context.reference_links
-        && !context.site_history
-        && sigmoid(weight) < policy.spam_threshold
-    {
+    } else if probability_made_spam && context.reference_links {
         // Readers of a technical blog cite documentation and code; "check out the docs at"
         // reads like a video site's "check out my channel" to a model that learned links
         // from there. A spammer's payload is never the Python documentation.
