@@ -122,19 +122,20 @@ fn might_be_foreign(text: &NormalizedText) -> bool {
     } else {
         letters_by_script(text.clean.as_bytes())
     };
-    let mut words = 0usize;
-    let mut sign = beyond_ascii;
-    for (_, w) in super::words::word_indices(&text.folded) {
-        words += 1;
-        if other <= latin {
-            // English text shows a function word within its first few words.
-            if is_english_function_word(w) {
-                return false;
-            }
-            sign = sign || is_other_language_word(w);
-        }
+    let mut words = super::words::word_indices(&text.folded);
+    if other > latin {
+        return words.nth(MIN_WORDS - 1).is_some();
     }
-    words >= MIN_WORDS && (other > latin || sign)
+    let (mut count, mut sign) = (0usize, beyond_ascii);
+    for (_, w) in words {
+        count += 1;
+        // English text shows a function word within its first few words.
+        if is_english_function_word(w) {
+            return false;
+        }
+        sign = sign || is_other_language_word(w);
+    }
+    count >= MIN_WORDS && sign
 }
 
 /// Letters in Latin script, letters of other scripts, and whether a Latin letter is beyond
