@@ -10,7 +10,8 @@
 //!   triggers, answer literals. The routes own its HTTP.
 //! - [`domain`]: plain types (`Comment`, `Verdict`, `Label`, `Assessment`). No IO.
 //! - [`text`]: Unicode normalisation, HTML stripping with link extraction, tokenisation into
-//!   namespaced features, telling a body in another language than English. Pure.
+//!   namespaced features, telling a body in another language than English and an author
+//!   name made of ordinary words (a keyword) from a person's. Pure.
 //! - [`classifier`]: the sparse multinomial naive Bayes model: counts, scoring, calibration,
 //!   training, and the postcard artifact + JSON manifest. The only module that knows the maths.
 //! - [`rules`]: the TOML rule file, its validation, the compiled `RegexSet` and built-in checks.

@@ -142,6 +142,10 @@ pub struct Context {
     /// The author's name holds a shop word or is a web address (`TextShapes::shop_name`),
     /// or their website's domain holds a shop word (`text::is_shop_site`).
     pub shop_author: bool,
+    /// The author's name is made of ordinary English words, a keyword rather than a
+    /// person's name or handle (`text::is_common_word_name`). A scorer may leave it unasked
+    /// (false) where the author gave no website or the site has a history.
+    pub keyword_author: bool,
     /// The body is written in a language other than English, the corpus's
     /// (`text::LanguageCheck`), and carries no link, address or number
     /// (`NormalizedText::points_nowhere`). A scorer may leave it unasked (false) where the
@@ -186,7 +190,8 @@ pub fn decide(policy: &Policy, hits: &[RuleHit], probability: Option<f64>) -> De
 /// alone make spam. Templated praise of the page that points nowhere
 /// (`Context::praise_without_payload`) is held rather than spam at such a site too, and a
 /// comment it would publish is held when the author's website or name is a shop's
-/// (`Context::shop_author`). A body in a language other than English that points nowhere
+/// (`Context::shop_author`), or when the name is a keyword (`Context::keyword_author`) and
+/// comes with a website. A body in a language other than English that points nowhere
 /// (`Context::foreign_language`) is held rather than spam at such a site, unless rule
 /// weights alone make spam, and so is one whose few links all go to well-known references
 /// (`Context::reference_links`).
@@ -230,6 +235,17 @@ pub fn decide_with(
         Some((
             "policy.shop_author_with_url",
             "a shop word in the name or the website's address: held for a look",
+        ))
+    } else if d.verdict == Verdict::Approve
+        && context.has_author_url
+        && context.keyword_author
+        && !context.site_history
+    {
+        // The same link with a keyword for anchor text: "Technology", "fashion blog". A
+        // reader signs with their name, and most leave no website at all.
+        Some((
+            "policy.keyword_author_with_url",
+            "a name of ordinary words, not a person's, with a website: held for a look",
         ))
     } else if softens_spam && context.few_words && !points_away && !context.site_history {
         Some((
@@ -629,6 +645,7 @@ mod tests {
             site_history: false,
             praise_without_payload: false,
             shop_author: false,
+            keyword_author: false,
             foreign_language: false,
             reference_links: false,
         };
@@ -641,6 +658,7 @@ mod tests {
             site_history: false,
             praise_without_payload: false,
             shop_author: false,
+            keyword_author: false,
             foreign_language: false,
             reference_links: false,
         };
@@ -648,6 +666,12 @@ mod tests {
             has_link: false,
             has_author_url,
             shop_author: true,
+            ..strong
+        };
+        let keyword_author = |has_author_url| Context {
+            has_link: false,
+            has_author_url,
+            keyword_author: true,
             ..strong
         };
         let praise = Context {
@@ -1025,6 +1049,36 @@ mod tests {
                 Context {
                     site_history: true,
                     ..shop_author(true)
+                },
+                0.05,
+                Verdict::Approve,
+            ),
+            (
+                "keyword_author_with_url_held",
+                "a keyword as the name and a website: the anchor text of blog spam's link",
+                vec![],
+                0.05,
+                keyword_author(true),
+                0.05,
+                Verdict::Hold,
+            ),
+            (
+                "keyword_author_without_url_published",
+                "a name of ordinary words that links nowhere is only a name",
+                vec![],
+                0.05,
+                keyword_author(false),
+                0.05,
+                Verdict::Approve,
+            ),
+            (
+                "keyword_author_with_url_at_a_site_with_history_published",
+                "a site that taught the model its own readers is judged by them",
+                vec![],
+                0.05,
+                Context {
+                    site_history: true,
+                    ..keyword_author(true)
                 },
                 0.05,
                 Verdict::Approve,

@@ -25,7 +25,8 @@ use crate::moderation::{
 };
 use crate::rules::{RuleError, RuleHit, RuleInput, RuleSet};
 use crate::text::{
-    is_reference_domain, is_shop_site, normalize_content, LanguageCheck, NormalizedText,
+    is_common_word_name, is_reference_domain, is_shop_site, normalize_content, LanguageCheck,
+    NormalizedText,
 };
 
 /// The shipped model artifact, built by `commentguard train` from `fixtures/corpus`.
@@ -176,6 +177,10 @@ impl Scorer {
                 && text.points_nowhere(),
             shop_author: prediction.shapes.shop_name
                 || comment.author_url.as_deref().is_some_and(is_shop_site),
+            // Looked up only where it can hold: a website beside the name, on the first day.
+            keyword_author: has_author_url
+                && !site_history
+                && comment.author.as_deref().is_some_and(is_common_word_name),
             foreign_language,
             reference_links: (1..=MAX_REFERENCE_LINKS).contains(&text.links.len())
                 && text.links.iter().all(|l| is_reference_domain(&l.domain)),

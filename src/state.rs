@@ -202,8 +202,9 @@ pub fn build(settings: &Settings) -> anyhow::Result<(AppState, Startup)> {
         });
     }
     layered.context("cannot rebuild the per-site layers from the label log")?;
-    // Indexed now, so that the first request does not wait for it.
+    // Indexed and parsed now, so that the first request does not wait for them.
     crate::fuzzy::shipped_index();
+    crate::text::load_word_list();
     let metrics = Metrics::new();
     metrics.model_in_use(labels.live().current().model_version());
     let labels = Arc::new(labels);

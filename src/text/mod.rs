@@ -4,6 +4,7 @@
 //! normalising once, up front, means every later stage (rules, classifier, cache key) sees
 //! the same canonical text.
 
+mod english;
 mod features;
 pub mod fuzzy;
 mod html;
@@ -105,6 +106,20 @@ impl NormalizedText {
         }
         count > 0
     }
+}
+
+/// Whether an author's display name, as typed, is made of ordinary English words: a keyword
+/// ("Technology", "fashion blog", "how to start a business"), the anchor text of blog spam's
+/// link, rather than a person's name or handle ("Ann", "Matt Twine", "lcallot"). See
+/// `english`; the list is parsed on the first call.
+pub fn is_common_word_name(raw: &str) -> bool {
+    english::is_common_word_phrase(&fold(&canonicalize(&decode_author_name(raw))))
+}
+
+/// Parses the word list [`is_common_word_name`] reads, if not yet done: the service calls it
+/// at start so that no request waits for it.
+pub fn load_word_list() {
+    english::words();
 }
 
 /// Whether a website's domain holds a shop word (`shapes::is_shop_word`) as one of its
