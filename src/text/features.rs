@@ -928,7 +928,7 @@ impl Builder {
             // Read again only for the few names with a commerce word, to leave out places.
             let mut shop = commercial
                 && super::words::word_indices(&folded).any(|(_, w)| shapes::is_shop_name_word(w));
-            if folded.contains("http") || folded.contains("www.") || folded.contains(".com") {
+            if names_an_address(&folded) {
                 (keyword, shop) = (true, true);
                 self.push_extra(FeatureKind::AuthorMeta, "name_is_url");
             }
@@ -1051,6 +1051,16 @@ fn ascii_ngrams_with(
         }
     }
     sink.kept
+}
+
+/// Whether a folded author name holds `http`, `www.` or `.com` (a web address for a name):
+/// one pass over its few bytes, where three substring searches cost more to set up than the
+/// name is long.
+fn names_an_address(folded: &str) -> bool {
+    folded
+        .as_bytes()
+        .windows(4)
+        .any(|w| matches!(w, b"http" | b"www." | b".com"))
 }
 
 /// Where the n-gram loops put what they keep: the presence set and the output slice.
@@ -1436,5 +1446,22 @@ mod tests {
             AuthorFields::default(),
         );
         assert_eq!(f.len(), 1);
+    }
+
+    #[test]
+    fn address_in_a_name() {
+        // (name, folded author name, want, why)
+        let cases = [
+            ("scheme", "http://a.example", true, "a URL as the name"),
+            ("www", "www.bestdeals", true, "a host without a scheme"),
+            ("dot_com", "emeryeps.com", true, "a domain"),
+            ("end", "shop.com", true, "the address at the very end"),
+            ("person", "anna lindqvist", false, "a person's name"),
+            ("short", "htt", false, "shorter than any address"),
+            ("initials", "j.r. comstock", false, "dots, no address"),
+        ];
+        for (name, folded, want, why) in cases {
+            assert_eq!(names_an_address(folded), want, "case {name} ({why})");
+        }
     }
 }
