@@ -15,8 +15,9 @@ use super::words::word_indices;
 /// The word list: one word a line, `*` after a word that is a name too, `#` comment lines.
 const LIST: &str = include_str!("../../models/english-words.txt");
 
-/// Placeholders a reader signs with when they give no name: ordinary words, yet no keyword.
-const PLACEHOLDERS: [&str; 8] = [
+/// Placeholders a reader signs with when they give no name: ordinary words, yet no keyword
+/// when they are all the name is.
+const PLACEHOLDERS: [&str; 9] = [
     "anonymous",
     "anon",
     "guest",
@@ -25,6 +26,38 @@ const PLACEHOLDERS: [&str; 8] = [
     "unknown",
     "someone",
     "nobody",
+    "user",
+];
+
+/// Kin and site roles: ordinary words that make a name a person's wherever they stand
+/// ("Grandma Bee", "Proud Mom", "Teacher Tom", "admin").
+const PERSONAL: [&str; 26] = [
+    "mom",
+    "mum",
+    "mommy",
+    "mummy",
+    "mama",
+    "mother",
+    "dad",
+    "daddy",
+    "papa",
+    "father",
+    "grandma",
+    "grandpa",
+    "granny",
+    "grandmother",
+    "grandfather",
+    "aunt",
+    "uncle",
+    "sister",
+    "brother",
+    "wife",
+    "husband",
+    "teacher",
+    "admin",
+    "administrator",
+    "moderator",
+    "author",
 ];
 
 /// The list's words in byte order, each with whether it is a name too.
@@ -65,7 +98,8 @@ pub(super) fn words() -> &'static EnglishWords {
 /// Whether a folded author name (`text::fold` of the canonical name) is made of ordinary
 /// English words, a keyword rather than a person's name or handle: every word is in the
 /// list, none is a single letter but "a" (an initial), the first is not also a name ("Mike Music",
-/// "Will Travel" are people), and the name is not only a placeholder ("Guest").
+/// "Will Travel" are people), none is a kin or role word ("Grandma Bee"), and the name is
+/// not only a placeholder ("Guest").
 pub(super) fn is_common_word_phrase(folded: &str) -> bool {
     let words = words();
     let mut count = 0;
@@ -78,6 +112,7 @@ pub(super) fn is_common_word_phrase(folded: &str) -> bool {
         match words.look_up(word) {
             None => return false,
             Some(true) if count == 0 => return false,
+            Some(_) if PERSONAL.contains(&word) => return false,
             Some(_) => {}
         }
         count += 1;
