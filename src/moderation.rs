@@ -137,7 +137,8 @@ pub struct Context {
     /// The comment's site has a history of its own ([`HISTORY_LABELS`] labels of each class).
     pub site_history: bool,
     /// Templated praise of the page that points nowhere: no link or author URL, no address,
-    /// domain or number in the body, and an author name that is not keyword-shaped.
+    /// domain or number in the body, and an author name that is not keyword-shaped nor made
+    /// of ordinary words (`text::is_common_word_name`).
     pub praise_without_payload: bool,
     /// The author's name holds a shop word or is a web address (`TextShapes::shop_name`),
     /// or their website's domain holds a shop word (`text::is_shop_site`).

@@ -170,11 +170,13 @@ impl Scorer {
             few_words: text.is_few_plain_words(FEW_WORDS),
             unfamiliar: prediction.unfamiliar,
             site_history,
-            // The cheap flags from extraction first; the body's bytes only for page praise.
+            // The cheap flags from extraction first; the body's bytes and the word list only
+            // for page praise.
             praise_without_payload: prediction.shapes.page_praise
                 && !prediction.shapes.keyword_name
                 && !has_author_url
-                && text.points_nowhere(),
+                && text.points_nowhere()
+                && !comment.author.as_deref().is_some_and(is_common_word_name),
             shop_author: prediction.shapes.shop_name
                 || comment.author_url.as_deref().is_some_and(is_shop_site),
             // Looked up only where it can hold: a website beside the name, on the first day.
