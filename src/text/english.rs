@@ -97,9 +97,9 @@ pub(super) fn words() -> &'static EnglishWords {
 
 /// Whether a folded author name (`text::fold` of the canonical name) is made of ordinary
 /// English words, a keyword rather than a person's name or handle: every word is in the
-/// list, none is a single letter but "a" (an initial), the first is not also a name ("Mike Music",
-/// "Will Travel" are people), none is a kin or role word ("Grandma Bee"), and the name is
-/// not only a placeholder ("Guest").
+/// list, none is a single letter but "a" (an initial), the first is not also a name
+/// ("Mike Music", "Will Travel" are people), none is a kin or role word ("Grandma Bee"),
+/// and the name is not only a placeholder ("Guest").
 pub(super) fn is_common_word_phrase(folded: &str) -> bool {
     let words = words();
     let mut count = 0;
