@@ -262,6 +262,9 @@ const WEBMASTER: u8 = 16;
 const ELSEWHERE: u8 = 32;
 /// A word that points at a link ("click", "link"): a payload's pointer.
 const LINK_WORD: u8 = 64;
+/// A blog's own mailing ("newsletter"): subscribing to it is a promise to come back, read
+/// by [`PagePraise`] only, as [`Template`]'s features were learned without it.
+const MAILING: u8 = 128;
 
 /// The class of one folded body word, or 0: a few comparisons by length, then bytes.
 #[inline]
@@ -277,6 +280,7 @@ pub(super) fn word_class(word: &str) -> u8 {
         | "website" | "websites" | "webpage" | "weblog" | "content" | "writing" => CONTAINER,
         "channel" | "video" | "videos" | "homepage" | "page" => CONTAINER | ELSEWHERE,
         "link" | "links" | "click" => LINK_WORD,
+        "newsletter" | "newsletters" => MAILING,
         "your" | "this" => POINTER,
         "my" => MINE,
         "webmaster" | "webmasters" | "blogger" | "bloggers" | "blogging" | "blogosphere" => {
@@ -355,8 +359,14 @@ impl PagePraise {
         self.link_word |= class & LINK_WORD != 0;
         self.own |= self.after_my && class & CONTAINER != 0;
         self.after_my = class & MINE != 0;
-        self.template
-            .push(if class & ELSEWHERE != 0 { 0 } else { class });
+        let class = if class & MAILING != 0 {
+            RETURN
+        } else if class & ELSEWHERE != 0 {
+            0
+        } else {
+            class
+        };
+        self.template.push(class);
     }
 
     /// Whether the body read so far is page praise that names no payload.
@@ -512,6 +522,7 @@ mod tests {
             "please subscribe to my channel",
             "check out this video",
             "click the link",
+            "subscribed to the newsletter",
         ] {
             let (mut plain, mut tagged) = (Template::default(), Template::default());
             for w in body.split(' ') {
@@ -540,6 +551,7 @@ mod tests {
             ("video_channel", "please subscribe to my channel", false, "a video site's words"),
             ("this_video", "check out this video", false, "a video is not a blog's page"),
             ("your_page", "leave likes on your page", false, "a social page either"),
+            ("newsletter", "thanks! this saved me hours. subscribed to the newsletter.", true, "a blog's mailing is where a reader comes back from"),
             ("subscribed_back", "i subscribed to your channel, please subscribe back", false, "a video site's subscription swap"),
             ("own_channel", "great blog post, bookmarked! check out my channel too", false, "\"my channel\" is self-promotion"),
         ];
