@@ -252,35 +252,42 @@ pub(super) fn is_keyword_shape(shape: &str) -> bool {
 }
 
 /// Word classes of templated praise, as bit flags (see [`Template`]).
-const RETURN: u8 = 1;
-const CONTAINER: u8 = 2;
-const POINTER: u8 = 4;
-const MINE: u8 = 8;
-const WEBMASTER: u8 = 16;
+const RETURN: u16 = 1;
+const CONTAINER: u16 = 2;
+const POINTER: u16 = 4;
+const MINE: u16 = 8;
+const WEBMASTER: u16 = 16;
 /// A class word that a video site or a social network uses too ("subscribe", "channel",
 /// "page"), where self-promotion asks for its payload, the author's channel or page.
-const ELSEWHERE: u8 = 32;
+const ELSEWHERE: u16 = 32;
 /// A word that points at a link ("click", "link"): a payload's pointer.
-const LINK_WORD: u8 = 64;
+const LINK_WORD: u16 = 64;
 /// A blog's own mailing ("newsletter"): subscribing to it is a promise to come back, read
 /// by [`PagePraise`] only, as [`Template`]'s features were learned without it.
-const MAILING: u8 = 128;
+const MAILING: u16 = 128;
+/// "Subscribed": what a reader did, a promise to come back, unless a request to subscribe
+/// in return follows ([`SWAP`]). Read by [`PagePraise`] only.
+const DONE: u16 = 256;
+/// "Back", "me": after "subscribe", a video site's swap ("subscribe back", "sub me").
+const SWAP: u16 = 512;
 
 /// The class of one folded body word, or 0: a few comparisons by length, then bytes.
 #[inline]
-pub(super) fn word_class(word: &str) -> u8 {
+pub(super) fn word_class(word: &str) -> u16 {
     match word {
         // Promises to come back, or requests to: the close of spun praise ("I'll bookmark
         // your blog") and of self-promotion ("check out my channel") alike.
         "bookmark" | "bookmarked" | "bookmarking" | "bookmarks" | "rss" | "revisit"
         | "stumbled" | "stumbleupon" | "surfing" | "browsing" | "googling" => RETURN,
-        "subscribe" | "subscribed" | "subscribing" | "visit" | "visiting" => RETURN | ELSEWHERE,
+        "subscribe" | "subscribing" | "visit" | "visiting" => RETURN | ELSEWHERE,
+        "subscribed" => RETURN | ELSEWHERE | DONE,
         // What generic praise praises: the page itself rather than anything on it.
         "blog" | "blogs" | "post" | "posts" | "posting" | "article" | "articles" | "site"
         | "website" | "websites" | "webpage" | "weblog" | "content" | "writing" => CONTAINER,
         "channel" | "video" | "videos" | "homepage" | "page" => CONTAINER | ELSEWHERE,
         "link" | "links" | "click" => LINK_WORD,
         "newsletter" | "newsletters" => MAILING,
+        "back" | "me" => SWAP,
         "your" | "this" => POINTER,
         "my" => MINE,
         "webmaster" | "webmasters" | "blogger" | "bloggers" | "blogging" | "blogosphere" => {
@@ -294,19 +301,19 @@ pub(super) fn word_class(word: &str) -> u8 {
 /// word's [`word_class`] in order.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Template {
-    prev: u8,
-    seen: u8,
+    prev: u16,
+    seen: u16,
 }
 
 /// Flags of [`Template::seen`] (a byte of its own, apart from the word classes): a pointer
 /// or "my" followed by a container, "your blog", "this article", "my site".
-const ADDRESSED: u8 = 32;
-const OWN: u8 = 64;
+const ADDRESSED: u16 = 32;
+const OWN: u16 = 64;
 
 impl Template {
     /// Takes the next word's class.
     #[inline]
-    pub(super) fn push(&mut self, class: u8) {
+    pub(super) fn push(&mut self, class: u16) {
         if class & CONTAINER != 0 {
             if self.prev & POINTER != 0 {
                 self.seen |= ADDRESSED;
@@ -350,16 +357,25 @@ pub(super) struct PagePraise {
     /// site's page words.
     own: bool,
     after_my: bool,
+    /// A subscribe word within the last two words, and whether a swap followed one.
+    since_subscribe: u8,
+    swap: bool,
 }
 
 impl PagePraise {
     /// Takes the next word's class.
     #[inline]
-    pub(super) fn push(&mut self, class: u8) {
+    pub(super) fn push(&mut self, class: u16) {
         self.link_word |= class & LINK_WORD != 0;
         self.own |= self.after_my && class & CONTAINER != 0;
         self.after_my = class & MINE != 0;
-        let class = if class & MAILING != 0 {
+        self.swap |= self.since_subscribe > 0 && class & SWAP != 0;
+        self.since_subscribe = if class & RETURN != 0 && class & ELSEWHERE != 0 {
+            2
+        } else {
+            self.since_subscribe.saturating_sub(1)
+        };
+        let class = if class & (MAILING | DONE) != 0 {
             RETURN
         } else if class & ELSEWHERE != 0 {
             0
@@ -372,7 +388,7 @@ impl PagePraise {
     /// Whether the body read so far is page praise that names no payload.
     pub(super) fn found(&self) -> bool {
         let seen = self.template.seen;
-        !self.link_word && !self.own && seen & (RETURN | ADDRESSED | WEBMASTER) != 0
+        !self.link_word && !self.own && !self.swap && seen & (RETURN | ADDRESSED | WEBMASTER) != 0
     }
 }
 
@@ -552,6 +568,8 @@ mod tests {
             ("this_video", "check out this video", false, "a video is not a blog's page"),
             ("your_page", "leave likes on your page", false, "a social page either"),
             ("newsletter", "thanks! this saved me hours. subscribed to the newsletter.", true, "a blog's mailing is where a reader comes back from"),
+            ("subscribed_reader_alone", "subscribed! can't wait for the next part.", true, "what a reader did, on any page"),
+            ("subscribe_to_me", "i subscribed to you, now subscribe to me", false, "a swap asked for, two words on"),
             ("subscribed_back", "i subscribed to your channel, please subscribe back", false, "a video site's subscription swap"),
             ("own_channel", "great blog post, bookmarked! check out my channel too", false, "\"my channel\" is self-promotion"),
         ];
