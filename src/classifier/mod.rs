@@ -1050,16 +1050,16 @@ impl Strongest {
             for &(w, i) in side.sorted() {
                 let i = i as usize;
                 let (prefix, body) = features.token_parts(i);
-                let (prefix, body) = match words.iter().find(|word| within(word, body)) {
-                    Some(word) if prefix == "c:" => ("w:", *word),
-                    _ => match features.word_of(i) {
-                        Some(word) => {
-                            words.push(word);
-                            ("w:", word)
-                        }
-                        None => (prefix, body),
-                    },
+                // Only a character n-gram is named by its word: other features skip the search.
+                let word = if features.is_char_ngram(i) {
+                    match words.iter().find(|word| within(word, body)) {
+                        Some(word) => Some(*word),
+                        None => features.word_of(i).inspect(|word| words.push(word)),
+                    }
+                } else {
+                    None
                 };
+                let (prefix, body) = word.map_or((prefix, body), |word| ("w:", word));
                 let weight = (sign * w) as f64;
                 match named
                     .iter_mut()

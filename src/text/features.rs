@@ -445,21 +445,26 @@ impl<'a> FeatureView<'a> {
         (o.kind.prefix(), body)
     }
 
+    /// Whether feature `i` is a character n-gram of the body.
+    #[inline(always)]
+    pub(crate) fn is_char_ngram(&self, i: usize) -> bool {
+        let o = self.origins[i];
+        !o.extra
+            && matches!(
+                o.kind,
+                FeatureKind::Chars | FeatureKind::Chars4 | FeatureKind::Chars5
+            )
+    }
+
     /// For a character n-gram of the body, the body word it was cut from (what a moderator
     /// can read); `None` for any other feature. Words never hold whitespace, so only the
     /// run of non-space text around the n-gram is split into words again. The word is a
     /// slice of the body, so a caller can tell whether another n-gram lies inside it.
     pub(crate) fn word_of(&self, i: usize) -> Option<&'a str> {
-        let o = self.origins[i];
-        if o.extra
-            || !matches!(
-                o.kind,
-                FeatureKind::Chars | FeatureKind::Chars4 | FeatureKind::Chars5
-            )
-        {
+        if !self.is_char_ngram(i) {
             return None;
         }
-        let start = o.start as usize;
+        let start = self.origins[i].start as usize;
         // ASCII whitespace bounds the window (bytes, so no decoding); any other space
         // inside it is a word boundary the split below finds anyway.
         let bytes = self.text.as_bytes();
