@@ -140,6 +140,9 @@ pub struct Context {
     /// domain or number in the body, and an author name that is not keyword-shaped nor made
     /// of ordinary words (`text::is_common_word_name`).
     pub praise_without_payload: bool,
+    /// The body names the writer's own site ("my blog", "my website") and points nowhere:
+    /// no link or author URL, no address, domain or number in the body.
+    pub own_site_without_payload: bool,
     /// The author's name holds a shop word or is a web address (`TextShapes::shop_name`),
     /// or their website's domain holds a shop word (`text::is_shop_site`).
     pub shop_author: bool,
@@ -189,7 +192,9 @@ pub fn decide(policy: &Policy, hits: &[RuleHit], probability: Option<f64>) -> De
 /// site without a history of its own, and so is one without a body link in text the model
 /// never learned (`Context::unfamiliar`), whose probability is chance, unless rule weights
 /// alone make spam. Templated praise of the page that points nowhere
-/// (`Context::praise_without_payload`) is held rather than spam at such a site too, and a
+/// (`Context::praise_without_payload`) is held rather than spam at such a site too, as is a
+/// body naming the writer's own site with no way to reach it
+/// (`Context::own_site_without_payload`, unless rule weights alone make spam), and a
 /// comment it would publish is held when the author's website or name is a shop's
 /// (`Context::shop_author`), or when the name is a keyword (`Context::keyword_author`) and
 /// comes with a website. A body in a language other than English that points nowhere
@@ -260,6 +265,15 @@ pub fn decide_with(
         Some((
             "policy.praise_without_payload",
             "praise that points nowhere: held, never spam on words any reader writes",
+        ))
+    } else if probability_made_spam && context.own_site_without_payload {
+        // Self-promotion names its site to send readers there; with no link, no address and
+        // no website it sends them nowhere. Readers of a blog about building sites talk of
+        // their own ("my blog looks like this", "migrating my site") and a model that learned
+        // "my site" from a video site's plugs calls them spam.
+        Some((
+            "policy.own_site_without_payload",
+            "the writer's own site named but not linked: held, never spam for mentioning it",
         ))
     } else if probability_made_spam && context.unfamiliar && !context.has_link {
         // Only the probability is chance: rule weights that make spam by themselves stand.
@@ -645,6 +659,7 @@ mod tests {
             unfamiliar: false,
             site_history: false,
             praise_without_payload: false,
+            own_site_without_payload: false,
             shop_author: false,
             keyword_author: false,
             foreign_language: false,
@@ -658,6 +673,7 @@ mod tests {
             unfamiliar: false,
             site_history: false,
             praise_without_payload: false,
+            own_site_without_payload: false,
             shop_author: false,
             keyword_author: false,
             foreign_language: false,
@@ -692,6 +708,11 @@ mod tests {
         let references = Context {
             reference_links: true,
             ..strong
+        };
+        let own_site = Context {
+            known_features: 120,
+            own_site_without_payload: true,
+            ..weak(false, false)
         };
         let foreign = |has_author_url| Context {
             known_features: 120,
@@ -1110,6 +1131,36 @@ mod tests {
                 Context {
                     site_history: true,
                     ..praise
+                },
+                0.99,
+                Verdict::Spam,
+            ),
+            (
+                "own_site_without_payload_held",
+                "\"migrating my site\" with nothing to reach it by: held, never spam",
+                vec![],
+                0.99,
+                own_site,
+                0.99,
+                Verdict::Hold,
+            ),
+            (
+                "own_site_without_payload_spam_rule_not_excused",
+                "rule weights that make spam by themselves stand",
+                vec![hit("disallowed", Spam)],
+                0.95,
+                own_site,
+                0.95,
+                Verdict::Spam,
+            ),
+            (
+                "own_site_without_payload_at_a_site_with_history_stays_spam",
+                "a site whose moderators taught the model its own spam is judged by it",
+                vec![],
+                0.99,
+                Context {
+                    site_history: true,
+                    ..own_site
                 },
                 0.99,
                 Verdict::Spam,

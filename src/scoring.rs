@@ -177,6 +177,9 @@ impl Scorer {
                 && !has_author_url
                 && text.points_nowhere()
                 && !comment.author.as_deref().is_some_and(is_common_word_name),
+            own_site_without_payload: prediction.shapes.own_site
+                && !has_author_url
+                && text.points_nowhere(),
             shop_author: prediction.shapes.shop_name
                 || comment.author_url.as_deref().is_some_and(is_shop_site),
             // Looked up only where it can hold: a website beside the name, on the first day.

@@ -189,6 +189,9 @@ pub struct TextShapes {
     /// online") or a web address (`http`, `www.` or `.com` in it). A lower-case phrase alone
     /// is not one, since many readers type their name that way.
     pub shop_name: bool,
+    /// The body names the writer's own site ("my blog", "my website"; not a video site's
+    /// channel) and points at no link with words ("click the link").
+    pub own_site: bool,
 }
 
 /// Upper bound on the features reserved up front for one comment.
@@ -737,6 +740,7 @@ impl Builder {
         }
         template.finish(|shape| self.push_shape(FeatureKind::Shape, shape));
         self.shapes.page_praise = praise.found();
+        self.shapes.own_site = praise.names_own_site();
     }
 
     /// Adds a cross-site shape ([`shapes`]) as a feature of `kind`.

@@ -360,6 +360,8 @@ pub(super) struct PagePraise {
     /// A subscribe word within the last two words, and whether a swap followed one.
     since_subscribe: u8,
     swap: bool,
+    /// "my" before a blog's page word ("my site", "my blog"), not a video site's.
+    own_site: bool,
 }
 
 impl PagePraise {
@@ -368,6 +370,7 @@ impl PagePraise {
     pub(super) fn push(&mut self, class: u16) {
         self.link_word |= class & LINK_WORD != 0;
         self.own |= self.after_my && class & CONTAINER != 0;
+        self.own_site |= self.after_my && class & CONTAINER != 0 && class & ELSEWHERE == 0;
         self.after_my = class & MINE != 0;
         self.swap |= self.since_subscribe > 0 && class & SWAP != 0;
         self.since_subscribe = if class & RETURN != 0 && class & ELSEWHERE != 0 {
@@ -383,6 +386,13 @@ impl PagePraise {
             class
         };
         self.template.push(class);
+    }
+
+    /// Whether the body read so far names the writer's own site ("my blog", "my website")
+    /// and no pointer at a link: what a blog's readers say of their own sites, and what
+    /// self-promotion says before its link.
+    pub(super) fn names_own_site(&self) -> bool {
+        self.own_site && !self.link_word && !self.swap
     }
 
     /// Whether the body read so far is page praise that names no payload.
@@ -579,6 +589,28 @@ mod tests {
                 praise.push(word_class(w));
             }
             assert_eq!(praise.found(), want, "case {name} ({why})");
+        }
+    }
+
+    #[test]
+    fn own_site() {
+        // (name, folded body, names the writer's own site and no pointer at a link, why)
+        #[rustfmt::skip]
+        let cases = [
+            ("my_blog", "amazing theme. this is how my blog looks now", true, "a reader's own blog"),
+            ("my_website", "i am revamping my website and moving to jekyll", true, "\"my\" right before the page word"),
+            ("my_channel", "please subscribe to my channel", false, "a video site's channel is not a site of one's own"),
+            ("your_site", "love your site", false, "someone else's site"),
+            ("my_site_link", "my site is at the link below", false, "a pointer at a link"),
+            ("my_site_swap", "i visited your site, now visit me back on my site", false, "a swap asked for"),
+            ("my_web_blog", "visit my web blog", false, "\"my\" not right before the page word"),
+        ];
+        for (name, body, want, why) in cases {
+            let mut praise = PagePraise::default();
+            for (_, w) in super::super::words::word_indices(body) {
+                praise.push(word_class(w));
+            }
+            assert_eq!(praise.names_own_site(), want, "case {name} ({why})");
         }
     }
 
