@@ -563,6 +563,15 @@ mod tests {
         }
     }
 
+    /// A folded body read word by word, as extraction reads it.
+    fn read_praise(body: &str) -> PagePraise {
+        let mut praise = PagePraise::default();
+        for (_, w) in super::super::words::word_indices(body) {
+            praise.push(word_class(w));
+        }
+        praise
+    }
+
     #[test]
     fn page_praise() {
         // (name, folded body, page praise that names no payload, why)
@@ -584,11 +593,7 @@ mod tests {
             ("own_channel", "great blog post, bookmarked! check out my channel too", false, "\"my channel\" is self-promotion"),
         ];
         for (name, body, want, why) in cases {
-            let mut praise = PagePraise::default();
-            for (_, w) in super::super::words::word_indices(body) {
-                praise.push(word_class(w));
-            }
-            assert_eq!(praise.found(), want, "case {name} ({why})");
+            assert_eq!(read_praise(body).found(), want, "case {name} ({why})");
         }
     }
 
@@ -606,11 +611,11 @@ mod tests {
             ("my_web_blog", "visit my web blog", false, "\"my\" not right before the page word"),
         ];
         for (name, body, want, why) in cases {
-            let mut praise = PagePraise::default();
-            for (_, w) in super::super::words::word_indices(body) {
-                praise.push(word_class(w));
-            }
-            assert_eq!(praise.names_own_site(), want, "case {name} ({why})");
+            assert_eq!(
+                read_praise(body).names_own_site(),
+                want,
+                "case {name} ({why})"
+            );
         }
     }
 
