@@ -305,7 +305,7 @@ pub(super) struct Template {
     seen: u16,
 }
 
-/// Flags of [`Template::seen`] (a byte of its own, apart from the word classes): a pointer
+/// Flags of [`Template::seen`] (a set of its own, apart from the word classes): a pointer
 /// or "my" followed by a container, "your blog", "this article", "my site".
 const ADDRESSED: u16 = 32;
 const OWN: u16 = 64;
@@ -357,7 +357,8 @@ pub(super) struct PagePraise {
     /// site's page words.
     own: bool,
     after_my: bool,
-    /// A subscribe word within the last two words, and whether a swap followed one.
+    /// A subscribe or visit word within the last two words, and whether a swap ("back",
+    /// "me") followed one.
     since_subscribe: u8,
     swap: bool,
     /// "my" before a blog's page word ("my site", "my blog"), not a video site's.
